@@ -1,0 +1,28 @@
+# Two commands on a fresh clone:
+#   make dev    runs the whole system with demo data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
+#   make test   lint, type-check and run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: dev test lint install
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Musubi needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+dev: $(BIN)/.installed
+	$(BIN)/musubi dev
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest

@@ -1,0 +1,1 @@
+"""Accounts, sessions, organisations, memberships and access control."""

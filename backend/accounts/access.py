@@ -1,0 +1,151 @@
+"""Who is calling, and what they may do.
+
+Every route handler declares `access=` in its decorator (Litestar puts it into `opt`); one
+app-level guard enforces it, and `create_app` refuses to start if a handler forgot. Rules
+say which *roles* may call; which *rows* a caller may touch is decided in the services with
+`Caller.organization_ids`, answering 404 for anything outside the caller's organisations.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from backend.errors import Forbidden, NotFound, Unauthorized
+from schema.accounts import Membership, OrganizationKind, Role
+
+TOKEN_PREFIX: Final = "msb_"  # noqa: S105 - a prefix that makes leaked tokens easy to scan for
+_STATE_KEY: Final = "musubi.caller"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A rule: a membership of this role in an organisation of this kind (None = any)."""
+
+    kind: OrganizationKind | None = None
+    role: Role | None = None
+
+    def admits(self, membership: Membership) -> bool:
+        return (self.kind is None or membership.organization_kind == self.kind) and (
+            self.role is None or membership.role == self.role
+        )
+
+
+class Open(enum.Enum):
+    # An enum, not sentinels: Litestar copies handler `opt`, and enum members survive copying.
+    PUBLIC = "public"  # no token needed
+    SIGNED_IN = "signed_in"  # any account, including residents with no membership
+
+
+PUBLIC: Final = Open.PUBLIC
+SIGNED_IN: Final = Open.SIGNED_IN
+PREFECTURE_ADMIN: Final = Member("prefecture", "admin")
+ANY_ADMIN: Final = Member(None, "admin")
+
+AccessRule = Open | Member
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    account_id: int
+    session_id: int
+    locale: str
+    memberships: tuple[Membership, ...]
+
+    def satisfies(self, rules: Iterable[AccessRule]) -> bool:
+        for rule in rules:
+            if isinstance(rule, Open):
+                return True
+            if isinstance(rule, Member) and any(rule.admits(m) for m in self.memberships):
+                return True
+        return False
+
+    def organization_ids(
+        self, kind: OrganizationKind | None = None, roles: Iterable[Role] | None = None
+    ) -> frozenset[int]:
+        """The organisations in which the caller holds one of `roles` (any role when None)."""
+        wanted = None if roles is None else frozenset(roles)
+        return frozenset(
+            m.organization_id
+            for m in self.memberships
+            if (kind is None or m.organization_kind == kind) and (wanted is None or m.role in wanted)
+        )
+
+    @property
+    def is_prefecture_admin(self) -> bool:
+        return any(PREFECTURE_ADMIN.admits(m) for m in self.memberships)
+
+    def require_organization(
+        self, organization_id: int, kind: OrganizationKind | None = None, roles: Iterable[Role] | None = None
+    ) -> None:
+        """404 unless the caller holds one of `roles` in that organisation.
+
+        404 rather than 403: a caller outside an organisation must not learn what it contains.
+        """
+        if organization_id not in self.organization_ids(kind, roles):
+            raise NotFound()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    return token
+
+
+def caller_from_row(row: Any) -> Caller:
+    return Caller(
+        account_id=row["account_id"],
+        session_id=row["session_id"],
+        locale=row["locale"],
+        memberships=msgspec.convert(row["memberships"], tuple[Membership, ...]),
+    )
+
+
+def remember_caller(connection: ASGIConnection[Any, Any, Any, Any], caller: Caller | None) -> None:
+    connection.scope.setdefault("state", {})[_STATE_KEY] = caller
+
+
+def remembered_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[bool, Caller | None]:
+    state = connection.scope.get("state") or {}
+    if _STATE_KEY in state:
+        return True, state[_STATE_KEY]
+    return False, None
+
+
+def access_rules(handler: BaseRouteHandler) -> tuple[AccessRule, ...] | None:
+    rules = handler.opt.get("access")
+    if rules is None:
+        return None
+    if isinstance(rules, AccessRule):
+        return (rules,)
+    return tuple(rules)
+
+
+def check_access(rules: tuple[AccessRule, ...], caller: Caller | None) -> None:
+    if PUBLIC in rules:
+        return
+    if caller is None:
+        raise Unauthorized()
+    if not caller.satisfies(rules):
+        raise Forbidden()

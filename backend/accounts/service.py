@@ -1,0 +1,205 @@
+"""Rules and transactions of accounts, sessions and organisations."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from backend.accounts import queries
+from backend.accounts.access import Caller, caller_from_row, hash_token, new_token
+from backend.audit import record_audit
+from backend.context import AppContext
+from backend.errors import NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.outbox import emit
+from schema.accounts import (
+    Account,
+    AccountCreate,
+    Me,
+    Member,
+    MemberCreate,
+    Membership,
+    Organization,
+    OrganizationCreate,
+    Session,
+    SessionCreate,
+)
+from schema.base import FieldError
+from schema.events import MembershipGranted
+
+
+def make_password_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+
+
+@functools.cache
+def _decoy_hash(hasher: PasswordHasher) -> str:
+    # Verified against when the e-mail is unknown, so both failures cost the same time.
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class AccountService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    async def authenticate(self, token: str) -> Caller | None:
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.CALLER_BY_TOKEN, hash_token(token), self.ctx.clock.now())
+        return caller_from_row(row) if row else None
+
+    async def register(self, data: AccountCreate) -> Account:
+        password_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.password)
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(
+                queries.INSERT_ACCOUNT,
+                data.email,
+                password_hash,
+                data.display_name,
+                data.locale,
+                self.ctx.clock.now(),
+            )
+        return _account(row)
+
+    async def login(self, data: SessionCreate, client_address: str) -> Session:
+        settings = self.ctx.settings
+        now = self.ctx.clock.now()
+        window = timedelta(minutes=settings.login_window_minutes)
+        account_bucket = "account:" + data.email.strip().lower()
+        address_bucket = "address:" + client_address
+        async with self.ctx.acquire() as conn:
+            throttled = await conn.fetch(
+                queries.THROTTLED_BUCKETS,
+                account_bucket,
+                now,
+                window,
+                settings.login_max_failures_per_account,
+                settings.login_max_failures_per_address,
+                address_bucket,
+            )
+            if throttled:
+                reopens = max(row["window_start"] for row in throttled) + window
+                raise TooManyRequests(
+                    "Too many failed logins; try again later.",
+                    retry_after_s=int((reopens - now).total_seconds()) + 1,
+                )
+            row = await conn.fetchrow(queries.ACCOUNT_FOR_LOGIN, data.email.strip())
+
+        hasher = self.ctx.password_hasher
+        stored_hash = row["password_hash"] if row else _decoy_hash(hasher)
+        valid = await asyncio.to_thread(_verify, hasher, stored_hash, data.password)
+        if row is None or not valid:
+            async with self.ctx.acquire() as conn, conn.transaction():
+                for bucket in (account_bucket, address_bucket):
+                    await conn.execute(queries.COUNT_LOGIN_FAILURE, bucket, now, window)
+            # One answer for unknown e-mail and wrong password.
+            raise Unauthorized("E-mail or password is wrong.", slug="bad-credentials")
+
+        rehashed = None
+        if hasher.check_needs_rehash(stored_hash):
+            rehashed = await asyncio.to_thread(hasher.hash, data.password)
+        token = new_token()
+        expires_at = now + timedelta(minutes=settings.session_ttl_minutes)
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.INSERT_SESSION, row["id"], hash_token(token), now, expires_at)
+            await conn.execute(queries.CLEAR_LOGIN_FAILURES, account_bucket)
+            if rehashed:
+                await conn.execute(queries.UPDATE_PASSWORD_HASH, row["id"], rehashed)
+        return Session(token=token, expires_at=expires_at, account=_account(row))
+
+    async def logout(self, caller: Caller) -> None:
+        async with self.ctx.acquire() as conn:
+            await conn.execute(queries.REVOKE_SESSION, caller.session_id, self.ctx.clock.now())
+
+    async def me(self, caller: Caller) -> Me:
+        async with self.ctx.acquire() as conn:
+            account = await conn.fetchrow(queries.ACCOUNT_BY_ID, caller.account_id)
+            memberships = await conn.fetch(queries.MEMBERSHIPS_OF, caller.account_id)
+        if account is None:
+            raise NotFound()
+        return Me(
+            **_account_fields(account),
+            memberships=[
+                Membership(
+                    organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]
+                )
+                for m in memberships
+            ],
+        )
+
+    async def create_organization(self, caller: Caller, data: OrganizationCreate) -> Organization:
+        if data.kind == "municipality" and data.municipality_id is None:
+            raise Unprocessable(
+                errors=[FieldError(field="$.municipalityId", message="A municipality needs its municipalityId")]
+            )
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(
+                queries.INSERT_ORGANIZATION, data.kind, data.name, data.municipality_id, self.ctx.clock.now()
+            )
+        return Organization(**dict(row))
+
+    async def add_member(self, caller: Caller, organization_id: int, data: MemberCreate) -> Member:
+        if not caller.is_prefecture_admin:
+            caller.require_organization(organization_id, roles=("admin",))
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchval(queries.ORGANIZATION_EXISTS, organization_id) is None:
+                raise NotFound()
+            account = await conn.fetchrow(queries.ACCOUNT_BY_EMAIL, data.email)
+            if account is None:
+                raise Unprocessable(
+                    "No account has this e-mail; the person must sign up first.",
+                    slug="unknown-account",
+                    errors=[FieldError(field="$.email", message="No account with this e-mail")],
+                )
+            row = await conn.fetchrow(queries.INSERT_MEMBERSHIP, organization_id, account["id"], data.role, now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="membership.grant",
+                subject_type="account",
+                subject_id=account["id"],
+                reason=f"role {data.role} in organization {organization_id}",
+                at=now,
+            )
+            # The member's open clients refresh their roles (and realtime topics) on this.
+            await emit(
+                conn,
+                topic=f"user:{account['id']}",
+                event=MembershipGranted(organization_id=organization_id, role=data.role),
+                at=now,
+            )
+        return Member(
+            organization_id=row["organization_id"],
+            account_id=row["account_id"],
+            email=account["email"],
+            display_name=account["display_name"],
+            role=row["role"],
+            created_at=row["created_at"],
+        )
+
+
+def _account_fields(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "display_name": row["display_name"],
+        "locale": row["locale"],
+        "created_at": row["created_at"],
+    }
+
+
+def _account(row: asyncpg.Record) -> Account:
+    return Account(**_account_fields(row))

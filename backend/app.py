@@ -1,0 +1,106 @@
+"""create_app(): routes, dependencies, error handling and lifecycle in one place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from redis.asyncio import Redis
+
+from backend.accounts.access import PUBLIC, Caller, access_rules
+from backend.accounts.routes import current_caller, enforce_access
+from backend.accounts.routes import router as accounts_router
+from backend.accounts.service import make_password_hasher
+from backend.clock import Clock, SystemClock
+from backend.context import AppContext
+from backend.db import create_pool
+from backend.errors import exception_handlers
+from backend.health import health, ready
+from backend.idempotency import IdempotencyMiddleware
+from backend.settings import Settings, get_settings
+from backend.validation import validate_json_body
+
+log = logging.getLogger("musubi.app")
+
+OPENAPI_PATH = "/schema"
+
+
+def _redis_client(settings: Settings) -> Redis | None:
+    if settings.redis_url is None or settings.redis_url.startswith("memory:"):
+        return None
+    return Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
+    settings = settings or get_settings()
+    if settings.database_url is None:
+        raise RuntimeError("create_app needs settings.database_url; `musubi serve` starts an embedded one")
+    the_clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        assert settings.database_url is not None
+        pool = await create_pool(
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        redis = _redis_client(settings)
+        app.state.ctx = AppContext(
+            settings=settings,
+            db=pool,
+            clock=the_clock,
+            password_hasher=make_password_hasher(
+                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+            ),
+            redis=redis,
+        )
+        try:
+            yield
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await pool.close()
+
+    app = Litestar(
+        route_handlers=[health, ready, accounts_router],
+        dependencies={"caller": Provide(current_caller)},
+        signature_namespace={"Caller": Caller},
+        guards=[enforce_access],
+        before_request=validate_json_body,
+        middleware=[IdempotencyMiddleware()],
+        exception_handlers=exception_handlers(),
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="Musubi",
+            version="1.0.0",
+            path=OPENAPI_PATH,
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+    _declare_access_everywhere(app)
+    return app
+
+
+def _declare_access_everywhere(app: Litestar) -> None:
+    """Fail at start-up, not in production, when a handler forgot its `access` rules."""
+    missing = []
+    for route in app.routes:
+        for handler in route.route_handlers:  # type: ignore[union-attr]
+            if access_rules(handler) is not None:
+                continue
+            # Litestar's own handlers: the OpenAPI documents and automatic OPTIONS answers.
+            if route.path.startswith(OPENAPI_PATH) or getattr(handler, "http_methods", None) == {"OPTIONS"}:
+                handler.opt["access"] = PUBLIC
+            else:
+                missing.append(f"{route.path} ({handler})")
+    if missing:
+        raise RuntimeError("handlers without access rules: " + ", ".join(missing))

@@ -1,0 +1,104 @@
+"""PostgreSQL access: the asyncpg pool and the migration runner."""
+
+from __future__ import annotations
+
+import logging
+import re
+from importlib import resources
+from typing import Any
+
+import asyncpg
+import msgspec
+
+log = logging.getLogger("musubi.db")
+
+# Any constant works as long as every migrating process uses the same one.
+_MIGRATION_LOCK_KEY = 0x6D7573756269  # "musubi"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as plain Python values via msgspec, which is faster than the json module.
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=lambda value: msgspec.json.encode(value).decode(),
+            decoder=msgspec.json.decode,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 20, statement_timeout_ms: int = 5_000
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        # A connection idle this long is closed, so a burst does not pin connections forever.
+        max_inactive_connection_lifetime=60,
+        server_settings={
+            "statement_timeout": str(statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(max(statement_timeout_ms * 4, 10_000)),
+            "application_name": "musubi",
+            "timezone": "UTC",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped in schema/migrations, in order."""
+    folder = resources.files("schema") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    versions = [version for version, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a number: {versions}")
+    return found
+
+
+async def migrate(dsn: str) -> list[str]:
+    """Apply pending migrations, each in its own transaction; return the names applied.
+
+    A session-level advisory lock serialises concurrent migrators: the second one waits,
+    then finds nothing left to do.
+    """
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    applied: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+        try:
+            await conn.execute(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version     integer PRIMARY KEY,
+                    name        text NOT NULL,
+                    applied_at  timestamptz NOT NULL DEFAULT now()
+                )
+                """
+            )
+            done = {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, sql in migration_files():
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
+                log.info("applied migration %s", name)
+                applied.append(name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
+    finally:
+        await conn.close()
+    return applied
+
+
+def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None

@@ -1,0 +1,127 @@
+"""Demo data: the accounts of API.md and an organisation of each kind in Ibaraki."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from backend.accounts.service import make_password_hasher
+from backend.clock import SystemClock
+from backend.settings import Settings
+
+DEMO_PASSWORD = "musubi-demo-pass"  # noqa: S105 - published in API.md for the demo accounts
+DEMO_DOMAIN = "demo.musubi.jp"
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    key: str
+    kind: str
+    name: str
+    municipality: str  # English name, as in municipalities.name_en
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    local_part: str
+    display_name: str
+    organization: str | None  # DemoOrganization.key
+    role: str | None
+
+
+DEMO_ORGANIZATIONS = (
+    DemoOrganization("prefecture", "prefecture", "茨城県 Ibaraki Prefecture", "Mito"),
+    DemoOrganization("mito", "municipality", "水戸市 Mito City", "Mito"),
+    DemoOrganization("tsukuba", "municipality", "つくば市 Tsukuba City", "Tsukuba"),
+    DemoOrganization("sports", "facility_operator", "水戸市スポーツ振興協会 Mito Sports Association", "Mito"),
+    DemoOrganization("nursery", "nursery", "さくら保育園 Sakura Nursery", "Mito"),
+    DemoOrganization("nursery2", "nursery", "つくば中央保育園 Tsukuba Chuo Nursery", "Tsukuba"),
+    DemoOrganization("guidance", "guidance_center", "中央児童相談所 Central Child Guidance Center", "Mito"),
+    DemoOrganization("shelter", "shelter", "一時保護所みらい Mirai Temporary Shelter", "Kasama"),
+    DemoOrganization("shelter2", "shelter", "児童養護施設ひかり Hikari Children's Home", "Hitachinaka"),
+    DemoOrganization("fire", "fire_department", "水戸市消防本部 Mito Fire Department", "Mito"),
+    DemoOrganization("hospital", "hospital", "水戸中央病院 Mito Central Hospital", "Mito"),
+    DemoOrganization("hospital2", "hospital", "つくば医療センター Tsukuba Medical Center", "Tsukuba"),
+    DemoOrganization("hospital3", "hospital", "日立総合病院 Hitachi General Hospital", "Hitachi"),
+)
+
+DEMO_ACCOUNTS = (
+    DemoAccount("admin", "県管理者 Prefecture Admin", "prefecture", "admin"),
+    DemoAccount("paramedic", "救急隊員 Paramedic", "fire", "paramedic"),
+    DemoAccount("er", "救急外来 ER Staff", "hospital", "er_staff"),
+    DemoAccount("caseworker", "児童福祉司 Caseworker", "guidance", "caseworker"),
+    DemoAccount("shelter", "保護所職員 Shelter Staff", "shelter", "staff"),
+    DemoAccount("nursery", "保育士 Nursery Staff", "nursery", "staff"),
+    DemoAccount("facility", "施設職員 Facility Staff", "sports", "staff"),
+    DemoAccount("parent", "保護者 Parent", None, None),
+)
+
+
+async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, str, str]]:
+    """Create the demo data if it is not there yet; return (email, role, organisation) rows."""
+    hasher = make_password_hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    now = SystemClock().now()
+    conn: asyncpg.Connection = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            org_ids: dict[str, int] = {}
+            for org in DEMO_ORGANIZATIONS:
+                existing = await conn.fetchval(
+                    "SELECT id FROM organizations WHERE name = $1 AND kind = $2", org.name, org.kind
+                )
+                org_ids[org.key] = existing or await conn.fetchval(
+                    """
+                    INSERT INTO organizations (kind, name, municipality_id, created_at)
+                    SELECT $1, $2, id, $4 FROM municipalities WHERE name_en = $3
+                    RETURNING id
+                    """,
+                    org.kind,
+                    org.name,
+                    org.municipality,
+                    now,
+                )
+            rows = []
+            for account in DEMO_ACCOUNTS:
+                email = f"{account.local_part}@{DEMO_DOMAIN}"
+                account_id = await conn.fetchval("SELECT id FROM accounts WHERE lower(email) = $1", email)
+                if account_id is None:
+                    password_hash = await asyncio.to_thread(hasher.hash, DEMO_PASSWORD)
+                    account_id = await conn.fetchval(
+                        """
+                        INSERT INTO accounts (email, password_hash, display_name, locale, created_at)
+                        VALUES ($1, $2, $3, 'ja', $4) RETURNING id
+                        """,
+                        email,
+                        password_hash,
+                        account.display_name,
+                        now,
+                    )
+                org_name = "-"
+                if account.organization is not None:
+                    await conn.execute(
+                        """
+                        INSERT INTO memberships (organization_id, account_id, role, created_at)
+                        VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+                        """,
+                        org_ids[account.organization],
+                        account_id,
+                        account.role,
+                        now,
+                    )
+                    org_name = next(o.name for o in DEMO_ORGANIZATIONS if o.key == account.organization)
+                rows.append((email, account.role or "resident", org_name))
+    finally:
+        await conn.close()
+    return rows
+
+
+def format_table(rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [headers, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

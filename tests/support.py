@@ -1,0 +1,97 @@
+"""Helpers that make people and organisations the way the system does: accounts over HTTP,
+organisations and memberships in the database (as a prefecture admin would)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+
+PASSWORD = "correct horse battery staple"
+PROBLEM_JSON = "application/problem+json"
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Actor:
+    account_id: int
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Actors:
+    def __init__(self, http: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+        self.http = http
+        self.db = db
+
+    async def organization(self, kind: str, name: str | None = None, municipality_id: int = 1) -> int:
+        org_id: int = await self.db.fetchval(
+            "INSERT INTO organizations (kind, name, municipality_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            kind,
+            name or f"{kind} {next(_counter)}",
+            municipality_id,
+            datetime.now(UTC),
+        )
+        return org_id
+
+    async def resident(self, email: str | None = None) -> Actor:
+        email = email or f"person{next(_counter)}@example.jp"
+        created = await self.http.post(
+            "/v1/accounts", json={"email": email, "password": PASSWORD, "displayName": "Test Person"}
+        )
+        assert created.status_code == 201, created.text
+        return await self.login(email, created.json()["id"])
+
+    async def login(self, email: str, account_id: int) -> Actor:
+        session = await self.http.post("/v1/sessions", json={"email": email, "password": PASSWORD})
+        assert session.status_code == 201, session.text
+        return Actor(account_id=account_id, email=email, token=session.json()["token"])
+
+    async def grant(self, actor: Actor, organization_id: int, role: str) -> None:
+        await self.db.execute(
+            "INSERT INTO memberships (organization_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)",
+            organization_id,
+            actor.account_id,
+            role,
+            datetime.now(UTC),
+        )
+
+    async def member(self, kind: str, role: str, organization_id: int | None = None) -> Actor:
+        """An account holding `role` in an organisation of `kind` (a new one unless given)."""
+        actor = await self.resident()
+        await self.grant(actor, organization_id or await self.organization(kind), role)
+        return actor
+
+    async def prefecture_admin(self) -> Actor:
+        return await self.member("prefecture", "admin")
+
+
+async def table_counts(db: asyncpg.Pool) -> dict[str, int]:
+    """Row counts of every application table, to prove a request changed nothing."""
+    async with db.acquire() as conn:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        counts = {}
+        for row in tables:
+            counts[row["tablename"]] = await conn.fetchval(f'SELECT count(*) FROM "{row["tablename"]}"')
+    return counts
+
+
+def assert_problem(response: httpx.Response, status: int, type_suffix: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["title"]
+    if type_suffix is not None:
+        assert problem["type"].endswith("/" + type_suffix), problem
+    return problem
