@@ -18,14 +18,14 @@ import asyncio
 import hashlib
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from litestar.connection import Request
 from litestar.enums import ScopeType
 from litestar.exceptions import ClientException
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, HTTPScope, ReceiveMessage, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from backend.accounts.routes import resolve_caller
 from backend.context import AppContext, app_context
@@ -118,7 +118,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        http_scope = cast("HTTPScope", scope)  # `scopes` above admits HTTP only
+        if http_scope["method"] != "POST":
             await next_app(scope, receive, send)
             return
         request: Request[Any, Any, Any] = Request(scope, receive)
@@ -134,7 +135,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         handler = request.route_handler
         limit = handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
         body, messages = await _read_body(receive, limit)
-        request_hash = _request_hash(scope, body)
+        request_hash = _request_hash(http_scope, body)
         ctx = app_context(request.app.state)
 
         stored = await self._claim_or_wait(ctx, principal, key, request_hash)

@@ -1,0 +1,155 @@
+"""Bad input to every endpoint gets a 4xx problem+json and changes nothing.
+
+Endpoints come from the app's own OpenAPI document, so a new endpoint is covered the day it
+is added. The caller holds every role in an organisation of every kind, so requests pass the
+access rules and reach validation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.support import Actor, Actors, assert_problem, table_counts
+
+KINDS = (
+    "municipality",
+    "facility_operator",
+    "nursery",
+    "guidance_center",
+    "shelter",
+    "fire_department",
+    "hospital",
+    "prefecture",
+)
+ROLES = ("admin", "staff", "caseworker", "paramedic", "er_staff")
+WRONG_VALUE = {"string": 12345, "integer": "7", "number": "seven", "boolean": "yes", "array": {"a": 1}, "object": [1]}
+
+
+async def everything_caller(actors: Actors) -> Actor:
+    caller = await actors.resident()
+    for kind in KINDS:
+        organization = await actors.organization(kind)
+        for role in ROLES:
+            await actors.grant(caller, organization, role)
+    return caller
+
+
+async def operations(http: httpx.AsyncClient) -> list[tuple[str, str, dict[str, Any] | None, dict[str, Any]]]:
+    """(method, concrete path, request body schema or None, components) of every operation."""
+    document = (await http.get("/schema/openapi.json")).json()
+    components = document.get("components", {}).get("schemas", {})
+    found = []
+    for path, item in document["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            found.append((method.upper(), concrete, resolve(body, components) if body else None, components))
+    assert len(found) >= 6
+    return found
+
+
+def resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def property_types(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, str]:
+    types = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = resolve(prop, components)
+        kind = prop.get("type")
+        if kind is None:
+            options = [resolve(o, components).get("type") for o in prop.get("oneOf", prop.get("anyOf", []))]
+            kind = next((o for o in options if o and o != "null"), "string")
+        types[name] = kind
+    return types
+
+
+def bad_bodies(schema: dict[str, Any], components: dict[str, Any]) -> list[tuple[str, bytes, str]]:
+    """(label, raw body, content type) of requests that must all be refused."""
+    import json
+
+    types = property_types(schema, components)
+    cases = [
+        ("malformed json", b'{"email": "a@b.jp",', "application/json"),
+        ("not an object", b"[1, 2, 3]", "application/json"),
+        ("empty body", b"", "application/json"),
+        ("wrong types", json.dumps({n: WRONG_VALUE[t] for n, t in types.items()}).encode(), "application/json"),
+        ("unknown field only", b'{"surelyNotAField": 1}', "application/json"),
+        ("form instead of json", b"email=a%40b.jp", "application/x-www-form-urlencoded"),
+        ("huge body", b'{"x": "' + b"a" * (2 * 1024 * 1024) + b'"}', "application/json"),
+    ]
+    if schema.get("required"):
+        cases.append(("missing fields", b"{}", "application/json"))
+    for name, kind in types.items():
+        if kind == "string":
+            cases.append((f"oversized {name}", json.dumps({name: "あ" * 20_000}).encode(), "application/json"))
+    return cases
+
+
+async def test_every_endpoint_refuses_bad_bodies_without_changes(
+    http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
+) -> None:
+    caller = await everything_caller(actors)
+    before = await table_counts(db)
+    checked = 0
+    for method, path, schema, components in await operations(http):
+        if schema is None:
+            continue
+        for label, body, content_type in bad_bodies(schema, components):
+            response = await http.request(
+                method, path, content=body, headers={**caller.headers, "content-type": content_type}
+            )
+            assert 400 <= response.status_code < 500, (
+                f"{method} {path} [{label}] → {response.status_code} {response.text}"
+            )
+            assert_problem(response, response.status_code)
+            checked += 1
+    assert checked > 30
+    assert await table_counts(db) == before
+
+
+async def test_validation_problems_name_the_field(http: httpx.AsyncClient) -> None:
+    response = await http.post("/v1/accounts", json={"email": "a@b.jp", "password": 1234567890, "displayName": "A"})
+    problem = assert_problem(response, 422, "validation")
+    assert problem["errors"] == [{"field": "$.password", "message": "Expected `str`, got `int`"}]
+
+    response = await http.post("/v1/accounts", json={"email": "a@b.jp", "displayName": "A"})
+    assert assert_problem(response, 422)["errors"][0]["field"] == "$.password"
+
+    response = await http.post(
+        "/v1/accounts", json={"email": "a@b.jp", "password": "x" * 20, "displayName": "A", "age": 3}
+    )
+    assert assert_problem(response, 422)["errors"][0]["field"] == "$.age"
+
+
+async def test_strings_are_not_coerced_to_numbers(http: httpx.AsyncClient, actors: Actors) -> None:
+    admin = await actors.prefecture_admin()
+    response = await http.post(
+        "/v1/organizations", json={"kind": "hospital", "name": "X", "municipalityId": "1"}, headers=admin.headers
+    )
+    assert assert_problem(response, 422)["errors"][0]["field"] == "$.municipalityId"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/organizations/abc/members", "/v1/organizations/0/members", "/v1/organizations/99999999999999999999/members"],
+)
+async def test_bad_path_parameters_get_4xx(http: httpx.AsyncClient, actors: Actors, path: str) -> None:
+    admin = await actors.prefecture_admin()
+    response = await http.post(path, json={"email": "a@b.jp", "role": "staff"}, headers=admin.headers)
+    assert 400 <= response.status_code < 500
+    assert_problem(response, response.status_code)
+
+
+async def test_unknown_path_and_method_are_problems(http: httpx.AsyncClient) -> None:
+    assert_problem(await http.get("/v1/nothing-here"), 404, "not-found")
+    assert_problem(await http.put("/health"), 405, "method-not-allowed")

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
+
+from tests.support import Actor, Actors, assert_problem
+
+
+def org_body(name: str = "水戸中央病院") -> dict[str, object]:
+    return {"kind": "hospital", "name": name, "municipalityId": 1}
+
+
+async def create(http: httpx.AsyncClient, admin: Actor, key: str, name: str = "水戸中央病院") -> httpx.Response:
+    return await http.post("/v1/organizations", json=org_body(name), headers={**admin.headers, "Idempotency-Key": key})
+
+
+async def test_retry_with_same_key_returns_first_response(
+    http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
+) -> None:
+    admin = await actors.prefecture_admin()
+    key = str(uuid.uuid4())
+    first = await create(http, admin, key)
+    again = await create(http, admin, key)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await db.fetchval("SELECT count(*) FROM organizations WHERE name = '水戸中央病院'") == 1
+
+
+async def test_same_key_different_body_gets_422(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
+    admin = await actors.prefecture_admin()
+    key = str(uuid.uuid4())
+    assert (await create(http, admin, key, "A")).status_code == 201
+    assert_problem(await create(http, admin, key, "B"), 422, "idempotency-key-reused")
+    assert await db.fetchval("SELECT count(*) FROM organizations WHERE name = 'B'") == 0
+
+
+async def test_concurrent_duplicates_execute_once(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
+    admin = await actors.prefecture_admin()
+    key = str(uuid.uuid4())
+    responses = await asyncio.gather(*(create(http, admin, key) for _ in range(25)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 24
+    assert await db.fetchval("SELECT count(*) FROM organizations WHERE name = '水戸中央病院'") == 1
+
+
+async def test_keys_are_scoped_per_account(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
+    one, two = await actors.prefecture_admin(), await actors.prefecture_admin()
+    key = str(uuid.uuid4())
+    first, second = await create(http, one, key), await create(http, two, key)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+
+
+async def test_replay_survives_re_login(http: httpx.AsyncClient, actors: Actors) -> None:
+    admin = await actors.prefecture_admin()
+    key = str(uuid.uuid4())
+    first = await create(http, admin, key)
+    relogged = await actors.login(admin.email, admin.account_id)
+    again = await create(http, relogged, key)
+    assert again.json() == first.json()
+
+
+async def test_client_errors_are_replayed_too(http: httpx.AsyncClient, actors: Actors) -> None:
+    paramedic = await actors.member("fire_department", "paramedic")
+    key = str(uuid.uuid4())
+    first = await create(http, paramedic, key)
+    again = await create(http, paramedic, key)
+    assert first.status_code == again.status_code == 403
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_abandoned_key_is_taken_over_after_its_lease(
+    http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
+) -> None:
+    # A request that died mid-way (process killed) left an in-flight row behind.
+    admin = await actors.prefecture_admin()
+    key = str(uuid.uuid4())
+    await db.execute(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, locked_until, created_at)"
+        " VALUES ($1, $2, '\\x00', now() - interval '1 second', now() - interval '2 minutes')",
+        f"account:{admin.account_id}",
+        key,
+    )
+    response = await create(http, admin, key)
+    assert response.status_code == 201
+
+
+async def test_invalid_keys_are_refused(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
+    admin = await actors.prefecture_admin()
+    for key in ("x" * 201, "has space", ""):
+        response = await http.post(
+            "/v1/organizations", json=org_body(), headers={**admin.headers, "Idempotency-Key": key}
+        )
+        assert_problem(response, 400, "bad-idempotency-key")
+    assert await db.fetchval("SELECT count(*) FROM organizations WHERE name = '水戸中央病院'") == 0

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import asyncpg
+import httpx
+
+from tests.conftest import create_scratch_database, drop_database
+
+
+async def test_health_and_ready(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/health")).json() == {"status": "ok"}
+    ready = await http.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["database"] is True
+
+
+async def test_openapi_document_is_served(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/schema/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    assert "/v1/sessions" in document["paths"]
+    assert "requestBody" in document["paths"]["/v1/accounts"]["post"]
+
+
+async def test_two_processes_migrating_at_once_leave_one_set_of_tables(postgres_server_url: str) -> None:
+    url = await create_scratch_database(postgres_server_url, "musubi_migrate")
+    try:
+        env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": "memory://"}
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "backend.cli",
+                "migrate",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        outputs = [await p.communicate() for p in processes]
+        assert [p.returncode for p in processes] == [0, 0], outputs
+        printed = [out.decode() for out, _ in outputs]
+        # One process applied everything; the other waited on the lock and found nothing to do.
+        assert sum("up to date" in text for text in printed) == 1, printed
+        conn = await asyncpg.connect(url)
+        try:
+            versions = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY 1")]
+            assert versions == sorted(set(versions))
+            assert len(versions) >= 2
+            assert await conn.fetchval("SELECT count(*) FROM municipalities") == 44
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(postgres_server_url, url)
