@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -13,6 +14,9 @@ from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
 from backend.settings import Settings, get_settings
+from realtime.bus import MemoryBus, make_bus
+from realtime.gateway import Gateway, run_gateway
+from realtime.relay import OutboxRelay
 
 log = logging.getLogger("musubi.cli")
 
@@ -38,20 +42,43 @@ def _seed(settings: Settings) -> None:
     print(format_table(rows, ("email", "role", "organisation")), flush=True)
 
 
-def _serve(settings: Settings) -> None:
+async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool) -> None:
+    """Run the chosen processes in this event loop until SIGINT/SIGTERM."""
     from backend.app import create_app
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-        # Behind nginx the client address comes from X-Forwarded-For (login throttling needs it).
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
-    )
-    asyncio.run(uvicorn.Server(config).serve())
+    assert settings.database_url is not None
+    stop = asyncio.Event()
+    bus = make_bus(settings.redis_url)
+    if isinstance(bus, MemoryBus) and (gateway or relay) and not (gateway and relay):
+        raise SystemExit("REDIS_URL=memory:// works only when relay and gateway run in one process (musubi dev)")
+    relay_task = asyncio.create_task(OutboxRelay(settings.database_url, bus).run()) if relay else None
+    gateway_task = None
+    if gateway:
+        hub = Gateway(secret=settings.secret, bus=bus, dsn=settings.database_url)
+        gateway_task = asyncio.create_task(run_gateway(hub, settings.gateway_host, settings.gateway_port, stop))
+    if api:
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+            # Behind nginx the client address comes from X-Forwarded-For (login throttling needs it).
+            proxy_headers=True,
+            timeout_graceful_shutdown=20,
+        )
+        # uvicorn owns SIGINT/SIGTERM here; everything else stops when it does.
+        await uvicorn.Server(config).serve()
+    else:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    stop.set()  # the gateway closes its sockets with 1012 so clients resume elsewhere
+    if relay_task is not None:
+        relay_task.cancel()
+    await asyncio.gather(*(t for t in (relay_task, gateway_task) if t is not None), return_exceptions=True)
+    await bus.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     seed.add_argument("--demo", action="store_true", required=True, help="the demo accounts and organisations")
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    commands.add_parser("gateway", help="run the websocket gateway")
+    commands.add_parser("relay", help="run the outbox relay (several may run; one leads)")
     commands.add_parser("dev", help="everything in one command: embedded services, migrations, demo data, API")
     args = parser.parse_args(argv)
 
@@ -75,13 +104,19 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "serve":
         if args.migrate:
             _migrate(settings)
-        _serve(settings)
+        asyncio.run(_run(settings, api=True, relay=False, gateway=False))
+    elif args.command == "gateway":
+        asyncio.run(_run(settings, api=False, relay=False, gateway=True))
+    elif args.command == "relay":
+        asyncio.run(_run(settings, api=False, relay=True, gateway=False))
     elif args.command == "dev":
         _migrate(settings)
         _seed(settings)
         base = f"http://{settings.host}:{settings.port}"
-        print(f"\nMusubi API:  {base}  (OpenAPI: {base}/schema/openapi.json, docs: {base}/schema/swagger)", flush=True)
-        _serve(settings)
+        print(f"\nMusubi API:      {base}", flush=True)
+        print(f"OpenAPI:         {base}/schema/openapi.json  (docs: {base}/schema/swagger)", flush=True)
+        print(f"Realtime:        {settings.gateway_url}  (tickets: POST {base}/v1/realtime/tickets)", flush=True)
+        asyncio.run(_run(settings, api=True, relay=True, gateway=True))
 
 
 if __name__ == "__main__":

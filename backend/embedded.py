@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,20 @@ def resolve_services(settings: Settings) -> Settings:
         log.info("using the in-process event bus (single process only)")
     else:
         log.info("using Redis at %s", _redact(redis_url))
-    return replace(settings, database_url=database_url, redis_url=redis_url)
+    return replace(settings, database_url=database_url, redis_url=redis_url, secret_key=local_secret(settings))
+
+
+def local_secret(settings: Settings) -> str:
+    """MUSUBI_SECRET_KEY, or one generated once and kept in the data dir (local runs only)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+        log.info("generated a secret key in %s", path)
+    return path.read_text().strip()
 
 
 def _redact(url: str) -> str:

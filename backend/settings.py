@@ -41,6 +41,13 @@ class Settings:
     port: int = 8000
     # Secret for signing realtime tickets; unset → generated once and kept in data_dir.
     secret_key: str | None = None
+    # Address the websocket gateway binds to.
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8001
+    # URL clients connect to (behind a proxy this differs from the bind address); unset → ws://host:port/.
+    gateway_public_url: str | None = None
+    # Lifetime of a realtime ticket: long enough to connect, short enough not to matter if leaked.
+    ticket_ttl_seconds: int = 60
     # Lifetime of a login session.
     session_ttl_minutes: int = 12 * 60
     # asyncpg pool bounds per process.
@@ -69,6 +76,16 @@ class Settings:
     # Log level of the Musubi loggers.
     log_level: str = "INFO"
 
+    @property
+    def gateway_url(self) -> str:
+        return self.gateway_public_url or f"ws://{self.gateway_host}:{self.gateway_port}/"
+
+    @property
+    def secret(self) -> bytes:
+        if not self.secret_key:
+            raise RuntimeError("no secret key: set MUSUBI_SECRET_KEY (musubi generates one for local runs)")
+        return self.secret_key.encode()
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
@@ -78,6 +95,10 @@ class Settings:
             host=_env("MUSUBI_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int("MUSUBI_PORT", 8000),
             secret_key=_env("MUSUBI_SECRET_KEY"),
+            gateway_host=_env("MUSUBI_GATEWAY_HOST", "127.0.0.1") or "127.0.0.1",
+            gateway_port=_int("MUSUBI_GATEWAY_PORT", 8001),
+            gateway_public_url=_env("MUSUBI_GATEWAY_PUBLIC_URL"),
+            ticket_ttl_seconds=_int("MUSUBI_TICKET_TTL_SECONDS", 60),
             session_ttl_minutes=_int("MUSUBI_SESSION_TTL_MINUTES", 12 * 60),
             db_pool_min=_int("MUSUBI_DB_POOL_MIN", 2),
             db_pool_max=_int("MUSUBI_DB_POOL_MAX", 20),

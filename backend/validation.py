@@ -28,11 +28,12 @@ class UnsupportedMediaType(DomainError):
 
 
 @functools.cache
-def _decoder_for(handler: HTTPRouteHandler) -> msgspec.json.Decoder[Any] | None:
+def _decoder_for(handler: HTTPRouteHandler) -> tuple[msgspec.json.Decoder[Any], bool] | None:
+    """The strict decoder for the handler's `data`, and whether the body may be omitted."""
     data = handler.parsed_fn_signature.parameters.get("data")
     if data is None:
         return None
-    return msgspec.json.Decoder(data.annotation, strict=True)
+    return msgspec.json.Decoder(data.annotation, strict=True), data.has_default
 
 
 def _is_json(content_type: str) -> bool:
@@ -44,11 +45,14 @@ async def validate_json_body(request: Request[Any, Any, Any]) -> None:
     handler = request.route_handler
     if not isinstance(handler, HTTPRouteHandler):
         return
-    decoder = _decoder_for(handler)
-    if decoder is None:
+    found = _decoder_for(handler)
+    if found is None:
         return
+    decoder, optional = found
     body = await request.body()
     if not body.strip():
+        if optional:
+            return
         raise Unprocessable(
             "This endpoint needs a JSON body.", errors=[FieldError(field="$", message="Body is required")]
         )

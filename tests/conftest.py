@@ -81,6 +81,7 @@ def test_settings(database_url: str) -> Settings:
         Settings(),
         database_url=database_url,
         redis_url="memory://",
+        secret_key="test-secret-" + secrets.token_hex(16),
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         argon2_parallelism=1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -92,6 +93,41 @@ class Caller:
         """
         if organization_id not in self.organization_ids(kind, roles):
             raise NotFound()
+
+
+# Organisation kind → realtime topic prefix: staff see events of their own organisation.
+_TOPIC_PREFIX: Final[dict[str, str]] = {
+    "municipality": "municipality",
+    "facility_operator": "operator",
+    "nursery": "nursery",
+    "guidance_center": "guidance",
+    "shelter": "shelter",
+    "fire_department": "fire",
+    "hospital": "hospital",
+    "prefecture": "prefecture",
+}
+# Topics open to anyone signed in (vacancy boards), named by the client.
+_PUBLIC_TOPICS: Final = re.compile(r"^vacancy:(facility|nursery):[1-9][0-9]{0,18}$")
+# Prefecture-wide boards and the memberships that may watch them.
+_BOARD_TOPICS: Final[dict[str, tuple[Member, ...]]] = {
+    "shelters:vacancy": (Member("guidance_center", "caseworker"), Member("shelter", None)),
+    "hospitals:board": (Member("fire_department", "paramedic"), Member("hospital", None)),
+}
+
+
+def private_topics(caller: Caller) -> list[str]:
+    """Every topic the caller may join without naming it: their own, their organisations', their boards'."""
+    topics = [f"user:{caller.account_id}"]
+    for membership in caller.memberships:
+        topic = f"{_TOPIC_PREFIX[membership.organization_kind]}:{membership.organization_id}"
+        if topic not in topics:
+            topics.append(topic)
+    topics.extend(board for board, rules in _BOARD_TOPICS.items() if caller.satisfies(rules))
+    return topics
+
+
+def may_join(caller: Caller, topic: str) -> bool:
+    return bool(_PUBLIC_TOPICS.match(topic)) or topic in private_topics(caller)
 
 
 def new_token() -> str:

@@ -38,6 +38,7 @@ from schema.accounts import (
     SessionCreate,
 )
 from schema.base import MAX_ID
+from schema.realtime import Ticket, TicketCreate
 
 IdParam = Annotated[int, Parameter(ge=1, le=MAX_ID)]
 
@@ -123,6 +124,16 @@ async def add_member(
     return await accounts.add_member(caller, organization_id, data)
 
 
+@post("/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", tags=["realtime"])
+async def create_realtime_ticket(
+    caller: NamedDependency[Caller],
+    accounts: NamedDependency[AccountService],
+    data: JSONBody[TicketCreate] | None = None,
+) -> Ticket:
+    """A short-lived signed ticket for the websocket gateway, naming the topics the caller may join."""
+    return await accounts.issue_ticket(caller, data)
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -132,6 +143,7 @@ router = Router(
         get_me,
         create_organization,
         add_member,
+        create_realtime_ticket,
     ],
     dependencies={"accounts": Provide(account_service, sync_to_thread=False)},
 )

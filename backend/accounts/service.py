@@ -13,11 +13,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.accounts import queries
-from backend.accounts.access import Caller, caller_from_row, hash_token, new_token
+from backend.accounts.access import Caller, caller_from_row, hash_token, may_join, new_token, private_topics
 from backend.audit import record_audit
 from backend.context import AppContext
-from backend.errors import NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from backend.outbox import emit
+from realtime.tickets import TicketClaims, sign_ticket
 from schema.accounts import (
     Account,
     AccountCreate,
@@ -32,6 +33,7 @@ from schema.accounts import (
 )
 from schema.base import FieldError
 from schema.events import MembershipGranted
+from schema.realtime import Ticket, TicketCreate
 
 
 def make_password_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
@@ -137,6 +139,31 @@ class AccountService:
                 )
                 for m in memberships
             ],
+        )
+
+    async def issue_ticket(self, caller: Caller, data: TicketCreate | None) -> Ticket:
+        """A signed ticket for the websocket gateway naming the topics this caller may join."""
+        if data is None or data.topics is None:
+            topics = private_topics(caller)
+        else:
+            refused = [
+                FieldError(field=f"$.topics[{index}]", message=f"You may not join {topic}")
+                for index, topic in enumerate(data.topics)
+                if not may_join(caller, topic)
+            ]
+            if refused:
+                raise Forbidden("Some topics are not yours to join.", errors=refused)
+            topics = list(dict.fromkeys(data.topics))
+        now = self.ctx.clock.now()
+        expires_at = now + timedelta(seconds=self.ctx.settings.ticket_ttl_seconds)
+        claims = TicketClaims(
+            sub=caller.account_id, topics=tuple(topics), exp=int(expires_at.timestamp()), iat=int(now.timestamp())
+        )
+        return Ticket(
+            ticket=sign_ticket(self.ctx.settings.secret, claims),
+            url=self.ctx.settings.gateway_url,
+            topics=topics,
+            expires_at=expires_at,
         )
 
     async def create_organization(self, caller: Caller, data: OrganizationCreate) -> Organization:

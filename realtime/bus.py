@@ -1,0 +1,101 @@
+"""The fan-out bus between the outbox relay and the gateways: Redis pub/sub, or in-process.
+
+Both carry the same pre-encoded event messages on one channel, in the relay's publish
+order. `subscribe()` yields `SUBSCRIBED` each time a subscription is (re)established, so a
+gateway knows when it may have missed messages and must catch up from the outbox table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Final, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("musubi.bus")
+
+CHANNEL: Final = "musubi:events"
+SUBSCRIBED: Final = b""  # never a real message: those are JSON objects
+
+
+class Bus(Protocol):
+    async def publish(self, messages: Sequence[bytes]) -> None:
+        """Publish in order; on failure some may have gone out (callers re-send: at-least-once)."""
+
+    def subscribe(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryBus:
+    """For one process without Redis (REDIS_URL=memory://): relay and gateway share it."""
+
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[bytes]] = set()
+
+    async def publish(self, messages: Sequence[bytes]) -> None:
+        for queue in self._queues:
+            for message in messages:
+                queue.put_nowait(message)
+
+    async def subscribe(self) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._queues.add(queue)
+        try:
+            yield SUBSCRIBED
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.discard(queue)
+
+    async def close(self) -> None:
+        self._queues.clear()
+
+
+class RedisBus:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._publisher = aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+    async def publish(self, messages: Sequence[bytes]) -> None:
+        async with self._publisher.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(CHANNEL, message)
+            await pipe.execute()
+
+    async def subscribe(self) -> AsyncIterator[bytes]:
+        backoff = 0.05
+        while True:
+            # health_check_interval makes a silently dead connection fail instead of hanging.
+            client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2.0, health_check_interval=5)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                backoff = 0.05
+                yield SUBSCRIBED
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        yield message["data"]
+            except (RedisError, OSError) as exc:
+                log.warning("redis subscription lost (%r); retrying in %.2fs", exc, backoff)
+            finally:
+                try:
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await client.aclose()
+                except (RedisError, OSError):
+                    pass
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    async def close(self) -> None:
+        await self._publisher.aclose()
+
+
+def make_bus(redis_url: str | None, shared_memory_bus: MemoryBus | None = None) -> Bus:
+    if redis_url is None or redis_url.startswith("memory:"):
+        return shared_memory_bus or MemoryBus()
+    return RedisBus(redis_url)

@@ -1,0 +1,131 @@
+"""The outbox relay: committed outbox rows → the bus, in order, at least once.
+
+One relay process at a time is the leader (a session advisory lock on its own connection);
+others wait as standbys and take over when the leader's connection ends. The leader stamps
+committed rows with the next `seq` (the event id clients see) in one statement, then
+publishes them. Postgres NOTIFY wakes it at commit; a periodic sweep covers lost wake-ups.
+`relay_state.published_through` records what reached the bus; a new leader re-publishes
+anything after it, so a crash between stamping and publishing loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
+
+import asyncpg
+import msgspec
+
+from realtime.bus import Bus
+
+log = logging.getLogger("musubi.relay")
+
+_LEADER_LOCK: Final = 0x72656C6179  # "relay"
+_NOTIFY_CHANNEL: Final = "musubi_outbox"
+
+# One round trip: record progress, then stamp the next batch in insertion order.
+_STAMP_BATCH = """
+WITH progress AS (
+    UPDATE relay_state SET published_through = $3 WHERE published_through < $3
+), batch AS (
+    SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT $1 FOR UPDATE
+), numbered AS (
+    SELECT id, $2::bigint + row_number() OVER (ORDER BY id) AS seq FROM batch
+)
+UPDATE outbox o SET seq = n.seq FROM numbered n WHERE o.id = n.id
+RETURNING o.seq, o.topic, o.type, o.payload::text AS payload
+"""
+_UNCONFIRMED = """
+SELECT seq, topic, type, payload::text AS payload FROM outbox
+ WHERE seq > (SELECT published_through FROM relay_state) ORDER BY seq
+"""
+_HEAD = "SELECT coalesce(max(seq), 0) FROM outbox"
+
+
+class WireEvent(msgspec.Struct):
+    id: int
+    topic: str
+    type: str
+    data: msgspec.Raw
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_event(seq: int, topic: str, type_: str, payload_json: str) -> bytes:
+    """The exact bytes clients receive; built once per event, never per connection."""
+    return _encoder.encode(WireEvent(seq, topic, type_, msgspec.Raw(payload_json.encode())))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        dsn: str,
+        bus: Bus,
+        *,
+        batch_size: int = 500,
+        sweep_interval_s: float = 1.0,
+        standby_interval_s: float = 1.0,
+    ) -> None:
+        self.dsn = dsn
+        self.bus = bus
+        self.batch_size = batch_size
+        self.sweep_interval_s = sweep_interval_s
+        self.standby_interval_s = standby_interval_s
+        self.is_leader = False
+
+    async def run(self) -> None:
+        """Relay until cancelled, surviving database and bus outages."""
+        while True:
+            try:
+                await self._lead_when_possible()
+            except asyncio.CancelledError:
+                raise
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning("relay lost its database connection (%r); reconnecting", exc)
+            self.is_leader = False
+            await asyncio.sleep(self.standby_interval_s)
+
+    async def _lead_when_possible(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):  # noqa: ASYNC110 - polling the database, no event to wait on
+                await asyncio.sleep(self.standby_interval_s)
+            self.is_leader = True
+            log.info("relay is the leader")
+            wake = asyncio.Event()
+            await conn.add_listener(_NOTIFY_CHANNEL, lambda *_: wake.set())
+            await self._publish(await conn.fetch(_UNCONFIRMED))
+            head: int = await conn.fetchval(_HEAD)
+            published = head
+            while True:
+                wake.clear()
+                rows = await conn.fetch(_STAMP_BATCH, self.batch_size, head, published)
+                if rows:
+                    head = max(row["seq"] for row in rows)
+                    await self._publish(sorted(rows, key=lambda row: row["seq"]))
+                    published = head
+                if len(rows) < self.batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self.sweep_interval_s)
+        finally:
+            self.is_leader = False
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        messages = [encode_event(r["seq"], r["topic"], r["type"], r["payload"]) for r in rows]
+        backoff = 0.05
+        while True:
+            try:
+                await self.bus.publish(messages)
+                return
+            except Exception as exc:  # the bus is down: wait and send the whole batch again, in order
+                log.warning("publish failed (%r); retrying in %.2fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
