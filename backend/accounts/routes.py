@@ -128,7 +128,7 @@ async def add_member(
 async def create_realtime_ticket(
     caller: NamedDependency[Caller],
     accounts: NamedDependency[AccountService],
-    data: JSONBody[TicketCreate] | None = None,
+    data: JSONBody[TicketCreate | None] = None,
 ) -> Ticket:
     """A short-lived signed ticket for the websocket gateway, naming the topics the caller may join."""
     return await accounts.issue_ticket(caller, data)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from backend.settings import Settings
+from realtime.bus import RedisBus
+from realtime.gateway import Gateway
+from realtime.relay import OutboxRelay
+from tests.processes import RedisServer
+from tests.support import Actor
+
+
+@pytest.fixture(scope="session")
+async def redis_server() -> AsyncIterator[RedisServer]:
+    server = RedisServer()
+    await server.start()
+    yield server
+    server.cleanup()
+
+
+@dataclass
+class Realtime:
+    gateway: Gateway
+    relay: OutboxRelay
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.gateway.port}/"
+
+
+@pytest.fixture
+async def realtime(
+    db: asyncpg.Pool, database_url: str, redis_server: RedisServer, test_settings: Settings
+) -> AsyncIterator[Realtime]:
+    """An in-process relay and gateway on the real Redis, started after the tables were emptied."""
+    bus = RedisBus(redis_server.url)
+    relay = OutboxRelay(database_url, bus, sweep_interval_s=0.2, standby_interval_s=0.1)
+    relay_task = asyncio.create_task(relay.run())
+    gateway = Gateway(secret=test_settings.secret, bus=bus, dsn=database_url, resume_wait_s=0.2)
+    await gateway.start("127.0.0.1", 0)
+    await asyncio.wait_for(gateway.subscribed.wait(), 10)
+    yield Realtime(gateway, relay)
+    await gateway.close()
+    relay_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await relay_task
+    await bus.close()
+
+
+async def ticket_for(http: httpx.AsyncClient, actor: Actor, topics: list[str] | None = None) -> str:
+    body = {"topics": topics} if topics is not None else None
+    response = await http.post("/v1/realtime/tickets", json=body, headers=actor.headers)
+    assert response.status_code == 201, response.text
+    ticket: str = response.json()["ticket"]
+    return ticket
+
+
+async def open_socket(
+    url: str, ticket: str, after: int | None = None, *, cursor_in_url: bool = False
+) -> ClientConnection:
+    """Connect; with `after`, resume by a first message (or the ?after= parameter)."""
+    query = f"ticket={ticket}" + (f"&after={after}" if cursor_in_url else "")
+    ws = await connect(f"{url}?{query}", open_timeout=10, max_size=2**20)
+    if after is not None and not cursor_in_url:
+        await ws.send(msgspec.json.encode({"type": "resume", "after": after}).decode())
+    return ws
+
+
+async def next_events(ws: ClientConnection, count: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+    """The next `count` events, skipping welcome and ping messages."""
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout_s):
+        while len(events) < count:
+            message = msgspec.json.decode(await ws.recv())
+            if "id" in message:
+                events.append(message)
+    return events
+
+
+async def silent_for(ws: ClientConnection, seconds: float) -> bool:
+    """True if no event (only welcome/ping, or nothing) arrives for `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                message = msgspec.json.decode(await ws.recv())
+                if "id" in message:
+                    return False
+    except TimeoutError:
+        return True
+
+
+async def insert_events(db: asyncpg.Pool, topic: str, count: int, first: int = 1) -> None:
+    await db.execute(
+        """
+        INSERT INTO outbox (topic, type, payload, created_at)
+        SELECT $1, 'test.tick', jsonb_build_object('n', g), now() FROM generate_series($2::int, $3::int) g
+        """,
+        topic,
+        first,
+        first + count - 1,
+    )

