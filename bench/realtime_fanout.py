@@ -73,9 +73,8 @@ async def connect_clients(url: str, secret: bytes, first: int, count: int) -> li
     clients = [Client(i) for i in range(first, first + count)]
 
     async def open_one(client: Client) -> None:
-        ticket = sign_ticket(
-            secret, TicketClaims(sub=client.index, topics=(BROADCAST_TOPIC, f"bench:c{client.index}"), exp=expires, iat=0)
-        )
+        topics = (BROADCAST_TOPIC, f"bench:c{client.index}")
+        ticket = sign_ticket(secret, TicketClaims(sub=client.index, topics=topics, exp=expires, iat=0))
         client.ws = await connect(f"{url}?ticket={ticket}&after=0", open_timeout=60, compression=None, max_size=2**16)
 
     for start in range(0, count, 250):

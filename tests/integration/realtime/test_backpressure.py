@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from backend.settings import Settings
+from realtime.bus import MemoryBus
+from realtime.gateway import CLOSE_SLOW_CONSUMER, Gateway
+from realtime.relay import OutboxRelay
+from tests.integration.realtime.conftest import Realtime, insert_events, next_events, open_socket, ticket_for
+from tests.support import Actors
+
+
+async def drain(ws: ClientConnection) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            await ws.recv()
+
+
+async def test_slow_consumer_is_cut_off_and_others_keep_flowing(
+    http: httpx.AsyncClient, actors: Actors, realtime: Realtime, db: asyncpg.Pool
+) -> None:
+    realtime.gateway.max_write_buffer = 256 * 1024
+    sleeper, reader = await actors.resident(), await actors.resident()
+    # The sleeper's socket is opened but never read: a phone stuck in a tunnel.
+    sleepy = await connect(
+        f"{realtime.url}?ticket={await ticket_for(http, sleeper, ['vacancy:facility:1'])}", max_size=2**22
+    )
+    sleepy.transport.set_write_buffer_limits(high=0)  # type: ignore[union-attr]
+    sleepy.transport.pause_reading()  # type: ignore[union-attr]
+    awake = await open_socket(realtime.url, await ticket_for(http, reader, ["vacancy:facility:1"]))
+    await asyncio.sleep(0.4)
+    # 10 MB in small batches: the reader keeps up, the sleeper's buffers fill.
+    padding, batches, per_batch = "x" * 2_000, 100, 50
+    reading = asyncio.create_task(next_events(awake, batches * per_batch, timeout_s=60))
+    for batch in range(batches):
+        await db.execute(
+            """
+            INSERT INTO outbox (topic, type, payload, created_at)
+            SELECT 'vacancy:facility:1', 'test.padded', jsonb_build_object('n', g, 'pad', $1::text), now()
+              FROM generate_series($2::int, $2::int + $3::int - 1) g
+            """,
+            padding,
+            batch * per_batch + 1,
+            per_batch,
+        )
+        await asyncio.sleep(0.01)
+    events = await reading
+    assert [e["data"]["n"] for e in events] == list(range(1, batches * per_batch + 1))
+    sleepy.transport.resume_reading()  # type: ignore[union-attr]
+    with pytest.raises(ConnectionClosed) as closed:
+        await drain(sleepy)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CLOSE_SLOW_CONSUMER
+    await awake.close()
+
+
+async def test_in_process_bus_carries_events_without_redis(
+    http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool, database_url: str, test_settings: Settings
+) -> None:
+    bus = MemoryBus()
+    relay_task = asyncio.create_task(OutboxRelay(database_url, bus, sweep_interval_s=0.2).run())
+    gateway = Gateway(secret=test_settings.secret, bus=bus, dsn=database_url, resume_wait_s=0.2)
+    await gateway.start("127.0.0.1", 0)
+    try:
+        person = await actors.resident()
+        ws = await open_socket(f"ws://127.0.0.1:{gateway.port}/", await ticket_for(http, person))
+        await asyncio.sleep(0.3)
+        await insert_events(db, f"user:{person.account_id}", 3)
+        assert [e["data"]["n"] for e in await next_events(ws, 3)] == [1, 2, 3]
+        await ws.close()
+    finally:
+        await gateway.close()
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
