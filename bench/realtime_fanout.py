@@ -24,18 +24,9 @@ import msgspec
 import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.services import (
-    RedisProcess,
-    drop_database,
-    free_port,
-    percentile,
-    raise_fd_limit,
-    rss_bytes,
-    scratch_database,
-    start_musubi,
-    wait_for_port,
-)
+from bench.services import drop_database, percentile, raise_fd_limit, rss_bytes, scratch_database, start_musubi
 from realtime.tickets import TicketClaims, sign_ticket
+from tests.processes import RedisServer, free_port, wait_for_port
 
 BROADCAST_TOPIC = "bench:all"
 
@@ -127,7 +118,9 @@ async def main() -> None:
     print(f"file descriptor limit raised to {raise_fd_limit()}")
 
     server, database_url = await scratch_database()
-    redis_process = None if os.environ.get("REDIS_URL") else RedisProcess()
+    redis_process = None if os.environ.get("REDIS_URL") else RedisServer()
+    if redis_process is not None:
+        await redis_process.start()
     redis_url = os.environ.get("REDIS_URL") or (redis_process.url if redis_process else "")
     secret = secrets.token_urlsafe(32)
     port = free_port()
@@ -203,7 +196,7 @@ async def main() -> None:
             process.terminate()
             process.wait(timeout=20)
         if redis_process:
-            redis_process.stop()
+            redis_process.cleanup()
         await drop_database(server, database_url)
 
 
