@@ -8,6 +8,9 @@ is still running waits for it (bounded), then replays its answer or says 409 "in
 5xx answers are not stored: the key is released so a retry can try again. A request that
 dies mid-way (process killed) leaves a lease that runs out after `idempotency_lease_seconds`.
 
+A handler whose response carries a secret (a login token) opts out with `idempotency=False`:
+storing it would defeat keeping tokens only as hashes, and repeating such a POST is harmless.
+
 Keys are scoped to the caller's account (or to "anonymous" before login), so a token
 refreshed by re-login still replays, and one user's keys never collide with another's.
 """
@@ -124,7 +127,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             return
         request: Request[Any, Any, Any] = Request(scope, receive)
         key = request.headers.get(HEADER)
-        if key is None:
+        if key is None or request.route_handler.opt.get("idempotency") is False:
             await next_app(scope, receive, send)
             return
         if not _valid_key(key):

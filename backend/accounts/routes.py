@@ -80,7 +80,9 @@ async def create_account(data: JSONBody[AccountCreate], accounts: NamedDependenc
     return await accounts.register(data)
 
 
-@post("/v1/sessions", access=PUBLIC, operation_id="createSession")
+# No Idempotency-Key storage: the response holds a bearer token, which is kept only hashed.
+# A repeated login simply opens another session.
+@post("/v1/sessions", access=PUBLIC, operation_id="createSession", idempotency=False)
 async def create_session(
     request: Request[Any, Any, Any], data: JSONBody[SessionCreate], accounts: NamedDependency[AccountService]
 ) -> Session:
@@ -124,7 +126,10 @@ async def add_member(
     return await accounts.add_member(caller, organization_id, data)
 
 
-@post("/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", tags=["realtime"])
+# Changes nothing; a replayed ticket would have expired. Not stored for Idempotency-Key.
+@post(
+    "/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", tags=["realtime"], idempotency=False
+)
 async def create_realtime_ticket(
     caller: NamedDependency[Caller],
     accounts: NamedDependency[AccountService],

@@ -46,9 +46,10 @@ def _decoy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(16))
 
 
-def _verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+def _verify(hasher: PasswordHasher, password_hash: str | None, password: str) -> bool:
+    """Runs in a worker thread; with no account, burns the same time on a decoy and fails."""
     try:
-        return hasher.verify(password_hash, password)
+        return hasher.verify(password_hash or _decoy_hash(hasher), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -100,9 +101,9 @@ class AccountService:
             row = await conn.fetchrow(queries.ACCOUNT_FOR_LOGIN, data.email.strip())
 
         hasher = self.ctx.password_hasher
-        stored_hash = row["password_hash"] if row else _decoy_hash(hasher)
+        stored_hash = row["password_hash"] if row else None
         valid = await asyncio.to_thread(_verify, hasher, stored_hash, data.password)
-        if row is None or not valid:
+        if row is None or stored_hash is None or not valid:
             async with self.ctx.acquire() as conn, conn.transaction():
                 for bucket in (account_bucket, address_bucket):
                     await conn.execute(queries.COUNT_LOGIN_FAILURE, bucket, now, window)

@@ -99,3 +99,16 @@ async def test_invalid_keys_are_refused(http: httpx.AsyncClient, actors: Actors,
         )
         assert_problem(response, 400, "bad-idempotency-key")
     assert await db.fetchval("SELECT count(*) FROM organizations WHERE name = '水戸中央病院'") == 0
+
+
+async def test_login_tokens_are_never_stored_for_replay(
+    http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    key = str(uuid.uuid4())
+    body = {"email": person.email, "password": "correct horse battery staple"}
+    first = await http.post("/v1/sessions", json=body, headers={"Idempotency-Key": key})
+    second = await http.post("/v1/sessions", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == second.status_code == 201
+    assert first.json()["token"] != second.json()["token"]
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
