@@ -20,6 +20,7 @@ from backend.clock import Clock, SystemClock
 from backend.context import AppContext
 from backend.db import create_pool
 from backend.errors import exception_handlers
+from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
 from backend.settings import Settings, get_settings
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await pool.close()
 
     app = Litestar(
-        route_handlers=[health, ready, accounts_router],
+        route_handlers=[health, ready, accounts_router, facilities_router],
         dependencies={"caller": Provide(current_caller)},
         signature_namespace={"Caller": Caller},
         guards=[enforce_access],

@@ -243,8 +243,9 @@ def _on_database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresErr
         if mapped is not None:
             status, slug, title = mapped
             return problem_response(status, slug, title, instance=_instance(request))
-    if isinstance(exc, asyncpg.DataError):
+    if isinstance(exc, asyncpg.DataError) and not str(exc).startswith("invalid input for query argument"):
         # Values the validation layer let through but PostgreSQL cannot store (e.g. a date out of range).
+        # (asyncpg's own "invalid input for query argument" means our code passed a wrong type: a bug.)
         return problem_response(
             422, "validation", "A value is out of the range the system can store", instance=_instance(request)
         )

@@ -20,7 +20,33 @@ class MembershipGranted(Event, tag="account.membership_granted"):
     role: Role
 
 
-AnyEvent = MembershipGranted
+class BookingCreated(Event, tag="booking.created"):
+    booking_id: int
+    resource_id: int
+
+
+class BookingCancelled(Event, tag="booking.cancelled"):
+    booking_id: int
+    resource_id: int
+
+
+class VacancyChanged(Event, tag="vacancy.changed"):
+    """Something on this facility's board changed on `date` (Asia/Tokyo); refetch /v1/vacancies."""
+
+    facility_id: int
+    resource_id: int
+    date: str
+
+
+class WaitlistOffered(Event, tag="waitlist.offered"):
+    """A freed slot is held for you until `holdUntil`: book it with POST /v1/bookings."""
+
+    booking_id: int
+    resource_id: int
+    hold_until: str
+
+
+AnyEvent = MembershipGranted | BookingCreated | BookingCancelled | VacancyChanged | WaitlistOffered
 
 
 def event_type(event: Event) -> str:

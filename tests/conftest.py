@@ -19,9 +19,11 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from litestar import Litestar
 
 from backend.app import create_app
 from backend.clock import MovableClock
+from backend.context import AppContext, app_context
 from backend.db import migrate
 from backend.embedded import with_database
 from backend.settings import Settings
@@ -103,9 +105,13 @@ def _free_socket() -> socket.socket:
 
 
 @pytest.fixture(scope="session")
-async def base_url(test_settings: Settings, clock: MovableClock) -> AsyncIterator[str]:
+def app(test_settings: Settings, clock: MovableClock) -> Litestar:
+    return create_app(test_settings, clock=clock)
+
+
+@pytest.fixture(scope="session")
+async def base_url(app: Litestar) -> AsyncIterator[str]:
     """The real app on uvicorn, listening on a loopback port for the whole session."""
-    app = create_app(test_settings, clock=clock)
     sock = _free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048))
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -153,6 +159,12 @@ async def http(base_url: str, db: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClie
     limits = httpx.Limits(max_connections=300, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits) as client:
         yield client
+
+
+@pytest.fixture
+def ctx(app: Litestar, base_url: str) -> AppContext:
+    """The running app's context (its pool and movable clock), for calling services directly."""
+    return app_context(app.state)
 
 
 @pytest.fixture

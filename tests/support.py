@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
+
+from backend.accounts.access import hash_token, new_token
 
 PASSWORD = "correct horse battery staple"
 PROBLEM_JSON = "application/problem+json"
@@ -54,6 +56,30 @@ class Actors:
         session = await self.http.post("/v1/sessions", json={"email": email, "password": PASSWORD})
         assert session.status_code == 201, session.text
         return Actor(account_id=account_id, email=email, token=session.json()["token"])
+
+    async def many_residents(self, count: int) -> list[Actor]:
+        """Signed-in residents made straight in the database (same token scheme as login), for races."""
+        now = datetime.now(UTC)
+        people = []
+        async with self.db.acquire() as conn, conn.transaction():
+            for _ in range(count):
+                email = f"crowd{next(_counter)}@example.jp"
+                account_id = await conn.fetchval(
+                    "INSERT INTO accounts (email, password_hash, display_name, created_at)"
+                    " VALUES ($1, 'not-a-login', 'Crowd', $2) RETURNING id",
+                    email,
+                    now,
+                )
+                token = new_token()
+                await conn.execute(
+                    "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                    account_id,
+                    hash_token(token),
+                    now,
+                    now + timedelta(hours=1),
+                )
+                people.append(Actor(account_id=account_id, email=email, token=token))
+        return people
 
     async def grant(self, actor: Actor, organization_id: int, role: str) -> None:
         await self.db.execute(

@@ -1,0 +1,1 @@
+"""Public-facility booking: facilities, resources, vacancies, bookings, waitlist."""

@@ -1,0 +1,189 @@
+"""All SQL of the facilities context."""
+
+ORGANIZATION = "SELECT id, kind, municipality_id FROM organizations WHERE id = $1"
+
+INSERT_FACILITY = """
+INSERT INTO facilities (organization_id, municipality_id, name, kind, address, lat, lon, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, organization_id, municipality_id, name, kind, address, lat, lon
+"""
+
+FACILITY = """
+SELECT id, organization_id, municipality_id, name, kind, address, lat, lon FROM facilities WHERE id = $1
+"""
+
+FACILITIES = """
+SELECT id, organization_id, municipality_id, name, kind, address, lat, lon FROM facilities
+ WHERE ($1::int IS NULL OR municipality_id = $1) AND ($2::text IS NULL OR kind = $2) AND id > $3
+ ORDER BY id LIMIT $4
+"""
+
+INSERT_RESOURCE = """
+INSERT INTO resources (facility_id, name, unit_minutes, opens_at, closes_at, fee_per_unit,
+                       non_resident_fee_per_unit, cancel_deadline_hours, payment_deadline_hours,
+                       pay_at_counter, max_bookings_per_month, waitlist_hold_minutes, lottery_only, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+RETURNING id
+"""
+
+INSERT_REDUCTION = "INSERT INTO fee_reductions (resource_id, category, percent) VALUES ($1, $2, $3)"
+
+RESOURCES = """
+SELECT r.*, coalesce((SELECT jsonb_object_agg(category, percent) FROM fee_reductions WHERE resource_id = r.id),
+                     '{}') AS reductions
+  FROM resources r WHERE r.facility_id = ANY($1::bigint[]) ORDER BY r.id
+"""
+
+RESOURCE_FOR_BOOKING = """
+SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
+       (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent
+  FROM resources r JOIN facilities f ON f.id = r.facility_id
+ WHERE r.id = $1
+"""
+
+VACANCY_RESOURCES = """
+SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at
+  FROM resources r JOIN facilities f ON f.id = r.facility_id
+ WHERE ($1::text IS NULL OR f.kind = $1)
+   AND ($2::int IS NULL OR f.municipality_id = $2)
+   AND ($3::bigint IS NULL OR f.id = $3)
+   AND r.id > $4
+ ORDER BY r.id LIMIT $5
+"""
+
+LIVE_BOOKINGS_IN = """
+SELECT resource_id, lower(during) AS start, upper(during) AS "end", status FROM bookings
+ WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
+   AND status IN ('held', 'provisional', 'confirmed')
+"""
+
+FACILITY_OF_RESOURCE = "SELECT facility_id FROM resources WHERE id = $1"
+
+ACCOUNT_MUNICIPALITY = "SELECT municipality_id FROM accounts WHERE id = $1"
+
+# Serialises one person's bookings of one resource, so the monthly cap cannot be raced past.
+LOCK_BOOKER = """
+SELECT pg_advisory_xact_lock(hashtextextended('booking-cap:' || ($1::bigint)::text || ':' || ($2::bigint)::text, 0))
+"""
+
+BOOKINGS_IN_MONTH = """
+SELECT count(*) FROM bookings
+ WHERE account_id = $1 AND resource_id = $2 AND status IN ('provisional', 'confirmed') AND during && tstzrange($3, $4)
+"""
+
+OWN_HOLD = """
+SELECT id FROM bookings
+ WHERE resource_id = $1 AND account_id = $2 AND during = tstzrange($3, $4) AND status = 'held' AND hold_until > $5
+ FOR UPDATE
+"""
+
+BOOKING_COLUMNS = """
+b.id, b.resource_id, r.facility_id, lower(b.during) AS start, upper(b.during) AS "end", b.status, b.fee,
+b.reduction, b.pay_by, b.hold_until, b.created_at
+"""
+
+INSERT_BOOKING = f"""
+WITH b AS (
+    INSERT INTO bookings (resource_id, account_id, during, status, fee, reduction, pay_by, hold_until, created_at)
+    VALUES ($1, $2, tstzrange($3, $4), $5, $6, $7, $8, $9, $10)
+    RETURNING *
+)
+SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""
+
+TAKE_HOLD = f"""
+WITH b AS (
+    UPDATE bookings SET status = $2, fee = $3, reduction = $4, pay_by = $5, hold_until = NULL
+     WHERE id = $1 RETURNING *
+)
+SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""
+
+WAITLIST_BOOKED = "UPDATE waitlist_entries SET status = 'booked' WHERE offered_booking_id = $1"
+
+BOOKING_FOR_CHANGE = """
+SELECT b.id, b.account_id, b.resource_id, b.during, lower(b.during) AS start, b.status,
+       r.cancel_deadline_hours, r.facility_id, f.organization_id
+  FROM bookings b JOIN resources r ON r.id = b.resource_id JOIN facilities f ON f.id = r.facility_id
+ WHERE b.id = $1
+ FOR UPDATE OF b
+"""
+
+END_BOOKING = f"""
+WITH b AS (
+    UPDATE bookings SET status = $2, ended_at = $3, end_reason = $4, ended_by = $5 WHERE id = $1 RETURNING *
+)
+SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""
+
+CONFIRM_BOOKING = f"""
+WITH b AS (
+    UPDATE bookings SET status = 'confirmed', pay_by = NULL WHERE id = $1 RETURNING *
+)
+SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""
+
+# Release what ran out (unpaid provisional bookings, holds not taken) overlapping a range.
+RELEASE_EXPIRED_IN = """
+UPDATE bookings
+   SET status = 'released', ended_at = $3,
+       end_reason = CASE status WHEN 'held' THEN 'hold expired' ELSE 'payment deadline passed' END
+ WHERE resource_id = $1 AND during && $2 AND status IN ('provisional', 'held')
+   AND coalesce(pay_by, hold_until) <= $3
+RETURNING id, account_id, during, (end_reason = 'hold expired') AS was_hold
+"""
+
+EXPIRED_SLOTS = """
+SELECT DISTINCT resource_id, during FROM bookings
+ WHERE status IN ('provisional', 'held') AND coalesce(pay_by, hold_until) <= $1
+ LIMIT $2
+"""
+
+WAITLIST_EXPIRED = "UPDATE waitlist_entries SET status = 'expired' WHERE offered_booking_id = ANY($1::bigint[])"
+
+WAITERS_WITHIN = """
+SELECT w.id, w.account_id, w.during, r.waitlist_hold_minutes
+  FROM waitlist_entries w JOIN resources r ON r.id = w.resource_id
+ WHERE w.resource_id = $1 AND w.status = 'waiting' AND w.during <@ $2
+ ORDER BY w.created_at, w.id
+ FOR UPDATE OF w SKIP LOCKED
+"""
+
+INSERT_HOLD = """
+INSERT INTO bookings (resource_id, account_id, during, status, fee, hold_until, created_at)
+VALUES ($1, $2, $3, 'held', 0, $4, $5)
+RETURNING id
+"""
+
+WAITLIST_OFFERED = "UPDATE waitlist_entries SET status = 'offered', offered_booking_id = $2 WHERE id = $1"
+
+SLOT_IS_FREE = """
+SELECT NOT EXISTS (SELECT 1 FROM bookings WHERE resource_id = $1 AND during && tstzrange($2, $3)
+                   AND status IN ('held', 'provisional', 'confirmed'))
+"""
+
+INSERT_WAITLIST = """
+INSERT INTO waitlist_entries (resource_id, account_id, during, status, created_at)
+VALUES ($1, $2, tstzrange($3, $4), 'waiting', $5)
+RETURNING id, resource_id, lower(during) AS start, upper(during) AS "end", status, created_at
+"""
+
+MY_WAITLIST = """
+SELECT id, resource_id, lower(during) AS start, upper(during) AS "end", status, created_at
+  FROM waitlist_entries WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3
+"""
+
+MY_BOOKINGS = f"""
+SELECT {BOOKING_COLUMNS} FROM bookings b JOIN resources r ON r.id = b.resource_id
+ WHERE b.account_id = $1 AND (lower(b.during), b.id) > ($2::timestamptz, $3::bigint)
+   AND ($4::boolean OR b.status IN ('held', 'provisional', 'confirmed'))
+ ORDER BY lower(b.during), b.id LIMIT $5
+"""
+
+MY_CALENDAR = """
+SELECT b.id, lower(b.during) AS start, upper(b.during) AS "end", b.status, r.name AS resource_name,
+       f.name AS facility_name, f.address
+  FROM bookings b JOIN resources r ON r.id = b.resource_id JOIN facilities f ON f.id = r.facility_id
+ WHERE b.account_id = $1 AND b.status IN ('provisional', 'confirmed') AND upper(b.during) > $2
+ ORDER BY lower(b.during) LIMIT 1000
+"""

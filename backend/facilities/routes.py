@@ -1,0 +1,209 @@
+"""HTTP ↔ FacilityService. No rules here."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from icalendar import Calendar, Event
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, Parameter
+
+from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, Caller
+from backend.context import app_context
+from backend.errors import BadRequest
+from backend.facilities.service import FACILITY_STAFF, FacilityService
+from backend.pagination import Cursor, Limit, id_cursor, page
+from schema.base import MAX_ID
+from schema.facilities import (
+    Booking,
+    BookingCancel,
+    BookingCreate,
+    Facility,
+    FacilityCreate,
+    FacilityDetail,
+    FacilityKind,
+    Resource,
+    ResourceCreate,
+    Vacancy,
+    WaitlistCreate,
+    WaitlistEntry,
+)
+
+IdParam = Annotated[int, Parameter(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int | None, Parameter(ge=1, le=MAX_ID)]
+MunicipalityParam = Annotated[int | None, Parameter(ge=1, le=2**31 - 1)]
+STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
+
+
+def facility_service(state: State) -> FacilityService:
+    return FacilityService(app_context(state))
+
+
+Service = NamedDependency[FacilityService]
+Me = NamedDependency[Caller]
+
+
+@post("/v1/facilities", access=STAFF, operation_id="createFacility", tags=["facilities"])
+async def create_facility(data: JSONBody[FacilityCreate], caller: Me, facilities: Service) -> Facility:
+    """Register a facility of the caller's municipality or operator."""
+    return await facilities.create_facility(caller, data)
+
+
+@post("/v1/facilities/{facility_id:int}/resources", access=STAFF, operation_id="createResource", tags=["facilities"])
+async def create_resource(
+    facility_id: IdParam, data: JSONBody[ResourceCreate], caller: Me, facilities: Service
+) -> Resource:
+    """Add a bookable room or court with its hours, fees, deadlines and caps."""
+    return await facilities.add_resource(caller, facility_id, data)
+
+
+@get("/v1/facilities", access=PUBLIC, operation_id="listFacilities", tags=["facilities"])
+async def list_facilities(
+    request: Request[Any, Any, Any],
+    facilities: Service,
+    municipality_id: Annotated[MunicipalityParam, Parameter(query="municipalityId")] = None,
+    kind: FacilityKind | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[Facility]]:
+    """Facilities by municipality and kind, by id."""
+    items = await facilities.facilities(municipality_id, kind, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@get("/v1/facilities/{facility_id:int}", access=PUBLIC, operation_id="getFacility", tags=["facilities"])
+async def get_facility(facility_id: IdParam, facilities: Service) -> FacilityDetail:
+    """A facility with its resources."""
+    return await facilities.facility(facility_id)
+
+
+@get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies", tags=["facilities"])
+async def list_vacancies(
+    request: Request[Any, Any, Any],
+    facilities: Service,
+    day: Annotated[date, Parameter(query="date", description="Day in Asia/Tokyo")],
+    kind: FacilityKind | None = None,
+    municipality_id: Annotated[MunicipalityParam, Parameter(query="municipalityId")] = None,
+    facility_id: Annotated[OptionalId, Parameter(query="facilityId")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[Vacancy]]:
+    """Every booking unit of the day for matching resources: free, held (for a waiter) or booked.
+    Pages over resources (`limit` resources per page)."""
+    items, next_after = await facilities.vacancies(day, kind, municipality_id, facility_id, id_cursor(cursor), limit)
+    return page(request, items, str(next_after) if next_after is not None else None)
+
+
+@post("/v1/bookings", access=SIGNED_IN, operation_id="createBooking", tags=["bookings"])
+async def create_booking(data: JSONBody[BookingCreate], caller: Me, facilities: Service) -> Booking:
+    """Book whole units: confirmed when free or paid at the counter, otherwise provisional until `payBy`.
+    Taking a waitlist hold is the same call for the held time. 409 when the time overlaps a live booking."""
+    return await facilities.book(caller, data)
+
+
+@post(
+    "/v1/bookings/{booking_id:int}/cancel",
+    access=SIGNED_IN,
+    operation_id="cancelBooking",
+    status_code=200,
+    tags=["bookings"],
+)
+async def cancel_booking(
+    booking_id: IdParam, caller: Me, facilities: Service, data: JSONBody[BookingCancel | None] = None
+) -> Booking:
+    """Cancel before the deadline (the booker) or any time with a reason (facility staff)."""
+    return await facilities.cancel(caller, booking_id, data)
+
+
+@post(
+    "/v1/bookings/{booking_id:int}/payment",
+    access=STAFF,
+    operation_id="confirmPayment",
+    status_code=200,
+    tags=["bookings"],
+)
+async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
+    """Facility staff record payment: 仮予約 becomes 本予約."""
+    return await facilities.confirm_payment(caller, booking_id)
+
+
+@get("/v1/me/bookings", access=SIGNED_IN, operation_id="listMyBookings", tags=["bookings"])
+async def my_bookings(
+    request: Request[Any, Any, Any],
+    caller: Me,
+    facilities: Service,
+    include_ended: Annotated[bool, Parameter(query="includeEnded")] = False,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[Booking]]:
+    """The caller's bookings by start time (live ones unless includeEnded)."""
+    items = await facilities.my_bookings(caller, _booking_cursor(cursor), include_ended, limit)
+    next_cursor = f"{int(items[-1].start.timestamp() * 1_000_000)}.{items[-1].id}" if len(items) == limit else None
+    return page(request, items, next_cursor)
+
+
+def _booking_cursor(cursor: str | None) -> tuple[datetime, int]:
+    if cursor is None:
+        return datetime.min.replace(tzinfo=UTC), 0
+    micros, _, booking_id = cursor.partition(".")
+    if not (micros.isdigit() and booking_id.isdigit() and len(micros) <= 17 and len(booking_id) <= 19):
+        raise BadRequest("The cursor is not one this server gave out.", slug="bad-cursor")
+    return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(booking_id)
+
+
+@get("/v1/me/calendar.ics", access=SIGNED_IN, operation_id="myCalendar", media_type="text/calendar", tags=["bookings"])
+async def my_calendar(caller: Me, facilities: Service) -> Response[bytes]:
+    """The caller's upcoming bookings as an RFC 5545 calendar."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Musubi//Facility bookings//JA")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", "Musubi 施設予約")
+    for row in await facilities.calendar_rows(caller):
+        event = Event()
+        event.add("uid", f"booking-{row['id']}@musubi.jp")
+        event.add("dtstamp", datetime.now(UTC))
+        event.add("dtstart", row["start"])
+        event.add("dtend", row["end"])
+        event.add("summary", f"{row['facility_name']} {row['resource_name']}")
+        event.add("location", row["address"])
+        event.add("status", "CONFIRMED" if row["status"] == "confirmed" else "TENTATIVE")
+        calendar.add_component(event)
+    return Response(calendar.to_ical(), media_type="text/calendar; charset=utf-8")
+
+
+@post("/v1/waitlist", access=SIGNED_IN, operation_id="joinWaitlist", tags=["bookings"])
+async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, facilities: Service) -> WaitlistEntry:
+    """Queue for a taken slot: when it frees, it is held for you first (waitlist.offered)."""
+    return await facilities.join_waitlist(caller, data)
+
+
+@get("/v1/me/waitlist", access=SIGNED_IN, operation_id="listMyWaitlist", tags=["bookings"])
+async def my_waitlist(
+    request: Request[Any, Any, Any], caller: Me, facilities: Service, cursor: Cursor = None, limit: Limit = 50
+) -> Response[list[WaitlistEntry]]:
+    """The caller's waitlist entries."""
+    items = await facilities.my_waitlist(caller, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        create_facility,
+        create_resource,
+        list_facilities,
+        get_facility,
+        list_vacancies,
+        create_booking,
+        cancel_booking,
+        confirm_payment,
+        my_bookings,
+        my_calendar,
+        join_waitlist,
+        my_waitlist,
+    ],
+    dependencies={"facilities": Provide(facility_service, sync_to_thread=False)},
+)

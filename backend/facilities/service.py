@@ -1,0 +1,451 @@
+"""Rules and transactions of public-facility booking.
+
+The database carries the invariant (bookings_no_overlap); this module never checks for a
+free slot before inserting — it inserts, and a lost race is a 409 from the constraint.
+Waitlist holds are bookings with status 'held', so the same constraint keeps a held slot
+from a competing booker. Whatever frees a slot (cancellation, unpaid provisional booking,
+hold not taken) hands it to the next waiter in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+from asyncpg import Range
+
+from backend.accounts.access import Caller, Member
+from backend.audit import record_audit
+from backend.context import AppContext
+from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.facilities import queries
+from backend.facilities.slots import day_bounds, local_date, month_bounds, slot_problems, units_of_day
+from backend.outbox import emit
+from schema.base import FieldError
+from schema.events import BookingCancelled, BookingCreated, VacancyChanged, WaitlistOffered
+from schema.facilities import (
+    Booking,
+    BookingCancel,
+    BookingCreate,
+    Facility,
+    FacilityCreate,
+    FacilityDetail,
+    Resource,
+    ResourceCreate,
+    Vacancy,
+    VacancyState,
+    WaitlistCreate,
+    WaitlistEntry,
+)
+
+log = logging.getLogger("musubi.facilities")
+
+register_constraint("bookings_no_overlap", 409, "slot-taken", "The time overlaps a live booking")
+register_constraint(
+    "waitlist_entries_once_idx", 409, "already-waiting", "You are already on the waitlist for this slot"
+)
+
+OWNER_KINDS = ("municipality", "facility_operator")
+FACILITY_STAFF = (
+    Member("municipality", "admin"),
+    Member("municipality", "staff"),
+    Member("facility_operator", "admin"),
+    Member("facility_operator", "staff"),
+)
+LIVE = ("held", "provisional", "confirmed")
+
+
+def _booking(row: asyncpg.Record) -> Booking:
+    return Booking(**dict(row))
+
+
+class FacilityService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    # -- facilities and resources ------------------------------------------------
+
+    def _require_staff(self, caller: Caller, organization_id: int) -> None:
+        if not caller.is_prefecture_admin:
+            caller.require_organization(organization_id, roles=("admin", "staff"))
+
+    async def create_facility(self, caller: Caller, data: FacilityCreate) -> Facility:
+        self._require_staff(caller, data.organization_id)
+        async with self.ctx.acquire() as conn:
+            organization = await conn.fetchrow(queries.ORGANIZATION, data.organization_id)
+            if organization is None:
+                raise NotFound()
+            if organization["kind"] not in OWNER_KINDS:
+                raise Unprocessable(
+                    errors=[FieldError(field="$.organizationId", message="Must be a municipality or facility operator")]
+                )
+            municipality_id = data.municipality_id or organization["municipality_id"]
+            if municipality_id is None:
+                raise Unprocessable(errors=[FieldError(field="$.municipalityId", message="Required for this operator")])
+            row = await conn.fetchrow(
+                queries.INSERT_FACILITY,
+                data.organization_id,
+                municipality_id,
+                data.name,
+                data.kind,
+                data.address,
+                data.lat,
+                data.lon,
+                self.ctx.clock.now(),
+            )
+        return Facility(**dict(row))
+
+    async def add_resource(self, caller: Caller, facility_id: int, data: ResourceCreate) -> Resource:
+        async with self.ctx.acquire() as conn:
+            facility = await conn.fetchrow(queries.FACILITY, facility_id)
+            if facility is None:
+                raise NotFound()
+            self._require_staff(caller, facility["organization_id"])
+            opening = datetime.combine(date.min, data.closes_at) - datetime.combine(date.min, data.opens_at)
+            if opening <= timedelta() or opening % timedelta(minutes=data.unit_minutes):
+                raise Unprocessable(
+                    errors=[FieldError(field="$.closesAt", message="Opening hours must be a whole number of units")]
+                )
+            async with conn.transaction():
+                resource_id = await conn.fetchval(
+                    queries.INSERT_RESOURCE,
+                    facility_id,
+                    data.name,
+                    data.unit_minutes,
+                    data.opens_at,
+                    data.closes_at,
+                    data.fee_per_unit,
+                    data.non_resident_fee_per_unit,
+                    data.cancel_deadline_hours,
+                    data.payment_deadline_hours,
+                    data.pay_at_counter,
+                    data.max_bookings_per_month,
+                    data.waitlist_hold_minutes,
+                    data.lottery_only,
+                    self.ctx.clock.now(),
+                )
+                await conn.executemany(
+                    queries.INSERT_REDUCTION, [(resource_id, k, v) for k, v in data.reductions.items()]
+                )
+                [resource] = await self._resources(conn, [facility_id], only=resource_id)
+        return resource
+
+    async def _resources(
+        self, conn: asyncpg.Connection, facility_ids: Sequence[int], only: int | None = None
+    ) -> list[Resource]:
+        rows = await conn.fetch(queries.RESOURCES, list(facility_ids))
+        fields = set(Resource.__struct_fields__)
+        return [
+            Resource(**{k: v for k, v in dict(row).items() if k in fields})
+            for row in rows
+            if only is None or row["id"] == only
+        ]
+
+    async def facility(self, facility_id: int) -> FacilityDetail:
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.FACILITY, facility_id)
+            if row is None:
+                raise NotFound()
+            resources = await self._resources(conn, [facility_id])
+        return FacilityDetail(**dict(row), resources=resources)
+
+    async def facilities(self, municipality_id: int | None, kind: str | None, after: int, limit: int) -> list[Facility]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.FACILITIES, municipality_id, kind, after, limit)
+        return [Facility(**dict(row)) for row in rows]
+
+    # -- vacancies -------------------------------------------------------------
+
+    async def vacancies(
+        self, day: date, kind: str | None, municipality_id: int | None, facility_id: int | None, after: int, limit: int
+    ) -> tuple[list[Vacancy], int | None]:
+        """Every unit of `day` (Asia/Tokyo) of up to `limit` resources after resource id `after`."""
+        start, end = day_bounds(day)
+        async with self.ctx.acquire() as conn:
+            resources = await conn.fetch(queries.VACANCY_RESOURCES, kind, municipality_id, facility_id, after, limit)
+            bookings = await conn.fetch(queries.LIVE_BOOKINGS_IN, [r["id"] for r in resources], start, end)
+        by_resource: dict[int, list[asyncpg.Record]] = {}
+        for booking in bookings:
+            by_resource.setdefault(booking["resource_id"], []).append(booking)
+        vacancies = []
+        for resource in resources:
+            taken = by_resource.get(resource["id"], [])
+            for unit_start, unit_end in units_of_day(
+                day, resource["opens_at"], resource["closes_at"], resource["unit_minutes"]
+            ):
+                state: VacancyState = "free"
+                for booking in taken:
+                    if booking["start"] < unit_end and unit_start < booking["end"]:
+                        state = "held" if booking["status"] == "held" and state == "free" else "booked"
+                vacancies.append(
+                    Vacancy(
+                        resource_id=resource["id"],
+                        facility_id=resource["facility_id"],
+                        start=unit_start.astimezone(UTC),  # every instant on the wire is UTC
+                        end=unit_end.astimezone(UTC),
+                        state=state,
+                    )
+                )
+        next_after = resources[-1]["id"] if len(resources) == limit else None
+        return vacancies, next_after
+
+    # -- bookings --------------------------------------------------------------
+
+    async def book(self, caller: Caller, data: BookingCreate) -> Booking:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, data.reduction)
+            if resource is None:
+                raise Unprocessable(
+                    slug="unknown-reference",
+                    errors=[FieldError(field="$.resourceId", message="No such resource")],
+                )
+            problems = slot_problems(
+                data.start, data.end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now
+            )
+            if problems:
+                raise Unprocessable("This is not a bookable time.", errors=problems)
+            if data.reduction is not None and resource["reduction_percent"] is None:
+                raise Unprocessable(errors=[FieldError(field="$.reduction", message="No such reduction here")])
+            if resource["lottery_only"]:
+                raise Conflict("This resource is allocated by lottery.", slug="lottery-only")
+            during = Range(data.start, data.end)
+            await self._free_expired(conn, resource["id"], during, now)
+
+            hold_id = await conn.fetchval(
+                queries.OWN_HOLD, resource["id"], caller.account_id, data.start, data.end, now
+            )
+            if resource["max_bookings_per_month"] is not None:
+                await conn.execute(queries.LOCK_BOOKER, caller.account_id, resource["id"])
+                month_start, month_end = month_bounds(data.start)
+                count = await conn.fetchval(
+                    queries.BOOKINGS_IN_MONTH, caller.account_id, resource["id"], month_start, month_end
+                )
+                if count >= resource["max_bookings_per_month"]:
+                    raise Conflict(
+                        f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap"
+                    )
+
+            fee = await self._fee(conn, caller, resource, data)
+            paid_later = fee > 0 and not resource["pay_at_counter"]
+            status = "provisional" if paid_later else "confirmed"
+            pay_by = min(now + timedelta(hours=resource["payment_deadline_hours"]), data.start) if paid_later else None
+            if hold_id is not None:
+                row = await conn.fetchrow(queries.TAKE_HOLD, hold_id, status, fee, data.reduction, pay_by)
+                await conn.execute(queries.WAITLIST_BOOKED, hold_id)
+            else:
+                row = await conn.fetchrow(
+                    queries.INSERT_BOOKING,
+                    resource["id"],
+                    caller.account_id,
+                    data.start,
+                    data.end,
+                    status,
+                    fee,
+                    data.reduction,
+                    pay_by,
+                    None,
+                    now,
+                )
+            booking = _booking(row)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="booking.create",
+                subject_type="booking",
+                subject_id=booking.id,
+                reason=None,
+                at=now,
+            )
+            await emit(
+                conn,
+                topic=f"user:{caller.account_id}",
+                event=BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
+                at=now,
+            )
+            await self._vacancy_changed(conn, booking.facility_id, booking.resource_id, data.start, now)
+        return booking
+
+    async def _fee(
+        self, conn: asyncpg.Connection, caller: Caller, resource: asyncpg.Record, data: BookingCreate
+    ) -> int:
+        units = (data.end - data.start) // timedelta(minutes=resource["unit_minutes"])
+        home = await conn.fetchval(queries.ACCOUNT_MUNICIPALITY, caller.account_id)
+        rate = resource["fee_per_unit"]
+        if home != resource["municipality_id"] and resource["non_resident_fee_per_unit"] is not None:
+            rate = resource["non_resident_fee_per_unit"]
+        percent_off = resource["reduction_percent"] or 0
+        # Round reductions in the citizen's favour (down to the yen).
+        return int(units * rate * (100 - percent_off) // 100)
+
+    async def confirm_payment(self, caller: Caller, booking_id: int) -> Booking:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
+            if current is None:
+                raise NotFound()
+            self._require_staff(caller, current["organization_id"])
+            if current["status"] != "provisional":
+                raise Conflict(f"The booking is {current['status']}, not awaiting payment.", slug="not-provisional")
+            row = await conn.fetchrow(queries.CONFIRM_BOOKING, booking_id)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="booking.confirm_payment",
+                subject_type="booking",
+                subject_id=booking_id,
+                reason=None,
+                at=now,
+            )
+        return _booking(row)
+
+    async def cancel(self, caller: Caller, booking_id: int, data: BookingCancel | None) -> Booking:
+        now = self.ctx.clock.now()
+        reason = data.reason if data else None
+        async with self.ctx.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
+            if current is None:
+                raise NotFound()
+            is_owner = current["account_id"] == caller.account_id
+            is_staff = caller.is_prefecture_admin or current["organization_id"] in caller.organization_ids(
+                roles=("admin", "staff")
+            )
+            if not (is_owner or is_staff):
+                raise NotFound()  # someone else's booking: not even its existence is told
+            if current["status"] not in LIVE:
+                raise Conflict(f"The booking is already {current['status']}.", slug="not-cancellable")
+            if not is_staff:
+                deadline = current["start"] - timedelta(hours=current["cancel_deadline_hours"])
+                if now > deadline:
+                    raise Conflict(
+                        f"Cancellation closed {current['cancel_deadline_hours']} hours before the start.",
+                        slug="cancel-deadline-passed",
+                    )
+            elif not is_owner and reason is None:
+                raise Unprocessable(errors=[FieldError(field="$.reason", message="Staff must give a reason")])
+            row = await conn.fetchrow(
+                queries.END_BOOKING, booking_id, "cancelled", now, reason or "cancelled by booker", caller.account_id
+            )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="booking.cancel",
+                subject_type="booking",
+                subject_id=booking_id,
+                reason=reason,
+                at=now,
+            )
+            await emit(
+                conn,
+                topic=f"user:{current['account_id']}",
+                event=BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"]),
+                at=now,
+            )
+            await self._vacancy_changed(conn, current["facility_id"], current["resource_id"], current["start"], now)
+            await self._offer_to_waiters(conn, current["resource_id"], current["during"], now)
+        return _booking(row)
+
+    async def my_bookings(
+        self, caller: Caller, after: tuple[datetime, int], include_ended: bool, limit: int
+    ) -> list[Booking]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.MY_BOOKINGS, caller.account_id, after[0], after[1], include_ended, limit)
+        return [_booking(row) for row in rows]
+
+    async def calendar_rows(self, caller: Caller) -> list[asyncpg.Record]:
+        async with self.ctx.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(queries.MY_CALENDAR, caller.account_id, self.ctx.clock.now())
+        return rows
+
+    # -- waitlist and hand-over --------------------------------------------------
+
+    async def join_waitlist(self, caller: Caller, data: WaitlistCreate) -> WaitlistEntry:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None)
+            if resource is None:
+                raise Unprocessable(
+                    slug="unknown-reference", errors=[FieldError(field="$.resourceId", message="No such resource")]
+                )
+            problems = slot_problems(
+                data.start, data.end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now
+            )
+            if problems:
+                raise Unprocessable("This is not a bookable time.", errors=problems)
+            if await conn.fetchval(queries.SLOT_IS_FREE, data.resource_id, data.start, data.end):
+                raise Conflict("The slot is free: book it instead.", slug="slot-free")
+            row = await conn.fetchrow(
+                queries.INSERT_WAITLIST, data.resource_id, caller.account_id, data.start, data.end, now
+            )
+        return WaitlistEntry(**dict(row))
+
+    async def my_waitlist(self, caller: Caller, after: int, limit: int) -> list[WaitlistEntry]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.MY_WAITLIST, caller.account_id, after, limit)
+        return [WaitlistEntry(**dict(row)) for row in rows]
+
+    async def release_expired(self, batch: int = 200) -> int:
+        """Release unpaid provisional bookings and untaken holds whose time ran out, handing
+        each freed slot to the next waiter. Run periodically (see backend/jobs.py); booking a
+        slot also releases what expired there first, so correctness never waits for this."""
+        now = self.ctx.clock.now()
+        released = 0
+        async with self.ctx.acquire() as conn:
+            slots = await conn.fetch(queries.EXPIRED_SLOTS, now, batch)
+            for slot in slots:
+                async with conn.transaction():
+                    released += await self._free_expired(conn, slot["resource_id"], slot["during"], now)
+        return released
+
+    async def _free_expired(
+        self, conn: asyncpg.Connection, resource_id: int, during: Range[datetime], now: datetime
+    ) -> int:
+        rows = await conn.fetch(queries.RELEASE_EXPIRED_IN, resource_id, during, now)
+        if not rows:
+            return 0
+        await conn.execute(queries.WAITLIST_EXPIRED, [r["id"] for r in rows if r["was_hold"]])
+        facility_id = await conn.fetchval(queries.FACILITY_OF_RESOURCE, resource_id)
+        for row in rows:
+            if not row["was_hold"]:
+                await emit(
+                    conn,
+                    topic=f"user:{row['account_id']}",
+                    event=BookingCancelled(booking_id=row["id"], resource_id=resource_id),
+                    at=now,
+                )
+            await self._vacancy_changed(conn, facility_id, resource_id, row["during"].lower, now)
+            await self._offer_to_waiters(conn, resource_id, row["during"], now)
+        return len(rows)
+
+    async def _offer_to_waiters(
+        self, conn: asyncpg.Connection, resource_id: int, freed: Range[datetime], now: datetime
+    ) -> None:
+        """Hold the freed time for the first waiters whose wanted slot lies within it, in queue order."""
+        for waiter in await conn.fetch(queries.WAITERS_WITHIN, resource_id, freed):
+            hold_until = now + timedelta(minutes=waiter["waitlist_hold_minutes"])
+            try:
+                async with conn.transaction():  # a savepoint: a waiter whose slot overlaps a live booking is skipped
+                    hold_id = await conn.fetchval(
+                        queries.INSERT_HOLD, resource_id, waiter["account_id"], waiter["during"], hold_until, now
+                    )
+            except asyncpg.ExclusionViolationError:
+                continue
+            await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold_id)
+            await emit(
+                conn,
+                topic=f"user:{waiter['account_id']}",
+                event=WaitlistOffered(booking_id=hold_id, resource_id=resource_id, hold_until=hold_until.isoformat()),
+                at=now,
+            )
+
+    async def _vacancy_changed(
+        self, conn: asyncpg.Connection, facility_id: int, resource_id: int, start: datetime, now: datetime
+    ) -> None:
+        await emit(
+            conn,
+            topic=f"vacancy:facility:{facility_id}",
+            event=VacancyChanged(facility_id=facility_id, resource_id=resource_id, date=local_date(start).isoformat()),
+            at=now,
+        )

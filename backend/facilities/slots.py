@@ -1,0 +1,60 @@
+"""Booking units in local time. Facilities open by the Japanese clock (Asia/Tokyo), whatever
+zone a phone sends its times in; all stored instants are UTC ranges."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from schema.base import FieldError
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+MAX_UNITS_PER_BOOKING = 8
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), TOKYO)
+    return start, datetime.combine(day + timedelta(days=1), time(), TOKYO)
+
+
+def month_bounds(instant: datetime) -> tuple[datetime, datetime]:
+    local = instant.astimezone(TOKYO)
+    start = datetime(local.year, local.month, 1, tzinfo=TOKYO)
+    following = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=TOKYO)
+    return start, following
+
+
+def local_date(instant: datetime) -> date:
+    return instant.astimezone(TOKYO).date()
+
+
+def units_of_day(day: date, opens_at: time, closes_at: time, unit_minutes: int) -> list[tuple[datetime, datetime]]:
+    start = datetime.combine(day, opens_at, TOKYO)
+    closes = datetime.combine(day, closes_at, TOKYO)
+    step = timedelta(minutes=unit_minutes)
+    units = []
+    while start + step <= closes:
+        units.append((start, start + step))
+        start += step
+    return units
+
+
+def slot_problems(
+    start: datetime, end: datetime, opens_at: time, closes_at: time, unit_minutes: int, now: datetime
+) -> list[FieldError]:
+    """Why [start, end) is not a bookable run of whole units on one opening day; [] when it is."""
+    if end <= start:
+        return [FieldError(field="$.end", message="Must be after start")]
+    if start < now:
+        return [FieldError(field="$.start", message="Is in the past")]
+    local_start, local_end = start.astimezone(TOKYO), end.astimezone(TOKYO)
+    opens = datetime.combine(local_start.date(), opens_at, TOKYO)
+    closes = datetime.combine(local_start.date(), closes_at, TOKYO)
+    if local_start < opens or local_end > closes:
+        return [FieldError(field="$.start", message=f"Outside opening hours {opens_at:%H:%M}–{closes_at:%H:%M} JST")]
+    unit = timedelta(minutes=unit_minutes)
+    if (local_start - opens) % unit or (end - start) % unit:
+        return [FieldError(field="$.start", message=f"Must start and end on {unit_minutes}-minute units from opening")]
+    if (end - start) // unit > MAX_UNITS_PER_BOOKING:
+        return [FieldError(field="$.end", message=f"At most {MAX_UNITS_PER_BOOKING} units in one booking")]
+    return []

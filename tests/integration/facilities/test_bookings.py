@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+
+import asyncpg
+import httpx
+from icalendar import Calendar
+
+from backend.clock import MovableClock
+from tests.integration.facilities.conftest import Venue, make_venue
+from tests.support import Actors, assert_problem
+
+
+async def test_200_concurrent_requests_for_same_slot_give_exactly_one_booking(
+    http: httpx.AsyncClient, actors: Actors, free_venue: Venue, db: asyncpg.Pool
+) -> None:
+    crowd = await actors.many_residents(200)
+    body = free_venue.slot(3, 10)
+    responses = await asyncio.gather(*(http.post("/v1/bookings", json=body, headers=p.headers) for p in crowd))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1
+    assert statuses.count(409) == 199
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, "slot-taken")
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 1
+
+
+async def test_overlapping_partial_range_is_refused_and_adjacent_allowed(
+    http: httpx.AsyncClient, actors: Actors, free_venue: Venue
+) -> None:
+    one, two = await actors.resident(), await actors.resident()
+    assert (
+        await http.post("/v1/bookings", json=free_venue.slot(3, 10, units=2), headers=one.headers)
+    ).status_code == 201
+    overlapping = await http.post("/v1/bookings", json=free_venue.slot(3, 11, units=2), headers=two.headers)
+    assert_problem(overlapping, 409, "slot-taken")
+    before = await http.post("/v1/bookings", json=free_venue.slot(3, 9), headers=two.headers)
+    after = await http.post("/v1/bookings", json=free_venue.slot(3, 12), headers=two.headers)
+    assert before.status_code == after.status_code == 201
+
+
+async def test_idempotent_retry_returns_the_same_booking(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    first = await http.post("/v1/bookings", json=venue.slot(4, 15), headers=headers)
+    again = await http.post("/v1/bookings", json=venue.slot(4, 15), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert await db.fetchval("SELECT count(*) FROM bookings") == 1
+
+
+async def test_fees_residents_non_residents_and_reductions(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    resident, visitor = await actors.resident(), await actors.resident()
+    await db.execute("UPDATE accounts SET municipality_id = 1 WHERE id = $1", resident.account_id)
+    await db.execute("UPDATE accounts SET municipality_id = 2 WHERE id = $1", visitor.account_id)
+    home = (await http.post("/v1/bookings", json=venue.slot(5, 9, units=2), headers=resident.headers)).json()
+    away = (await http.post("/v1/bookings", json=venue.slot(5, 11, units=2), headers=visitor.headers)).json()
+    child = (
+        await http.post(
+            "/v1/bookings", json={**venue.slot(5, 13, units=2), "reduction": "child"}, headers=resident.headers
+        )
+    ).json()
+    exempt = (
+        await http.post("/v1/bookings", json={**venue.slot(5, 15), "reduction": "disability"}, headers=visitor.headers)
+    ).json()
+    assert (home["fee"], away["fee"], child["fee"], exempt["fee"]) == (2000, 3000, 1000, 0)
+    assert home["status"] == away["status"] == "provisional"
+    assert home["payBy"] is not None
+    assert exempt["status"] == "confirmed"
+    unknown = await http.post("/v1/bookings", json={**venue.slot(5, 17), "reduction": "vip"}, headers=visitor.headers)
+    assert assert_problem(unknown, 422)["errors"][0]["field"] == "$.reduction"
+
+
+async def test_pay_at_counter_is_confirmed_at_once(http: httpx.AsyncClient, actors: Actors) -> None:
+    counter = await make_venue(http, actors, payAtCounter=True)
+    person = await actors.resident()
+    booking = await http.post("/v1/bookings", json=counter.slot(3, 10), headers=person.headers)
+    assert booking.json()["status"] == "confirmed"
+    assert booking.json()["fee"] == 1500
+
+
+async def test_staff_record_payment(http: httpx.AsyncClient, actors: Actors, venue: Venue) -> None:
+    person = await actors.resident()
+    booking = (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=person.headers)).json()
+    paid = await http.post(f"/v1/bookings/{booking['id']}/payment", headers=venue.staff.headers)
+    assert paid.status_code == 200
+    assert paid.json()["status"] == "confirmed"
+    assert_problem(await http.post(f"/v1/bookings/{booking['id']}/payment", headers=venue.staff.headers), 409)
+
+
+async def test_slot_rules_give_422_with_fields(http: httpx.AsyncClient, actors: Actors, venue: Venue) -> None:
+    person = await actors.resident()
+    cases = {
+        "misaligned": venue.slot(3, 10, minute=30),
+        "before opening": venue.slot(3, 8),
+        "after closing": venue.slot(3, 20, units=2),
+        "in the past": venue.slot(-1, 10),
+        "too long": venue.slot(3, 9, units=9),
+    }
+    for label, body in cases.items():
+        response = await http.post("/v1/bookings", json=body, headers=person.headers)
+        problem = assert_problem(response, 422)
+        assert problem["errors"], label
+    reversed_body = {**venue.slot(3, 10), "end": venue.slot(3, 9)["start"]}
+    assert (
+        assert_problem(await http.post("/v1/bookings", json=reversed_body, headers=person.headers), 422)["errors"][0][
+            "field"
+        ]
+        == "$.end"
+    )
+    naive = {**venue.slot(3, 10), "start": "2030-01-01T10:00:00", "end": "2030-01-01T11:00:00"}
+    assert_problem(await http.post("/v1/bookings", json=naive, headers=person.headers), 422)
+    missing = {**venue.slot(3, 10), "resourceId": 987654}
+    assert_problem(await http.post("/v1/bookings", json=missing, headers=person.headers), 422, "unknown-reference")
+
+
+async def test_monthly_cap_holds_under_concurrency(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
+    capped = await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None, maxBookingsPerMonth=3)
+    person = await actors.resident()
+    # Ten slots on one day, so all fall in the same month.
+    bodies = [capped.slot(2, hour) for hour in range(9, 19)]
+    if len({b["start"][:7] for b in bodies}) != 1:  # pragma: no cover - never on one day
+        raise AssertionError("slots span two months")
+    responses = await asyncio.gather(*(http.post("/v1/bookings", json=b, headers=person.headers) for b in bodies))
+    assert sorted(r.status_code for r in responses) == [201] * 3 + [409] * 7, responses[0].text
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE status = 'confirmed'") == 3
+
+
+async def test_lottery_only_resource_refuses_first_come_booking(http: httpx.AsyncClient, actors: Actors) -> None:
+    lottery = await make_venue(http, actors, lotteryOnly=True)
+    person = await actors.resident()
+    assert_problem(
+        await http.post("/v1/bookings", json=lottery.slot(3, 10), headers=person.headers), 409, "lottery-only"
+    )
+
+
+async def test_cancellation_deadline_and_ownership(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, clock: MovableClock
+) -> None:
+    owner, stranger = await actors.resident(), await actors.resident()
+    booking = (await http.post("/v1/bookings", json=venue.slot(2, 10), headers=owner.headers)).json()
+    assert_problem(await http.post(f"/v1/bookings/{booking['id']}/cancel", headers=stranger.headers), 404)
+    clock.advance(timedelta(days=1, hours=1))  # now within 24 h of the start
+    owner = await actors.login(owner.email, owner.account_id)  # the old session expired meanwhile
+    staff = await actors.login(venue.staff.email, venue.staff.account_id)
+    late = await http.post(f"/v1/bookings/{booking['id']}/cancel", headers=owner.headers)
+    assert_problem(late, 409, "cancel-deadline-passed")
+    # Staff may still cancel, with a reason.
+    no_reason = await http.post(f"/v1/bookings/{booking['id']}/cancel", headers=staff.headers)
+    assert assert_problem(no_reason, 422)["errors"][0]["field"] == "$.reason"
+    by_staff = await http.post(
+        f"/v1/bookings/{booking['id']}/cancel", json={"reason": "体育館の設備点検"}, headers=staff.headers
+    )
+    assert by_staff.status_code == 200
+    assert by_staff.json()["status"] == "cancelled"
+    assert_problem(await http.post(f"/v1/bookings/{booking['id']}/cancel", headers=staff.headers), 409)
+
+
+async def test_cancel_in_time_frees_the_slot_and_is_audited(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    owner, next_person = await actors.resident(), await actors.resident()
+    booking = (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=owner.headers)).json()
+    cancelled = await http.post(f"/v1/bookings/{booking['id']}/cancel", headers=owner.headers)
+    assert cancelled.status_code == 200
+    assert (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=next_person.headers)).status_code == 201
+    actions = [r["action"] for r in await db.fetch("SELECT action FROM audit ORDER BY id")]
+    assert actions == ["booking.create", "booking.cancel", "booking.create"]
+
+
+async def test_unpaid_provisional_booking_is_released_and_slot_frees(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, clock: MovableClock, ctx: object
+) -> None:
+    from backend.facilities.service import FacilityService
+
+    person, later = await actors.resident(), await actors.resident()
+    booking = (await http.post("/v1/bookings", json=venue.slot(10, 10), headers=person.headers)).json()
+    assert booking["status"] == "provisional"
+    vacancies = await http.get("/v1/vacancies", params={"date": str(venue.day(10)), "facilityId": venue.facility_id})
+    assert [v["state"] for v in vacancies.json() if v["start"] == booking["start"]] == ["booked"]
+
+    clock.advance(timedelta(hours=73))
+    person = await actors.login(person.email, person.account_id)  # sessions expired meanwhile
+    later = await actors.login(later.email, later.account_id)
+    assert await FacilityService(ctx).release_expired() == 1  # type: ignore[arg-type]
+    vacancies = await http.get("/v1/vacancies", params={"date": str(venue.day(10)), "facilityId": venue.facility_id})
+    assert [v["state"] for v in vacancies.json() if v["start"] == booking["start"]] == ["free"]
+    mine = await http.get("/v1/me/bookings", params={"includeEnded": "true"}, headers=person.headers)
+    assert [b["status"] for b in mine.json()] == ["released"]
+    assert (await http.post("/v1/bookings", json=venue.slot(10, 10), headers=later.headers)).status_code == 201
+
+
+async def test_expired_provisional_booking_frees_even_before_the_sweep(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, clock: MovableClock
+) -> None:
+    person, later = await actors.resident(), await actors.resident()
+    await http.post("/v1/bookings", json=venue.slot(10, 10), headers=person.headers)
+    clock.advance(timedelta(hours=73))
+    later = await actors.login(later.email, later.account_id)
+    assert (await http.post("/v1/bookings", json=venue.slot(10, 10), headers=later.headers)).status_code == 201
+
+
+async def test_booking_events_go_to_the_booker_and_the_facility_board(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    booking = (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=person.headers)).json()
+    events = [
+        (r["topic"], r["type"], json.loads(r["payload"])) for r in await db.fetch("SELECT * FROM outbox ORDER BY id")
+    ]
+    assert events == [
+        (
+            f"user:{person.account_id}",
+            "booking.created",
+            {"type": "booking.created", "bookingId": booking["id"], "resourceId": venue.resource_id},
+        ),
+        (
+            f"vacancy:facility:{venue.facility_id}",
+            "vacancy.changed",
+            {
+                "type": "vacancy.changed",
+                "facilityId": venue.facility_id,
+                "resourceId": venue.resource_id,
+                "date": str(venue.day(3)),
+            },
+        ),
+    ]
+
+
+async def test_my_bookings_pages_in_start_order(http: httpx.AsyncClient, actors: Actors, free_venue: Venue) -> None:
+    person = await actors.resident()
+    for hour in (15, 9, 12, 10, 11):
+        await http.post("/v1/bookings", json=free_venue.slot(3, hour), headers=person.headers)
+    first = await http.get("/v1/me/bookings", params={"limit": 3}, headers=person.headers)
+    assert [b["start"][11:13] for b in first.json()] == ["00", "01", "02"]  # 09:00–11:00 JST in UTC
+    next_link = first.headers["link"].split(";")[0].strip("<>")
+    second = await http.get(next_link, headers=person.headers)
+    assert len(second.json()) == 2
+    assert "link" not in second.headers
+    assert_problem(await http.get("/v1/me/bookings", params={"cursor": "nope"}, headers=person.headers), 400)
+
+
+async def test_calendar_feed_lists_live_bookings(http: httpx.AsyncClient, actors: Actors, venue: Venue) -> None:
+    person = await actors.resident()
+    kept = (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=person.headers)).json()
+    dropped = (await http.post("/v1/bookings", json=venue.slot(3, 12), headers=person.headers)).json()
+    await http.post(f"/v1/bookings/{dropped['id']}/cancel", headers=person.headers)
+    response = await http.get("/v1/me/calendar.ics", headers=person.headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    events = Calendar.from_ical(response.content).walk("VEVENT")
+    assert [str(e["uid"]) for e in events] == [f"booking-{kept['id']}@musubi.jp"]
+    assert events[0]["summary"] == "水戸市総合体育館 メインアリーナ"
+    assert_problem(await http.get("/v1/me/calendar.ics"), 401)
