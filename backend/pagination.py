@@ -6,14 +6,16 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Request, Response
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from backend.errors import BadRequest
 
 T = TypeVar("T")
 
-Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size")]
-Cursor = Annotated[str | None, Parameter(max_length=100, description="The `cursor` from the previous page's next link")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size")]
+Cursor = Annotated[
+    str | None, QueryParameter(max_length=100, description="The `cursor` from the previous page's next link")
+]
 
 
 def page(request: Request[Any, Any, Any], items: list[T], next_cursor: str | None) -> Response[list[T]]:

@@ -9,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter
 
 from backend.accounts.access import (
     ANY_ADMIN,
@@ -40,7 +40,7 @@ from schema.accounts import (
 from schema.base import MAX_ID
 from schema.realtime import Ticket, TicketCreate
 
-IdParam = Annotated[int, Parameter(ge=1, le=MAX_ID)]
+IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
 
 def account_service(state: State) -> AccountService:

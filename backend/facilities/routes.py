@@ -9,7 +9,7 @@ from icalendar import Calendar, Event
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, Caller
 from backend.context import app_context
@@ -32,9 +32,10 @@ from schema.facilities import (
     WaitlistEntry,
 )
 
-IdParam = Annotated[int, Parameter(ge=1, le=MAX_ID)]
-OptionalId = Annotated[int | None, Parameter(ge=1, le=MAX_ID)]
-MunicipalityParam = Annotated[int | None, Parameter(ge=1, le=2**31 - 1)]
+IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+MunicipalityQuery = Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)]
+FacilityQuery = Annotated[int | None, QueryParameter(name="facilityId", ge=1, le=MAX_ID)]
+KindQuery = Annotated[FacilityKind | None, QueryParameter()]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
 
 
@@ -64,8 +65,8 @@ async def create_resource(
 async def list_facilities(
     request: Request[Any, Any, Any],
     facilities: Service,
-    municipality_id: Annotated[MunicipalityParam, Parameter(query="municipalityId")] = None,
-    kind: FacilityKind | None = None,
+    municipality_id: MunicipalityQuery = None,
+    kind: KindQuery = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[Facility]]:
@@ -84,10 +85,10 @@ async def get_facility(facility_id: IdParam, facilities: Service) -> FacilityDet
 async def list_vacancies(
     request: Request[Any, Any, Any],
     facilities: Service,
-    day: Annotated[date, Parameter(query="date", description="Day in Asia/Tokyo")],
-    kind: FacilityKind | None = None,
-    municipality_id: Annotated[MunicipalityParam, Parameter(query="municipalityId")] = None,
-    facility_id: Annotated[OptionalId, Parameter(query="facilityId")] = None,
+    day: Annotated[date, QueryParameter(name="date", description="Day in Asia/Tokyo")],
+    kind: KindQuery = None,
+    municipality_id: MunicipalityQuery = None,
+    facility_id: FacilityQuery = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[Vacancy]]:
@@ -135,7 +136,7 @@ async def my_bookings(
     request: Request[Any, Any, Any],
     caller: Me,
     facilities: Service,
-    include_ended: Annotated[bool, Parameter(query="includeEnded")] = False,
+    include_ended: Annotated[bool, QueryParameter(name="includeEnded")] = False,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[Booking]]:
