@@ -10,15 +10,12 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from redis.asyncio import Redis
 
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
-from backend.accounts.service import make_password_hasher
 from backend.clock import Clock, SystemClock
-from backend.context import AppContext
-from backend.db import create_pool
+from backend.context import open_context
 from backend.errors import exception_handlers
 from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
@@ -31,12 +28,6 @@ log = logging.getLogger("musubi.app")
 OPENAPI_PATH = "/schema"
 
 
-def _redis_client(settings: Settings) -> Redis | None:
-    if settings.redis_url is None or settings.redis_url.startswith("memory:"):
-        return None
-    return Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-
-
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     if settings.database_url is None:
@@ -45,29 +36,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        assert settings.database_url is not None
-        pool = await create_pool(
-            settings.database_url,
-            min_size=settings.db_pool_min,
-            max_size=settings.db_pool_max,
-            statement_timeout_ms=settings.db_statement_timeout_ms,
-        )
-        redis = _redis_client(settings)
-        app.state.ctx = AppContext(
-            settings=settings,
-            db=pool,
-            clock=the_clock,
-            password_hasher=make_password_hasher(
-                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
-            ),
-            redis=redis,
-        )
+        app.state.ctx = await open_context(settings, the_clock)
         try:
             yield
         finally:
-            if redis is not None:
-                await redis.aclose()
-            await pool.close()
+            await app.state.ctx.close()
 
     app = Litestar(
         route_handlers=[health, ready, accounts_router, facilities_router],

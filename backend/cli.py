@@ -10,8 +10,11 @@ import sys
 
 import uvicorn
 
+from backend.clock import SystemClock
+from backend.context import open_context
 from backend.db import migrate
 from backend.embedded import resolve_services
+from backend.jobs import sweep_forever
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
 from backend.settings import Settings, get_settings
 from realtime.bus import MemoryBus, make_bus
@@ -42,7 +45,7 @@ def _seed(settings: Settings) -> None:
     print(format_table(rows, ("email", "role", "organisation")), flush=True)
 
 
-async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool) -> None:
+async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, worker: bool = False) -> None:
     """Run the chosen processes in this event loop until SIGINT/SIGTERM."""
     from backend.app import create_app
 
@@ -52,6 +55,8 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool) -> 
     if isinstance(bus, MemoryBus) and (gateway or relay) and not (gateway and relay):
         raise SystemExit("REDIS_URL=memory:// works only when relay and gateway run in one process (musubi dev)")
     relay_task = asyncio.create_task(OutboxRelay(settings.database_url, bus).run()) if relay else None
+    worker_ctx = await open_context(settings, SystemClock()) if worker else None
+    worker_task = asyncio.create_task(sweep_forever(worker_ctx)) if worker_ctx is not None else None
     gateway_task = None
     if gateway:
         hub = Gateway(secret=settings.secret, bus=bus, dsn=settings.database_url)
@@ -75,9 +80,12 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool) -> 
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     stop.set()  # the gateway closes its sockets with 1012 so clients resume elsewhere
-    if relay_task is not None:
-        relay_task.cancel()
-    await asyncio.gather(*(t for t in (relay_task, gateway_task) if t is not None), return_exceptions=True)
+    for background in (relay_task, worker_task):
+        if background is not None:
+            background.cancel()
+    await asyncio.gather(*(t for t in (relay_task, worker_task, gateway_task) if t is not None), return_exceptions=True)
+    if worker_ctx is not None:
+        await worker_ctx.close()
     await bus.close()
 
 
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
     commands.add_parser("gateway", help="run the websocket gateway")
     commands.add_parser("relay", help="run the outbox relay (several may run; one leads)")
+    commands.add_parser("worker", help="run periodic housekeeping (expired holds and payments, old keys)")
     commands.add_parser("dev", help="everything in one command: embedded services, migrations, demo data, API")
     args = parser.parse_args(argv)
 
@@ -109,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run(settings, api=False, relay=False, gateway=True))
     elif args.command == "relay":
         asyncio.run(_run(settings, api=False, relay=True, gateway=False))
+    elif args.command == "worker":
+        asyncio.run(_run(settings, api=False, relay=False, gateway=False, worker=True))
     elif args.command == "dev":
         _migrate(settings)
         _seed(settings)
@@ -116,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nMusubi API:      {base}", flush=True)
         print(f"OpenAPI:         {base}/schema/openapi.json  (docs: {base}/schema/swagger)", flush=True)
         print(f"Realtime:        {settings.gateway_url}  (tickets: POST {base}/v1/realtime/tickets)", flush=True)
-        asyncio.run(_run(settings, api=True, relay=True, gateway=True))
+        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True))
 
 
 if __name__ == "__main__":

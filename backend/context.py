@@ -1,4 +1,4 @@
-"""What every service needs from the running application, built once in the lifespan."""
+"""What every service needs from the running process, built once at start-up."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from backend.clock import Clock
+from backend.db import create_pool
 from backend.settings import Settings
 
 
@@ -26,6 +27,31 @@ class AppContext:
     def acquire(self) -> Any:
         """A pooled connection for one unit of work; 503 (via errors.py) if none frees up in time."""
         return self.db.acquire(timeout=self.settings.db_acquire_timeout_s)
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.close()
+
+
+async def open_context(settings: Settings, clock: Clock) -> AppContext:
+    if settings.database_url is None:
+        raise RuntimeError("settings.database_url is unset; `musubi` starts an embedded PostgreSQL for that")
+    pool = await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+    )
+    redis = None
+    if settings.redis_url is not None and not settings.redis_url.startswith("memory:"):
+        redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    return AppContext(settings=settings, db=pool, clock=clock, password_hasher=hasher, redis=redis)
 
 
 def app_context(state: State) -> AppContext:

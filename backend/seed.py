@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from argon2 import PasswordHasher
 
-from backend.accounts.service import make_password_hasher
 from backend.clock import SystemClock
 from backend.settings import Settings
 
@@ -62,7 +62,11 @@ DEMO_ACCOUNTS = (
 
 async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, str, str]]:
     """Create the demo data if it is not there yet; return (email, role, organisation) rows."""
-    hasher = make_password_hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
     now = SystemClock().now()
     conn: asyncpg.Connection = await asyncpg.connect(database_url)
     try:

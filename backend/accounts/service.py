@@ -36,10 +36,6 @@ from schema.events import MembershipGranted
 from schema.realtime import Ticket, TicketCreate
 
 
-def make_password_hasher(time_cost: int, memory_kib: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
-
-
 @functools.cache
 def _decoy_hash(hasher: PasswordHasher) -> str:
     # Verified against when the e-mail is unknown, so both failures cost the same time.

@@ -6,6 +6,8 @@ import uuid
 import asyncpg
 import httpx
 
+from backend.context import AppContext
+from backend.jobs import sweep_once
 from tests.support import Actor, Actors, assert_problem
 
 
@@ -112,3 +114,14 @@ async def test_login_tokens_are_never_stored_for_replay(
     assert first.status_code == second.status_code == 201
     assert first.json()["token"] != second.json()["token"]
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_sweep_forgets_keys_past_their_ttl(db: asyncpg.Pool, ctx: AppContext) -> None:
+    for key, age in (("old", "25 hours"), ("fresh", "1 hour")):
+        await db.execute(
+            "INSERT INTO idempotency_keys (principal, key, request_hash, response_status, created_at)"
+            f" VALUES ('anonymous', $1, '\\x00', 201, now() - interval '{age}')",
+            key,
+        )
+    await sweep_once(ctx)
+    assert [r["key"] for r in await db.fetch("SELECT key FROM idempotency_keys")] == ["fresh"]

@@ -1,0 +1,41 @@
+"""Periodic housekeeping: release what expired, forget old Idempotency-Keys.
+
+Safe to run in several processes at once: each step is an idempotent UPDATE/DELETE on rows
+it locks, so two sweepers only share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import asyncpg
+
+from backend.context import AppContext
+from backend.facilities.service import FacilityService
+
+log = logging.getLogger("musubi.jobs")
+
+_PURGE_IDEMPOTENCY = """
+DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000))
+"""
+
+
+async def sweep_once(ctx: AppContext) -> None:
+    released = await FacilityService(ctx).release_expired()
+    if released:
+        log.info("released %d expired bookings/holds", released)
+    cutoff = ctx.clock.now() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
+    async with ctx.acquire() as conn:
+        await conn.execute(_PURGE_IDEMPOTENCY, cutoff)
+
+
+async def sweep_forever(ctx: AppContext, interval_s: float = 5.0) -> None:
+    while True:
+        try:
+            await sweep_once(ctx)
+        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
+            log.warning("sweep failed (%r); trying again in %.0fs", exc, interval_s)
+        await asyncio.sleep(interval_s)
