@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from importlib import resources
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -28,6 +27,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: asyncpg still rolls back any open transaction and drops listeners, but
+    the reset query (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) is skipped — an extra
+    round trip per request. Pooled connections never take session-level advisory locks,
+    LISTEN or SET; code that does (the relay, the migrator) uses its own connection."""
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 2, max_size: int = 20, statement_timeout_ms: int = 5_000
 ) -> asyncpg.Pool:
@@ -36,6 +42,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         # A connection idle this long is closed, so a burst does not pin connections forever.
         max_inactive_connection_lifetime=60,
         server_settings={
@@ -98,7 +105,3 @@ async def migrate(dsn: str) -> list[str]:
     finally:
         await conn.close()
     return applied
-
-
-def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -9,14 +10,25 @@ import msgspec
 
 from schema.events import Event, event_type
 
-_INSERT = "INSERT INTO outbox (topic, type, payload, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
+_INSERT = """
+INSERT INTO outbox (topic, type, payload, created_at)
+SELECT topic, type, payload, $4 FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS e(topic, type, payload)
+"""
 
 
-async def emit(conn: asyncpg.Connection, *, topic: str, event: Event, at: datetime) -> int:
-    """Queue `event` for `topic`. Call it inside the caller's transaction: if that rolls back,
-    the event never existed; nothing is ever published from a handler after commit."""
+async def emit_all(conn: asyncpg.Connection, events: Sequence[tuple[str, Event]], *, at: datetime) -> None:
+    """Queue (topic, event) pairs in one statement. Call it inside the caller's transaction: if
+    that rolls back, the events never existed; nothing is published from a handler after commit."""
     if not conn.is_in_transaction():
         raise RuntimeError("outbox events must be written inside the transaction of their change")
-    payload = msgspec.to_builtins(event)
-    outbox_id: int = await conn.fetchval(_INSERT, topic, event_type(event), payload, at)
-    return outbox_id
+    await conn.execute(
+        _INSERT,
+        [topic for topic, _ in events],
+        [event_type(event) for _, event in events],
+        [msgspec.to_builtins(event) for _, event in events],
+        at,
+    )
+
+
+async def emit(conn: asyncpg.Connection, *, topic: str, event: Event, at: datetime) -> None:
+    await emit_all(conn, [(topic, event)], at=at)

@@ -36,7 +36,8 @@ SELECT r.*, coalesce((SELECT jsonb_object_agg(category, percent) FROM fee_reduct
 
 RESOURCE_FOR_BOOKING = """
 SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
-       (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent
+       (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent,
+       (SELECT municipality_id FROM accounts WHERE id = $3) AS booker_municipality_id
   FROM resources r JOIN facilities f ON f.id = r.facility_id
  WHERE r.id = $1
 """
@@ -58,8 +59,6 @@ SELECT resource_id, lower(during) AS start, upper(during) AS "end", status FROM 
 """
 
 FACILITY_OF_RESOURCE = "SELECT facility_id FROM resources WHERE id = $1"
-
-ACCOUNT_MUNICIPALITY = "SELECT municipality_id FROM accounts WHERE id = $1"
 
 # Serialises one person's bookings of one resource, so the monthly cap cannot be raced past.
 LOCK_BOOKER = """

@@ -22,9 +22,9 @@ from backend.context import AppContext
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.facilities import queries
 from backend.facilities.slots import day_bounds, local_date, month_bounds, slot_problems, units_of_day
-from backend.outbox import emit
+from backend.outbox import emit, emit_all
 from schema.base import FieldError
-from schema.events import BookingCancelled, BookingCreated, VacancyChanged, WaitlistOffered
+from schema.events import BookingCancelled, BookingCreated, Event, VacancyChanged, WaitlistOffered
 from schema.facilities import (
     Booking,
     BookingCancel,
@@ -59,6 +59,16 @@ LIVE = ("held", "provisional", "confirmed")
 
 def _booking(row: asyncpg.Record) -> Booking:
     return Booking(**dict(row))
+
+
+def _fee(resource: asyncpg.Record, data: BookingCreate) -> int:
+    """Units × the resident or non-resident rate, less the reduction (減免), rounded down to the yen."""
+    units = (data.end - data.start) // timedelta(minutes=resource["unit_minutes"])
+    rate = resource["fee_per_unit"]
+    non_resident_rate = resource["non_resident_fee_per_unit"]
+    if resource["booker_municipality_id"] != resource["municipality_id"] and non_resident_rate is not None:
+        rate = non_resident_rate
+    return int(units * rate * (100 - (resource["reduction_percent"] or 0)) // 100)
 
 
 class FacilityService:
@@ -196,7 +206,9 @@ class FacilityService:
     async def book(self, caller: Caller, data: BookingCreate) -> Booking:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
-            resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, data.reduction)
+            resource = await conn.fetchrow(
+                queries.RESOURCE_FOR_BOOKING, data.resource_id, data.reduction, caller.account_id
+            )
             if resource is None:
                 raise Unprocessable(
                     slug="unknown-reference",
@@ -228,7 +240,7 @@ class FacilityService:
                         f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap"
                     )
 
-            fee = await self._fee(conn, caller, resource, data)
+            fee = _fee(resource, data)
             paid_later = fee > 0 and not resource["pay_at_counter"]
             status = "provisional" if paid_later else "confirmed"
             pay_by = min(now + timedelta(hours=resource["payment_deadline_hours"]), data.start) if paid_later else None
@@ -259,26 +271,18 @@ class FacilityService:
                 reason=None,
                 at=now,
             )
-            await emit(
+            await emit_all(
                 conn,
-                topic=f"user:{caller.account_id}",
-                event=BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
+                [
+                    (
+                        f"user:{caller.account_id}",
+                        BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
+                    ),
+                    _vacancy_changed(booking.facility_id, booking.resource_id, data.start),
+                ],
                 at=now,
             )
-            await self._vacancy_changed(conn, booking.facility_id, booking.resource_id, data.start, now)
         return booking
-
-    async def _fee(
-        self, conn: asyncpg.Connection, caller: Caller, resource: asyncpg.Record, data: BookingCreate
-    ) -> int:
-        units = (data.end - data.start) // timedelta(minutes=resource["unit_minutes"])
-        home = await conn.fetchval(queries.ACCOUNT_MUNICIPALITY, caller.account_id)
-        rate = resource["fee_per_unit"]
-        if home != resource["municipality_id"] and resource["non_resident_fee_per_unit"] is not None:
-            rate = resource["non_resident_fee_per_unit"]
-        percent_off = resource["reduction_percent"] or 0
-        # Round reductions in the citizen's favour (down to the yen).
-        return int(units * rate * (100 - percent_off) // 100)
 
     async def confirm_payment(self, caller: Caller, booking_id: int) -> Booking:
         now = self.ctx.clock.now()
@@ -337,13 +341,17 @@ class FacilityService:
                 reason=reason,
                 at=now,
             )
-            await emit(
+            await emit_all(
                 conn,
-                topic=f"user:{current['account_id']}",
-                event=BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"]),
+                [
+                    (
+                        f"user:{current['account_id']}",
+                        BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"]),
+                    ),
+                    _vacancy_changed(current["facility_id"], current["resource_id"], current["start"]),
+                ],
                 at=now,
             )
-            await self._vacancy_changed(conn, current["facility_id"], current["resource_id"], current["start"], now)
             await self._offer_to_waiters(conn, current["resource_id"], current["during"], now)
         return _booking(row)
 
@@ -364,7 +372,7 @@ class FacilityService:
     async def join_waitlist(self, caller: Caller, data: WaitlistCreate) -> WaitlistEntry:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
-            resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None)
+            resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None, caller.account_id)
             if resource is None:
                 raise Unprocessable(
                     slug="unknown-reference", errors=[FieldError(field="$.resourceId", message="No such resource")]
@@ -408,14 +416,11 @@ class FacilityService:
         await conn.execute(queries.WAITLIST_EXPIRED, [r["id"] for r in rows if r["was_hold"]])
         facility_id = await conn.fetchval(queries.FACILITY_OF_RESOURCE, resource_id)
         for row in rows:
+            events = [_vacancy_changed(facility_id, resource_id, row["during"].lower)]
             if not row["was_hold"]:
-                await emit(
-                    conn,
-                    topic=f"user:{row['account_id']}",
-                    event=BookingCancelled(booking_id=row["id"], resource_id=resource_id),
-                    at=now,
-                )
-            await self._vacancy_changed(conn, facility_id, resource_id, row["during"].lower, now)
+                released = BookingCancelled(booking_id=row["id"], resource_id=resource_id)
+                events.insert(0, (f"user:{row['account_id']}", released))
+            await emit_all(conn, events, at=now)
             await self._offer_to_waiters(conn, resource_id, row["during"], now)
         return len(rows)
 
@@ -440,12 +445,11 @@ class FacilityService:
                 at=now,
             )
 
-    async def _vacancy_changed(
-        self, conn: asyncpg.Connection, facility_id: int, resource_id: int, start: datetime, now: datetime
-    ) -> None:
-        await emit(
-            conn,
-            topic=f"vacancy:facility:{facility_id}",
-            event=VacancyChanged(facility_id=facility_id, resource_id=resource_id, date=local_date(start).isoformat()),
-            at=now,
-        )
+
+def _vacancy_changed(facility_id: int, resource_id: int, start: datetime) -> tuple[str, Event]:
+    """The facility board's event: something changed on that day (Asia/Tokyo)."""
+    date_changed = local_date(start).isoformat()
+    return (
+        f"vacancy:facility:{facility_id}",
+        VacancyChanged(facility_id=facility_id, resource_id=resource_id, date=date_changed),
+    )
