@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -63,18 +64,7 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, wor
         hub = Gateway(secret=settings.secret, bus=bus, dsn=settings.database_url)
         gateway_task = asyncio.create_task(run_gateway(hub, settings.gateway_host, settings.gateway_port, stop))
     if api:
-        config = uvicorn.Config(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            lifespan="on",
-            # Behind nginx the client address comes from X-Forwarded-For (login throttling needs it).
-            proxy_headers=True,
-            timeout_graceful_shutdown=20,
-            # Longer than a load balancer's idle timeout, so the proxy, not we, closes idle connections.
-            timeout_keep_alive=75,
-        )
+        config = uvicorn.Config(create_app(settings), **_uvicorn_options(settings))  # type: ignore[arg-type]
         # uvicorn owns SIGINT/SIGTERM here; everything else stops when it does.
         await uvicorn.Server(config).serve()
     else:
@@ -92,6 +82,31 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, wor
     await bus.close()
 
 
+def _uvicorn_options(settings: Settings) -> dict[str, object]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "lifespan": "on",
+        # Behind nginx the client address comes from X-Forwarded-For (login throttling needs it).
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 20,
+        # Longer than a load balancer's idle timeout, so the proxy, not we, closes idle connections.
+        "timeout_keep_alive": 75,
+    }
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    """Several API processes on one port (uvicorn forks them); each builds its app from the environment."""
+    assert settings.database_url is not None
+    os.environ.update(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url or "memory://",
+        MUSUBI_SECRET_KEY=settings.secret_key or "",
+    )
+    uvicorn.run("backend.app:create_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="musubi", description="Musubi booking and emergency coordination")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     what.add_argument("--scale", choices=["ibaraki"], help="prefecture-scale facilities and a year of bookings")
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve.add_argument("--workers", type=int, default=1, help="API worker processes sharing the port")
     commands.add_parser("gateway", help="run the websocket gateway")
     commands.add_parser("relay", help="run the outbox relay (several may run; one leads)")
     commands.add_parser("worker", help="run periodic housekeeping (expired holds and payments, old keys)")
@@ -123,7 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "serve":
         if args.migrate:
             _migrate(settings)
-        asyncio.run(_run(settings, api=True, relay=False, gateway=False))
+        if args.workers > 1:
+            _serve_workers(settings, args.workers)
+        else:
+            asyncio.run(_run(settings, api=True, relay=False, gateway=False))
     elif args.command == "gateway":
         asyncio.run(_run(settings, api=False, relay=False, gateway=True))
     elif args.command == "relay":

@@ -174,6 +174,7 @@ async def main() -> None:
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--pool", type=int, default=20, help="API pool size, and pgbench's client count")
+    parser.add_argument("--api-workers", type=int, default=1, help="musubi serve --workers")
     args = parser.parse_args()
     raise_fd_limit()
 
@@ -183,7 +184,7 @@ async def main() -> None:
     print("loaded: " + ", ".join(f"{value:,} {name}" for name, value in figures.items()))
     port = free_port()
     api = start_musubi(
-        "serve",
+        f"serve --workers {args.api_workers}",
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": "memory://",

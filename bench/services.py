@@ -49,7 +49,7 @@ async def drop_database(server: str, url: str) -> None:
 
 def start_musubi(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", command],
+        [sys.executable, "-m", "backend.cli", *command.split()],
         env={**os.environ, **env, "MUSUBI_LOG_LEVEL": "WARNING"},
         stdout=subprocess.DEVNULL,
         stderr=None,

@@ -416,6 +416,15 @@ class FacilityService:
         await conn.execute(queries.WAITLIST_EXPIRED, [r["id"] for r in rows if r["was_hold"]])
         facility_id = await conn.fetchval(queries.FACILITY_OF_RESOURCE, resource_id)
         for row in rows:
+            await record_audit(
+                conn,
+                actor=None,  # the system, on the clock
+                action="booking.release",
+                subject_type="booking",
+                subject_id=row["id"],
+                reason="hold expired" if row["was_hold"] else "payment deadline passed",
+                at=now,
+            )
             events = [_vacancy_changed(facility_id, resource_id, row["during"].lower)]
             if not row["was_hold"]:
                 released = BookingCancelled(booking_id=row["id"], resource_id=resource_id)
@@ -438,6 +447,15 @@ class FacilityService:
             except asyncpg.ExclusionViolationError:
                 continue
             await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold_id)
+            await record_audit(
+                conn,
+                actor=None,
+                action="booking.hold_for_waiter",
+                subject_type="booking",
+                subject_id=hold_id,
+                reason=f"waitlist entry {waiter['id']}",
+                at=now,
+            )
             await emit(
                 conn,
                 topic=f"user:{waiter['account_id']}",

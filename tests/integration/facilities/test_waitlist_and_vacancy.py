@@ -59,6 +59,15 @@ async def test_waitlist_hand_over_follows_the_queue_and_the_clock(
     assert taken.json()["status"] == "confirmed"
     statuses = {r["account_id"]: r["status"] for r in await db.fetch("SELECT account_id, status FROM waitlist_entries")}
     assert statuses == {first.account_id: "expired", second.account_id: "booked"}
+    trail = [(r["actor_account_id"], r["action"]) for r in await db.fetch("SELECT * FROM audit ORDER BY id")]
+    assert trail == [
+        (holder.account_id, "booking.create"),
+        (holder.account_id, "booking.cancel"),
+        (None, "booking.hold_for_waiter"),
+        (None, "booking.release"),
+        (None, "booking.hold_for_waiter"),
+        (second.account_id, "booking.create"),
+    ]
 
 
 async def test_waiter_on_a_free_slot_is_told_to_book(
