@@ -16,6 +16,7 @@ from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
 from backend.clock import Clock, SystemClock
 from backend.context import open_context
+from backend.ems.routes import router as ems_router
 from backend.errors import exception_handlers
 from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await app.state.ctx.close()
 
     app = Litestar(
-        route_handlers=[health, ready, accounts_router, facilities_router],
+        route_handlers=[health, ready, accounts_router, facilities_router, ems_router],
         dependencies={"caller": Provide(current_caller)},
         signature_namespace={"Caller": Caller},
         guards=[enforce_access],

@@ -1,4 +1,5 @@
-"""Periodic housekeeping: release what expired, forget old Idempotency-Keys.
+"""Periodic housekeeping: release what expired, re-alert unanswered hospital requests, purge
+patient data past retention, forget old Idempotency-Keys.
 
 Safe to run in several processes at once: each step is an idempotent UPDATE/DELETE on rows
 it locks, so two sweepers only share the work.
@@ -13,6 +14,7 @@ from datetime import timedelta
 import asyncpg
 
 from backend.context import AppContext
+from backend.ems.service import EmsService
 from backend.facilities.service import FacilityService
 
 log = logging.getLogger("musubi.jobs")
@@ -27,6 +29,13 @@ async def sweep_once(ctx: AppContext) -> None:
     released = await FacilityService(ctx).release_expired()
     if released:
         log.info("released %d expired bookings/holds", released)
+    ems = EmsService(ctx)
+    realerted = await ems.realert_unanswered()
+    if realerted:
+        log.info("re-alerted %d unanswered hospital requests", realerted)
+    purged = await ems.purge_expired_phi()
+    if purged:
+        log.info("purged patient data of %d EMS cases past retention", purged)
     cutoff = ctx.clock.now() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
     async with ctx.acquire() as conn:
         await conn.execute(_PURGE_IDEMPOTENCY, cutoff)

@@ -73,6 +73,10 @@ class Settings:
     idempotency_lease_seconds: int = 60
     # How long a duplicate request waits for the first one to finish before answering 409.
     idempotency_wait_seconds: float = 10.0
+    # An EMS request unanswered this long is re-alerted (urgent push), and again after as long.
+    ems_realert_seconds: int = 120
+    # Patient data of an EMS case is purged this long after the case opened; statistics stay.
+    ems_retention_days: int = 30
     # Log level of the Musubi loggers.
     log_level: str = "INFO"
 
@@ -114,6 +118,8 @@ class Settings:
             idempotency_ttl_hours=_int("MUSUBI_IDEMPOTENCY_TTL_HOURS", 24),
             idempotency_lease_seconds=_int("MUSUBI_IDEMPOTENCY_LEASE_SECONDS", 60),
             idempotency_wait_seconds=_int("MUSUBI_IDEMPOTENCY_WAIT_MS", 10_000) / 1000,
+            ems_realert_seconds=_int("MUSUBI_EMS_REALERT_SECONDS", 120),
+            ems_retention_days=_int("MUSUBI_EMS_RETENTION_DAYS", 30),
             log_level=_env("MUSUBI_LOG_LEVEL", "INFO") or "INFO",
         )
 

@@ -46,7 +46,56 @@ class WaitlistOffered(Event, tag="waitlist.offered"):
     hold_until: str
 
 
-AnyEvent = MembershipGranted | BookingCreated | BookingCancelled | VacancyChanged | WaitlistOffered
+class EmsRequestCreated(Event, tag="ems.request.created"):
+    request_id: int
+    case_id: int
+
+
+class EmsRequestRealerted(Event, tag="ems.request.realerted"):
+    """Still unanswered: an urgent re-alert (push hook)."""
+
+    request_id: int
+    case_id: int
+    count: int
+
+
+class EmsRequestResponded(Event, tag="ems.request.responded"):
+    request_id: int
+    case_id: int
+    hospital_id: int
+    decision: str
+
+
+class EmsDestinationSet(Event, tag="ems.destination.set"):
+    case_id: int
+    hospital_id: int
+
+
+class EmsRequestReleased(Event, tag="ems.request.released"):
+    """This hospital is no longer involved; its access to the case has ended."""
+
+    request_id: int
+    case_id: int
+
+
+class HospitalBoardChanged(Event, tag="hospital.board.changed"):
+    hospital_id: int
+    department: str
+
+
+AnyEvent = (
+    MembershipGranted
+    | BookingCreated
+    | BookingCancelled
+    | VacancyChanged
+    | WaitlistOffered
+    | EmsRequestCreated
+    | EmsRequestRealerted
+    | EmsRequestResponded
+    | EmsDestinationSet
+    | EmsRequestReleased
+    | HospitalBoardChanged
+)
 
 
 def event_type(event: Event) -> str:

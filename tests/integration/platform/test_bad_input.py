@@ -77,7 +77,9 @@ def resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any
 def property_types(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, str]:
     types = {}
     for name, prop in schema.get("properties", {}).items():
-        types[name] = resolve(prop, components).get("type", "string")
+        kind = resolve(prop, components).get("type", "string")
+        # OpenAPI 3.1 writes nullable types as lists: ["integer", "null"].
+        types[name] = next(k for k in kind if k != "null") if isinstance(kind, list) else kind
     return types
 
 

@@ -1,0 +1,1 @@
+"""Ambulance-to-hospital patient handoff (救急搬送)."""

@@ -1,0 +1,154 @@
+"""All SQL of the EMS context."""
+
+INSERT_CASE = """
+INSERT INTO ems_cases (fire_department_id, opened_by, opened_at, estimated_age, sex, chief_complaint, jcs,
+                       gcs_e, gcs_v, gcs_m, allergies, medications, lat, lon, eta_minutes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+RETURNING id
+"""
+
+INSERT_VITALS = """
+INSERT INTO ems_vitals (case_id, taken_at, sbp, dbp, hr, rr, spo2, temp, recorded_by, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING id, taken_at, sbp, dbp, hr, rr, spo2, temp::float8 AS temp
+"""
+
+CASE = "SELECT * FROM ems_cases WHERE id = $1"
+
+CASE_FOR_UPDATE = "SELECT * FROM ems_cases WHERE id = $1 FOR UPDATE"
+
+# Hospitals of the caller that hold an open, accepted or selected request for the case.
+HOSPITAL_ACCESS = """
+SELECT hospital_id FROM ems_requests
+ WHERE case_id = $1 AND hospital_id = ANY($2::bigint[]) AND status IN ('pending', 'accepted', 'selected')
+ LIMIT 1
+"""
+
+VITALS = """
+SELECT id, taken_at, sbp, dbp, hr, rr, spo2, temp::float8 AS temp FROM ems_vitals
+ WHERE case_id = $1 ORDER BY taken_at, id
+"""
+
+ATTACHMENTS = "SELECT id, media_type, size, created_at FROM ems_attachments WHERE case_id = $1 ORDER BY id"
+
+ATTACHMENT_CONTENT = "SELECT media_type, content FROM ems_attachments WHERE case_id = $1 AND id = $2"
+
+INSERT_ATTACHMENT = """
+INSERT INTO ems_attachments (case_id, media_type, content, size, sha256, uploaded_by, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, media_type, size, created_at
+"""
+
+REQUESTS = """
+SELECT id AS request_id, hospital_id, status, sent_at, responded_at, reason, department
+  FROM ems_requests WHERE case_id = $1 ORDER BY id
+"""
+
+HOSPITALS_AMONG = "SELECT id FROM organizations WHERE kind = 'hospital' AND id = ANY($1::bigint[])"
+
+INSERT_REQUESTS = """
+INSERT INTO ems_requests (case_id, hospital_id, status, sent_at)
+SELECT $1, hospital_id, 'pending', $3 FROM unnest($2::bigint[]) AS h(hospital_id)
+ON CONFLICT (case_id, hospital_id) DO NOTHING
+RETURNING id, hospital_id
+"""
+
+MARK_FIRST_REQUEST = "UPDATE ems_cases SET first_request_at = coalesce(first_request_at, $2) WHERE id = $1"
+
+REQUEST_FOR_UPDATE = """
+SELECT r.*, c.fire_department_id, c.purged_at FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
+ WHERE r.id = $1 FOR UPDATE OF r
+"""
+
+ANSWER_REQUEST = """
+UPDATE ems_requests
+   SET status = $2, responded_at = $3, responded_by = $4, reason = $5, reason_note = $6, department = $7
+ WHERE id = $1
+RETURNING id AS request_id, hospital_id, status, sent_at, responded_at, reason, department
+"""
+
+SELECT_DESTINATION = """
+UPDATE ems_requests SET status = 'selected' WHERE case_id = $1 AND hospital_id = $2 AND status = 'accepted'
+RETURNING id
+"""
+
+RELEASE_OTHERS = """
+UPDATE ems_requests SET status = 'released' WHERE case_id = $1 AND status IN ('pending', 'accepted')
+RETURNING id, hospital_id
+"""
+
+MARK_DESTINATION = "UPDATE ems_cases SET destination_at = $2 WHERE id = $1"
+
+INBOX = """
+SELECT r.id AS request_id, r.case_id, r.status, r.sent_at, r.realert_count,
+       c.estimated_age, c.sex, c.chief_complaint, c.jcs, c.eta_minutes
+  FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
+ WHERE r.hospital_id = ANY($1::bigint[]) AND r.status IN ('pending', 'accepted') AND c.purged_at IS NULL
+ ORDER BY r.sent_at DESC, r.id DESC
+ LIMIT $2
+"""
+
+UPSERT_BOARD = """
+INSERT INTO hospital_board (hospital_id, department, status, until, updated_by, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (hospital_id, department) DO UPDATE
+   SET status = EXCLUDED.status, until = EXCLUDED.until, updated_by = EXCLUDED.updated_by,
+       updated_at = EXCLUDED.updated_at
+RETURNING department, status, until, updated_at
+"""
+
+BOARD = """
+SELECT o.id AS hospital_id, o.name, m.lat, m.lon,
+       coalesce(jsonb_agg(jsonb_build_object(
+           'department', b.department,
+           'status', CASE WHEN b.until > $1 THEN b.status ELSE 'unknown' END,
+           'until', b.until,
+           'updatedAt', b.updated_at) ORDER BY b.department) FILTER (WHERE b.department IS NOT NULL), '[]')
+           AS departments
+  FROM organizations o
+  LEFT JOIN municipalities m ON m.id = o.municipality_id
+  LEFT JOIN hospital_board b ON b.hospital_id = o.id
+ WHERE o.kind = 'hospital'
+ GROUP BY o.id, m.lat, m.lon
+ ORDER BY o.id
+"""
+
+UNANSWERED = """
+UPDATE ems_requests r SET realerted_at = $1, realert_count = realert_count + 1
+  FROM ems_cases c
+ WHERE c.id = r.case_id AND r.status = 'pending' AND coalesce(r.realerted_at, r.sent_at) <= $2
+RETURNING r.id, r.case_id, r.hospital_id, r.realert_count
+"""
+
+PURGE_CASES = """
+UPDATE ems_cases SET estimated_age = NULL, sex = NULL, chief_complaint = NULL, jcs = NULL, gcs_e = NULL,
+       gcs_v = NULL, gcs_m = NULL, allergies = NULL, medications = NULL, lat = NULL, lon = NULL,
+       eta_minutes = NULL, purged_at = $1
+ WHERE purged_at IS NULL AND opened_at < $2
+RETURNING id
+"""
+PURGE_VITALS = "DELETE FROM ems_vitals WHERE case_id = ANY($1::bigint[])"
+PURGE_ATTACHMENTS = "DELETE FROM ems_attachments WHERE case_id = ANY($1::bigint[])"
+PURGE_NOTES = "UPDATE ems_requests SET reason_note = NULL WHERE case_id = ANY($1::bigint[])"
+
+STATS = """
+WITH per_case AS (
+    SELECT c.id,
+           count(r.id) AS inquiries,
+           -- Accepted at some point: declines stay 'declined'; released-while-pending has no answer.
+           extract(epoch FROM min(r.responded_at) FILTER (WHERE r.status IN ('accepted', 'selected', 'released'))
+                   - c.first_request_at) AS seconds_to_acceptance
+      FROM ems_cases c LEFT JOIN ems_requests r ON r.case_id = c.id
+     WHERE c.opened_at >= $1 AND c.opened_at < $2
+     GROUP BY c.id
+)
+SELECT count(*) AS cases,
+       count(*) FILTER (WHERE inquiries > 0) AS cases_with_requests,
+       avg(inquiries) FILTER (WHERE inquiries > 0) AS mean_inquiries,
+       avg((inquiries >= 4)::int) FILTER (WHERE inquiries > 0) AS share_4_plus,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds_to_acceptance) AS median_acceptance,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_acceptance) AS p90_acceptance
+  FROM per_case
+"""
+
+DEPARTMENT_NAME = "SELECT name FROM organizations WHERE id = $1"

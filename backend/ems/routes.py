@@ -1,0 +1,177 @@
+"""HTTP ↔ EmsService. No rules here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from backend.accounts.access import PREFECTURE_ADMIN, Caller
+from backend.context import app_context
+from backend.ems.service import CREW, ER_STAFF, MAX_ATTACHMENT_BYTES, EmsService
+from backend.pagination import Limit
+from schema.base import MAX_ID
+from schema.ems import (
+    Attachment,
+    BoardEntry,
+    BoardUpdate,
+    Case,
+    CaseCreate,
+    Department,
+    DestinationCreate,
+    EmsStats,
+    HospitalBoard,
+    HospitalRequest,
+    InboxItem,
+    RequestResponse,
+    RequestsCreate,
+    VitalsCreate,
+    VitalsRecord,
+)
+
+IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+Service = NamedDependency[EmsService]
+Me = NamedDependency[Caller]
+CASE_READERS = (CREW, ER_STAFF)
+
+
+def ems_service(state: State) -> EmsService:
+    return EmsService(app_context(state))
+
+
+@post("/v1/ems/cases", access=CREW, operation_id="openEmsCase", tags=["ems"])
+async def open_case(data: JSONBody[CaseCreate], caller: Me, ems: Service) -> Case:
+    """Open a case at the scene: estimated age, sex, complaint, JCS/GCS, first vitals, location, ETA."""
+    return await ems.open_case(caller, data)
+
+
+@get("/v1/ems/cases/{case_id:int}", access=CASE_READERS, operation_id="getEmsCase", tags=["ems"])
+async def get_case(case_id: IdParam, caller: Me, ems: Service) -> Case:
+    """The case, for its crew and for hospitals with an open, accepted or chosen request (audited)."""
+    return await ems.case(caller, case_id)
+
+
+@post("/v1/ems/cases/{case_id:int}/vitals", access=CREW, operation_id="addEmsVitals", tags=["ems"])
+async def add_vitals(case_id: IdParam, data: JSONBody[VitalsCreate], caller: Me, ems: Service) -> VitalsRecord:
+    """One more set of vitals, with the time it was taken."""
+    return await ems.add_vitals(caller, case_id, data)
+
+
+@post(
+    "/v1/ems/cases/{case_id:int}/attachments",
+    access=CREW,
+    operation_id="addEmsAttachment",
+    tags=["ems"],
+    request_max_body_size=MAX_ATTACHMENT_BYTES,
+)
+async def add_attachment(request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service) -> Attachment:
+    """A photo (medicine notebook, ECG strip) as the raw body: image/jpeg or image/png, checked by content."""
+    content = await request.body()
+    return await ems.add_attachment(caller, case_id, request.headers.get("content-type", ""), content)
+
+
+@get(
+    "/v1/ems/cases/{case_id:int}/attachments/{attachment_id:int}",
+    access=CASE_READERS,
+    operation_id="getEmsAttachment",
+    tags=["ems"],
+)
+async def get_attachment(case_id: IdParam, attachment_id: IdParam, caller: Me, ems: Service) -> Response[bytes]:
+    """The photo itself, for whoever may read the case (audited)."""
+    media_type, content = await ems.attachment(caller, case_id, attachment_id)
+    return Response(content, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+@get("/v1/ems/cases/{case_id:int}/fhir", access=CASE_READERS, operation_id="getEmsCaseFhir", tags=["ems"])
+async def get_fhir(case_id: IdParam, caller: Me, ems: Service) -> Response[dict[str, Any]]:
+    """The handoff as a FHIR R4 document Bundle (audited)."""
+    return Response(await ems.fhir_bundle(caller, case_id), media_type="application/fhir+json")
+
+
+@post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests", tags=["ems"])
+async def send_requests(
+    case_id: IdParam, data: JSONBody[RequestsCreate], caller: Me, ems: Service
+) -> list[HospitalRequest]:
+    """One tap, many hospitals (一斉照会): each hospital's ER sees the request live."""
+    return await ems.send_requests(caller, case_id, data.hospital_ids)
+
+
+@get("/v1/ems/inbox", access=ER_STAFF, operation_id="emsInbox", tags=["ems"])
+async def inbox(caller: Me, ems: Service, limit: Limit = 100) -> list[InboxItem]:
+    """Open requests to the caller's hospital(s), newest first (each case shown is audited)."""
+    return await ems.inbox(caller, limit)
+
+
+@post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest", tags=["ems"])
+async def answer_request(
+    request_id: IdParam, data: JSONBody[RequestResponse], caller: Me, ems: Service
+) -> HospitalRequest:
+    """Accept (with the department) or decline (with a structured reason)."""
+    return await ems.respond(caller, request_id, data)
+
+
+@post("/v1/ems/cases/{case_id:int}/destination", access=CREW, operation_id="setEmsDestination", tags=["ems"])
+async def set_destination(
+    case_id: IdParam, data: JSONBody[DestinationCreate], caller: Me, ems: Service
+) -> HospitalRequest:
+    """Confirm one accepting hospital; the others are released and lose access. 409 if already set."""
+    return await ems.set_destination(caller, case_id, data.hospital_id)
+
+
+@put(
+    "/v1/hospitals/{hospital_id:int}/board/{department:str}",
+    access=ER_STAFF,
+    operation_id="updateHospitalBoard",
+    tags=["ems"],
+)
+async def update_board(
+    hospital_id: IdParam,
+    department: Annotated[Department, PathParameter()],
+    data: JSONBody[BoardUpdate],
+    caller: Me,
+    ems: Service,
+) -> BoardEntry:
+    """Set a department's acceptance status until a time; after it, the board shows unknown."""
+    return await ems.update_board(caller, hospital_id, department, data)
+
+
+@get("/v1/hospitals/board", access=CASE_READERS, operation_id="hospitalBoard", tags=["ems"])
+async def board(ems: Service) -> list[HospitalBoard]:
+    """Every hospital's departments with their current acceptance status."""
+    return await ems.board()
+
+
+@get("/v1/ems/stats", access=PREFECTURE_ADMIN, operation_id="emsStats", tags=["ems"])
+async def stats(
+    ems: Service,
+    start: Annotated[datetime | None, QueryParameter(name="from")] = None,
+    end: Annotated[datetime | None, QueryParameter(name="to")] = None,
+) -> EmsStats:
+    """De-identified figures: inquiries per case, share needing ≥ 4 (搬送困難), time to acceptance."""
+    end = end or datetime.now(UTC)
+    return await ems.stats(start or end - timedelta(days=365), end)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        open_case,
+        get_case,
+        add_vitals,
+        add_attachment,
+        get_attachment,
+        get_fhir,
+        send_requests,
+        inbox,
+        answer_request,
+        set_destination,
+        update_board,
+        board,
+        stats,
+    ],
+    dependencies={"ems": Provide(ems_service, sync_to_thread=False)},
+)

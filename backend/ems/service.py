@@ -1,0 +1,448 @@
+"""Rules and transactions of the ambulance-to-hospital handoff.
+
+Who may see a case is decided here on every read: the crew (paramedics of the case's fire
+department), and ER staff of a hospital whose request is open, accepted or selected. A
+hospital that declined or was released gets 404, as does everyone else. Every read writes
+an audit row in the same transaction as the read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+
+from backend.accounts.access import Caller, Member
+from backend.audit import record_audit
+from backend.context import AppContext
+from backend.ems import queries
+from backend.ems.fhir import case_bundle
+from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.outbox import emit, emit_all
+from schema.base import FieldError
+from schema.ems import (
+    Attachment,
+    BoardEntry,
+    BoardUpdate,
+    Case,
+    CaseCreate,
+    EmsStats,
+    GcsRecord,
+    HospitalBoard,
+    HospitalRequest,
+    InboxItem,
+    RequestResponse,
+    VitalsCreate,
+    VitalsRecord,
+)
+from schema.events import (
+    EmsDestinationSet,
+    EmsRequestCreated,
+    EmsRequestRealerted,
+    EmsRequestReleased,
+    EmsRequestResponded,
+    Event,
+    HospitalBoardChanged,
+)
+
+register_constraint("ems_requests_one_destination", 409, "destination-set", "This case already has a destination")
+
+CREW = Member("fire_department", "paramedic")
+ER_STAFF = Member("hospital", "er_staff")
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+_MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+Role = Literal["crew", "hospital"]
+
+
+def sniff_image(content: bytes) -> str | None:
+    """The image type by content, never by the client's word: JPEG or PNG, else None."""
+    return next((media for media, magic in _MAGIC.items() if content.startswith(magic)), None)
+
+
+def _crew_departments(caller: Caller) -> frozenset[int]:
+    return caller.organization_ids("fire_department", roles=("paramedic",))
+
+
+def _er_hospitals(caller: Caller) -> frozenset[int]:
+    return caller.organization_ids("hospital", roles=("er_staff",))
+
+
+class EmsService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    # -- access --------------------------------------------------------------------
+
+    async def _authorize(
+        self, conn: asyncpg.Connection, caller: Caller, case_id: int, *, action: str, crew_only: bool = False
+    ) -> tuple[asyncpg.Record, Role]:
+        """The case and the caller's role in it, with an audit row; 404 for anyone without a part in it."""
+        case = await conn.fetchrow(queries.CASE, case_id)
+        if case is None:
+            raise NotFound()
+        role: Role | None = None
+        if case["fire_department_id"] in _crew_departments(caller):
+            role = "crew"
+        elif not crew_only and await conn.fetchval(queries.HOSPITAL_ACCESS, case_id, list(_er_hospitals(caller))):
+            role = "hospital"
+        if role is None:
+            raise NotFound()
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action=action,
+            subject_type="ems_case",
+            subject_id=case_id,
+            reason=f"{role} of the case",
+            at=self.ctx.clock.now(),
+        )
+        return case, role
+
+    # -- cases -----------------------------------------------------------------------
+
+    async def open_case(self, caller: Caller, data: CaseCreate) -> Case:
+        departments = sorted(_crew_departments(caller))
+        now = self.ctx.clock.now()
+        gcs = data.gcs
+        async with self.ctx.acquire() as conn, conn.transaction():
+            case_id = await conn.fetchval(
+                queries.INSERT_CASE,
+                departments[0],
+                caller.account_id,
+                now,
+                data.estimated_age,
+                data.sex,
+                data.chief_complaint,
+                data.jcs,
+                gcs.e if gcs else None,
+                gcs.v if gcs else None,
+                gcs.m if gcs else None,
+                data.allergies,
+                data.medications,
+                data.location.lat if data.location else None,
+                data.location.lon if data.location else None,
+                data.eta_minutes,
+            )
+            if data.vitals is not None:
+                v = data.vitals
+                await conn.execute(
+                    queries.INSERT_VITALS,
+                    case_id,
+                    now,
+                    v.sbp,
+                    v.dbp,
+                    v.hr,
+                    v.rr,
+                    v.spo2,
+                    v.temp,
+                    caller.account_id,
+                    now,
+                )
+            return await self._case(conn, caller, case_id, action="ems.case.create")
+
+    async def case(self, caller: Caller, case_id: int) -> Case:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            return await self._case(conn, caller, case_id, action="ems.case.read")
+
+    async def _case(self, conn: asyncpg.Connection, caller: Caller, case_id: int, *, action: str) -> Case:
+        case, _ = await self._authorize(conn, caller, case_id, action=action)
+        vitals = await conn.fetch(queries.VITALS, case_id)
+        attachments = await conn.fetch(queries.ATTACHMENTS, case_id)
+        requests = await conn.fetch(queries.REQUESTS, case_id)
+        return Case(
+            id=case["id"],
+            fire_department_id=case["fire_department_id"],
+            opened_at=case["opened_at"],
+            estimated_age=case["estimated_age"],
+            sex=case["sex"],
+            chief_complaint=case["chief_complaint"],
+            jcs=case["jcs"],
+            gcs=GcsRecord(e=case["gcs_e"], v=case["gcs_v"], m=case["gcs_m"]) if case["gcs_e"] is not None else None,
+            allergies=list(case["allergies"] or []),
+            medications=list(case["medications"] or []),
+            location={"lat": case["lat"], "lon": case["lon"]} if case["lat"] is not None else None,
+            eta_minutes=case["eta_minutes"],
+            vitals=[VitalsRecord(**dict(v)) for v in vitals],
+            attachments=[Attachment(**dict(a)) for a in attachments],
+            requests=[HospitalRequest(**dict(r)) for r in requests],
+            destination_hospital_id=next((r["hospital_id"] for r in requests if r["status"] == "selected"), None),
+        )
+
+    async def add_vitals(self, caller: Caller, case_id: int, data: VitalsCreate) -> VitalsRecord:
+        now = self.ctx.clock.now()
+        if data.taken_at > now + timedelta(minutes=5):
+            raise Unprocessable(errors=[FieldError(field="$.takenAt", message="Is in the future")])
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._authorize(conn, caller, case_id, action="ems.vitals.add", crew_only=True)
+            row = await conn.fetchrow(
+                queries.INSERT_VITALS,
+                case_id,
+                data.taken_at,
+                data.sbp,
+                data.dbp,
+                data.hr,
+                data.rr,
+                data.spo2,
+                data.temp,
+                caller.account_id,
+                now,
+            )
+        return VitalsRecord(**dict(row))
+
+    async def add_attachment(self, caller: Caller, case_id: int, declared_type: str, content: bytes) -> Attachment:
+        media_type = sniff_image(content)
+        if media_type is None:
+            raise Unprocessable(
+                "Attach a JPEG or PNG photo.",
+                slug="not-an-image",
+                errors=[FieldError(field="$", message="The content is not a JPEG or PNG image")],
+            )
+        if declared_type.split(";")[0].strip().lower() != media_type:
+            raise Unprocessable(
+                errors=[
+                    FieldError(field="$", message=f"Content-Type says {declared_type}, the content is {media_type}")
+                ]
+            )
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._authorize(conn, caller, case_id, action="ems.attachment.add", crew_only=True)
+            row = await conn.fetchrow(
+                queries.INSERT_ATTACHMENT,
+                case_id,
+                media_type,
+                content,
+                len(content),
+                hashlib.sha256(content).digest(),
+                caller.account_id,
+                self.ctx.clock.now(),
+            )
+        return Attachment(**dict(row))
+
+    async def attachment(self, caller: Caller, case_id: int, attachment_id: int) -> tuple[str, bytes]:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._authorize(conn, caller, case_id, action="ems.attachment.read")
+            row = await conn.fetchrow(queries.ATTACHMENT_CONTENT, case_id, attachment_id)
+        if row is None:
+            raise NotFound()
+        return row["media_type"], bytes(row["content"])
+
+    async def fhir_bundle(self, caller: Caller, case_id: int) -> dict[str, Any]:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            case, _ = await self._authorize(conn, caller, case_id, action="ems.case.fhir_export")
+            vitals = await conn.fetch(queries.VITALS, case_id)
+            requests = await conn.fetch(queries.REQUESTS, case_id)
+            department = await conn.fetchval(queries.DEPARTMENT_NAME, case["fire_department_id"])
+        return case_bundle(case, vitals, requests, department, self.ctx.clock.now())
+
+    # -- requests to hospitals --------------------------------------------------------
+
+    async def send_requests(self, caller: Caller, case_id: int, hospital_ids: list[int]) -> list[HospitalRequest]:
+        now = self.ctx.clock.now()
+        wanted = list(dict.fromkeys(hospital_ids))
+        async with self.ctx.acquire() as conn, conn.transaction():
+            case, _ = await self._authorize(conn, caller, case_id, action="ems.requests.send", crew_only=True)
+            if case["destination_at"] is not None:
+                raise Conflict("A destination is already set for this case.", slug="destination-set")
+            hospitals = {r["id"] for r in await conn.fetch(queries.HOSPITALS_AMONG, wanted)}
+            unknown = [
+                FieldError(field=f"$.hospitalIds[{i}]", message="Not a hospital")
+                for i, hospital_id in enumerate(hospital_ids)
+                if hospital_id not in hospitals
+            ]
+            if unknown:
+                raise Unprocessable(slug="unknown-reference", errors=unknown)
+            created = await conn.fetch(queries.INSERT_REQUESTS, case_id, wanted, now)
+            await conn.execute(queries.MARK_FIRST_REQUEST, case_id, now)
+            events: list[tuple[str, Event]] = [
+                (f"hospital:{r['hospital_id']}", EmsRequestCreated(request_id=r["id"], case_id=case_id))
+                for r in created
+            ]
+            if events:
+                await emit_all(conn, events, at=now)
+            rows = await conn.fetch(queries.REQUESTS, case_id)
+        return [HospitalRequest(**dict(r)) for r in rows if r["hospital_id"] in hospitals]
+
+    async def inbox(self, caller: Caller, limit: int) -> list[InboxItem]:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.INBOX, list(_er_hospitals(caller)), limit)
+            now = self.ctx.clock.now()
+            for row in rows:  # the summary is PHI too: every case shown is audited
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="ems.case.inbox",
+                    subject_type="ems_case",
+                    subject_id=row["case_id"],
+                    reason=f"request {row['request_id']} to the caller's hospital",
+                    at=now,
+                )
+        return [InboxItem(**dict(r)) for r in rows]
+
+    async def respond(self, caller: Caller, request_id: int, data: RequestResponse) -> HospitalRequest:
+        now = self.ctx.clock.now()
+        if data.decision == "decline" and data.reason is None:
+            raise Unprocessable(errors=[FieldError(field="$.reason", message="Say why the hospital declines")])
+        if data.decision == "accept" and data.department is None:
+            raise Unprocessable(errors=[FieldError(field="$.department", message="Say which department accepts")])
+        async with self.ctx.acquire() as conn, conn.transaction():
+            request = await conn.fetchrow(queries.REQUEST_FOR_UPDATE, request_id)
+            if request is None or request["hospital_id"] not in _er_hospitals(caller):
+                raise NotFound()
+            if request["status"] != "pending":
+                raise Conflict(f"This request is already {request['status']}.", slug="request-not-open")
+            status = "accepted" if data.decision == "accept" else "declined"
+            row = await conn.fetchrow(
+                queries.ANSWER_REQUEST,
+                request_id,
+                status,
+                now,
+                caller.account_id,
+                data.reason if status == "declined" else None,
+                data.note,
+                data.department,
+            )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action=f"ems.request.{status}",
+                subject_type="ems_case",
+                subject_id=request["case_id"],
+                reason=data.reason,
+                at=now,
+            )
+            await emit(
+                conn,
+                topic=f"fire:{request['fire_department_id']}",
+                event=EmsRequestResponded(
+                    request_id=request_id,
+                    case_id=request["case_id"],
+                    hospital_id=request["hospital_id"],
+                    decision=status,
+                ),
+                at=now,
+            )
+        return HospitalRequest(**dict(row))
+
+    async def set_destination(self, caller: Caller, case_id: int, hospital_id: int) -> HospitalRequest:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            case, _ = await self._authorize(conn, caller, case_id, action="ems.destination.set", crew_only=True)
+            # The unique index ems_requests_one_destination turns a concurrent second choice into a 409.
+            selected = await conn.fetchval(queries.SELECT_DESTINATION, case_id, hospital_id)
+            if selected is None:
+                requests = await conn.fetch(queries.REQUESTS, case_id)
+                if any(r["status"] == "selected" for r in requests):
+                    raise Conflict("This case already has a destination.", slug="destination-set")
+                raise Conflict("That hospital has not accepted this case.", slug="not-accepted")
+            released = await conn.fetch(queries.RELEASE_OTHERS, case_id)
+            await conn.execute(queries.MARK_DESTINATION, case_id, now)
+            events: list[tuple[str, Event]] = [
+                (f"hospital:{hospital_id}", EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
+                (f"fire:{case['fire_department_id']}", EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
+            ]
+            events += [
+                (f"hospital:{r['hospital_id']}", EmsRequestReleased(request_id=r["id"], case_id=case_id))
+                for r in released
+            ]
+            await emit_all(conn, events, at=now)
+            row = next(r for r in await conn.fetch(queries.REQUESTS, case_id) if r["request_id"] == selected)
+        return HospitalRequest(**dict(row))
+
+    # -- acceptance board ----------------------------------------------------------------
+
+    async def update_board(self, caller: Caller, hospital_id: int, department: str, data: BoardUpdate) -> BoardEntry:
+        now = self.ctx.clock.now()
+        if hospital_id not in _er_hospitals(caller):
+            raise NotFound()
+        if not now < data.until <= now + timedelta(days=7):
+            raise Unprocessable(errors=[FieldError(field="$.until", message="Must be within the next 7 days")])
+        async with self.ctx.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                queries.UPSERT_BOARD, hospital_id, department, data.status, data.until, caller.account_id, now
+            )
+            await emit(
+                conn,
+                topic="hospitals:board",
+                event=HospitalBoardChanged(hospital_id=hospital_id, department=department),
+                at=now,
+            )
+        return BoardEntry(**dict(row))
+
+    async def board(self) -> list[HospitalBoard]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.BOARD, self.ctx.clock.now())
+        return [
+            HospitalBoard(
+                hospital_id=r["hospital_id"],
+                name=r["name"],
+                lat=r["lat"],
+                lon=r["lon"],
+                departments=[
+                    BoardEntry(
+                        department=d["department"],
+                        status=d["status"],
+                        until=datetime.fromisoformat(d["until"]),
+                        updated_at=datetime.fromisoformat(d["updatedAt"]),
+                    )
+                    for d in r["departments"]
+                ],
+            )
+            for r in rows
+        ]
+
+    # -- statistics and housekeeping -------------------------------------------------------
+
+    async def stats(self, start: datetime, end: datetime) -> EmsStats:
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.STATS, start, end)
+        return EmsStats(
+            cases=row["cases"],
+            cases_with_requests=row["cases_with_requests"],
+            mean_inquiries_per_case=float(row["mean_inquiries"]) if row["mean_inquiries"] is not None else None,
+            share_needing_4_or_more_inquiries=float(row["share_4_plus"]) if row["share_4_plus"] is not None else None,
+            median_seconds_to_acceptance=row["median_acceptance"],
+            p90_seconds_to_acceptance=row["p90_acceptance"],
+        )
+
+    async def realert_unanswered(self) -> int:
+        """Requests still pending after the re-alert interval get an urgent re-alert (push hook)."""
+        now = self.ctx.clock.now()
+        cutoff = now - timedelta(seconds=self.ctx.settings.ems_realert_seconds)
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.UNANSWERED, now, cutoff)
+            if rows:
+                await emit_all(
+                    conn,
+                    [
+                        (
+                            f"hospital:{r['hospital_id']}",
+                            EmsRequestRealerted(request_id=r["id"], case_id=r["case_id"], count=r["realert_count"]),
+                        )
+                        for r in rows
+                    ],
+                    at=now,
+                )
+        return len(rows)
+
+    async def purge_expired_phi(self) -> int:
+        """Clear patient data of cases older than the retention period; timings stay for statistics."""
+        now = self.ctx.clock.now()
+        cutoff = now - timedelta(days=self.ctx.settings.ems_retention_days)
+        async with self.ctx.acquire() as conn, conn.transaction():
+            purged = [r["id"] for r in await conn.fetch(queries.PURGE_CASES, now, cutoff)]
+            if purged:
+                await conn.execute(queries.PURGE_VITALS, purged)
+                await conn.execute(queries.PURGE_ATTACHMENTS, purged)
+                await conn.execute(queries.PURGE_NOTES, purged)
+                for case_id in purged:
+                    await record_audit(
+                        conn,
+                        actor=None,
+                        action="ems.case.purge",
+                        subject_type="ems_case",
+                        subject_id=case_id,
+                        reason=f"retention of {self.ctx.settings.ems_retention_days} days passed",
+                        at=now,
+                    )
+        return len(purged)
