@@ -22,6 +22,7 @@ from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
 from backend.settings import Settings, get_settings
+from backend.shelters.routes import router as shelters_router
 from backend.validation import validate_json_body
 
 log = logging.getLogger("musubi.app")
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await app.state.ctx.close()
 
     app = Litestar(
-        route_handlers=[health, ready, accounts_router, facilities_router, ems_router],
+        route_handlers=[health, ready, accounts_router, facilities_router, ems_router, shelters_router],
         dependencies={"caller": Provide(current_caller)},
         signature_namespace={"Caller": Caller},
         guards=[enforce_access],

@@ -103,6 +103,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         DATABASE_URL=settings.database_url,
         REDIS_URL=settings.redis_url or "memory://",
         MUSUBI_SECRET_KEY=settings.secret_key or "",
+        MUSUBI_IDENTITY_KEYS=settings.identity_keys or "",
     )
     uvicorn.run("backend.app:create_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from backend.clock import Clock
 from backend.db import create_pool
 from backend.settings import Settings
+from backend.shelters.identity import IdentityCipher, parse_keyring
 
 
 @dataclass(slots=True)
@@ -23,6 +24,8 @@ class AppContext:
     password_hasher: PasswordHasher
     # None when running with the in-process bus (REDIS_URL=memory://).
     redis: Redis | None = None
+    # None when no identity keys are configured: placements then refuse (503) rather than store plain text.
+    identity: IdentityCipher | None = None
 
     def acquire(self) -> Any:
         """A pooled connection for one unit of work; 503 (via errors.py) if none frees up in time."""
@@ -51,7 +54,8 @@ async def open_context(settings: Settings, clock: Clock) -> AppContext:
         memory_cost=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    return AppContext(settings=settings, db=pool, clock=clock, password_hasher=hasher, redis=redis)
+    identity = IdentityCipher(parse_keyring(settings.identity_keys)) if settings.identity_keys else None
+    return AppContext(settings=settings, db=pool, clock=clock, password_hasher=hasher, redis=redis, identity=identity)
 
 
 def app_context(state: State) -> AppContext:

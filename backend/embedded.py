@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from backend.settings import Settings
+from backend.shelters.identity import new_keyring_entry
 
 log = logging.getLogger("musubi.embedded")
 
@@ -87,19 +88,23 @@ def resolve_services(settings: Settings) -> Settings:
         log.info("using the in-process event bus (single process only)")
     else:
         log.info("using Redis at %s", _redact(redis_url))
-    return replace(settings, database_url=database_url, redis_url=redis_url, secret_key=local_secret(settings))
+    return replace(
+        settings,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=settings.secret_key or _local_secret(settings.data_dir / "secret_key", secrets.token_urlsafe(48)),
+        identity_keys=settings.identity_keys
+        or _local_secret(settings.data_dir / "identity_keys", new_keyring_entry("local1")),
+    )
 
 
-def local_secret(settings: Settings) -> str:
-    """MUSUBI_SECRET_KEY, or one generated once and kept in the data dir (local runs only)."""
-    if settings.secret_key:
-        return settings.secret_key
-    path = settings.data_dir / "secret_key"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def _local_secret(path: Path, generated: str) -> str:
+    """A secret generated once and kept in the data dir (local runs; production sets the variable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-        log.info("generated a secret key in %s", path)
+        path.write_text(generated)
+        log.info("generated %s", path)
     return path.read_text().strip()
 
 

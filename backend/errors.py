@@ -97,6 +97,14 @@ class TooManyRequests(DomainError):
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))}, **kwargs)
 
 
+class IntegrityFailure(DomainError):
+    """Stored data failed its own integrity check (e.g. an AES-GCM tag): a server fault, logged loudly."""
+
+    status = 500
+    slug = "record-integrity"
+    title = "A stored record failed its integrity check"
+
+
 class ServiceUnavailable(DomainError):
     status = 503
     slug = "unavailable"
@@ -184,6 +192,8 @@ def _instance(request: Request[Any, Any, Any]) -> str:
 
 
 def _on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    if exc.status >= 500 and not isinstance(exc, ServiceUnavailable):
+        log.error("%s in %s %s: %s", exc.slug, request.method, request.url.path, exc)
     return problem_response(
         exc.status,
         exc.slug,

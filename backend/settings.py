@@ -46,6 +46,9 @@ class Settings:
     gateway_port: int = 8001
     # URL clients connect to (behind a proxy this differs from the bind address); unset → ws://host:port/.
     gateway_public_url: str | None = None
+    # Keys sealing children's identities: "kid:base64(32 bytes),…"; the last one seals new records.
+    # Unset → generated once into data_dir (local runs only; production must set it).
+    identity_keys: str | None = None
     # Lifetime of a realtime ticket: long enough to connect, short enough not to matter if leaked.
     ticket_ttl_seconds: int = 60
     # Lifetime of a login session.
@@ -103,6 +106,7 @@ class Settings:
             gateway_port=_int("MUSUBI_GATEWAY_PORT", 8001),
             gateway_public_url=_env("MUSUBI_GATEWAY_PUBLIC_URL"),
             ticket_ttl_seconds=_int("MUSUBI_TICKET_TTL_SECONDS", 60),
+            identity_keys=_env("MUSUBI_IDENTITY_KEYS"),
             session_ttl_minutes=_int("MUSUBI_SESSION_TTL_MINUTES", 12 * 60),
             db_pool_min=_int("MUSUBI_DB_POOL_MIN", 2),
             db_pool_max=_int("MUSUBI_DB_POOL_MAX", 20),

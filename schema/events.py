@@ -83,6 +83,32 @@ class HospitalBoardChanged(Event, tag="hospital.board.changed"):
     department: str
 
 
+class IntakeRequested(Event, tag="intake.requested"):
+    request_id: int
+
+
+class IntakeResponded(Event, tag="intake.responded"):
+    request_id: int
+    shelter_id: int
+    decision: str
+
+
+class IntakePlaced(Event, tag="intake.placed"):
+    request_id: int
+    shelter_id: int
+
+
+class IntakeClosed(Event, tag="intake.closed"):
+    """Placed elsewhere: this shelter's part in the request has ended."""
+
+    request_id: int
+
+
+class ShelterVacancyChanged(Event, tag="shelter.vacancy.changed"):
+    shelter_id: int
+    category: str
+
+
 AnyEvent = (
     MembershipGranted
     | BookingCreated
@@ -95,6 +121,11 @@ AnyEvent = (
     | EmsDestinationSet
     | EmsRequestReleased
     | HospitalBoardChanged
+    | IntakeRequested
+    | IntakeResponded
+    | IntakePlaced
+    | IntakeClosed
+    | ShelterVacancyChanged
 )
 
 

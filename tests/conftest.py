@@ -27,6 +27,7 @@ from backend.context import AppContext, app_context
 from backend.db import migrate
 from backend.embedded import with_database
 from backend.settings import Settings
+from backend.shelters.identity import new_keyring_entry
 from tests.support import Actors
 
 # Tables whose rows are reference data, not test state.
@@ -84,6 +85,7 @@ def test_settings(database_url: str) -> Settings:
         database_url=database_url,
         redis_url="memory://",
         secret_key="test-secret-" + secrets.token_hex(16),
+        identity_keys=",".join(new_keyring_entry(key_id) for key_id in ("retired", "current")),
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         argon2_parallelism=1,

@@ -1,0 +1,1 @@
+"""Child-protection shelter intake (一時保護所・児童福祉施設)."""

@@ -1,0 +1,105 @@
+"""All SQL of the shelters context."""
+
+UPSERT_UNIT = """
+INSERT INTO shelter_units (shelter_id, category, capacity, updated_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (shelter_id, category) DO UPDATE SET capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at
+RETURNING shelter_id, category, capacity, occupied, 0 AS held
+"""
+
+VACANCIES = """
+SELECT shelter_id, category, capacity, occupied, 0 AS held FROM shelter_units
+ WHERE ($1::bigint IS NULL OR shelter_id = $1) ORDER BY shelter_id, category
+"""
+
+SHELTERS_AMONG = "SELECT id FROM organizations WHERE kind = 'shelter' AND id = ANY($1::bigint[])"
+
+INSERT_REQUEST = """
+INSERT INTO intake_requests (guidance_center_id, created_by, created_at, age_years, sex, category, needs, urgency,
+                             status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open')
+RETURNING id
+"""
+
+INSERT_TARGETS = """
+INSERT INTO intake_targets (request_id, shelter_id, status)
+SELECT $1, shelter_id, 'pending' FROM unnest($2::bigint[]) AS s(shelter_id)
+"""
+
+REQUEST = "SELECT * FROM intake_requests WHERE id = $1"
+
+REQUEST_FOR_UPDATE = "SELECT * FROM intake_requests WHERE id = $1 FOR UPDATE"
+
+TARGETS = """
+SELECT shelter_id, status, responded_at, reason FROM intake_targets WHERE request_id = $1 ORDER BY shelter_id
+"""
+
+TARGET_OF_SHELTERS = """
+SELECT * FROM intake_targets WHERE request_id = $1 AND shelter_id = ANY($2::bigint[])
+ ORDER BY shelter_id LIMIT 1 FOR UPDATE
+"""
+
+TARGET_FOR_UPDATE = "SELECT * FROM intake_targets WHERE request_id = $1 AND shelter_id = $2 FOR UPDATE"
+
+ANSWER_TARGET = """
+UPDATE intake_targets SET status = $3, responded_at = $4, responded_by = $5, reason = $6
+ WHERE request_id = $1 AND shelter_id = $2
+RETURNING shelter_id, status, responded_at, reason
+"""
+
+REQUESTS_OF_CENTERS = """
+SELECT * FROM intake_requests WHERE guidance_center_id = ANY($1::bigint[]) AND id < $2 ORDER BY id DESC LIMIT $3
+"""
+
+REQUESTS_TO_SHELTERS = """
+SELECT r.* FROM intake_requests r
+ WHERE EXISTS (SELECT 1 FROM intake_targets t WHERE t.request_id = r.id AND t.shelter_id = ANY($1::bigint[]))
+   AND r.id < $2
+ ORDER BY r.id DESC LIMIT $3
+"""
+
+# A bed, only if one is free: the CHECK (occupied <= capacity) backs this up.
+TAKE_BED = """
+UPDATE shelter_units SET occupied = occupied + 1, updated_at = $3
+ WHERE shelter_id = $1 AND category = $2 AND occupied < capacity
+RETURNING occupied
+"""
+
+FREE_BED = """
+UPDATE shelter_units SET occupied = occupied - 1, updated_at = $3
+ WHERE shelter_id = $1 AND category = $2 AND occupied > 0
+"""
+
+INSERT_PLACEMENT = """
+INSERT INTO placements (request_id, shelter_id, category, placed_by, placed_at, identity_key_id, identity_nonce,
+                        identity_ciphertext)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, request_id, shelter_id, category, placed_at, discharged_at
+"""
+
+MARK_PLACED = "UPDATE intake_requests SET status = 'placed', placed_at = $2 WHERE id = $1"
+
+CLOSE_OTHER_TARGETS = """
+UPDATE intake_targets SET status = CASE WHEN shelter_id = $2 THEN 'placed' ELSE 'closed' END
+ WHERE request_id = $1
+RETURNING shelter_id, status
+"""
+
+PLACEMENT_OF_REQUEST = "SELECT * FROM placements WHERE request_id = $1"
+
+PLACEMENT_FOR_UPDATE = """
+SELECT p.*, r.guidance_center_id FROM placements p JOIN intake_requests r ON r.id = p.request_id
+ WHERE p.id = $1 FOR UPDATE OF p
+"""
+
+DISCHARGE = """
+UPDATE placements SET discharged_at = $2, discharged_by = $3 WHERE id = $1
+RETURNING id, request_id, shelter_id, category, placed_at, discharged_at
+"""
+
+PLACEMENT_STATS = """
+SELECT count(*) AS placements,
+       avg(minutes) AS mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes) AS median,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY minutes) AS p90
+  FROM (SELECT extract(epoch FROM placed_at - created_at) / 60 AS minutes FROM intake_requests
+         WHERE placed_at IS NOT NULL AND created_at >= $1 AND created_at < $2) AS t
+"""

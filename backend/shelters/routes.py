@@ -1,0 +1,139 @@
+"""HTTP ↔ ShelterService. No rules here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from backend.accounts.access import PREFECTURE_ADMIN, Caller
+from backend.context import app_context
+from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
+from schema.base import MAX_ID
+from schema.shelters import (
+    CATEGORY_PATTERN,
+    IntakeRequest,
+    IntakeRequestCreate,
+    IntakeResponseCreate,
+    Placement,
+    PlacementCreate,
+    PlacementStats,
+    Target,
+    UnitUpdate,
+    Vacancy,
+)
+
+IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+Service = NamedDependency[ShelterService]
+Me = NamedDependency[Caller]
+INVOLVED = (CASEWORKER, *SHELTER_STAFF)
+
+
+def shelter_service(state: State) -> ShelterService:
+    return ShelterService(app_context(state))
+
+
+@put(
+    "/v1/shelters/{shelter_id:int}/units/{category:str}",
+    access=SHELTER_STAFF,
+    operation_id="setShelterUnit",
+    tags=["shelters"],
+)
+async def set_unit(
+    shelter_id: IdParam,
+    category: Annotated[str, PathParameter(pattern=CATEGORY_PATTERN)],
+    data: JSONBody[UnitUpdate],
+    caller: Me,
+    shelters: Service,
+) -> Vacancy:
+    """Set the beds of one category (e.g. 6-12:female, special). 409 below the beds in use."""
+    return await shelters.set_capacity(caller, shelter_id, category, data.capacity)
+
+
+@get("/v1/shelters/vacancies", access=INVOLVED, operation_id="shelterVacancies", tags=["shelters"])
+async def vacancies(
+    shelters: Service,
+    shelter_id: Annotated[int | None, QueryParameter(name="shelterId", ge=1, le=MAX_ID)] = None,
+) -> list[Vacancy]:
+    """The live vacancy board: capacity and occupancy per shelter and category."""
+    return await shelters.vacancies(shelter_id)
+
+
+@post("/v1/intake-requests", access=CASEWORKER, operation_id="createIntakeRequest", tags=["shelters"])
+async def create_request(data: JSONBody[IntakeRequestCreate], caller: Me, shelters: Service) -> IntakeRequest:
+    """One request, many shelters: age, sex, category, needs, urgency — never the child's name."""
+    return await shelters.create_request(caller, data)
+
+
+@get("/v1/intake-requests", access=INVOLVED, operation_id="listIntakeRequests", tags=["shelters"])
+async def list_requests(
+    request: Request[Any, Any, Any], caller: Me, shelters: Service, cursor: Cursor = None, limit: Limit = 50
+) -> Response[list[IntakeRequest]]:
+    """The centre's requests (caseworkers) or those sent to the shelter (staff), newest first (audited)."""
+    before = MAX_ID if cursor is None else id_cursor(cursor)
+    items = await shelters.requests(caller, before, limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@get("/v1/intake-requests/{request_id:int}", access=INVOLVED, operation_id="getIntakeRequest", tags=["shelters"])
+async def get_request(request_id: IdParam, caller: Me, shelters: Service) -> IntakeRequest:
+    """One request; the child's identity only for the centre and, after placement, the chosen shelter (audited)."""
+    return await shelters.request(caller, request_id)
+
+
+@post(
+    "/v1/intake-requests/{request_id:int}/responses",
+    access=SHELTER_STAFF,
+    operation_id="answerIntakeRequest",
+    tags=["shelters"],
+)
+async def respond(request_id: IdParam, data: JSONBody[IntakeResponseCreate], caller: Me, shelters: Service) -> Target:
+    """The shelter can or cannot take the child (with a reason when not)."""
+    return await shelters.respond(caller, request_id, data)
+
+
+@post(
+    "/v1/intake-requests/{request_id:int}/placement",
+    access=CASEWORKER,
+    operation_id="placeChild",
+    tags=["shelters"],
+)
+async def place(request_id: IdParam, data: JSONBody[PlacementCreate], caller: Me, shelters: Service) -> IntakeRequest:
+    """Confirm one accepting shelter: takes a bed atomically, closes the others, and only now shares who the child is.
+    409 if already placed or the shelter is full."""
+    return await shelters.place(caller, request_id, data)
+
+
+@post(
+    "/v1/placements/{placement_id:int}/discharge",
+    access=INVOLVED,
+    operation_id="dischargePlacement",
+    status_code=200,
+    tags=["shelters"],
+)
+async def discharge(placement_id: IdParam, caller: Me, shelters: Service) -> Placement:
+    """The child leaves; the bed is free again."""
+    return await shelters.discharge(caller, placement_id)
+
+
+@get("/v1/intake-stats", access=PREFECTURE_ADMIN, operation_id="intakeStats", tags=["shelters"])
+async def stats(
+    shelters: Service,
+    start: Annotated[datetime | None, QueryParameter(name="from")] = None,
+    end: Annotated[datetime | None, QueryParameter(name="to")] = None,
+) -> PlacementStats:
+    """Minutes from request to placement (the prefecture's own figures)."""
+    end = end or datetime.now(UTC)
+    return await shelters.placement_stats(start or end - timedelta(days=365), end)
+
+
+router = Router(
+    path="/",
+    route_handlers=[set_unit, vacancies, create_request, list_requests, get_request, respond, place, discharge, stats],
+    dependencies={"shelters": Provide(shelter_service, sync_to_thread=False)},
+)

@@ -1,0 +1,303 @@
+"""Rules and transactions of shelter intake.
+
+Who sees what: caseworkers see their guidance centre's requests; shelter staff see requests
+sent to their shelter, and only their own answer. The child's identity is given only to the
+centre and, once placed, to the chosen shelter. Every view of a request is audited with the
+viewer's reason for access, inside the transaction that reads it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from cryptography.exceptions import InvalidTag
+
+from backend.accounts.access import Caller, Member
+from backend.audit import record_audit
+from backend.context import AppContext
+from backend.errors import (
+    Conflict,
+    IntegrityFailure,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+    register_constraint,
+)
+from backend.outbox import emit_all
+from backend.shelters import queries
+from backend.shelters.identity import IdentityCipher
+from schema.base import FieldError
+from schema.events import (
+    Event,
+    IntakeClosed,
+    IntakePlaced,
+    IntakeRequested,
+    IntakeResponded,
+    ShelterVacancyChanged,
+)
+from schema.shelters import (
+    IntakeRequest,
+    IntakeRequestCreate,
+    IntakeResponseCreate,
+    Placement,
+    PlacementCreate,
+    PlacementStats,
+    Target,
+    Vacancy,
+)
+
+register_constraint("placements_one_per_request", 409, "already-placed", "This child has already been placed")
+register_constraint("shelter_units_within_capacity", 409, "over-capacity", "Capacity below the beds in use")
+
+CASEWORKER = Member("guidance_center", "caseworker")
+SHELTER_STAFF = (Member("shelter", "staff"), Member("shelter", "admin"))
+VACANCY_BOARD = "shelters:vacancy"
+
+
+def _centers(caller: Caller) -> frozenset[int]:
+    return caller.organization_ids("guidance_center", roles=("caseworker",))
+
+
+def _shelters(caller: Caller) -> frozenset[int]:
+    return caller.organization_ids("shelter", roles=("staff", "admin"))
+
+
+def _placement(row: asyncpg.Record) -> Placement:
+    return Placement(
+        id=row["id"],
+        request_id=row["request_id"],
+        shelter_id=row["shelter_id"],
+        category=row["category"],
+        placed_at=row["placed_at"],
+        discharged_at=row["discharged_at"],
+    )
+
+
+class ShelterService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    # -- beds ----------------------------------------------------------------------
+
+    async def set_capacity(self, caller: Caller, shelter_id: int, category: str, capacity: int) -> Vacancy:
+        if shelter_id not in _shelters(caller):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(queries.UPSERT_UNIT, shelter_id, category, capacity, now)
+            await emit_all(
+                conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=now
+            )
+        return Vacancy(**dict(row))
+
+    async def vacancies(self, shelter_id: int | None) -> list[Vacancy]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.VACANCIES, shelter_id)
+        return [Vacancy(**dict(r)) for r in rows]
+
+    # -- requests --------------------------------------------------------------------
+
+    async def create_request(self, caller: Caller, data: IntakeRequestCreate) -> IntakeRequest:
+        centers = sorted(_centers(caller))
+        now = self.ctx.clock.now()
+        wanted = list(dict.fromkeys(data.shelter_ids))
+        async with self.ctx.acquire() as conn, conn.transaction():
+            shelters = {r["id"] for r in await conn.fetch(queries.SHELTERS_AMONG, wanted)}
+            unknown = [
+                FieldError(field=f"$.shelterIds[{i}]", message="Not a shelter")
+                for i, shelter_id in enumerate(data.shelter_ids)
+                if shelter_id not in shelters
+            ]
+            if unknown:
+                raise Unprocessable(slug="unknown-reference", errors=unknown)
+            request_id = await conn.fetchval(
+                queries.INSERT_REQUEST,
+                centers[0],
+                caller.account_id,
+                now,
+                data.age_years,
+                data.sex,
+                data.category,
+                data.needs,
+                data.urgency,
+            )
+            await conn.execute(queries.INSERT_TARGETS, request_id, wanted)
+            await emit_all(conn, [(f"shelter:{s}", IntakeRequested(request_id=request_id)) for s in wanted], at=now)
+            return await self._view(conn, caller, request_id, action="intake.create")
+
+    async def request(self, caller: Caller, request_id: int) -> IntakeRequest:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            return await self._view(conn, caller, request_id, action="intake.read")
+
+    async def requests(self, caller: Caller, before: int, limit: int) -> list[IntakeRequest]:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.REQUESTS_OF_CENTERS, list(_centers(caller)), before, limit)
+            rows += await conn.fetch(queries.REQUESTS_TO_SHELTERS, list(_shelters(caller)), before, limit)
+            ids = sorted({r["id"] for r in rows}, reverse=True)[:limit]
+            return [await self._view(conn, caller, request_id, action="intake.list") for request_id in ids]
+
+    async def _view(self, conn: asyncpg.Connection, caller: Caller, request_id: int, *, action: str) -> IntakeRequest:
+        """The request as this caller may see it, audited; 404 for anyone without a part in it."""
+        request = await conn.fetchrow(queries.REQUEST, request_id)
+        if request is None:
+            raise NotFound()
+        targets = await conn.fetch(queries.TARGETS, request_id)
+        placement = await conn.fetchrow(queries.PLACEMENT_OF_REQUEST, request_id)
+        own_shelters = [t for t in targets if t["shelter_id"] in _shelters(caller)]
+        is_center = request["guidance_center_id"] in _centers(caller)
+        if not is_center and not own_shelters:
+            raise NotFound()
+        chosen = placement is not None and placement["shelter_id"] in _shelters(caller)
+        sees_identity = placement is not None and (is_center or chosen)
+        reason = "caseworker of the requesting centre" if is_center else "shelter the request was sent to"
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action=action + (".identity" if sees_identity else ""),
+            subject_type="intake_request",
+            subject_id=request_id,
+            reason=reason + (" (placed here)" if chosen and not is_center else ""),
+            at=self.ctx.clock.now(),
+        )
+        child = None
+        if sees_identity:
+            assert placement is not None
+            try:
+                child = self._cipher().open(
+                    placement["identity_key_id"],
+                    placement["identity_nonce"],
+                    placement["identity_ciphertext"],
+                    request_id,
+                )
+            except (InvalidTag, KeyError) as exc:
+                raise IntegrityFailure(f"identity of intake request {request_id} does not open") from exc
+        return IntakeRequest(
+            id=request["id"],
+            guidance_center_id=request["guidance_center_id"],
+            created_at=request["created_at"],
+            age_years=request["age_years"],
+            sex=request["sex"],
+            category=request["category"],
+            needs=list(request["needs"]),
+            urgency=request["urgency"],
+            status=request["status"],
+            targets=[Target(**dict(t)) for t in (targets if is_center else own_shelters)],
+            placement=_placement(placement) if placement is not None and (is_center or chosen) else None,
+            child=child,
+        )
+
+    async def respond(self, caller: Caller, request_id: int, data: IntakeResponseCreate) -> Target:
+        if data.decision == "decline" and data.reason is None:
+            raise Unprocessable(errors=[FieldError(field="$.reason", message="Say why the shelter declines")])
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            request = await conn.fetchrow(queries.REQUEST, request_id)
+            if request is None:
+                raise NotFound()
+            target = await conn.fetchrow(queries.TARGET_OF_SHELTERS, request_id, list(_shelters(caller)))
+            if target is None:
+                raise NotFound()
+            if request["status"] != "open" or target["status"] not in ("pending", "accepted", "declined"):
+                raise Conflict("This request is no longer open.", slug="request-closed")
+            status = "accepted" if data.decision == "accept" else "declined"
+            row = await conn.fetchrow(
+                queries.ANSWER_TARGET, request_id, target["shelter_id"], status, now, caller.account_id, data.reason
+            )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action=f"intake.{status}",
+                subject_type="intake_request",
+                subject_id=request_id,
+                reason=data.reason,
+                at=now,
+            )
+            event = IntakeResponded(request_id=request_id, shelter_id=target["shelter_id"], decision=status)
+            await emit_all(conn, [(f"guidance:{request['guidance_center_id']}", event)], at=now)
+        return Target(**dict(row))
+
+    def _cipher(self) -> IdentityCipher:
+        if self.ctx.identity is None:
+            raise ServiceUnavailable("Identity keys are not configured; no child record can be stored or read.")
+        return self.ctx.identity
+
+    async def place(self, caller: Caller, request_id: int, data: PlacementCreate) -> IntakeRequest:
+        cipher = self._cipher()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            request = await conn.fetchrow(queries.REQUEST_FOR_UPDATE, request_id)
+            if request is None or request["guidance_center_id"] not in _centers(caller):
+                raise NotFound()
+            if request["status"] != "open":
+                raise Conflict(f"This request is already {request['status']}.", slug="already-placed")
+            target = await conn.fetchrow(queries.TARGET_FOR_UPDATE, request_id, data.shelter_id)
+            if target is None or target["status"] != "accepted":
+                raise Conflict("That shelter has not accepted this request.", slug="not-accepted")
+            if await conn.fetchval(queries.TAKE_BED, data.shelter_id, request["category"], now) is None:
+                raise Conflict("No free bed in that category at the shelter.", slug="shelter-full")
+            key_id, nonce, ciphertext = cipher.seal(data.child, request_id)
+            await conn.fetchrow(
+                queries.INSERT_PLACEMENT,
+                request_id,
+                data.shelter_id,
+                request["category"],
+                caller.account_id,
+                now,
+                key_id,
+                nonce,
+                ciphertext,
+            )
+            await conn.execute(queries.MARK_PLACED, request_id, now)
+            targets = await conn.fetch(queries.CLOSE_OTHER_TARGETS, request_id, data.shelter_id)
+            events: list[tuple[str, Event]] = [
+                (
+                    f"guidance:{request['guidance_center_id']}",
+                    IntakePlaced(request_id=request_id, shelter_id=data.shelter_id),
+                ),
+                (f"shelter:{data.shelter_id}", IntakePlaced(request_id=request_id, shelter_id=data.shelter_id)),
+                (VACANCY_BOARD, ShelterVacancyChanged(shelter_id=data.shelter_id, category=request["category"])),
+            ]
+            events += [
+                (f"shelter:{t['shelter_id']}", IntakeClosed(request_id=request_id))
+                for t in targets
+                if t["status"] == "closed"
+            ]
+            await emit_all(conn, events, at=now)
+            return await self._view(conn, caller, request_id, action="intake.place")
+
+    async def discharge(self, caller: Caller, placement_id: int) -> Placement:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            placement = await conn.fetchrow(queries.PLACEMENT_FOR_UPDATE, placement_id)
+            if placement is None or (
+                placement["shelter_id"] not in _shelters(caller)
+                and placement["guidance_center_id"] not in _centers(caller)
+            ):
+                raise NotFound()
+            if placement["discharged_at"] is not None:
+                raise Conflict("Already discharged.", slug="already-discharged")
+            row = await conn.fetchrow(queries.DISCHARGE, placement_id, now, caller.account_id)
+            await conn.execute(queries.FREE_BED, placement["shelter_id"], placement["category"], now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="intake.discharge",
+                subject_type="intake_request",
+                subject_id=placement["request_id"],
+                reason=None,
+                at=now,
+            )
+            event = ShelterVacancyChanged(shelter_id=placement["shelter_id"], category=placement["category"])
+            await emit_all(conn, [(VACANCY_BOARD, event)], at=now)
+        return _placement(row)
+
+    async def placement_stats(self, start: datetime, end: datetime) -> PlacementStats:
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.PLACEMENT_STATS, start, end)
+        return PlacementStats(
+            placements=row["placements"],
+            mean_minutes=float(row["mean"]) if row["mean"] is not None else None,
+            median_minutes=row["median"],
+            p90_minutes=row["p90"],
+        )
