@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -87,6 +88,8 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
                     org.municipality,
                     now,
                 )
+            await _seed_facilities(conn, org_ids, now)
+            await _seed_shelter_beds(conn, org_ids, now)
             rows = []
             for account in DEMO_ACCOUNTS:
                 email = f"{account.local_part}@{DEMO_DOMAIN}"
@@ -120,6 +123,56 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
     finally:
         await conn.close()
     return rows
+
+
+DEMO_FACILITIES = (
+    # (owner key, name, kind, address, lat, lon, resources: (name, unit, opens, closes, fee))
+    ("mito", "水戸市総合体育館 Mito Gymnasium", "gym", "水戸市緑町", 36.370, 140.450,
+     (("メインアリーナ Main arena", 60, 9, 21, 1200), ("卓球室 Table tennis", 60, 9, 21, 300))),
+    ("mito", "水戸市民会館 Mito Civic Hall", "meeting_room", "水戸市泉町", 36.376, 140.474,
+     (("会議室1 Room 1", 60, 9, 22, 0), ("和室 Japanese room", 120, 9, 21, 800))),
+    ("sports", "千波公園テニスコート Senba Tennis Courts", "court", "水戸市千波町", 36.363, 140.458,
+     (("Aコート Court A", 60, 7, 19, 500), ("Bコート Court B", 60, 7, 19, 500))),
+)  # fmt: skip
+DEMO_SHELTER_BEDS = (("0-5:any", 2), ("6-12:female", 4), ("6-12:male", 4), ("13-17:female", 3), ("13-17:male", 3),
+                     ("special", 1))  # fmt: skip
+
+
+async def _seed_facilities(conn: asyncpg.Connection, org_ids: dict[str, int], now: datetime) -> None:
+    for owner, name, kind, address, lat, lon, resources in DEMO_FACILITIES:
+        if await conn.fetchval("SELECT true FROM facilities WHERE name = $1", name):
+            continue
+        facility_id = await conn.fetchval(
+            """
+            INSERT INTO facilities (organization_id, municipality_id, name, kind, address, lat, lon, created_at)
+            SELECT $1, municipality_id, $2, $3, $4, $5, $6, $7 FROM organizations WHERE id = $1
+            RETURNING id
+            """,
+            org_ids[owner], name, kind, address, lat, lon, now,
+        )  # fmt: skip
+        for resource, unit, opens, closes, fee in resources:
+            await conn.execute(
+                """
+                INSERT INTO resources (facility_id, name, unit_minutes, opens_at, closes_at, fee_per_unit,
+                                       non_resident_fee_per_unit, cancel_deadline_hours, payment_deadline_hours,
+                                       waitlist_hold_minutes, created_at)
+                VALUES ($1, $2, $3, make_time($4, 0, 0), make_time($5, 0, 0), $6, $7, 24, 72, 30, $8)
+                """,
+                facility_id, resource, unit, opens, closes, fee, fee + fee // 2 if fee else None, now,
+            )  # fmt: skip
+
+
+async def _seed_shelter_beds(conn: asyncpg.Connection, org_ids: dict[str, int], now: datetime) -> None:
+    for key in ("shelter", "shelter2"):
+        for category, capacity in DEMO_SHELTER_BEDS:
+            await conn.execute(
+                "INSERT INTO shelter_units (shelter_id, category, capacity, updated_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT DO NOTHING",
+                org_ids[key],
+                category,
+                capacity,
+                now,
+            )
 
 
 def format_table(rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> str:

@@ -7,6 +7,8 @@ import sys
 import asyncpg
 import httpx
 
+from backend.seed import DEMO_PASSWORD, seed_demo
+from backend.settings import Settings
 from tests.conftest import create_scratch_database, drop_database
 
 
@@ -55,3 +57,20 @@ async def test_two_processes_migrating_at_once_leave_one_set_of_tables(postgres_
             await conn.close()
     finally:
         await drop_database(postgres_server_url, url)
+
+
+async def test_demo_seed_is_idempotent_and_its_accounts_log_in(
+    http: httpx.AsyncClient, db: asyncpg.Pool, database_url: str, test_settings: Settings
+) -> None:
+    first = await seed_demo(database_url, test_settings)
+    again = await seed_demo(database_url, test_settings)
+    assert first == again
+    assert len(first) == 8
+    assert await db.fetchval("SELECT count(*) FROM accounts") == 8
+    assert await db.fetchval("SELECT count(*) FROM facilities") == 3
+    for email, _, _ in first:
+        session = await http.post("/v1/sessions", json={"email": email, "password": DEMO_PASSWORD})
+        assert session.status_code == 201, email
+    paramedic = await http.post("/v1/sessions", json={"email": "paramedic@demo.musubi.jp", "password": DEMO_PASSWORD})
+    me = (await http.get("/v1/me", headers={"Authorization": f"Bearer {paramedic.json()['token']}"})).json()
+    assert [m["role"] for m in me["memberships"]] == ["paramedic"]
