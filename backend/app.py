@@ -14,6 +14,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
+from backend.childcare.routes import router as childcare_router
 from backend.clock import Clock, SystemClock
 from backend.context import open_context
 from backend.ems.routes import router as ems_router
@@ -45,7 +46,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             await app.state.ctx.close()
 
     app = Litestar(
-        route_handlers=[health, ready, accounts_router, facilities_router, ems_router, shelters_router],
+        route_handlers=[
+            health,
+            ready,
+            accounts_router,
+            facilities_router,
+            childcare_router,
+            shelters_router,
+            ems_router,
+        ],
         dependencies={"caller": Provide(current_caller)},
         signature_namespace={"Caller": Caller},
         guards=[enforce_access],

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 
+from backend.childcare.service import ChildcareService
 from backend.context import AppContext
 from backend.ems.service import EmsService
 from backend.facilities.service import FacilityService
@@ -29,6 +30,11 @@ async def sweep_once(ctx: AppContext) -> None:
     released = await FacilityService(ctx).release_expired()
     if released:
         log.info("released %d expired bookings/holds", released)
+    childcare = ChildcareService(ctx)
+    if await childcare.expire_holds():
+        log.info("passed on expired childcare holds")
+    if await childcare.send_reminders():
+        log.info("sent childcare reminders for tomorrow")
     ems = EmsService(ctx)
     realerted = await ems.realert_unanswered()
     if realerted:

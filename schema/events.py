@@ -109,6 +109,36 @@ class ShelterVacancyChanged(Event, tag="shelter.vacancy.changed"):
     category: str
 
 
+class ChildcareReserved(Event, tag="childcare.reserved"):
+    reservation_id: int
+    session_id: int
+
+
+class ChildcareCancelled(Event, tag="childcare.cancelled"):
+    reservation_id: int
+    session_id: int
+
+
+class ChildcareOffered(Event, tag="childcare.offered"):
+    """A freed place is held for your child until `holdUntil` (push hook)."""
+
+    reservation_id: int
+    session_id: int
+    hold_until: str
+
+
+class ChildcareReminder(Event, tag="childcare.reminder"):
+    """Tomorrow's reservation (push hook)."""
+
+    reservation_id: int
+    session_id: int
+
+
+class NurseryAvailabilityChanged(Event, tag="nursery.availability.changed"):
+    nursery_id: int
+    session_id: int
+
+
 AnyEvent = (
     MembershipGranted
     | BookingCreated
@@ -126,6 +156,11 @@ AnyEvent = (
     | IntakePlaced
     | IntakeClosed
     | ShelterVacancyChanged
+    | ChildcareReserved
+    | ChildcareCancelled
+    | ChildcareOffered
+    | ChildcareReminder
+    | NurseryAvailabilityChanged
 )
 
 

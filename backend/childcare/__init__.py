@@ -1,0 +1,1 @@
+"""Temporary childcare (一時預かり保育)."""

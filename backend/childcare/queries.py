@@ -1,0 +1,152 @@
+"""All SQL of the childcare context."""
+
+NURSERY = "SELECT id, municipality_id FROM organizations WHERE id = $1 AND kind = 'nursery'"
+
+INSERT_SESSION = """
+INSERT INTO childcare_sessions (nursery_id, day, block, cancel_deadline_hours, created_at)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+
+INSERT_PLACES = """
+INSERT INTO childcare_places (session_id, band, capacity)
+SELECT $1, band, capacity FROM unnest($2::text[], $3::int[]) AS p(band, capacity)
+"""
+
+SESSION = """
+SELECT s.*, o.municipality_id AS nursery_municipality_id FROM childcare_sessions s
+  JOIN organizations o ON o.id = s.nursery_id WHERE s.id = $1
+"""
+
+PLACES = "SELECT band, capacity, used FROM childcare_places WHERE session_id = $1 ORDER BY band"
+
+INSERT_CHILD = """
+INSERT INTO children (parent_id, name, birth_date, allergies, notes, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id
+"""
+
+CHILD = """
+SELECT c.*, a.municipality_id AS parent_municipality_id,
+       coalesce(array(SELECT nursery_id FROM child_approvals WHERE child_id = c.id ORDER BY nursery_id), '{}')
+           AS approved_nursery_ids
+  FROM children c JOIN accounts a ON a.id = c.parent_id WHERE c.id = $1
+"""
+
+# Nurseries where the child is approved or has (had) a reservation: their staff may see the child.
+CHILD_NURSERIES = """
+SELECT nursery_id FROM child_approvals WHERE child_id = $1
+UNION
+SELECT s.nursery_id FROM childcare_reservations r JOIN childcare_sessions s ON s.id = r.session_id
+ WHERE r.child_id = $1
+"""
+
+CHILDREN_OF_PARENT = "SELECT id FROM children WHERE parent_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+
+CHILDREN_OF_NURSERIES = """
+SELECT DISTINCT child_id AS id FROM child_approvals WHERE nursery_id = ANY($1::bigint[]) AND child_id > $2
+ ORDER BY child_id LIMIT $3
+"""
+
+INSERT_APPROVAL = """
+INSERT INTO child_approvals (child_id, nursery_id, approved_by, approved_at) VALUES ($1, $2, $3, $4)
+RETURNING child_id, nursery_id, approved_at
+"""
+
+IS_APPROVED = "SELECT true FROM child_approvals WHERE child_id = $1 AND nursery_id = $2"
+
+AVAILABILITY = """
+SELECT s.id AS session_id, s.nursery_id, s.block, p.band, p.capacity - p.used AS remaining
+  FROM childcare_sessions s
+  JOIN organizations o ON o.id = s.nursery_id
+  JOIN childcare_places p ON p.session_id = s.id AND p.band = $2
+ WHERE s.day = $1 AND ($3::int IS NULL OR o.municipality_id = $3)
+ ORDER BY s.nursery_id, s.block
+"""
+
+TAKE_PLACE = """
+UPDATE childcare_places SET used = used + 1 WHERE session_id = $1 AND band = $2 AND used < capacity RETURNING used
+"""
+
+FREE_PLACE = "UPDATE childcare_places SET used = used - 1 WHERE session_id = $1 AND band = $2 AND used > 0"
+
+QUOTA_OF = "SELECT monthly_hours FROM childcare_quotas WHERE municipality_id = $1"
+
+# Charge the month's hours only while they stay within the quota; no row back means over quota.
+CHARGE_HOURS = """
+INSERT INTO childcare_hours_used AS u (child_id, month, hours) SELECT $1, $2, $3::int WHERE $3::int <= $4::int
+ON CONFLICT (child_id, month) DO UPDATE SET hours = u.hours + EXCLUDED.hours WHERE u.hours + EXCLUDED.hours <= $4::int
+RETURNING hours
+"""
+
+REFUND_HOURS = "UPDATE childcare_hours_used SET hours = greatest(hours - $3, 0) WHERE child_id = $1 AND month = $2"
+
+OWN_HOLD = """
+SELECT id FROM childcare_reservations
+ WHERE session_id = $1 AND child_id = $2 AND status = 'held' AND hold_until > $3 FOR UPDATE
+"""
+
+RESERVATION_COLUMNS = "id, session_id, child_id, band, hours, status, hold_until, created_at"
+
+INSERT_RESERVATION = f"""
+INSERT INTO childcare_reservations (session_id, child_id, band, hours, status, hold_until, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+TAKE_HOLD = f"""
+UPDATE childcare_reservations SET status = 'reserved', hold_until = NULL WHERE id = $1 RETURNING {RESERVATION_COLUMNS}
+"""
+
+RESERVATION_FOR_UPDATE = """
+SELECT r.*, s.nursery_id, s.day, s.block, s.cancel_deadline_hours, c.parent_id
+  FROM childcare_reservations r
+  JOIN childcare_sessions s ON s.id = r.session_id
+  JOIN children c ON c.id = r.child_id
+ WHERE r.id = $1 FOR UPDATE OF r
+"""
+
+END_RESERVATION = f"""
+UPDATE childcare_reservations SET status = $2, ended_at = $3 WHERE id = $1 RETURNING {RESERVATION_COLUMNS}
+"""
+
+WAITLIST_BOOKED = "UPDATE childcare_waitlist SET status = 'booked' WHERE reservation_id = $1"
+
+INSERT_WAITLIST = """
+INSERT INTO childcare_waitlist (session_id, child_id, band, status, created_at) VALUES ($1, $2, $3, 'waiting', $4)
+RETURNING id, session_id, child_id, band, status
+"""
+
+PLACE_FREE = "SELECT capacity > used FROM childcare_places WHERE session_id = $1 AND band = $2"
+
+NEXT_WAITER = """
+SELECT w.id, w.child_id, c.parent_id
+  FROM childcare_waitlist w JOIN children c ON c.id = w.child_id
+ WHERE w.session_id = $1 AND w.band = $2 AND w.status = 'waiting'
+ ORDER BY w.created_at, w.id LIMIT 1
+ FOR UPDATE OF w SKIP LOCKED
+"""
+
+WAITLIST_OFFERED = "UPDATE childcare_waitlist SET status = 'offered', reservation_id = $2 WHERE id = $1"
+
+EXPIRED_HOLDS = """
+UPDATE childcare_reservations r SET status = 'released', ended_at = $1
+  FROM childcare_sessions s
+ WHERE s.id = r.session_id AND r.status = 'held' AND r.hold_until <= $1
+RETURNING r.id, r.session_id, r.band, s.nursery_id
+"""
+
+WAITLIST_EXPIRED = "UPDATE childcare_waitlist SET status = 'expired' WHERE reservation_id = ANY($1::bigint[])"
+
+DUE_REMINDERS = """
+UPDATE childcare_reservations r SET reminded_at = $1
+  FROM childcare_sessions s, children c
+ WHERE s.id = r.session_id AND c.id = r.child_id AND r.status = 'reserved' AND r.reminded_at IS NULL AND s.day = $2
+RETURNING r.id, r.session_id, c.parent_id
+"""
+
+UPSERT_QUOTA = """
+INSERT INTO childcare_quotas (municipality_id, monthly_hours, updated_at) VALUES ($1, $2, $3)
+ON CONFLICT (municipality_id) DO UPDATE SET monthly_hours = EXCLUDED.monthly_hours, updated_at = EXCLUDED.updated_at
+RETURNING municipality_id, monthly_hours
+"""
+
+MUNICIPALITIES_OF = "SELECT municipality_id FROM organizations WHERE id = ANY($1::bigint[])"

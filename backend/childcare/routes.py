@@ -1,0 +1,161 @@
+"""HTTP ↔ ChildcareService. No rules here."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Request, Response, Router, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from backend.accounts.access import PREFECTURE_ADMIN, SIGNED_IN, Caller
+from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
+from backend.context import app_context
+from backend.pagination import Cursor, Limit, id_cursor, page
+from schema.base import MAX_ID
+from schema.childcare import (
+    Approval,
+    ApprovalCreate,
+    Availability,
+    Child,
+    ChildCreate,
+    Quota,
+    QuotaUpdate,
+    Reservation,
+    ReservationCreate,
+    Session,
+    SessionCreate,
+    WaitlistCreate,
+    WaitlistEntry,
+)
+
+IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+Service = NamedDependency[ChildcareService]
+Me = NamedDependency[Caller]
+
+
+def childcare_service(state: State) -> ChildcareService:
+    return ChildcareService(app_context(state))
+
+
+@post(
+    "/v1/nurseries/{nursery_id:int}/sessions",
+    access=NURSERY_STAFF,
+    operation_id="createChildcareSession",
+    tags=["childcare"],
+)
+async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], caller: Me, childcare: Service) -> Session:
+    """Open a session (date, block) with places per age band: {"0": n, "1-2": n, "3-5": n}."""
+    return await childcare.create_session(caller, nursery_id, data)
+
+
+@post("/v1/children", access=SIGNED_IN, operation_id="registerChild", tags=["childcare"])
+async def register_child(data: JSONBody[ChildCreate], caller: Me, childcare: Service) -> Child:
+    """A parent registers a child once: name, birth date, allergies, notes."""
+    return await childcare.register_child(caller, data)
+
+
+@get("/v1/children", access=SIGNED_IN, operation_id="listChildren", tags=["childcare"])
+async def list_children(
+    request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
+) -> Response[list[Child]]:
+    """The parent's children, or (nursery staff) children approved at their nursery (audited)."""
+    items = await childcare.children(caller, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@get("/v1/children/{child_id:int}", access=SIGNED_IN, operation_id="getChild", tags=["childcare"])
+async def get_child(child_id: IdParam, caller: Me, childcare: Service) -> Child:
+    """The parent, or staff of a nursery where the child is approved or reserved (audited)."""
+    return await childcare.child(caller, child_id)
+
+
+@post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild", tags=["childcare"])
+async def approve_child(child_id: IdParam, data: JSONBody[ApprovalCreate], caller: Me, childcare: Service) -> Approval:
+    """The nursery has met the child (面談): reservations there are now possible."""
+    return await childcare.approve(caller, child_id, data.nursery_id)
+
+
+@get("/v1/childcare/availability", access=SIGNED_IN, operation_id="childcareAvailability", tags=["childcare"])
+async def availability(
+    caller: Me,
+    childcare: Service,
+    day: Annotated[date, QueryParameter(name="date")],
+    child_id: Annotated[int, QueryParameter(name="childId", ge=1, le=MAX_ID)],
+    municipality_id: Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)] = None,
+) -> list[Availability]:
+    """Sessions of the day for this child's age band: ◯ free, △ few, × full."""
+    return await childcare.availability(caller, day, child_id, municipality_id)
+
+
+@post("/v1/childcare/reservations", access=SIGNED_IN, operation_id="reserveChildcare", tags=["childcare"])
+async def reserve(data: JSONBody[ReservationCreate], caller: Me, childcare: Service) -> Reservation:
+    """Reserve a place (or take a held one). 409 when full or over quota; 403 when not approved there."""
+    return await childcare.reserve(caller, data.session_id, data.child_id)
+
+
+@post(
+    "/v1/childcare/reservations/{reservation_id:int}/cancel",
+    access=SIGNED_IN,
+    operation_id="cancelChildcare",
+    status_code=200,
+    tags=["childcare"],
+)
+async def cancel(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
+    """Cancel until the deadline; the place goes to the next waiter."""
+    return await childcare.cancel(caller, reservation_id)
+
+
+@post(
+    "/v1/childcare/reservations/{reservation_id:int}/no-show",
+    access=NURSERY_STAFF,
+    operation_id="recordNoShow",
+    status_code=200,
+    tags=["childcare"],
+)
+async def no_show(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
+    """Staff record that the child did not come."""
+    return await childcare.record_no_show(caller, reservation_id)
+
+
+@post("/v1/childcare/waitlist", access=SIGNED_IN, operation_id="joinChildcareWaitlist", tags=["childcare"])
+async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, childcare: Service) -> WaitlistEntry:
+    """Queue for a full session: a freed place is held for the child first (childcare.offered)."""
+    return await childcare.join_waitlist(caller, data.session_id, data.child_id)
+
+
+@put(
+    "/v1/municipalities/{municipality_id:int}/childcare-quota",
+    access=(*MUNICIPAL_STAFF, PREFECTURE_ADMIN),
+    operation_id="setChildcareQuota",
+    tags=["childcare"],
+)
+async def set_quota(
+    municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+    data: JSONBody[QuotaUpdate],
+    caller: Me,
+    childcare: Service,
+) -> Quota:
+    """Monthly hours each child of the municipality may use."""
+    return await childcare.set_quota(caller, municipality_id, data.monthly_hours)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        create_session,
+        register_child,
+        list_children,
+        get_child,
+        approve_child,
+        availability,
+        reserve,
+        cancel,
+        no_show,
+        join_waitlist,
+        set_quota,
+    ],
+    dependencies={"childcare": Provide(childcare_service, sync_to_thread=False)},
+)

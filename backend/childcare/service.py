@@ -1,0 +1,402 @@
+"""Rules and transactions of temporary childcare.
+
+Places per age band are counters taken with a conditional UPDATE (CHECK used <= capacity);
+monthly hours are charged with a conditional upsert against the municipality's quota. A
+child's band is its age on the session day. A child's record (allergies, notes) is seen by
+its parent and by staff of nurseries where it is approved or has reserved; every staff view
+is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import asyncpg
+
+from backend.accounts.access import Caller, Member
+from backend.audit import record_audit
+from backend.childcare import queries
+from backend.context import AppContext
+from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, register_constraint
+from backend.facilities.slots import TOKYO
+from backend.outbox import emit_all
+from schema.base import FieldError
+from schema.childcare import (
+    Approval,
+    Availability,
+    Band,
+    Block,
+    Child,
+    ChildCreate,
+    Mark,
+    Quota,
+    Reservation,
+    Session,
+    SessionCreate,
+    SessionPlaces,
+    WaitlistEntry,
+)
+from schema.events import (
+    ChildcareCancelled,
+    ChildcareOffered,
+    ChildcareReminder,
+    ChildcareReserved,
+    Event,
+    NurseryAvailabilityChanged,
+)
+
+register_constraint("childcare_sessions_once", 409, "session-exists", "This nursery already has that session")
+register_constraint("childcare_reservations_once", 409, "already-reserved", "The child already has a place here")
+register_constraint("childcare_waitlist_once", 409, "already-waiting", "The child is already on the waitlist")
+register_constraint("child_approvals_pkey", 409, "already-approved", "The child is already approved here")
+
+NURSERY_STAFF = (Member("nursery", "staff"), Member("nursery", "admin"))
+MUNICIPAL_STAFF = (Member("municipality", "staff"), Member("municipality", "admin"))
+# When each block starts (for cancellation deadlines) and how many hours it counts toward the quota.
+BLOCKS: dict[str, tuple[time, int]] = {
+    "morning": (time(8, 30), 4),
+    "afternoon": (time(13, 0), 4),
+    "full_day": (time(8, 30), 8),
+}
+FEW_PLACES = 2  # at or below this many free places a session shows △
+HOLD_MINUTES = 60
+
+
+def band_on(birth_date: date, day: date) -> Band | None:
+    """The age band on `day`: age in whole years, as Japanese law counts it."""
+    age = day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+    if age < 0 or age > 5:
+        return None
+    return "0" if age == 0 else "1-2" if age <= 2 else "3-5"
+
+
+def mark_for(remaining: int) -> Mark:
+    return "×" if remaining <= 0 else "△" if remaining <= FEW_PLACES else "◯"
+
+
+def _session_start(day: date, block: Block) -> datetime:
+    return datetime.combine(day, BLOCKS[block][0], TOKYO)
+
+
+def _nurseries(caller: Caller) -> frozenset[int]:
+    return caller.organization_ids("nursery", roles=("staff", "admin"))
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+class ChildcareService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    # -- sessions --------------------------------------------------------------------
+
+    async def create_session(self, caller: Caller, nursery_id: int, data: SessionCreate) -> Session:
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        capacity = {"0": data.capacity.zero, "1-2": data.capacity.one_to_two, "3-5": data.capacity.three_to_five}
+        async with self.ctx.acquire() as conn, conn.transaction():
+            session_id = await conn.fetchval(
+                queries.INSERT_SESSION,
+                nursery_id,
+                data.date,
+                data.block,
+                data.cancel_deadline_hours,
+                self.ctx.clock.now(),
+            )
+            await conn.execute(queries.INSERT_PLACES, session_id, list(capacity), list(capacity.values()))
+            places = await conn.fetch(queries.PLACES, session_id)
+        return Session(
+            id=session_id,
+            nursery_id=nursery_id,
+            date=data.date,
+            block=data.block,
+            places=[SessionPlaces(**dict(p)) for p in places],
+        )
+
+    # -- children ----------------------------------------------------------------------
+
+    async def register_child(self, caller: Caller, data: ChildCreate) -> Child:
+        if data.birth_date > self.ctx.clock.now().astimezone(TOKYO).date():
+            raise Unprocessable(errors=[FieldError(field="$.birthDate", message="Is in the future")])
+        async with self.ctx.acquire() as conn, conn.transaction():
+            child_id = await conn.fetchval(
+                queries.INSERT_CHILD,
+                caller.account_id,
+                data.name,
+                data.birth_date,
+                data.allergies,
+                data.notes,
+                self.ctx.clock.now(),
+            )
+            return await self._child(conn, caller, child_id)
+
+    async def child(self, caller: Caller, child_id: int) -> Child:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            return await self._child(conn, caller, child_id)
+
+    async def children(self, caller: Caller, after: int, limit: int) -> list[Child]:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            ids = [r["id"] for r in await conn.fetch(queries.CHILDREN_OF_PARENT, caller.account_id, after, limit)]
+            ids += [
+                r["id"] for r in await conn.fetch(queries.CHILDREN_OF_NURSERIES, list(_nurseries(caller)), after, limit)
+            ]
+            return [await self._child(conn, caller, child_id) for child_id in sorted(set(ids))[:limit]]
+
+    async def _child(self, conn: asyncpg.Connection, caller: Caller, child_id: int) -> Child:
+        row = await conn.fetchrow(queries.CHILD, child_id)
+        if row is None:
+            raise NotFound()
+        if row["parent_id"] != caller.account_id:
+            related = {r["nursery_id"] for r in await conn.fetch(queries.CHILD_NURSERIES, child_id)}
+            if not related & _nurseries(caller):
+                raise NotFound()
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="child.read",
+                subject_type="child",
+                subject_id=child_id,
+                reason="staff of a nursery where the child is approved or reserved",
+                at=self.ctx.clock.now(),
+            )
+        return Child(
+            id=row["id"],
+            name=row["name"],
+            birth_date=row["birth_date"],
+            allergies=list(row["allergies"]),
+            notes=row["notes"],
+            approved_nursery_ids=list(row["approved_nursery_ids"]),
+        )
+
+    async def approve(self, caller: Caller, child_id: int, nursery_id: int) -> Approval:
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchrow(queries.CHILD, child_id) is None:
+                raise NotFound()
+            row = await conn.fetchrow(queries.INSERT_APPROVAL, child_id, nursery_id, caller.account_id, now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="child.approve",
+                subject_type="child",
+                subject_id=child_id,
+                reason=f"interview done at nursery {nursery_id}",
+                at=now,
+            )
+        return Approval(**dict(row))
+
+    async def _own_child(self, conn: asyncpg.Connection, caller: Caller, child_id: int) -> asyncpg.Record:
+        child = await conn.fetchrow(queries.CHILD, child_id)
+        if child is None or child["parent_id"] != caller.account_id:
+            raise NotFound()
+        return child
+
+    # -- availability and reservations ---------------------------------------------------
+
+    async def availability(
+        self, caller: Caller, day: date, child_id: int, municipality_id: int | None
+    ) -> list[Availability]:
+        async with self.ctx.acquire() as conn:
+            child = await self._own_child(conn, caller, child_id)
+            band = band_on(child["birth_date"], day)
+            if band is None:
+                return []
+            rows = await conn.fetch(queries.AVAILABILITY, day, band, municipality_id)
+        return [Availability(**dict(r), mark=mark_for(r["remaining"])) for r in rows]
+
+    async def _bookable(
+        self, conn: asyncpg.Connection, caller: Caller, session_id: int, child_id: int
+    ) -> tuple[asyncpg.Record, asyncpg.Record, Band]:
+        child = await self._own_child(conn, caller, child_id)
+        session = await conn.fetchrow(queries.SESSION, session_id)
+        if session is None:
+            raise Unprocessable(
+                slug="unknown-reference", errors=[FieldError(field="$.sessionId", message="No such session")]
+            )
+        if not await conn.fetchval(queries.IS_APPROVED, child_id, session["nursery_id"]):
+            raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
+        band = band_on(child["birth_date"], session["day"])
+        if band is None:
+            raise Unprocessable(errors=[FieldError(field="$.childId", message="The child is not 0–5 on that day")])
+        if _session_start(session["day"], session["block"]) <= self.ctx.clock.now():
+            raise Conflict("The session has started.", slug="session-started")
+        return child, session, band
+
+    async def reserve(self, caller: Caller, session_id: int, child_id: int) -> Reservation:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            child, session, band = await self._bookable(conn, caller, session_id, child_id)
+            hours = BLOCKS[session["block"]][1]
+            hold_id = await conn.fetchval(queries.OWN_HOLD, session_id, child_id, now)
+            if hold_id is None and await conn.fetchval(queries.TAKE_PLACE, session_id, band) is None:
+                raise Conflict("No place left for this age band.", slug="full")
+            municipality = child["parent_municipality_id"] or session["nursery_municipality_id"]
+            quota = await conn.fetchval(queries.QUOTA_OF, municipality)
+            if quota is not None:
+                charged = await conn.fetchval(queries.CHARGE_HOURS, child_id, _month(session["day"]), hours, quota)
+                if charged is None:
+                    raise Conflict(f"This would exceed the monthly quota of {quota} hours.", slug="quota-exceeded")
+            if hold_id is not None:
+                row = await conn.fetchrow(queries.TAKE_HOLD, hold_id)
+                await conn.execute(queries.WAITLIST_BOOKED, hold_id)
+            else:
+                row = await conn.fetchrow(
+                    queries.INSERT_RESERVATION, session_id, child_id, band, hours, "reserved", None, now
+                )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="childcare.reserve",
+                subject_type="child",
+                subject_id=child_id,
+                reason=f"session {session_id}",
+                at=now,
+            )
+            reserved = ChildcareReserved(reservation_id=row["id"], session_id=session_id)
+            await emit_all(
+                conn,
+                [
+                    (f"user:{caller.account_id}", reserved),
+                    (f"nursery:{session['nursery_id']}", reserved),
+                    _availability_changed(session["nursery_id"], session_id),
+                ],
+                at=now,
+            )
+        return Reservation(**dict(row))
+
+    async def cancel(self, caller: Caller, reservation_id: int) -> Reservation:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(queries.RESERVATION_FOR_UPDATE, reservation_id)
+            if current is None or current["parent_id"] != caller.account_id:
+                raise NotFound()
+            if current["status"] not in ("reserved", "held"):
+                raise Conflict(f"The reservation is already {current['status']}.", slug="not-cancellable")
+            deadline = _session_start(current["day"], current["block"]) - timedelta(
+                hours=current["cancel_deadline_hours"]
+            )
+            if current["status"] == "reserved" and now > deadline:
+                raise Conflict("The cancellation deadline has passed.", slug="cancel-deadline-passed")
+            row = await conn.fetchrow(queries.END_RESERVATION, reservation_id, "cancelled", now)
+            await self._free(conn, current, refund=current["status"] == "reserved", now=now)
+            cancelled = ChildcareCancelled(reservation_id=reservation_id, session_id=current["session_id"])
+            await emit_all(
+                conn,
+                [(f"user:{caller.account_id}", cancelled), (f"nursery:{current['nursery_id']}", cancelled)],
+                at=now,
+            )
+        return Reservation(**dict(row))
+
+    async def record_no_show(self, caller: Caller, reservation_id: int) -> Reservation:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(queries.RESERVATION_FOR_UPDATE, reservation_id)
+            if current is None or current["nursery_id"] not in _nurseries(caller):
+                raise NotFound()
+            if current["status"] != "reserved":
+                raise Conflict(f"The reservation is {current['status']}.", slug="not-reserved")
+            row = await conn.fetchrow(queries.END_RESERVATION, reservation_id, "no_show", now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="childcare.no_show",
+                subject_type="child",
+                subject_id=current["child_id"],
+                reason=f"reservation {reservation_id}",
+                at=now,
+            )
+        return Reservation(**dict(row))
+
+    async def _free(
+        self, conn: asyncpg.Connection, reservation: asyncpg.Record, *, refund: bool, now: datetime
+    ) -> None:
+        """Give the place back (and the hours), then hold it for the next waiter of that band."""
+        await conn.execute(queries.FREE_PLACE, reservation["session_id"], reservation["band"])
+        if refund:
+            await conn.execute(
+                queries.REFUND_HOURS, reservation["child_id"], _month(reservation["day"]), reservation["hours"]
+            )
+        events: list[tuple[str, Event]] = [_availability_changed(reservation["nursery_id"], reservation["session_id"])]
+        waiter = await conn.fetchrow(queries.NEXT_WAITER, reservation["session_id"], reservation["band"])
+        if waiter is not None and await conn.fetchval(
+            queries.TAKE_PLACE, reservation["session_id"], reservation["band"]
+        ):
+            hold_until = now + timedelta(minutes=HOLD_MINUTES)
+            hold = await conn.fetchrow(
+                queries.INSERT_RESERVATION,
+                reservation["session_id"],
+                waiter["child_id"],
+                reservation["band"],
+                reservation["hours"],
+                "held",
+                hold_until,
+                now,
+            )
+            assert hold is not None  # INSERT … RETURNING always returns the row
+            await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold["id"])
+            offer = ChildcareOffered(
+                reservation_id=hold["id"], session_id=reservation["session_id"], hold_until=hold_until.isoformat()
+            )
+            events.append((f"user:{waiter['parent_id']}", offer))
+        await emit_all(conn, events, at=now)
+
+    async def join_waitlist(self, caller: Caller, session_id: int, child_id: int) -> WaitlistEntry:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            _, _, band = await self._bookable(conn, caller, session_id, child_id)
+            if await conn.fetchval(queries.PLACE_FREE, session_id, band):
+                raise Conflict("A place is free: reserve it instead.", slug="place-free")
+            row = await conn.fetchrow(queries.INSERT_WAITLIST, session_id, child_id, band, self.ctx.clock.now())
+        return WaitlistEntry(**dict(row))
+
+    async def set_quota(self, caller: Caller, municipality_id: int, monthly_hours: int) -> Quota:
+        allowed = caller.is_prefecture_admin
+        async with self.ctx.acquire() as conn:
+            if not allowed:
+                own = caller.organization_ids("municipality", roles=("staff", "admin"))
+                rows = await conn.fetch(queries.MUNICIPALITIES_OF, list(own))
+                allowed = municipality_id in {r["municipality_id"] for r in rows}
+            if not allowed:
+                raise NotFound()
+            row = await conn.fetchrow(queries.UPSERT_QUOTA, municipality_id, monthly_hours, self.ctx.clock.now())
+        return Quota(**dict(row))
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    async def expire_holds(self) -> int:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            expired = await conn.fetch(queries.EXPIRED_HOLDS, now)
+            if expired:
+                await conn.execute(queries.WAITLIST_EXPIRED, [r["id"] for r in expired])
+            for row in expired:
+                current = await conn.fetchrow(queries.RESERVATION_FOR_UPDATE, row["id"])
+                await self._free(conn, current, refund=False, now=now)
+        return len(expired)
+
+    async def send_reminders(self) -> int:
+        """The day before: a reminder event (push hook) for each reservation."""
+        now = self.ctx.clock.now()
+        tomorrow = now.astimezone(TOKYO).date() + timedelta(days=1)
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.DUE_REMINDERS, now, tomorrow)
+            if rows:
+                await emit_all(
+                    conn,
+                    [
+                        (
+                            f"user:{r['parent_id']}",
+                            ChildcareReminder(reservation_id=r["id"], session_id=r["session_id"]),
+                        )
+                        for r in rows
+                    ],
+                    at=now,
+                )
+        return len(rows)
+
+
+def _availability_changed(nursery_id: int, session_id: int) -> tuple[str, Event]:
+    return f"vacancy:nursery:{nursery_id}", NurseryAvailabilityChanged(nursery_id=nursery_id, session_id=session_id)

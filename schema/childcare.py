@@ -1,0 +1,116 @@
+"""Temporary childcare (一時預かり): sessions, children, approvals, reservations, availability."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from schema.base import Id, Input, Wire
+
+Block = Literal["morning", "afternoon", "full_day"]
+Band = Literal["0", "1-2", "3-5"]
+Mark = Literal["◯", "△", "×"]
+Places = Annotated[int, msgspec.Meta(ge=0, le=200)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class BandCapacity(Input):
+    zero: Places = msgspec.field(name="0", default=0)
+    one_to_two: Places = msgspec.field(name="1-2", default=0)
+    three_to_five: Places = msgspec.field(name="3-5", default=0)
+
+
+class SessionCreate(Input):
+    date: date
+    block: Block
+    capacity: BandCapacity
+    cancel_deadline_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 14)] = 24
+
+
+class SessionPlaces(Wire):
+    band: Band
+    capacity: int
+    used: int
+
+
+class Session(Wire):
+    id: int
+    nursery_id: int
+    date: date
+    block: Block
+    places: list[SessionPlaces]
+
+
+class ChildCreate(Input):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    birth_date: date
+    allergies: Annotated[list[ShortText], msgspec.Meta(max_length=30)] = msgspec.field(default_factory=list)
+    notes: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class Child(Wire):
+    id: int
+    name: str
+    birth_date: date
+    allergies: list[str]
+    notes: str
+    approved_nursery_ids: list[int]
+
+
+class ApprovalCreate(Input):
+    nursery_id: Id
+
+
+class Approval(Wire):
+    child_id: int
+    nursery_id: int
+    approved_at: datetime
+
+
+class Availability(Wire):
+    session_id: int
+    nursery_id: int
+    block: Block
+    band: Band
+    remaining: int
+    mark: Mark
+
+
+class ReservationCreate(Input):
+    session_id: Id
+    child_id: Id
+
+
+class Reservation(Wire):
+    id: int
+    session_id: int
+    child_id: int
+    band: Band
+    hours: int
+    status: Literal["held", "reserved", "cancelled", "released", "no_show"]
+    hold_until: datetime | None
+    created_at: datetime
+
+
+class WaitlistCreate(Input):
+    session_id: Id
+    child_id: Id
+
+
+class WaitlistEntry(Wire):
+    id: int
+    session_id: int
+    child_id: int
+    band: Band
+    status: Literal["waiting", "offered", "booked", "expired"]
+
+
+class QuotaUpdate(Input):
+    monthly_hours: Annotated[int, msgspec.Meta(ge=0, le=744)]
+
+
+class Quota(Wire):
+    municipality_id: int
+    monthly_hours: int
