@@ -22,6 +22,7 @@ from backend.errors import exception_handlers
 from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
+from backend.push.routes import router as push_router
 from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
 from backend.validation import validate_json_body
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             childcare_router,
             shelters_router,
             ems_router,
+            push_router,
         ],
         dependencies={"caller": Provide(current_caller)},
         signature_namespace={"Caller": Caller},

@@ -16,6 +16,8 @@ from backend.context import open_context
 from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.jobs import sweep_forever
+from backend.push.apns import apns_client_from_settings
+from backend.push.worker import PushWorker
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
 from backend.seed_scale import seed_ibaraki
 from backend.settings import Settings, get_settings
@@ -47,7 +49,9 @@ def _seed(settings: Settings) -> None:
     print(format_table(rows, ("email", "role", "organisation")), flush=True)
 
 
-async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, worker: bool = False) -> None:
+async def _run(
+    settings: Settings, *, api: bool, relay: bool, gateway: bool, worker: bool = False, push: bool = False
+) -> None:
     """Run the chosen processes in this event loop until SIGINT/SIGTERM."""
     from backend.app import create_app
 
@@ -56,9 +60,19 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, wor
     bus = make_bus(settings.redis_url)
     if isinstance(bus, MemoryBus) and (gateway or relay) and not (gateway and relay):
         raise SystemExit("REDIS_URL=memory:// works only when relay and gateway run in one process (musubi dev)")
-    relay_task = asyncio.create_task(OutboxRelay(settings.database_url, bus).run()) if relay else None
-    worker_ctx = await open_context(settings, SystemClock()) if worker else None
-    worker_task = asyncio.create_task(sweep_forever(worker_ctx)) if worker_ctx is not None else None
+    apns = apns_client_from_settings(settings) if push else None
+    if push and apns is None and not (api or gateway):
+        raise SystemExit("push-worker needs MUSUBI_APNS_KEY_FILE, _KEY_ID, _TEAM_ID and _TOPIC")
+    # Loops that run until cancelled, and the context the worker loops share.
+    background: list[asyncio.Task[None]] = []
+    if relay:
+        background.append(asyncio.create_task(OutboxRelay(settings.database_url, bus).run()))
+    worker_ctx = await open_context(settings, SystemClock()) if worker or apns is not None else None
+    if worker_ctx is not None and worker:
+        background.append(asyncio.create_task(sweep_forever(worker_ctx)))
+    if worker_ctx is not None and apns is not None:
+        log.info("push worker sending to APNs (%s)", "sandbox" if settings.apns_sandbox else "production")
+        background.append(asyncio.create_task(PushWorker(worker_ctx, apns).run()))
     gateway_task = None
     if gateway:
         hub = Gateway(secret=settings.secret, bus=bus, dsn=settings.database_url)
@@ -73,10 +87,9 @@ async def _run(settings: Settings, *, api: bool, relay: bool, gateway: bool, wor
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     stop.set()  # the gateway closes its sockets with 1012 so clients resume elsewhere
-    for background in (relay_task, worker_task):
-        if background is not None:
-            background.cancel()
-    await asyncio.gather(*(t for t in (relay_task, worker_task, gateway_task) if t is not None), return_exceptions=True)
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, *([gateway_task] if gateway_task else []), return_exceptions=True)
     if worker_ctx is not None:
         await worker_ctx.close()
     await bus.close()
@@ -122,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("gateway", help="run the websocket gateway")
     commands.add_parser("relay", help="run the outbox relay (several may run; one leads)")
     commands.add_parser("worker", help="run periodic housekeeping (expired holds and payments, old keys)")
+    commands.add_parser("push-worker", help="send urgent events to APNs (needs the MUSUBI_APNS_* settings)")
     commands.add_parser("dev", help="everything in one command: embedded services, migrations, demo data, API")
     args = parser.parse_args(argv)
 
@@ -150,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run(settings, api=False, relay=True, gateway=False))
     elif args.command == "worker":
         asyncio.run(_run(settings, api=False, relay=False, gateway=False, worker=True))
+    elif args.command == "push-worker":
+        asyncio.run(_run(settings, api=False, relay=False, gateway=False, push=True))
     elif args.command == "dev":
         _migrate(settings)
         _seed(settings)
@@ -157,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nMusubi API:      {base}", flush=True)
         print(f"OpenAPI:         {base}/schema/openapi.json  (docs: {base}/schema/swagger)", flush=True)
         print(f"Realtime:        {settings.gateway_url}  (tickets: POST {base}/v1/realtime/tickets)", flush=True)
-        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True))
+        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True, push=True))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,13 @@ class Settings:
     ems_realert_seconds: int = 120
     # Patient data of an EMS case is purged this long after the case opened; statistics stay.
     ems_retention_days: int = 30
+    # APNs token auth: the .p8 key file, its key id, the team id and the app's bundle id (topic).
+    apns_key_file: str | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
+    apns_topic: str | None = None
+    # Use Apple's development (sandbox) APNs environment.
+    apns_sandbox: bool = False
     # Log level of the Musubi loggers.
     log_level: str = "INFO"
 
@@ -124,6 +131,11 @@ class Settings:
             idempotency_wait_seconds=_int("MUSUBI_IDEMPOTENCY_WAIT_MS", 10_000) / 1000,
             ems_realert_seconds=_int("MUSUBI_EMS_REALERT_SECONDS", 120),
             ems_retention_days=_int("MUSUBI_EMS_RETENTION_DAYS", 30),
+            apns_key_file=_env("MUSUBI_APNS_KEY_FILE"),
+            apns_key_id=_env("MUSUBI_APNS_KEY_ID"),
+            apns_team_id=_env("MUSUBI_APNS_TEAM_ID"),
+            apns_topic=_env("MUSUBI_APNS_TOPIC"),
+            apns_sandbox=_env("MUSUBI_APNS_SANDBOX", "false") == "true",
             log_level=_env("MUSUBI_LOG_LEVEL", "INFO") or "INFO",
         )
 

@@ -96,6 +96,7 @@ class OutboxRelay:
                 await asyncio.sleep(self.standby_interval_s)
             self.is_leader = True
             log.info("relay is the leader")
+            await conn.execute("INSERT INTO relay_state DEFAULT VALUES ON CONFLICT DO NOTHING")
             wake = asyncio.Event()
             await conn.add_listener(_NOTIFY_CHANNEL, lambda *_: wake.set())
             await self._publish(await conn.fetch(_UNCONFIRMED))

@@ -152,7 +152,6 @@ async def _fresh_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         if tables:
             names = ", ".join(f'"{row["tablename"]}"' for row in tables)
             await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-            await conn.execute("INSERT INTO relay_state DEFAULT VALUES")
     yield
 
 

@@ -1,0 +1,1 @@
+"""Push notifications: devices and the APNs worker."""
