@@ -22,6 +22,7 @@ from backend.errors import exception_handlers
 from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
+from backend.lottery.routes import router as lottery_router
 from backend.push.routes import router as push_router
 from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ready,
             accounts_router,
             facilities_router,
+            lottery_router,
             childcare_router,
             shelters_router,
             ems_router,

@@ -121,6 +121,27 @@ def _serve_workers(settings: Settings, workers: int) -> None:
     uvicorn.run("backend.app:create_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
 
 
+def _verify_lottery(api: str, lottery_id: int) -> int:
+    """Fetch the published lottery over HTTP and recompute it; exit status 0 when it checks out."""
+    import json
+    import urllib.request
+
+    from backend.lottery.verify import verify_published
+
+    url = f"{api.rstrip('/')}/v1/lotteries/{lottery_id}"
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the operator names the URL
+        published = json.load(response)
+    problems = verify_published(published)
+    if problems:
+        for problem in problems:
+            print(f"MISMATCH: {problem}")
+        return 1
+    winners = sum(r["wonRank"] is not None for r in published["results"])
+    print(f"lottery {lottery_id} verified: seed matches its commitment, {winners} of "
+          f"{len(published['results'])} applications won exactly as published")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="musubi", description="Musubi booking and emergency coordination")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,11 +157,18 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("relay", help="run the outbox relay (several may run; one leads)")
     commands.add_parser("worker", help="run periodic housekeeping (expired holds and payments, old keys)")
     commands.add_parser("push-worker", help="send urgent events to APNs (needs the MUSUBI_APNS_* settings)")
+    lottery = commands.add_parser("lottery", help="lottery tools")
+    lottery_commands = lottery.add_subparsers(dest="lottery_command", required=True)
+    verify = lottery_commands.add_parser("verify", help="recompute a drawn lottery from its published data")
+    verify.add_argument("lottery_id", type=int)
+    verify.add_argument("--api", help="API base URL (default: this machine's MUSUBI_HOST/PORT)")
     commands.add_parser("dev", help="everything in one command: embedded services, migrations, demo data, API")
     args = parser.parse_args(argv)
 
     settings = get_settings()
     _configure_logging(settings)
+    if args.command == "lottery":
+        raise SystemExit(_verify_lottery(args.api or f"http://{settings.host}:{settings.port}", args.lottery_id))
     settings = resolve_services(settings)
     if args.command == "migrate":
         _migrate(settings)

@@ -139,6 +139,13 @@ class NurseryAvailabilityChanged(Event, tag="nursery.availability.changed"):
     session_id: int
 
 
+class LotteryResult(Event, tag="lottery.result"):
+    lottery_id: int
+    application_id: int
+    won: bool
+    booking_id: int | None = None
+
+
 AnyEvent = (
     MembershipGranted
     | BookingCreated
@@ -161,6 +168,7 @@ AnyEvent = (
     | ChildcareOffered
     | ChildcareReminder
     | NurseryAvailabilityChanged
+    | LotteryResult
 )
 
 

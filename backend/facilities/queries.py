@@ -186,3 +186,20 @@ SELECT b.id, lower(b.during) AS start, upper(b.during) AS "end", b.status, r.nam
  WHERE b.account_id = $1 AND b.status IN ('provisional', 'confirmed') AND upper(b.during) > $2
  ORDER BY lower(b.during) LIMIT 1000
 """
+
+# First-come booking waits while a lottery covers the resource's month.
+LOTTERY_HOLDS_MONTH = """
+SELECT true FROM lottery_resources lr JOIN lotteries l ON l.id = lr.lottery_id
+ WHERE lr.resource_id = $1 AND l.month = $2 AND $3 < l.first_come_at
+ LIMIT 1
+"""
+
+CONFIRM_FREE_BOOKING = f"""
+WITH b AS (
+    UPDATE bookings SET status = 'confirmed', pay_by = NULL WHERE id = $1 AND status = 'provisional' AND fee = 0
+    RETURNING *
+)
+SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""
+
+BOOKING_OWNER = "SELECT account_id, status, fee FROM bookings WHERE id = $1 FOR UPDATE"

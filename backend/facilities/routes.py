@@ -131,6 +131,18 @@ async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) 
     return await facilities.confirm_payment(caller, booking_id)
 
 
+@post(
+    "/v1/bookings/{booking_id:int}/confirm",
+    access=SIGNED_IN,
+    operation_id="confirmBooking",
+    status_code=200,
+    tags=["bookings"],
+)
+async def confirm_booking(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
+    """The booker confirms a free provisional booking (e.g. a lottery win); paid ones are confirmed by payment."""
+    return await facilities.confirm_free(caller, booking_id)
+
+
 @get("/v1/me/bookings", access=SIGNED_IN, operation_id="listMyBookings", tags=["bookings"])
 async def my_bookings(
     request: Request[Any, Any, Any],
@@ -201,6 +213,7 @@ router = Router(
         create_booking,
         cancel_booking,
         confirm_payment,
+        confirm_booking,
         my_bookings,
         my_calendar,
         join_waitlist,

@@ -221,7 +221,9 @@ class FacilityService:
                 raise Unprocessable("This is not a bookable time.", errors=problems)
             if data.reduction is not None and resource["reduction_percent"] is None:
                 raise Unprocessable(errors=[FieldError(field="$.reduction", message="No such reduction here")])
-            if resource["lottery_only"]:
+            month_start = month_bounds(data.start)[0].date()
+            lottery_month = await conn.fetchval(queries.LOTTERY_HOLDS_MONTH, resource["id"], month_start, now)
+            if resource["lottery_only"] or lottery_month:
                 raise Conflict("This resource is allocated by lottery.", slug="lottery-only")
             during = Range(data.start, data.end)
             await self._free_expired(conn, resource["id"], during, now)
@@ -283,6 +285,68 @@ class FacilityService:
                 at=now,
             )
         return booking
+
+    async def book_lottery_win(
+        self, conn: asyncpg.Connection, account_id: int, data: BookingCreate, pay_by: datetime, now: datetime
+    ) -> int:
+        """A winner's provisional booking, inside the draw's transaction; the exclusion constraint still rules."""
+        resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None, account_id)
+        assert resource is not None  # lottery resources cannot be deleted
+        row = await conn.fetchrow(
+            queries.INSERT_BOOKING,
+            data.resource_id,
+            account_id,
+            data.start,
+            data.end,
+            "provisional",
+            _fee(resource, data),
+            None,
+            min(pay_by, data.start),
+            None,
+            now,
+        )
+        assert row is not None  # INSERT … RETURNING
+        await record_audit(
+            conn,
+            actor=None,
+            action="booking.lottery_win",
+            subject_type="booking",
+            subject_id=row["id"],
+            reason=None,
+            at=now,
+        )
+        await emit_all(
+            conn,
+            [
+                (f"user:{account_id}", BookingCreated(booking_id=row["id"], resource_id=data.resource_id)),
+                _vacancy_changed(row["facility_id"], data.resource_id, data.start),
+            ],
+            at=now,
+        )
+        booking_id: int = row["id"]
+        return booking_id
+
+    async def confirm_free(self, caller: Caller, booking_id: int) -> Booking:
+        """The booker confirms a provisional booking that costs nothing (e.g. a free lottery win)."""
+        async with self.ctx.acquire() as conn, conn.transaction():
+            owner = await conn.fetchrow(queries.BOOKING_OWNER, booking_id)
+            if owner is None or owner["account_id"] != caller.account_id:
+                raise NotFound()
+            if owner["status"] != "provisional":
+                raise Conflict(f"The booking is {owner['status']}.", slug="not-provisional")
+            if owner["fee"] > 0:
+                raise Conflict("Pay at the facility to confirm this booking.", slug="payment-required")
+            row = await conn.fetchrow(queries.CONFIRM_FREE_BOOKING, booking_id)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="booking.confirm",
+                subject_type="booking",
+                subject_id=booking_id,
+                reason=None,
+                at=self.ctx.clock.now(),
+            )
+        return _booking(row)
 
     async def confirm_payment(self, caller: Caller, booking_id: int) -> Booking:
         now = self.ctx.clock.now()

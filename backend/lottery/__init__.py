@@ -1,0 +1,1 @@
+"""Lotteries (抽選) for popular facility slots."""

@@ -1,0 +1,77 @@
+"""All SQL of the lottery context."""
+
+RESOURCES_WITH_OWNER = """
+SELECT r.id, f.organization_id, o.municipality_id
+  FROM resources r JOIN facilities f ON f.id = r.facility_id JOIN organizations o ON o.id = f.organization_id
+ WHERE r.id = ANY($1::bigint[])
+"""
+
+INSERT_LOTTERY = """
+INSERT INTO lotteries (organization_id, month, opens_at, closes_at, first_come_at, confirm_hours, per_user_cap,
+                       resident_municipality_ids, seed, seed_commitment, created_by, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+RETURNING id
+"""
+
+LOTTERY_RESOURCE_IDS = "SELECT resource_id FROM lottery_resources WHERE lottery_id = $1 ORDER BY resource_id"
+
+INSERT_LOTTERY_RESOURCES = """
+INSERT INTO lottery_resources (lottery_id, resource_id) SELECT $1, unnest($2::bigint[])
+"""
+
+LOTTERY = """
+SELECT l.*, array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id)
+           AS resource_ids
+  FROM lotteries l WHERE l.id = $1
+"""
+
+LOTTERY_FOR_UPDATE = "SELECT * FROM lotteries WHERE id = $1 FOR UPDATE"
+
+APPLICATIONS_OF = "SELECT count(*) FROM lottery_applications WHERE lottery_id = $1 AND account_id = $2"
+
+ACCOUNT_MUNICIPALITY = "SELECT municipality_id FROM accounts WHERE id = $1"
+
+INSERT_APPLICATION = """
+INSERT INTO lottery_applications (lottery_id, account_id, pseudonym, resident, created_at)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+
+INSERT_PREFERENCES = """
+INSERT INTO lottery_preferences (application_id, rank, resource_id, during)
+SELECT $1, rank, resource_id, tstzrange(starts, ends)
+  FROM unnest($2::smallint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS p(rank, resource_id, starts, ends)
+"""
+
+PUBLISHED_APPLICATIONS = """
+SELECT a.id AS application_id, a.pseudonym, a.resident, a.account_id,
+       jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
+                                    'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences
+  FROM lottery_applications a JOIN lottery_preferences p ON p.application_id = a.id
+ WHERE a.lottery_id = $1
+ GROUP BY a.id
+ ORDER BY a.id
+"""
+
+LIVE_BOOKINGS_OF = """
+SELECT resource_id, lower(during) AS start, upper(during) AS "end" FROM bookings
+ WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
+   AND status IN ('held', 'provisional', 'confirmed')
+ ORDER BY resource_id, lower(during)
+"""
+
+INSERT_TAKEN = """
+INSERT INTO lottery_taken (lottery_id, resource_id, during)
+SELECT $1, resource_id, tstzrange(starts, ends) FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[])
+    AS t(resource_id, starts, ends)
+"""
+
+TAKEN = """
+SELECT resource_id, lower(during) AS start, upper(during) AS "end" FROM lottery_taken
+ WHERE lottery_id = $1 ORDER BY resource_id, lower(during)
+"""
+
+INSERT_RESULT = "INSERT INTO lottery_results (lottery_id, application_id, won_rank, booking_id) VALUES ($1, $2, $3, $4)"
+
+RESULTS = "SELECT application_id, won_rank FROM lottery_results WHERE lottery_id = $1 ORDER BY application_id"
+
+MARK_DRAWN = "UPDATE lotteries SET drawn_at = $2, result_digest = $3 WHERE id = $1"

@@ -1,0 +1,288 @@
+"""Rules and transactions of lotteries.
+
+The seed is drawn from the OS at creation and only its SHA-256 is shown until the draw, so
+neither applicants nor staff can steer the outcome; after the draw the seed, the
+pseudonymised applications and the slots already taken are published, and the result can be
+recomputed by anyone (backend/lottery/draw.py). Winners get provisional bookings through the
+same table and exclusion constraint as every other booking, so a slot is never given twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from backend.accounts.access import Caller
+from backend.audit import record_audit
+from backend.context import AppContext
+from backend.errors import Conflict, NotFound, Unprocessable
+from backend.facilities import queries as facility_queries
+from backend.facilities.service import FacilityService
+from backend.facilities.slots import TOKYO, month_bounds, slot_problems
+from backend.lottery import queries
+from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
+from backend.outbox import emit_all
+from schema.base import FieldError
+from schema.events import Event, LotteryResult
+from schema.facilities import BookingCreate
+from schema.lottery import (
+    Application,
+    ApplicationCreate,
+    DrawResult,
+    Lottery,
+    LotteryCreate,
+    LotteryState,
+    PublishedApplication,
+    PublishedPreference,
+    TakenSlot,
+)
+
+
+def _month_start(month: str) -> date:
+    year, number = month.split("-")
+    return date(int(year), int(number), 1)
+
+
+class LotteryService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def _pseudonym(self, lottery_id: int, account_id: int) -> str:
+        # Stable within a lottery (the cap is per person), unlinkable across lotteries and to the account.
+        message = f"lottery:{lottery_id}:account:{account_id}".encode()
+        return hmac.new(self.ctx.settings.secret, message, hashlib.sha256).hexdigest()[:16]
+
+    async def create(self, caller: Caller, data: LotteryCreate) -> Lottery:
+        now = self.ctx.clock.now()
+        first_come_at = data.first_come_at or data.closes_at
+        if not data.opens_at < data.closes_at <= first_come_at:
+            raise Unprocessable(
+                errors=[FieldError(field="$.closesAt", message="Must be after opensAt, not after firstComeAt")]
+            )
+        month = _month_start(data.month)
+        resource_ids = list(dict.fromkeys(data.resource_ids))
+        async with self.ctx.acquire() as conn, conn.transaction():
+            resources = await conn.fetch(queries.RESOURCES_WITH_OWNER, resource_ids)
+            owners = {r["organization_id"] for r in resources}
+            if len(resources) != len(resource_ids) or len(owners) != 1:
+                raise Unprocessable(
+                    slug="unknown-reference",
+                    errors=[FieldError(field="$.resourceIds", message="Resources of one facility owner, all existing")],
+                )
+            [owner] = owners
+            if not caller.is_prefecture_admin:
+                caller.require_organization(owner, roles=("admin", "staff"))
+            residents = data.resident_municipality_ids or [resources[0]["municipality_id"]]
+            seed = os.urandom(32)
+            lottery_id = await conn.fetchval(
+                queries.INSERT_LOTTERY,
+                owner,
+                month,
+                data.opens_at,
+                data.closes_at,
+                first_come_at,
+                data.confirm_hours,
+                data.per_user_cap,
+                residents,
+                seed,
+                commitment(seed),
+                caller.account_id,
+                now,
+            )
+            await conn.execute(queries.INSERT_LOTTERY_RESOURCES, lottery_id, resource_ids)
+            return await self._published(conn, lottery_id)
+
+    async def lottery(self, lottery_id: int) -> Lottery:
+        async with self.ctx.acquire() as conn:
+            return await self._published(conn, lottery_id)
+
+    async def _published(self, conn: asyncpg.Connection, lottery_id: int) -> Lottery:
+        row = await conn.fetchrow(queries.LOTTERY, lottery_id)
+        if row is None:
+            raise NotFound()
+        now = self.ctx.clock.now()
+        drawn = row["drawn_at"] is not None
+        state: LotteryState = (
+            "drawn"
+            if drawn
+            else "scheduled"
+            if now < row["opens_at"]
+            else "open"
+            if now < row["closes_at"]
+            else "closed"
+        )
+        applications = [_published_application(a) for a in await conn.fetch(queries.PUBLISHED_APPLICATIONS, lottery_id)]
+        lottery = Lottery(
+            id=row["id"],
+            organization_id=row["organization_id"],
+            month=row["month"],
+            resource_ids=list(row["resource_ids"]),
+            opens_at=row["opens_at"],
+            closes_at=row["closes_at"],
+            first_come_at=row["first_come_at"],
+            per_user_cap=row["per_user_cap"],
+            resident_municipality_ids=list(row["resident_municipality_ids"]),
+            state=state,
+            seed_commitment=row["seed_commitment"],
+            algorithm=ALGORITHM,
+            applications=applications,
+        )
+        if drawn:
+            lottery.seed = bytes(row["seed"]).hex()
+            lottery.taken = [TakenSlot(**dict(t)) for t in await conn.fetch(queries.TAKEN, lottery_id)]
+            lottery.results = [DrawResult(**dict(r)) for r in await conn.fetch(queries.RESULTS, lottery_id)]
+            lottery.result_digest = row["result_digest"]
+        return lottery
+
+    async def apply(self, caller: Caller, lottery_id: int, data: ApplicationCreate) -> Application:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            lottery = await conn.fetchrow(queries.LOTTERY_FOR_UPDATE, lottery_id)
+            if lottery is None:
+                raise NotFound()
+            if not lottery["opens_at"] <= now < lottery["closes_at"] or lottery["drawn_at"] is not None:
+                raise Conflict("Applications are accepted only while the lottery is open.", slug="lottery-not-open")
+            resources = {r["resource_id"] for r in await conn.fetch(queries.LOTTERY_RESOURCE_IDS, lottery_id)}
+            month_start = datetime.combine(lottery["month"], datetime.min.time(), TOKYO)
+            problems = []
+            for index, preference in enumerate(data.preferences):
+                field = f"$.preferences[{index}]"
+                if preference.resource_id not in resources:
+                    problems.append(FieldError(field=f"{field}.resourceId", message="Not part of this lottery"))
+                    continue
+                if month_bounds(preference.start)[0] != month_start:
+                    problems.append(FieldError(field=f"{field}.start", message="Not in the lottery's month"))
+                    continue
+                resource = await conn.fetchrow(
+                    facility_queries.RESOURCE_FOR_BOOKING, preference.resource_id, None, caller.account_id
+                )
+                for problem in slot_problems(
+                    preference.start, preference.end, resource["opens_at"], resource["closes_at"],
+                    resource["unit_minutes"], now,
+                ):  # fmt: skip
+                    problems.append(FieldError(field=f"{field}{problem.field[1:]}", message=problem.message))
+            if problems:
+                raise Unprocessable("Some preferences cannot be applied for.", errors=problems)
+            if await conn.fetchval(queries.APPLICATIONS_OF, lottery_id, caller.account_id) >= lottery["per_user_cap"]:
+                raise Conflict(f"At most {lottery['per_user_cap']} applications per person.", slug="cap-reached")
+            home = await conn.fetchval(queries.ACCOUNT_MUNICIPALITY, caller.account_id)
+            resident = home in lottery["resident_municipality_ids"]
+            pseudonym = self._pseudonym(lottery_id, caller.account_id)
+            application_id = await conn.fetchval(
+                queries.INSERT_APPLICATION, lottery_id, caller.account_id, pseudonym, resident, now
+            )
+            await conn.execute(
+                queries.INSERT_PREFERENCES,
+                application_id,
+                list(range(1, len(data.preferences) + 1)),
+                [p.resource_id for p in data.preferences],
+                [p.start for p in data.preferences],
+                [p.end for p in data.preferences],
+            )
+        return Application(
+            id=application_id,
+            lottery_id=lottery_id,
+            pseudonym=pseudonym,
+            resident=resident,
+            preferences=[
+                PublishedPreference(rank=n, resource_id=p.resource_id, start=p.start, end=p.end)
+                for n, p in enumerate(data.preferences, 1)
+            ],
+        )
+
+    async def run_draw(self, caller: Caller, lottery_id: int) -> Lottery:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            lottery = await conn.fetchrow(queries.LOTTERY_FOR_UPDATE, lottery_id)
+            if lottery is None:
+                raise NotFound()
+            if not caller.is_prefecture_admin:
+                caller.require_organization(lottery["organization_id"], roles=("admin", "staff"))
+            if lottery["drawn_at"] is not None:
+                raise Conflict("This lottery has been drawn; there is no second draw.", slug="already-drawn")
+            if now < lottery["closes_at"]:
+                raise Conflict("The application window is still open.", slug="lottery-not-closed")
+            rows = await conn.fetch(queries.PUBLISHED_APPLICATIONS, lottery_id)
+            entries = [_entry(row) for row in rows]
+            resource_ids = [r["resource_id"] for r in await conn.fetch(queries.LOTTERY_RESOURCE_IDS, lottery_id)]
+            month_start = datetime.combine(lottery["month"], datetime.min.time(), TOKYO)
+            month_end = month_bounds(month_start)[1]
+            taken = await conn.fetch(queries.LIVE_BOOKINGS_OF, resource_ids, month_start, month_end)
+            await conn.execute(
+                queries.INSERT_TAKEN,
+                lottery_id,
+                [t["resource_id"] for t in taken],
+                [t["start"] for t in taken],
+                [t["end"] for t in taken],
+            )
+            seed = bytes(lottery["seed"])
+            wins = draw(
+                seed, entries, [Slot(t["resource_id"], t["start"], t["end"]) for t in taken], lottery["per_user_cap"]
+            )
+            facilities = FacilityService(self.ctx)
+            pay_by = now + timedelta(hours=lottery["confirm_hours"])
+            events: list[tuple[str, Event]] = []
+            for row, entry in zip(rows, entries, strict=True):
+                rank = wins[entry.application_id]
+                booking_id = None
+                if rank is not None:
+                    won = entry.preferences[rank - 1]
+                    booking = BookingCreate(resource_id=won.resource_id, start=won.start, end=won.end)
+                    booking_id = await facilities.book_lottery_win(conn, row["account_id"], booking, pay_by, now)
+                await conn.execute(queries.INSERT_RESULT, lottery_id, entry.application_id, rank, booking_id)
+                result = LotteryResult(
+                    lottery_id=lottery_id,
+                    application_id=entry.application_id,
+                    won=rank is not None,
+                    booking_id=booking_id,
+                )
+                events.append((f"user:{row['account_id']}", result))
+            await conn.execute(queries.MARK_DRAWN, lottery_id, now, result_digest(wins))
+            if events:
+                await emit_all(conn, events, at=now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="lottery.draw",
+                subject_type="lottery",
+                subject_id=lottery_id,
+                reason=f"{sum(r is not None for r in wins.values())} of {len(wins)} applications won",
+                at=now,
+            )
+            return await self._published(conn, lottery_id)
+
+
+def _preferences(row: Any) -> list[dict[str, Any]]:
+    return list(row["preferences"])
+
+
+def _published_application(row: Any) -> PublishedApplication:
+    return PublishedApplication(
+        application_id=row["application_id"],
+        pseudonym=row["pseudonym"],
+        resident=row["resident"],
+        preferences=[
+            PublishedPreference(
+                rank=p["rank"],
+                resource_id=p["resourceId"],
+                start=datetime.fromisoformat(p["start"]),
+                end=datetime.fromisoformat(p["end"]),
+            )
+            for p in _preferences(row)
+        ],
+    )
+
+
+def _entry(row: Any) -> Entry:
+    published = _published_application(row)
+    return Entry(
+        application_id=published.application_id,
+        pseudonym=published.pseudonym,
+        resident=published.resident,
+        preferences=tuple(Slot(p.resource_id, p.start, p.end) for p in published.preferences),
+    )

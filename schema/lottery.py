@@ -1,0 +1,94 @@
+"""Lotteries (抽選): creation, applications with ranked preferences, the draw and its proof."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from schema.base import Id, Input, Wire
+
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+LotteryState = Literal["scheduled", "open", "closed", "drawn"]
+
+
+class LotteryCreate(Input):
+    resource_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=50)]
+    month: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]  # YYYY-MM, Asia/Tokyo
+    opens_at: Instant
+    closes_at: Instant
+    per_user_cap: Annotated[int, msgspec.Meta(ge=1, le=20)]
+    # When unallocated slots open for first-come booking; defaults to the moment of closing.
+    first_come_at: Instant | None = None
+    # Hours a winner has to confirm (pay) before the win is released.
+    confirm_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)] = 72
+    # Municipalities whose residents are in the priority tier (default: the owner's own).
+    resident_municipality_ids: (
+        Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]], msgspec.Meta(max_length=50)] | None
+    ) = None
+
+
+class Preference(Input):
+    resource_id: Id
+    start: Instant
+    end: Instant
+
+
+class ApplicationCreate(Input):
+    preferences: Annotated[list[Preference], msgspec.Meta(min_length=1, max_length=3)]  # 第1〜第3希望
+
+
+class PublishedPreference(Wire):
+    rank: int
+    resource_id: int
+    start: datetime
+    end: datetime
+
+
+class PublishedApplication(Wire):
+    """An application as the public sees it: a pseudonym instead of the person."""
+
+    application_id: int
+    pseudonym: str
+    resident: bool
+    preferences: list[PublishedPreference]
+
+
+class TakenSlot(Wire):
+    resource_id: int
+    start: datetime
+    end: datetime
+
+
+class DrawResult(Wire):
+    application_id: int
+    won_rank: int | None
+
+
+class Application(Wire):
+    id: int
+    lottery_id: int
+    pseudonym: str
+    resident: bool
+    preferences: list[PublishedPreference]
+
+
+class Lottery(Wire, omit_defaults=True):
+    id: int
+    organization_id: int
+    month: date
+    resource_ids: list[int]
+    opens_at: datetime
+    closes_at: datetime
+    first_come_at: datetime
+    per_user_cap: int
+    resident_municipality_ids: list[int]
+    state: LotteryState
+    seed_commitment: str
+    algorithm: str
+    applications: list[PublishedApplication] | None = None
+    seed: str | None = None  # hex, revealed at the draw
+    taken: list[TakenSlot] | None = None
+    results: list[DrawResult] | None = None
+    result_digest: str | None = None
