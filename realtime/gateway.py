@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +25,7 @@ import asyncpg
 import msgspec
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from realtime.bus import SUBSCRIBED, Bus
 from realtime.relay import encode_event
@@ -98,6 +100,7 @@ class Gateway:
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.subscribed = asyncio.Event()
+        self._closing = False
 
     @property
     def connection_count(self) -> int:
@@ -112,6 +115,7 @@ class Gateway:
             self._handle,
             host,
             port,
+            process_request=self._probe,
             compression=None,  # per-message deflate costs ~64 KiB per socket
             ping_interval=None,  # one application-level ping task instead of a timer per socket
             max_size=4096,
@@ -121,6 +125,19 @@ class Gateway:
         )
         return self._server
 
+    def _probe(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP probes for load balancers and Kubernetes; anything else goes on to the websocket."""
+        path = request.path.split("?", 1)[0]
+        if path == "/health":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if path == "/ready":
+            # Ready once subscribed to the bus: before that, events could be missed (they would be replayed).
+            ok = self.subscribed.is_set() and not self._closing
+            return connection.respond(
+                HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, "ready\n" if ok else "starting\n"
+            )
+        return None
+
     @property
     def port(self) -> int:
         assert self._server is not None
@@ -129,6 +146,7 @@ class Gateway:
 
     async def close(self) -> None:
         """Graceful stop: tell every client to reconnect elsewhere (1012), then release resources."""
+        self._closing = True
         if self._server is not None:
             self._server.close(close_connections=False)
             for client in list(self._clients):

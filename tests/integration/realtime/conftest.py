@@ -20,14 +20,6 @@ from tests.processes import RedisServer
 from tests.support import Actor
 
 
-@pytest.fixture(scope="session")
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    yield server
-    server.cleanup()
-
-
 @dataclass
 class Realtime:
     gateway: Gateway
@@ -109,3 +101,14 @@ async def insert_events(db: asyncpg.Pool, topic: str, count: int, first: int = 1
         first,
         first + count - 1,
     )
+
+
+async def read_until_closed(
+    ws: ClientConnection, into: list[dict[str, Any]] | None = None, timeout_s: float = 30
+) -> None:
+    """Read (keeping events in `into`) until the server closes; raises the ConnectionClosed."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            message = msgspec.json.decode(await ws.recv())
+            if into is not None and "id" in message:
+                into.append(message)

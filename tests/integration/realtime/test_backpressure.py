@@ -6,21 +6,22 @@ import contextlib
 import asyncpg
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from backend.settings import Settings
 from realtime.bus import MemoryBus
 from realtime.gateway import CLOSE_SLOW_CONSUMER, Gateway
 from realtime.relay import OutboxRelay
-from tests.integration.realtime.conftest import Realtime, insert_events, next_events, open_socket, ticket_for
+from tests.integration.realtime.conftest import (
+    Realtime,
+    insert_events,
+    next_events,
+    open_socket,
+    read_until_closed,
+    ticket_for,
+)
 from tests.support import Actors
-
-
-async def drain(ws: ClientConnection) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            await ws.recv()
 
 
 async def test_slow_consumer_is_cut_off_and_others_keep_flowing(
@@ -55,7 +56,7 @@ async def test_slow_consumer_is_cut_off_and_others_keep_flowing(
     assert [e["data"]["n"] for e in events] == list(range(1, batches * per_batch + 1))
     sleepy.transport.resume_reading()  # type: ignore[union-attr]
     with pytest.raises(ConnectionClosed) as closed:
-        await drain(sleepy)
+        await read_until_closed(sleepy)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == CLOSE_SLOW_CONSUMER
     await awake.close()

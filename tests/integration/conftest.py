@@ -1,0 +1,85 @@
+"""Fixtures for tests that start real processes: a Redis server, and a cluster of Musubi processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from backend.settings import Settings
+from tests.processes import MusubiProcess, RedisServer, free_port
+
+
+@pytest.fixture(scope="session")
+async def redis_server() -> AsyncIterator[RedisServer]:
+    server = RedisServer()
+    await server.start()
+    yield server
+    server.cleanup()
+
+
+LEADER_LOCK = 0x72656C6179
+
+
+@dataclass
+class Cluster:
+    apis: list[MusubiProcess]
+    gateways: list[MusubiProcess]
+    relays: list[MusubiProcess]
+
+    def gateway_url(self, index: int) -> str:
+        return f"ws://127.0.0.1:{self.gateways[index].port}/"
+
+    def api_url(self, index: int) -> str:
+        return f"http://127.0.0.1:{self.apis[index].port}"
+
+
+async def relay_leader_exists(db: asyncpg.Pool) -> bool:
+    held = await db.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = $1",
+        LEADER_LOCK & 0xFFFFFFFF,
+    )
+    return bool(held)
+
+
+@pytest.fixture
+async def cluster(
+    database_url: str, redis_server: RedisServer, test_settings: Settings, db: asyncpg.Pool
+) -> AsyncIterator[Cluster]:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_server.url,
+        "MUSUBI_SECRET_KEY": test_settings.secret_key or "",
+        "MUSUBI_IDENTITY_KEYS": test_settings.identity_keys or "",
+        "MUSUBI_ARGON2_TIME_COST": "1",
+        "MUSUBI_ARGON2_MEMORY_KIB": "1024",
+        "MUSUBI_ARGON2_PARALLELISM": "1",
+        "MUSUBI_LOG_LEVEL": "WARNING",
+    }
+    apis = [MusubiProcess("serve", {**env, "MUSUBI_PORT": str(p)}, port=p) for p in (free_port(), free_port())]
+    gateways = [
+        MusubiProcess("gateway", {**env, "MUSUBI_GATEWAY_PORT": str(p)}, port=p) for p in (free_port(), free_port())
+    ]
+    relays = [MusubiProcess("relay", env), MusubiProcess("relay", env)]
+    everything = [*apis, *gateways, *relays]
+    try:
+        # The first relay becomes the leader before the second starts, so tests know which one leads.
+        await relays[0].start()
+        for _ in range(200):
+            if await relay_leader_exists(db):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.gather(*(p.start() for p in [*apis, *gateways, relays[1]]))
+        await asyncio.sleep(0.5)  # gateways subscribe to Redis
+        yield Cluster(apis, gateways, relays)
+    finally:
+        for process in everything:
+            process.terminate()
+        for process in everything:
+            with contextlib.suppress(Exception):
+                if process.process and process.process.returncode not in (0, -15, None, -9):
+                    print(process.command, process.output()[-2000:])
