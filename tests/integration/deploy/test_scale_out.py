@@ -11,7 +11,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.integration.conftest import Cluster
+from tests.cluster import Cluster
 from tests.integration.facilities.conftest import make_venue
 from tests.integration.realtime.conftest import (
     insert_events,

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 from websockets.exceptions import ConnectionClosed
 
-from tests.integration.conftest import Cluster
+from tests.cluster import Cluster
 from tests.integration.realtime.conftest import insert_events, next_events, open_socket, silent_for, ticket_for
 from tests.support import Actors
 

@@ -1,4 +1,5 @@
-"""Fixtures for tests that start real processes: a Redis server, and a cluster of Musubi processes."""
+"""Fixtures for tests that start real processes: a Redis server, and a cluster of Musubi processes.
+Registered for every test by tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ async def cluster(
         "MUSUBI_ARGON2_MEMORY_KIB": "1024",
         "MUSUBI_ARGON2_PARALLELISM": "1",
         "MUSUBI_LOG_LEVEL": "WARNING",
+        # Short, so a request that died with its process frees its Idempotency-Key quickly in tests.
+        "MUSUBI_IDEMPOTENCY_LEASE_SECONDS": "2",
     }
     apis = [MusubiProcess("serve", {**env, "MUSUBI_PORT": str(p)}, port=p) for p in (free_port(), free_port())]
     gateways = [
