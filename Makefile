@@ -12,6 +12,8 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
+	@# The web client's Japanese font (IPAex Gothic): only the font file, not its matplotlib dependency.
+	$(BIN)/python -m pip install --quiet --no-deps 'japanize-matplotlib==1.1.3'
 	@touch $@
 
 install: $(BIN)/.installed

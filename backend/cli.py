@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -50,7 +51,14 @@ def _seed(settings: Settings) -> None:
 
 
 async def _run(
-    settings: Settings, *, api: bool, relay: bool, gateway: bool, worker: bool = False, push: bool = False
+    settings: Settings,
+    *,
+    api: bool,
+    relay: bool,
+    gateway: bool,
+    worker: bool = False,
+    push: bool = False,
+    web: bool = False,
 ) -> None:
     """Run the chosen processes in this event loop until SIGINT/SIGTERM."""
     from backend.app import create_app
@@ -73,6 +81,8 @@ async def _run(
     if worker_ctx is not None and apns is not None:
         log.info("push worker sending to APNs (%s)", "sandbox" if settings.apns_sandbox else "production")
         background.append(asyncio.create_task(PushWorker(worker_ctx, apns).run()))
+    if web:
+        background.append(asyncio.create_task(_serve_web(settings)))
     gateway_task = None
     if gateway:
         hub = Gateway(secret=settings.secret, bus=bus, dsn=settings.database_url)
@@ -93,6 +103,19 @@ async def _run(
     if worker_ctx is not None:
         await worker_ctx.close()
     await bus.close()
+
+
+async def _serve_web(settings: Settings) -> None:
+    """The Flet web client beside the API (its Python side calls the API over HTTP)."""
+    from mobile.web import web_app
+
+    api_url = settings.web_api_url or f"http://{settings.host}:{settings.port}"
+    app = web_app(api_url, settings.data_dir.resolve() / "web-assets")
+    config = uvicorn.Config(app, host=settings.host, port=settings.web_port, log_level="warning")
+    server = uvicorn.Server(config)
+    # Only one server may own SIGINT/SIGTERM: the API's. This one is cancelled when that one stops.
+    setattr(server, "capture_signals", contextlib.nullcontext)  # noqa: B010 - replacing a method on one instance
+    await server.serve()
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, object]:
@@ -156,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("gateway", help="run the websocket gateway")
     commands.add_parser("relay", help="run the outbox relay (several may run; one leads)")
     commands.add_parser("worker", help="run periodic housekeeping (expired holds and payments, old keys)")
+    commands.add_parser("web", help="serve the Flet web client (no CDN)")
     commands.add_parser("push-worker", help="send urgent events to APNs (needs the MUSUBI_APNS_* settings)")
     lottery = commands.add_parser("lottery", help="lottery tools")
     lottery_commands = lottery.add_subparsers(dest="lottery_command", required=True)
@@ -192,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run(settings, api=False, relay=True, gateway=False))
     elif args.command == "worker":
         asyncio.run(_run(settings, api=False, relay=False, gateway=False, worker=True))
+    elif args.command == "web":
+        asyncio.run(_run(settings, api=False, relay=False, gateway=False, web=True))
     elif args.command == "push-worker":
         asyncio.run(_run(settings, api=False, relay=False, gateway=False, push=True))
     elif args.command == "dev":
@@ -201,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nMusubi API:      {base}", flush=True)
         print(f"OpenAPI:         {base}/schema/openapi.json  (docs: {base}/schema/swagger)", flush=True)
         print(f"Realtime:        {settings.gateway_url}  (tickets: POST {base}/v1/realtime/tickets)", flush=True)
-        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True, push=True))
+        print(f"Web client:      http://{settings.host}:{settings.web_port}", flush=True)
+        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True, push=True, web=True))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,10 @@ class Settings:
     identity_keys: str | None = None
     # Lifetime of a realtime ticket: long enough to connect, short enough not to matter if leaked.
     ticket_ttl_seconds: int = 60
+    # Where the Flet web client is served (musubi web, musubi dev).
+    web_port: int = 8550
+    # The API URL the client's Python side calls; unset → http://host:port of this API.
+    web_api_url: str | None = None
     # Lifetime of a login session.
     session_ttl_minutes: int = 12 * 60
     # asyncpg pool bounds per process.
@@ -114,6 +118,8 @@ class Settings:
             gateway_public_url=_env("MUSUBI_GATEWAY_PUBLIC_URL"),
             ticket_ttl_seconds=_int("MUSUBI_TICKET_TTL_SECONDS", 60),
             identity_keys=_env("MUSUBI_IDENTITY_KEYS"),
+            web_port=_int("MUSUBI_WEB_PORT", 8550),
+            web_api_url=_env("MUSUBI_WEB_API_URL"),
             session_ttl_minutes=_int("MUSUBI_SESSION_TTL_MINUTES", 12 * 60),
             db_pool_min=_int("MUSUBI_DB_POOL_MIN", 2),
             db_pool_max=_int("MUSUBI_DB_POOL_MAX", 20),

@@ -1,0 +1,80 @@
+"""The client's one HTTP client: bearer token, problem+json errors, Idempotency-Keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class ApiError(Exception):
+    """A problem+json answer (4xx/5xx) — or status 0 when the network failed."""
+
+    status: int
+    title: str
+    type: str = ""
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def offline(self) -> bool:
+        return self.status == 0
+
+    def __str__(self) -> str:
+        fields = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+        return f"{self.title} ({fields})" if fields else self.title
+
+
+class MusubiApi:
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.token: str | None = None
+        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        headers = {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            response = await self._client.request(
+                method, path, json=body if body is not None else None, headers=headers, params=params
+            )
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"No connection ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {}
+            raise ApiError(
+                response.status_code,
+                problem.get("title", response.reason_phrase),
+                problem.get("type", ""),
+                problem.get("errors") or [],
+            )
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
+
+    async def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
+        return await self.request("POST", path, body if body is not None else {}, idempotency_key=idempotency_key)
+
+    async def put(self, path: str, body: Any) -> Any:
+        return await self.request("PUT", path, body)

@@ -1,0 +1,1 @@
+"""View models: all client behaviour, in plain Python (no Flet imports), tested against the real backend."""

@@ -1,0 +1,42 @@
+"""The ER desk: a live inbox with an alert, accept or decline with a reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mobile.api import ApiError, MusubiApi
+
+DECLINE_REASONS = ("no_beds", "no_specialist", "treating_another_patient", "equipment_down", "other")
+
+
+@dataclass
+class ErModel:
+    api: MusubiApi
+    department: str = "emergency"
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    alert: bool = False  # a new request arrived and nobody has looked yet
+    error: str | None = None
+
+    async def load(self) -> None:
+        self.inbox = await self.api.get("/v1/ems/inbox")
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        if event["type"] in ("ems.request.created", "ems.request.realerted"):
+            self.alert = True
+        if event["type"].startswith("ems."):
+            await self.load()
+
+    def acknowledge(self) -> None:
+        self.alert = False
+
+    async def answer(self, request_id: int, accept: bool, reason: str | None = None) -> bool:
+        body: dict[str, Any] = {"decision": "accept", "department": self.department} if accept else {
+            "decision": "decline", "reason": reason or "other"}  # fmt: skip
+        try:
+            await self.api.post(f"/v1/ems/requests/{request_id}/response", body)
+        except ApiError as error:
+            self.error = str(error)
+            return False
+        await self.load()
+        return True

@@ -1,0 +1,125 @@
+"""The paramedic's case: a form built for gloved hands, send to many hospitals, live answers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mobile.api import ApiError, MusubiApi
+from mobile.send_queue import QueuedAction, SendQueue
+
+JCS_VALUES = ("0", "I-1", "I-2", "I-3", "II-10", "II-20", "II-30", "III-100", "III-200", "III-300")
+STEPS = {"age": (0, 130, 5), "sbp": (0, 300, 5), "hr": (0, 300, 5), "spo2": (0, 100, 1), "e": (1, 4, 1),
+         "v": (1, 5, 1), "m": (1, 6, 1)}  # fmt: skip
+BOARD_RANK = {"accepting": 0, "limited": 1, "unknown": 2, "not_accepting": 3}
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    r = 6371.0
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+@dataclass
+class ParamedicModel:
+    api: MusubiApi
+    queue: SendQueue
+    age: int = 60
+    sex: str = "unknown"
+    complaint: str = ""
+    jcs: str = "0"
+    e: int = 4
+    v: int = 5
+    m: int = 6
+    sbp: int = 120
+    hr: int = 80
+    spo2: int = 98
+    location: tuple[float, float] = (36.366, 140.471)  # Mito, until the phone gives a fix
+    hospitals: list[dict[str, Any]] = field(default_factory=list)
+    selected: set[int] = field(default_factory=set)
+    case_id: int | None = None
+    requests: dict[int, dict[str, Any]] = field(default_factory=dict)  # hospital id → latest request
+    error: str | None = None
+    _open_action: QueuedAction | None = None
+
+    def step(self, name: str, direction: int) -> None:
+        low, high, size = STEPS[name]
+        setattr(self, name, max(low, min(high, getattr(self, name) + direction * size)))
+
+    def case_body(self) -> dict[str, Any]:
+        return {
+            "estimatedAge": self.age,
+            "sex": self.sex,
+            "chiefComplaint": self.complaint.strip() or "—",
+            "jcs": self.jcs,
+            "gcs": {"e": self.e, "v": self.v, "m": self.m},
+            "vitals": {"sbp": self.sbp, "hr": self.hr, "spo2": self.spo2},
+            "location": {"lat": self.location[0], "lon": self.location[1]},
+        }
+
+    async def load_hospitals(self) -> None:
+        """Every hospital, best first: accepting departments, then distance."""
+        board = await self.api.get("/v1/hospitals/board")
+        lat, lon = self.location
+        for hospital in board:
+            statuses = [d["status"] for d in hospital["departments"]] or ["unknown"]
+            hospital["best"] = min(statuses, key=BOARD_RANK.__getitem__)
+            hospital["km"] = distance_km(lat, lon, hospital["lat"], hospital["lon"]) if hospital["lat"] else 999.0
+        self.hospitals = sorted(board, key=lambda h: (BOARD_RANK[h["best"]], h["km"]))
+
+    def toggle(self, hospital_id: int) -> None:
+        self.selected ^= {hospital_id}
+
+    async def send(self) -> None:
+        """Open the case (once) and ask every selected hospital — through the send queue, so it
+        survives a dead zone and is never sent twice."""
+        if not self.selected:
+            self.error = "select at least one hospital"
+            return
+        if self.case_id is None and self._open_action is None:
+            self._open_action = self.queue.add("open case", "POST", "/v1/ems/cases", self.case_body())
+        if self.case_id is not None:
+            path, path_from = f"/v1/ems/cases/{self.case_id}/requests", None
+        else:
+            assert self._open_action is not None
+            path, path_from = "/v1/ems/cases/{id}/requests", self._open_action.key
+        self.queue.add("send to hospitals", "POST", path, {"hospitalIds": sorted(self.selected)}, path_from=path_from)
+        await self.flush()
+
+    async def flush(self) -> None:
+        await self.queue.flush()
+        if self._open_action is not None and self._open_action.status == "sent":
+            self.case_id = self._open_action.result["id"]
+        for action in self.queue.items:
+            if action.label == "send to hospitals" and action.status == "sent":
+                for request in action.result:
+                    self.requests.setdefault(request["hospitalId"], request)
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        """Live answers for the crew's fire department."""
+        data = event["data"]
+        if event["type"] in ("ems.request.responded", "ems.destination.set") and data.get("caseId") == self.case_id:
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        if self.case_id is None:
+            return
+        case = await self.api.get(f"/v1/ems/cases/{self.case_id}")
+        self.requests = {r["hospitalId"]: r for r in case["requests"]}
+
+    async def confirm(self, hospital_id: int) -> bool:
+        if self.case_id is None:
+            return False
+        try:
+            await self.api.post(f"/v1/ems/cases/{self.case_id}/destination", {"hospitalId": hospital_id})
+        except ApiError as error:
+            self.error = str(error)
+            return False
+        await self.refresh()
+        return True
+
+    def hospital_name(self, hospital_id: int) -> str:
+        return next((h["name"] for h in self.hospitals if h["hospitalId"] == hospital_id), f"#{hospital_id}")

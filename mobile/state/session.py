@@ -1,0 +1,55 @@
+"""Login, the caller's roles, and which home screen they get."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from mobile.api import ApiError, MusubiApi
+
+# The first membership that matches decides the home screen; residents get the resident home.
+HOME_BY_ROLE = (
+    ("fire_department", "paramedic", "paramedic"),
+    ("hospital", "er_staff", "er"),
+    ("guidance_center", "caseworker", "caseworker"),
+    ("shelter", None, "shelter"),
+    ("nursery", None, "nursery"),
+)
+
+
+@dataclass
+class SessionModel:
+    api: MusubiApi
+    me: dict[str, Any] | None = None
+    error: str | None = None
+    memberships: list[dict[str, Any]] = field(default_factory=list)
+
+    async def login(self, email: str, password: str) -> bool:
+        self.error = None
+        try:
+            session = await self.api.post("/v1/sessions", {"email": email.strip(), "password": password})
+        except ApiError as error:
+            self.error = str(error)
+            return False
+        self.api.token = session["token"]
+        self.me = await self.api.get("/v1/me")
+        self.memberships = self.me["memberships"]
+        return True
+
+    async def logout(self) -> None:
+        with contextlib.suppress(ApiError):  # the token is dropped locally either way
+            await self.api.request("DELETE", "/v1/sessions/current")
+        self.api.token = None
+        self.me = None
+        self.memberships = []
+
+    @property
+    def home(self) -> str:
+        for kind, role, home in HOME_BY_ROLE:
+            if any(m["organizationKind"] == kind and (role is None or m["role"] == role) for m in self.memberships):
+                return home
+        return "resident"
+
+    def organization(self, kind: str) -> int | None:
+        return next((m["organizationId"] for m in self.memberships if m["organizationKind"] == kind), None)

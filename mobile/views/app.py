@@ -1,0 +1,362 @@
+"""The Flet client: login, a role-aware home, live updates. Views only render view models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import flet as ft
+
+from mobile.api import MusubiApi
+from mobile.fonts import FAMILY
+from mobile.realtime import LiveConnection
+from mobile.send_queue import SendQueue
+from mobile.state.er import DECLINE_REASONS, ErModel
+from mobile.state.i18n import Translator
+from mobile.state.lists import IntakeModel, ResidentModel
+from mobile.state.paramedic import JCS_VALUES, ParamedicModel
+from mobile.state.session import SessionModel
+
+BIG = 56  # touch targets for gloved hands
+STATE_COLORS = {"live": ft.Colors.GREEN_700, "connecting": ft.Colors.AMBER_700, "offline": ft.Colors.RED_700}
+STATUS_COLORS = {"accepted": ft.Colors.GREEN_700, "selected": ft.Colors.BLUE_700, "declined": ft.Colors.RED_700,
+                 "pending": ft.Colors.GREY_700, "released": ft.Colors.GREY_500}  # fmt: skip
+
+
+class MusubiApp:
+    def __init__(self, page: ft.Page, api_url: str, gateway_url: str | None = None) -> None:
+        self.page = page
+        self.t = Translator("ja")
+        self.api = MusubiApi(api_url)
+        self.gateway_url = gateway_url
+        self.session = SessionModel(self.api)
+        self.live: LiveConnection | None = None
+        self.live_state = "offline"
+        self.paramedic: ParamedicModel | None = None
+        self.er: ErModel | None = None
+        self.resident: ResidentModel | None = None
+        self.intake: IntakeModel | None = None
+        self.fields: dict[str, ft.TextField] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def act(self, work: Callable[[], Awaitable[Any]]) -> Callable[[Any], Awaitable[None]]:
+        """An event handler that runs `work`, then redraws."""
+
+        async def handler(_: Any) -> None:
+            await work()
+            self.render()
+
+        return handler
+
+    def render(self) -> None:
+        self.page.controls.clear()
+        self.page.controls.extend(self.screen())
+        self.page.update()
+
+    async def start(self) -> None:
+        self.page.title = "Musubi 結び"
+        self.page.scroll = ft.ScrollMode.AUTO
+        self.page.padding = 12
+        self.page.theme_mode = ft.ThemeMode.LIGHT
+        self.render()
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        for model in (self.paramedic, self.er, self.intake):
+            if model is not None:
+                await model.on_event(event)
+        self.render()
+
+    def on_state(self, state: str) -> None:
+        self.live_state = state
+        self.render()
+
+    # -- screens ------------------------------------------------------------------------------
+
+    def screen(self) -> list[ft.Control]:
+        if self.session.me is None:
+            return self.login_screen()
+        home = self.session.home
+        body = {
+            "paramedic": self.paramedic_screen,
+            "er": self.er_screen,
+            "caseworker": self.intake_screen,
+            "shelter": self.intake_screen,
+        }.get(home, self.resident_screen)()
+        return [self.header(), ft.Divider(), *body]
+
+    def header(self) -> ft.Control:
+        t = self.t
+        assert self.session.me is not None
+        return ft.Row(
+            [
+                ft.Text(t("app_title"), size=20, weight=ft.FontWeight.BOLD),
+                ft.Text(self.session.me["displayName"]),
+                ft.Container(
+                    ft.Text(t(self.live_state), color=ft.Colors.WHITE),
+                    bgcolor=STATE_COLORS.get(self.live_state, ft.Colors.GREY),
+                    padding=6,
+                    border_radius=8,
+                ),
+                ft.TextButton(t("language"), on_click=self.act(self.toggle_language)),
+                ft.TextButton(t("logout"), on_click=self.act(self.logout)),
+            ],
+            wrap=True,
+        )
+
+    def login_screen(self) -> list[ft.Control]:
+        t = self.t
+        self.fields["email"] = ft.TextField(
+            label=t("email"), autofocus=True, width=360, keyboard_type=ft.KeyboardType.EMAIL
+        )
+        self.fields["password"] = ft.TextField(label=t("password"), password=True, width=360)
+        controls: list[ft.Control] = [
+            ft.Text(t("app_title"), size=28, weight=ft.FontWeight.BOLD),
+            self.fields["email"],
+            self.fields["password"],
+            ft.Button(t("login"), on_click=self.act(self.login), height=BIG, width=360),
+            ft.TextButton(t("language"), on_click=self.act(self.toggle_language)),
+        ]
+        if self.session.error:
+            controls.append(ft.Text(self.session.error, color=ft.Colors.RED_700))
+        return controls
+
+    async def toggle_language(self) -> None:
+        self.t.toggle()
+
+    async def login(self) -> None:
+        if not await self.session.login(self.fields["email"].value or "", self.fields["password"].value or ""):
+            return
+        home = self.session.home
+        if home == "paramedic":
+            self.paramedic = ParamedicModel(self.api, SendQueue(self.api, on_change=lambda: None))
+            await self.paramedic.load_hospitals()
+        elif home == "er":
+            self.er = ErModel(self.api)
+            await self.er.load()
+        elif home in ("caseworker", "shelter"):
+            self.intake = IntakeModel(self.api)
+            await self.intake.load()
+        else:
+            self.resident = ResidentModel(self.api)
+            await self.resident.load()
+        self.live = LiveConnection(self.api, self.on_event, self.on_state, url_override=self.gateway_url)
+        self.live.start()
+
+    async def logout(self) -> None:
+        if self.live is not None:
+            await self.live.stop()
+        await self.session.logout()
+        self.paramedic = self.er = self.resident = self.intake = None
+
+    # -- paramedic --------------------------------------------------------------------------------
+
+    def stepper(self, name: str, label: str) -> ft.Control:
+        model = self.paramedic
+        assert model is not None
+
+        def step(direction: int) -> Callable[[Any], Awaitable[None]]:
+            async def apply() -> None:
+                model.step(name, direction)
+
+            return self.act(apply)
+
+        return ft.Row(
+            [
+                ft.Text(label, width=120),
+                ft.IconButton(ft.Icons.REMOVE, on_click=step(-1), icon_size=32, tooltip=f"{label} −"),
+                ft.Text(str(getattr(model, name)), size=22, width=60, text_align=ft.TextAlign.CENTER),
+                ft.IconButton(ft.Icons.ADD, on_click=step(1), icon_size=32, tooltip=f"{label} +"),
+            ]
+        )
+
+    def paramedic_screen(self) -> list[ft.Control]:
+        t, model = self.t, self.paramedic
+        assert model is not None
+
+        async def set_sex(sex: str) -> None:
+            model.sex = sex
+
+        sexes: list[ft.Control] = [ft.Text(t("sex"), width=120)]
+        sexes += [
+            ft.Button(t(sex), height=BIG, on_click=self.act(partial(set_sex, sex)),
+                      bgcolor=ft.Colors.BLUE_100 if model.sex == sex else None)
+            for sex in ("male", "female", "unknown")
+        ]  # fmt: skip
+
+        async def set_jcs(event: Any) -> None:
+            model.jcs = event.control.value
+            self.render()
+
+        async def set_complaint(event: Any) -> None:
+            model.complaint = event.control.value or ""
+
+        controls: list[ft.Control] = [ft.Text(t("new_case"), size=18, weight=ft.FontWeight.BOLD)]
+        if model.case_id is None:
+            controls += [
+                self.stepper("age", t("age")),
+                ft.Row(sexes, wrap=True),
+                ft.TextField(label=t("complaint"), value=model.complaint, on_change=set_complaint, multiline=True),
+                ft.Dropdown(
+                    label=t("jcs"),
+                    value=model.jcs,
+                    width=200,
+                    on_select=set_jcs,
+                    options=[ft.DropdownOption(key=value, text=value) for value in JCS_VALUES],
+                ),
+                ft.Text(t("gcs")),
+                self.stepper("e", "E"),
+                self.stepper("v", "V"),
+                self.stepper("m", "M"),
+                self.stepper("sbp", t("sbp")),
+                self.stepper("hr", t("hr")),
+                self.stepper("spo2", t("spo2")),
+            ]
+        controls.append(ft.Text(t("hospitals"), size=18, weight=ft.FontWeight.BOLD))
+        for hospital in model.hospitals:
+            hospital_id = hospital["hospitalId"]
+
+            async def toggle(_: Any, hospital_id: int = hospital_id) -> None:
+                model.toggle(hospital_id)
+                self.render()
+
+            controls.append(
+                ft.Checkbox(
+                    label=f"{hospital['name']} · {hospital['km']:.1f} km · {hospital['best']}",
+                    value=hospital_id in model.selected,
+                    on_change=toggle,
+                )
+            )
+        controls.append(ft.Button(t("send_to_selected"), height=BIG, on_click=self.act(model.send)))
+        if model.requests:
+            controls.append(ft.Text(t("answers"), size=18, weight=ft.FontWeight.BOLD))
+            for hospital_id, request in sorted(model.requests.items()):
+                row: list[ft.Control] = [
+                    ft.Text(model.hospital_name(hospital_id), expand=True),
+                    ft.Text(t(request["status"]), color=STATUS_COLORS.get(request["status"])),
+                ]
+                if request["status"] == "accepted":
+                    row.append(
+                        ft.Button(
+                            t("confirm_destination"),
+                            height=BIG,
+                            on_click=self.act(partial(model.confirm, hospital_id)),
+                        )
+                    )
+                controls.append(ft.Row(row))
+        if model.queue.items:
+            controls.append(ft.Text(t("queue"), size=16))
+            controls += [ft.Text(f"{item.label}: {t(item.status)}" + (f" — {item.error}" if item.error else ""))
+                         for item in model.queue.items]  # fmt: skip
+        if model.error:
+            controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
+        return controls
+
+    # -- ER -------------------------------------------------------------------------------------------
+
+    def er_screen(self) -> list[ft.Control]:
+        t, model = self.t, self.er
+        assert model is not None
+        controls: list[ft.Control] = []
+        if model.alert:
+
+            async def acknowledge() -> None:
+                model.acknowledge()
+
+            controls.append(
+                ft.Container(
+                    ft.Row(
+                        [
+                            ft.Icon(ft.Icons.NOTIFICATIONS_ACTIVE, color=ft.Colors.WHITE),
+                            ft.Text(t("new_request"), color=ft.Colors.WHITE, size=18, expand=True),
+                            ft.TextButton("OK", on_click=self.act(acknowledge)),
+                        ]
+                    ),
+                    bgcolor=ft.Colors.RED_700,
+                    padding=12,
+                    border_radius=8,
+                )
+            )
+        controls.append(ft.Text(t("inbox"), size=18, weight=ft.FontWeight.BOLD))
+        if not model.inbox:
+            controls.append(ft.Text(t("no_items")))
+        for item in model.inbox:
+            request_id = item["requestId"]
+            summary = (
+                f"#{item['caseId']} · {item['estimatedAge']} · {t(item['sex'] or 'unknown')} · "
+                f"{item['chiefComplaint']} · JCS {item['jcs'] or '-'} · ETA {item['etaMinutes'] or '-'}"
+            )
+            buttons: list[ft.Control] = [ft.Text(t(item["status"]), color=STATUS_COLORS.get(item["status"]))]
+            if item["status"] == "pending":
+                buttons.append(
+                    ft.Button(
+                        t("accept"),
+                        height=BIG,
+                        bgcolor=ft.Colors.GREEN_100,
+                        on_click=self.act(partial(model.answer, request_id, True)),
+                    )
+                )
+                buttons += [
+                    ft.OutlinedButton(t(reason), on_click=self.act(partial(model.answer, request_id, False, reason)))
+                    for reason in DECLINE_REASONS
+                ]
+            controls.append(
+                ft.Card(ft.Container(ft.Column([ft.Text(summary, size=16), ft.Row(buttons, wrap=True)]), padding=12))
+            )
+        if model.error:
+            controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
+        return controls
+
+    # -- residents, caseworkers, shelters ---------------------------------------------------------------
+
+    def resident_screen(self) -> list[ft.Control]:
+        t, model = self.t, self.resident
+        assert model is not None
+        controls: list[ft.Control] = [ft.Text(f"{t('vacancies')} {model.day}", size=18, weight=ft.FontWeight.BOLD)]
+        for vacancy in model.vacancies[:20]:
+            controls.append(
+                ft.Row(
+                    [
+                        ft.Text(
+                            f"#{vacancy['resourceId']} {vacancy['start'][11:16]}–{vacancy['end'][11:16]} UTC",
+                            expand=True,
+                        ),
+                        ft.Button("予約 Book", on_click=self.act(partial(model.book, vacancy))),
+                    ]
+                )
+            )
+        controls.append(ft.Text(t("my_bookings"), size=18, weight=ft.FontWeight.BOLD))
+        controls += [ft.Text(f"#{b['id']} {b['start']} {b['status']} ¥{b['fee']}") for b in model.bookings] or [
+            ft.Text(t("no_items"))]  # fmt: skip
+        controls.append(ft.Text(t("children"), size=18, weight=ft.FontWeight.BOLD))
+        controls += [ft.Text(f"{c['name']} ({c['birthDate']})") for c in model.children] or [ft.Text(t("no_items"))]
+        if model.error:
+            controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
+        return controls
+
+    def intake_screen(self) -> list[ft.Control]:
+        t, model = self.t, self.intake
+        assert model is not None
+        controls: list[ft.Control] = [ft.Text(t("vacancies"), size=18, weight=ft.FontWeight.BOLD)]
+        controls += [ft.Text(f"#{v['shelterId']} {v['category']}: {v['capacity'] - v['occupied']}/{v['capacity']}")
+                     for v in model.vacancies]  # fmt: skip
+        controls.append(ft.Text(t("intake_requests"), size=18, weight=ft.FontWeight.BOLD))
+        controls += [ft.Text(f"#{r['id']} {r['ageYears']} {r['sex']} {r['category']} {r['urgency']} · {r['status']}")
+                     for r in model.requests] or [ft.Text(t("no_items"))]  # fmt: skip
+        return controls
+
+
+def make_main(
+    api_url: str, gateway_url: str | None = None, font_url: str | None = None
+) -> Callable[[ft.Page], Awaitable[None]]:
+    async def main(page: ft.Page) -> None:
+        if font_url is not None:
+            page.fonts = {FAMILY: font_url}
+            page.theme = ft.Theme(font_family=FAMILY)
+        app = MusubiApp(page, api_url, gateway_url)
+        await app.start()
+        await asyncio.sleep(0)
+
+    return main
