@@ -16,6 +16,7 @@ class ApiError(Exception):
     title: str
     type: str = ""
     errors: list[dict[str, str]] = field(default_factory=list)
+    detail: str | None = None
 
     @property
     def offline(self) -> bool:
@@ -23,7 +24,8 @@ class ApiError(Exception):
 
     def __str__(self) -> str:
         fields = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
-        return f"{self.title} ({fields})" if fields else self.title
+        text = self.detail or self.title
+        return f"{text} ({fields})" if fields else text
 
 
 class MusubiApi:
@@ -65,6 +67,7 @@ class MusubiApi:
                 problem.get("title", response.reason_phrase),
                 problem.get("type", ""),
                 problem.get("errors") or [],
+                problem.get("detail"),
             )
         if response.status_code == 204 or not response.content:
             return None

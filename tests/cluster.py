@@ -63,10 +63,11 @@ async def cluster(
         # Short, so a request that died with its process frees its Idempotency-Key quickly in tests.
         "MUSUBI_IDEMPOTENCY_LEASE_SECONDS": "2",
     }
+    gateway_ports = [free_port(), free_port()]
+    # Tickets tell clients where to connect: the first gateway.
+    env["MUSUBI_GATEWAY_PUBLIC_URL"] = f"ws://127.0.0.1:{gateway_ports[0]}/"
     apis = [MusubiProcess("serve", {**env, "MUSUBI_PORT": str(p)}, port=p) for p in (free_port(), free_port())]
-    gateways = [
-        MusubiProcess("gateway", {**env, "MUSUBI_GATEWAY_PORT": str(p)}, port=p) for p in (free_port(), free_port())
-    ]
+    gateways = [MusubiProcess("gateway", {**env, "MUSUBI_GATEWAY_PORT": str(p)}, port=p) for p in gateway_ports]
     relays = [MusubiProcess("relay", env), MusubiProcess("relay", env)]
     everything = [*apis, *gateways, *relays]
     try:

@@ -23,7 +23,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "gcs": ("GCS (E/V/M)", "GCS (E/V/M)"),
     "sbp": ("収縮期血圧", "Systolic BP"),
     "hr": ("脈拍", "Heart rate"),
-    "spo2": ("SpO₂", "SpO₂"),
+    "spo2": ("SpO2", "SpO2"),  # the bundled font has no subscript digits
     "hospitals": ("搬送先候補", "Hospitals"),
     "send_to_selected": ("選択した病院へ一斉照会", "Send to selected hospitals"),
     "answers": ("病院からの回答", "Hospital answers"),
@@ -34,6 +34,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "released": ("解除", "Released"),
     "confirm_destination": ("この病院に決定", "Confirm this hospital"),
     "queue": ("送信待ち", "Send queue"),
+    "open_case": ("事案の登録", "Open case"),
+    "send_to_hospitals": ("病院への照会", "Ask hospitals"),
     "queued": ("待機中", "Queued"),
     "sending": ("送信中", "Sending"),
     "sent": ("送信済", "Sent"),

@@ -80,13 +80,13 @@ class ParamedicModel:
             self.error = "select at least one hospital"
             return
         if self.case_id is None and self._open_action is None:
-            self._open_action = self.queue.add("open case", "POST", "/v1/ems/cases", self.case_body())
+            self._open_action = self.queue.add("open_case", "POST", "/v1/ems/cases", self.case_body())
         if self.case_id is not None:
             path, path_from = f"/v1/ems/cases/{self.case_id}/requests", None
         else:
             assert self._open_action is not None
             path, path_from = "/v1/ems/cases/{id}/requests", self._open_action.key
-        self.queue.add("send to hospitals", "POST", path, {"hospitalIds": sorted(self.selected)}, path_from=path_from)
+        self.queue.add("send_to_hospitals", "POST", path, {"hospitalIds": sorted(self.selected)}, path_from=path_from)
         await self.flush()
 
     async def flush(self) -> None:
@@ -94,7 +94,7 @@ class ParamedicModel:
         if self._open_action is not None and self._open_action.status == "sent":
             self.case_id = self._open_action.result["id"]
         for action in self.queue.items:
-            if action.label == "send to hospitals" and action.status == "sent":
+            if action.label == "send_to_hospitals" and action.status == "sent":
                 for request in action.result:
                     self.requests.setdefault(request["hospitalId"], request)
 

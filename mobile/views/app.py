@@ -248,7 +248,7 @@ class MusubiApp:
                 controls.append(ft.Row(row))
         if model.queue.items:
             controls.append(ft.Text(t("queue"), size=16))
-            controls += [ft.Text(f"{item.label}: {t(item.status)}" + (f" — {item.error}" if item.error else ""))
+            controls += [ft.Text(f"{t(item.label)}: {t(item.status)}" + (f" — {item.error}" if item.error else ""))
                          for item in model.queue.items]  # fmt: skip
         if model.error:
             controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
