@@ -28,7 +28,7 @@ from backend.db import migrate
 from backend.embedded import with_database
 from backend.settings import Settings
 from backend.shelters.identity import new_keyring_entry
-from tests.cluster import cluster, redis_server  # noqa: F401 - fixtures for every test package
+from tests.cluster import cluster, realtime, redis_server  # noqa: F401 - fixtures for every test package
 from tests.support import Actors
 
 # Tables whose rows are reference data, not test state.

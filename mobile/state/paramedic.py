@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mobile.api import ApiError, MusubiApi
-from mobile.send_queue import QueuedAction, SendQueue
+from mobile.send_queue import SendQueue
 
 JCS_VALUES = ("0", "I-1", "I-2", "I-3", "II-10", "II-20", "II-30", "III-100", "III-200", "III-300")
 STEPS = {"age": (0, 130, 5), "sbp": (0, 300, 5), "hr": (0, 300, 5), "spo2": (0, 100, 1), "e": (1, 4, 1),
@@ -43,7 +43,8 @@ class ParamedicModel:
     case_id: int | None = None
     requests: dict[int, dict[str, Any]] = field(default_factory=dict)  # hospital id → latest request
     error: str | None = None
-    _open_action: QueuedAction | None = None
+    # The queued "open case" action, by its Idempotency-Key: the queue may be reloaded after a restart.
+    open_key: str | None = None
 
     def step(self, name: str, direction: int) -> None:
         low, high, size = STEPS[name]
@@ -79,20 +80,20 @@ class ParamedicModel:
         if not self.selected:
             self.error = "select at least one hospital"
             return
-        if self.case_id is None and self._open_action is None:
-            self._open_action = self.queue.add("open_case", "POST", "/v1/ems/cases", self.case_body())
+        if self.case_id is None and self.open_key is None:
+            self.open_key = self.queue.add("open_case", "POST", "/v1/ems/cases", self.case_body()).key
         if self.case_id is not None:
             path, path_from = f"/v1/ems/cases/{self.case_id}/requests", None
         else:
-            assert self._open_action is not None
-            path, path_from = "/v1/ems/cases/{id}/requests", self._open_action.key
+            path, path_from = "/v1/ems/cases/{id}/requests", self.open_key
         self.queue.add("send_to_hospitals", "POST", path, {"hospitalIds": sorted(self.selected)}, path_from=path_from)
         await self.flush()
 
     async def flush(self) -> None:
         await self.queue.flush()
-        if self._open_action is not None and self._open_action.status == "sent":
-            self.case_id = self._open_action.result["id"]
+        opened = next((item for item in self.queue.items if item.key == self.open_key), None)
+        if opened is not None and opened.status == "sent":
+            self.case_id = opened.result["id"]
         for action in self.queue.items:
             if action.label == "send_to_hospitals" and action.status == "sent":
                 for request in action.result:

@@ -20,8 +20,8 @@ from backend.embedded import ensure_database
 from backend.settings import Settings
 from tests.cluster import Cluster
 from tests.integration.facilities.conftest import make_venue
-from tests.integration.realtime.conftest import next_events, open_socket, silent_for, ticket_for
 from tests.processes import MusubiProcess, RedisServer, free_port
+from tests.realtime_client import next_events, open_socket, silent_for, ticket_for
 from tests.support import Actors
 
 

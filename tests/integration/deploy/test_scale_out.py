@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.cluster import Cluster
 from tests.integration.facilities.conftest import make_venue
-from tests.integration.realtime.conftest import (
+from tests.realtime_client import (
     insert_events,
     next_events,
     open_socket,

@@ -13,8 +13,8 @@ from backend.settings import Settings
 from realtime.bus import MemoryBus
 from realtime.gateway import CLOSE_SLOW_CONSUMER, Gateway
 from realtime.relay import OutboxRelay
-from tests.integration.realtime.conftest import (
-    Realtime,
+from tests.cluster import Realtime
+from tests.realtime_client import (
     insert_events,
     next_events,
     open_socket,

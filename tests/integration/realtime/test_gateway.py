@@ -9,8 +9,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from realtime.tickets import TicketClaims, sign_ticket, verify_ticket
-from tests.integration.realtime.conftest import (
-    Realtime,
+from tests.cluster import Realtime
+from tests.realtime_client import (
     insert_events,
     next_events,
     open_socket,

@@ -11,7 +11,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 
 from tests.cluster import Cluster
-from tests.integration.realtime.conftest import insert_events, next_events, open_socket, silent_for, ticket_for
+from tests.realtime_client import insert_events, next_events, open_socket, silent_for, ticket_for
 from tests.support import Actors
 
 

@@ -1,52 +1,16 @@
+"""Websocket client helpers for tests: tickets, sockets, reading events."""
+
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 import msgspec
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from backend.settings import Settings
-from realtime.bus import RedisBus
-from realtime.gateway import Gateway
-from realtime.relay import OutboxRelay
-from tests.processes import RedisServer
 from tests.support import Actor
-
-
-@dataclass
-class Realtime:
-    gateway: Gateway
-    relay: OutboxRelay
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.gateway.port}/"
-
-
-@pytest.fixture
-async def realtime(
-    db: asyncpg.Pool, database_url: str, redis_server: RedisServer, test_settings: Settings
-) -> AsyncIterator[Realtime]:
-    """An in-process relay and gateway on the real Redis, started after the tables were emptied."""
-    bus = RedisBus(redis_server.url)
-    relay = OutboxRelay(database_url, bus, sweep_interval_s=0.2, standby_interval_s=0.1)
-    relay_task = asyncio.create_task(relay.run())
-    gateway = Gateway(secret=test_settings.secret, bus=bus, dsn=database_url, resume_wait_s=0.2)
-    await gateway.start("127.0.0.1", 0)
-    await asyncio.wait_for(gateway.subscribed.wait(), 10)
-    yield Realtime(gateway, relay)
-    await gateway.close()
-    relay_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await relay_task
-    await bus.close()
 
 
 async def ticket_for(http: httpx.AsyncClient, actor: Actor, topics: list[str] | None = None) -> str:

@@ -1,0 +1,135 @@
+"""The client's view models against the real backend: HTTP, gateway and database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from mobile.api import MusubiApi
+from mobile.realtime import LiveConnection
+from mobile.send_queue import SendQueue
+from mobile.state.er import ErModel
+from mobile.state.paramedic import ParamedicModel
+from mobile.state.session import SessionModel
+from tests.cluster import Realtime
+from tests.processes import free_port
+from tests.support import PASSWORD, Actors
+
+
+async def signed_in(base_url: str, email: str) -> MusubiApi:
+    api = MusubiApi(base_url)
+    session = SessionModel(api)
+    assert await session.login(email, PASSWORD), session.error
+    return api
+
+
+async def test_session_picks_the_home_by_role(base_url: str, actors: Actors) -> None:
+    paramedic = await actors.member("fire_department", "paramedic")
+    resident = await actors.resident()
+    api = MusubiApi(base_url)
+    session = SessionModel(api)
+    assert not await session.login(paramedic.email, "wrong password!")
+    assert session.error == "E-mail or password is wrong."
+    assert await session.login(paramedic.email, PASSWORD)
+    assert session.home == "paramedic"
+    await session.logout()
+    assert api.token is None
+    assert await session.login(resident.email, PASSWORD)
+    assert session.home == "resident"
+    await api.close()
+
+
+async def test_offline_queue_sends_in_order_once_when_the_network_returns(
+    base_url: str, actors: Actors, db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    paramedic = await actors.member("fire_department", "paramedic")
+    hospital = await actors.organization("hospital")
+    online = await signed_in(base_url, paramedic.email)
+    offline = MusubiApi(f"http://127.0.0.1:{free_port()}")  # nothing listens there: a dead zone
+    offline.token = online.token
+    store = tmp_path / "queue.json"
+    model = ParamedicModel(offline, SendQueue(offline, store))
+    model.complaint = "呼吸苦"
+    model.selected = {hospital}
+    await model.send()
+    assert [item.status for item in model.queue.items] == ["queued", "queued"]
+    assert model.case_id is None
+    assert await db.fetchval("SELECT count(*) FROM ems_cases") == 0
+
+    # The app restarts in the ambulance: the queue is still there, with the same keys.
+    restored = SendQueue(online, store)
+    assert [item.key for item in restored.items] == [item.key for item in model.queue.items]
+    model.queue, model.api = restored, online
+    await model.flush()
+    assert [item.status for item in restored.items] == ["sent", "sent"]
+    assert model.case_id is not None
+    assert set(model.requests) == {hospital}
+
+    # A reply lost on the way back: the same actions go out again and change nothing.
+    for item in restored.items:
+        item.status = "queued"
+    await restored.flush()
+    assert await db.fetchval("SELECT count(*) FROM ems_cases") == 1
+    assert await db.fetchval("SELECT count(*) FROM ems_requests") == 1
+    await online.close()
+
+
+async def test_validation_failures_stop_retrying_and_say_why(base_url: str, actors: Actors) -> None:
+    paramedic = await actors.member("fire_department", "paramedic")
+    api = await signed_in(base_url, paramedic.email)
+    queue = SendQueue(api)
+    queue.add("open_case", "POST", "/v1/ems/cases", {"estimatedAge": 500, "sex": "male", "chiefComplaint": "x"})
+    assert await queue.flush()
+    assert queue.items[0].status == "failed"
+    assert "$.estimatedAge" in (queue.items[0].error or "")
+    await api.close()
+
+
+async def test_paramedic_and_er_models_see_each_other_live(
+    base_url: str, actors: Actors, realtime: Realtime, http: httpx.AsyncClient
+) -> None:
+    fire = await actors.organization("fire_department")
+    paramedic = await actors.member("fire_department", "paramedic", fire)
+    hospitals = [await actors.organization("hospital", municipality_id=n) for n in (1, 2)]
+    nurse = await actors.member("hospital", "er_staff", hospitals[0])
+    crew_api, desk_api = await signed_in(base_url, paramedic.email), await signed_in(base_url, nurse.email)
+    crew = ParamedicModel(crew_api, SendQueue(crew_api))
+    desk = ErModel(desk_api)
+    await desk.load()
+    assert desk.inbox == []
+    states: list[str] = []
+    desk_live = LiveConnection(desk_api, desk.on_event, states.append, url_override=realtime.url)
+    crew_live = LiveConnection(crew_api, crew.on_event, url_override=realtime.url)
+    desk_live.start()
+    crew_live.start()
+    try:
+        await _until(lambda: desk_live.state == "live" and crew_live.state == "live")
+        await crew.load_hospitals()
+        assert [h["hospitalId"] for h in crew.hospitals][:1] == [hospitals[0]]  # nearest first
+        crew.selected = set(hospitals)
+        await crew.send()
+        await _until(lambda: bool(desk.inbox))
+        assert desk.alert
+        desk.acknowledge()
+        assert await desk.answer(desk.inbox[0]["requestId"], accept=True)
+        await _until(lambda: crew.requests[hospitals[0]]["status"] == "accepted")
+        assert await crew.confirm(hospitals[0])
+        assert crew.requests[hospitals[0]]["status"] == "selected"
+        assert crew.requests[hospitals[1]]["status"] == "released"
+        assert "live" in states
+    finally:
+        await desk_live.stop()
+        await crew_live.stop()
+        await crew_api.close()
+        await desk_api.close()
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    """Wait until the live connections have moved the models on."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - polling state that other tasks change
+            await asyncio.sleep(0.05)
