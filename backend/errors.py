@@ -138,10 +138,11 @@ _DEFAULT_BY_SQLSTATE: dict[type[Exception], tuple[int, str, str]] = {
 _UNAVAILABLE = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
+    # 57xxx: shutting down, starting up, crash recovery, statement timeout (QueryCanceledError).
+    asyncpg.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
-    asyncpg.AdminShutdownError,
+    # A connection that broke mid-operation ("cannot switch to state …"), e.g. while the server restarts.
+    asyncpg.InternalClientError,
     ConnectionError,
     OSError,
     TimeoutError,

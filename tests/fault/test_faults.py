@@ -171,7 +171,8 @@ async def test_postgres_restart_under_load_fails_fast_and_recovers(
     finally:
         api.terminate()
     statuses = {status for _, status, _ in outcomes}
-    assert statuses <= {200, 503}, (statuses, api.output()[-3000:])
+    unhandled = [line for line in api.output().splitlines() if "unhandled" in line or "Error:" in line]
+    assert statuses <= {200, 503}, (statuses, unhandled[:20])
     failures = [(when, took) for when, status, took in outcomes if status == 503]
     assert failures, "the restart should have been felt"
     assert max(took for _, took in failures) < 5  # fail fast, never hang
