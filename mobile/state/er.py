@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mobile.api import ApiError, MusubiApi
@@ -17,6 +18,7 @@ class ErModel:
     inbox: list[dict[str, Any]] = field(default_factory=list)
     alert: bool = False  # a new request arrived and nobody has looked yet
     error: str | None = None
+    board_status: str | None = None
 
     async def load(self) -> None:
         self.inbox = await self.api.get("/v1/ems/inbox")
@@ -29,6 +31,19 @@ class ErModel:
 
     def acknowledge(self) -> None:
         self.alert = False
+
+    async def set_board(self, hospital_id: int, status: str, hours: int = 4) -> bool:
+        """This department's acceptance status on the prefecture board, for the next hours."""
+        until = (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+        try:
+            await self.api.put(
+                f"/v1/hospitals/{hospital_id}/board/{self.department}", {"status": status, "until": until}
+            )
+        except ApiError as error:
+            self.error = str(error)
+            return False
+        self.board_status = status
+        return True
 
     async def answer(self, request_id: int, accept: bool, reason: str | None = None) -> bool:
         body: dict[str, Any] = {"decision": "accept", "department": self.department} if accept else {

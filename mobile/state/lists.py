@@ -1,4 +1,4 @@
-"""The simpler homes: residents (vacancies, bookings), parents (children), caseworkers and shelters."""
+"""The other homes: residents and parents, caseworkers, shelter staff."""
 
 from __future__ import annotations
 
@@ -11,43 +11,100 @@ from mobile.api import ApiError, MusubiApi
 
 @dataclass
 class ResidentModel:
+    """Facility vacancies and bookings; for parents, children and childcare availability."""
+
     api: MusubiApi
     day: date = field(default_factory=lambda: date.today() + timedelta(days=1))
     vacancies: list[dict[str, Any]] = field(default_factory=list)
     bookings: list[dict[str, Any]] = field(default_factory=list)
     children: list[dict[str, Any]] = field(default_factory=list)
+    childcare: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # child id → ◯△× per session
     error: str | None = None
 
     async def load(self) -> None:
-        self.vacancies = [
-            v for v in await self.api.get("/v1/vacancies", date=str(self.day), limit=20) if v["state"] == "free"
-        ]
+        vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=20)
+        self.vacancies = [v for v in vacancies if v["state"] == "free"]
         self.bookings = await self.api.get("/v1/me/bookings")
         self.children = await self.api.get("/v1/children")
+        self.childcare = {
+            child["id"]: await self.api.get("/v1/childcare/availability", date=str(self.day), childId=child["id"])
+            for child in self.children
+        }
 
-    async def book(self, vacancy: dict[str, Any]) -> bool:
+    async def _do(self, method: str, path: str, body: Any = None) -> bool:
+        self.error = None
         try:
-            await self.api.post(
-                "/v1/bookings", {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
-            )
+            await self.api.request(method, path, body if body is not None else {})
         except ApiError as error:
             self.error = str(error)
             return False
         await self.load()
         return True
 
+    async def next_day(self, days: int) -> None:
+        self.day += timedelta(days=days)
+        await self.load()
+
+    async def book(self, vacancy: dict[str, Any]) -> bool:
+        body = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
+        return await self._do("POST", "/v1/bookings", body)
+
+    async def cancel(self, booking_id: int) -> bool:
+        return await self._do("POST", f"/v1/bookings/{booking_id}/cancel")
+
+    async def reserve(self, child_id: int, session_id: int) -> bool:
+        return await self._do("POST", "/v1/childcare/reservations", {"sessionId": session_id, "childId": child_id})
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        if event["type"].startswith(("booking.", "waitlist.", "childcare.")):
+            await self.load()
+
 
 @dataclass
 class IntakeModel:
-    """Caseworkers and shelter staff: the vacancy board and the requests they may see."""
+    """Caseworkers (send requests, see answers live, place) and shelter staff (answer, beds)."""
 
     api: MusubiApi
     vacancies: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    shelters: list[int] = field(default_factory=list)
+    # The caseworker's draft: no name, ever, until placement.
+    age: int = 8
+    sex: str = "female"
+    category: str = "6-12:female"
+    urgency: str = "urgent"
+    error: str | None = None
 
     async def load(self) -> None:
         self.vacancies = await self.api.get("/v1/shelters/vacancies")
+        self.shelters = sorted({v["shelterId"] for v in self.vacancies})
         self.requests = await self.api.get("/v1/intake-requests")
+
+    async def _do(self, method: str, path: str, body: Any) -> bool:
+        self.error = None
+        try:
+            await self.api.request(method, path, body)
+        except ApiError as error:
+            self.error = str(error)
+            return False
+        await self.load()
+        return True
+
+    async def send_request(self) -> bool:
+        body = {"ageYears": self.age, "sex": self.sex, "category": self.category, "urgency": self.urgency,
+                "shelterIds": self.shelters}  # fmt: skip
+        return await self._do("POST", "/v1/intake-requests", body)
+
+    async def answer(self, request_id: int, accept: bool) -> bool:
+        body = {"decision": "accept"} if accept else {"decision": "decline", "reason": "満床 no bed"}
+        return await self._do("POST", f"/v1/intake-requests/{request_id}/responses", body)
+
+    async def place(self, request_id: int, shelter_id: int, name: str, birth_date: str) -> bool:
+        body = {"shelterId": shelter_id, "child": {"name": name, "birthDate": birth_date}}
+        return await self._do("POST", f"/v1/intake-requests/{request_id}/placement", body)
+
+    async def set_beds(self, shelter_id: int, category: str, capacity: int) -> bool:
+        return await self._do("PUT", f"/v1/shelters/{shelter_id}/units/{category}", {"capacity": max(0, capacity)})
 
     async def on_event(self, event: dict[str, Any]) -> None:
         if event["type"].startswith(("intake.", "shelter.")):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import flet as ft
 
+from backend.facilities.slots import TOKYO
 from mobile.api import MusubiApi
 from mobile.fonts import FAMILY
 from mobile.realtime import LiveConnection
@@ -64,7 +66,7 @@ class MusubiApp:
         self.render()
 
     async def on_event(self, event: dict[str, Any]) -> None:
-        for model in (self.paramedic, self.er, self.intake):
+        for model in (self.paramedic, self.er, self.intake, self.resident):
             if model is not None:
                 await model.on_event(event)
         self.render()
@@ -181,10 +183,14 @@ class MusubiApp:
 
         sexes: list[ft.Control] = [ft.Text(t("sex"), width=120)]
         sexes += [
-            ft.Button(t(sex), height=BIG, on_click=self.act(partial(set_sex, sex)),
-                      bgcolor=ft.Colors.BLUE_100 if model.sex == sex else None)
+            ft.Button(
+                t(sex),
+                height=BIG,
+                on_click=self.act(partial(set_sex, sex)),
+                bgcolor=ft.Colors.BLUE_100 if model.sex == sex else None,
+            )
             for sex in ("male", "female", "unknown")
-        ]  # fmt: skip
+        ]
 
         async def set_jcs(event: Any) -> None:
             model.jcs = event.control.value
@@ -248,8 +254,10 @@ class MusubiApp:
                 controls.append(ft.Row(row))
         if model.queue.items:
             controls.append(ft.Text(t("queue"), size=16))
-            controls += [ft.Text(f"{t(item.label)}: {t(item.status)}" + (f" — {item.error}" if item.error else ""))
-                         for item in model.queue.items]  # fmt: skip
+            controls += [
+                ft.Text(f"{t(item.label)}: {t(item.status)}" + (f" — {item.error}" if item.error else ""))
+                for item in model.queue.items
+            ]
         if model.error:
             controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
         return controls
@@ -277,6 +285,18 @@ class MusubiApp:
                     bgcolor=ft.Colors.RED_700,
                     padding=12,
                     border_radius=8,
+                )
+            )
+        hospital_id = self.session.organization("hospital")
+        if hospital_id is not None:
+            controls.append(
+                ft.Row(
+                    [ft.Text(f"{t('board')} ({model.department}): {t(model.board_status or 'unknown')}")]
+                    + [
+                        ft.OutlinedButton(t(status), on_click=self.act(partial(model.set_board, hospital_id, status)))
+                        for status in ("accepting", "limited", "not_accepting")
+                    ],
+                    wrap=True,
                 )
             )
         controls.append(ft.Text(t("inbox"), size=18, weight=ft.FontWeight.BOLD))
@@ -314,24 +334,52 @@ class MusubiApp:
     def resident_screen(self) -> list[ft.Control]:
         t, model = self.t, self.resident
         assert model is not None
-        controls: list[ft.Control] = [ft.Text(f"{t('vacancies')} {model.day}", size=18, weight=ft.FontWeight.BOLD)]
+        controls: list[ft.Control] = [
+            ft.Row(
+                [
+                    ft.IconButton(ft.Icons.CHEVRON_LEFT, on_click=self.act(partial(model.next_day, -1)), tooltip="−1"),
+                    ft.Text(f"{t('vacancies')} {model.day}", size=18, weight=ft.FontWeight.BOLD),
+                    ft.IconButton(ft.Icons.CHEVRON_RIGHT, on_click=self.act(partial(model.next_day, 1)), tooltip="+1"),
+                ]
+            )
+        ]
         for vacancy in model.vacancies[:20]:
+            when = f"{_local_time(vacancy['start'])}–{_local_time(vacancy['end'])}"
             controls.append(
                 ft.Row(
                     [
-                        ft.Text(
-                            f"#{vacancy['resourceId']} {vacancy['start'][11:16]}–{vacancy['end'][11:16]} UTC",
-                            expand=True,
-                        ),
-                        ft.Button("予約 Book", on_click=self.act(partial(model.book, vacancy))),
+                        ft.Text(f"#{vacancy['resourceId']} {when}", expand=True),
+                        ft.Button(t("book"), on_click=self.act(partial(model.book, vacancy))),
                     ]
                 )
             )
         controls.append(ft.Text(t("my_bookings"), size=18, weight=ft.FontWeight.BOLD))
-        controls += [ft.Text(f"#{b['id']} {b['start']} {b['status']} ¥{b['fee']}") for b in model.bookings] or [
-            ft.Text(t("no_items"))]  # fmt: skip
-        controls.append(ft.Text(t("children"), size=18, weight=ft.FontWeight.BOLD))
-        controls += [ft.Text(f"{c['name']} ({c['birthDate']})") for c in model.children] or [ft.Text(t("no_items"))]
+        for booking in model.bookings:
+            summary = f"{booking['start'][:10]} {_local_time(booking['start'])} · {t(booking['status'])}"
+            row: list[ft.Control] = [ft.Text(f"{summary} · ¥{booking['fee']}", expand=True)]
+            if booking["status"] in ("provisional", "confirmed", "held"):
+                row.append(ft.TextButton(t("cancel"), on_click=self.act(partial(model.cancel, booking["id"]))))
+            controls.append(ft.Row(row))
+        if not model.bookings:
+            controls.append(ft.Text(t("no_items")))
+        if model.children:
+            controls.append(ft.Text(t("childcare"), size=18, weight=ft.FontWeight.BOLD))
+        for child in model.children:
+            controls.append(ft.Text(f"{child['name']} ({child['birthDate']})", weight=ft.FontWeight.BOLD))
+            for session in model.childcare.get(child["id"], []):
+                controls.append(
+                    ft.Row(
+                        [
+                            ft.Text(session["mark"], size=22, width=36),
+                            ft.Text(f"#{session['nurseryId']} {t(session['block'])} ({session['band']})", expand=True),
+                            ft.Button(
+                                t("reserve"),
+                                disabled=session["mark"] == "×",
+                                on_click=self.act(partial(model.reserve, child["id"], session["sessionId"])),
+                            ),
+                        ]
+                    )
+                )
         if model.error:
             controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
         return controls
@@ -339,13 +387,90 @@ class MusubiApp:
     def intake_screen(self) -> list[ft.Control]:
         t, model = self.t, self.intake
         assert model is not None
+        caseworker = self.session.home == "caseworker"
         controls: list[ft.Control] = [ft.Text(t("vacancies"), size=18, weight=ft.FontWeight.BOLD)]
-        controls += [ft.Text(f"#{v['shelterId']} {v['category']}: {v['capacity'] - v['occupied']}/{v['capacity']}")
-                     for v in model.vacancies]  # fmt: skip
+        for vacancy in model.vacancies:
+            free = vacancy["capacity"] - vacancy["occupied"]
+            beds = f"#{vacancy['shelterId']} {vacancy['category']}: {free}/{vacancy['capacity']}"
+            row: list[ft.Control] = [ft.Text(beds, expand=True)]
+            if not caseworker:
+                for delta in (-1, 1):
+                    row.append(
+                        ft.IconButton(
+                            ft.Icons.ADD if delta > 0 else ft.Icons.REMOVE,
+                            on_click=self.act(
+                                partial(
+                                    model.set_beds,
+                                    vacancy["shelterId"],
+                                    vacancy["category"],
+                                    vacancy["capacity"] + delta,
+                                )
+                            ),
+                        )
+                    )
+            controls.append(ft.Row(row))
+        if caseworker:
+
+            async def set_age(delta: int) -> None:
+                model.age = max(0, min(17, model.age + delta))
+
+            controls += [
+                ft.Text(t("new_intake"), size=18, weight=ft.FontWeight.BOLD),
+                ft.Row(
+                    [
+                        ft.Text(t("age"), width=120),
+                        ft.IconButton(ft.Icons.REMOVE, on_click=self.act(partial(set_age, -1))),
+                        ft.Text(str(model.age), size=22),
+                        ft.IconButton(ft.Icons.ADD, on_click=self.act(partial(set_age, 1))),
+                    ]
+                ),
+                ft.Text(f"{model.category} · {model.urgency}"),
+                ft.Button(t("send_intake"), height=BIG, on_click=self.act(model.send_request)),
+            ]
         controls.append(ft.Text(t("intake_requests"), size=18, weight=ft.FontWeight.BOLD))
-        controls += [ft.Text(f"#{r['id']} {r['ageYears']} {r['sex']} {r['category']} {r['urgency']} · {r['status']}")
-                     for r in model.requests] or [ft.Text(t("no_items"))]  # fmt: skip
+        if not model.requests:
+            controls.append(ft.Text(t("no_items")))
+        for request in model.requests:
+            lines: list[ft.Control] = [
+                ft.Text(
+                    f"#{request['id']} · {request['ageYears']} · {request['sex']} · {request['category']} · "
+                    f"{request['urgency']} · {request['status']}"
+                )
+            ]
+            for target in request.get("targets") or []:
+                line: list[ft.Control] = [ft.Text(f"→ #{target['shelterId']} {t(target['status'])}", expand=True)]
+                if caseworker and target["status"] == "accepted" and request["status"] == "open":
+                    name_field = ft.TextField(label=t("child_name"), width=160)
+                    birth_field = ft.TextField(label=t("birth_date"), hint_text="2016-04-02", width=140)
+
+                    async def place(
+                        request_id: int = request["id"],
+                        shelter_id: int = target["shelterId"],
+                        name: ft.TextField = name_field,
+                        birth: ft.TextField = birth_field,
+                    ) -> None:
+                        await model.place(request_id, shelter_id, name.value or "", birth.value or "")
+
+                    line += [name_field, birth_field, ft.Button(t("place"), on_click=self.act(place))]
+                if not caseworker and target["status"] == "pending":
+                    line += [
+                        ft.Button(t("accept"), on_click=self.act(partial(model.answer, request["id"], True))),
+                        ft.OutlinedButton(t("decline"), on_click=self.act(partial(model.answer, request["id"], False))),
+                    ]
+                lines.append(ft.Row(line, wrap=True))
+            if request.get("child"):
+                lines.append(
+                    ft.Text(f"{request['child']['name']} ({request['child']['birthDate']})", weight=ft.FontWeight.BOLD)
+                )
+            controls.append(ft.Card(ft.Container(ft.Column(lines), padding=12)))
+        if model.error:
+            controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
         return controls
+
+
+def _local_time(instant: str) -> str:
+    """HH:MM in Japan time for an RFC 3339 instant."""
+    return datetime.fromisoformat(instant).astimezone(TOKYO).strftime("%H:%M")
 
 
 def make_main(

@@ -133,3 +133,73 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 10) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():  # noqa: ASYNC110 - polling state that other tasks change
             await asyncio.sleep(0.05)
+
+
+async def test_resident_model_books_cancels_and_reserves_childcare(
+    base_url: str, actors: Actors, http: httpx.AsyncClient
+) -> None:
+    from datetime import datetime, timedelta
+
+    from backend.facilities.slots import TOKYO
+    from mobile.state.lists import ResidentModel
+    from tests.integration.facilities.conftest import make_venue
+
+    await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
+    nursery = await actors.organization("nursery", municipality_id=1)
+    teacher = await actors.member("nursery", "staff", nursery)
+    parent = await actors.resident()
+    api = await signed_in(base_url, parent.email)
+    model = ResidentModel(api)
+    model.day = datetime.now(TOKYO).date() + timedelta(days=3)
+    session = await http.post(
+        f"/v1/nurseries/{nursery}/sessions",
+        json={"date": str(model.day), "block": "morning", "capacity": {"3-5": 1}},
+        headers=teacher.headers,
+    )
+    child = await api.post(
+        "/v1/children", {"name": "佐藤 葵", "birthDate": str(model.day.replace(year=model.day.year - 4))}
+    )
+    await http.post(f"/v1/children/{child['id']}/approvals", json={"nurseryId": nursery}, headers=teacher.headers)
+    await model.load()
+    assert len(model.vacancies) == 12
+    assert await model.book(model.vacancies[0])
+    assert [b["status"] for b in model.bookings] == ["confirmed"]
+    assert len(model.vacancies) == 11
+    assert await model.cancel(model.bookings[0]["id"])
+    assert model.bookings == []
+    [mark] = model.childcare[child["id"]]
+    assert (mark["sessionId"], mark["mark"]) == (session.json()["id"], "△")
+    assert await model.reserve(child["id"], mark["sessionId"])
+    assert model.childcare[child["id"]][0]["mark"] == "×"
+    assert not await model.reserve(child["id"], mark["sessionId"])
+    assert model.error
+    await api.close()
+
+
+async def test_intake_models_from_request_to_placement(base_url: str, actors: Actors, http: httpx.AsyncClient) -> None:
+    from mobile.state.lists import IntakeModel
+
+    center = await actors.organization("guidance_center")
+    caseworker = await actors.member("guidance_center", "caseworker", center)
+    shelter = await actors.organization("shelter")
+    staff = await actors.member("shelter", "staff", shelter)
+    await http.put(f"/v1/shelters/{shelter}/units/6-12:female", json={"capacity": 2}, headers=staff.headers)
+    worker_api, staff_api = await signed_in(base_url, caseworker.email), await signed_in(base_url, staff.email)
+    worker, desk = IntakeModel(worker_api), IntakeModel(staff_api)
+    await worker.load()
+    await desk.load()
+    assert worker.shelters == [shelter]
+    assert await worker.send_request()
+    await desk.load()
+    [request] = desk.requests
+    assert "child" not in request
+    assert await desk.answer(request["id"], accept=True)
+    await worker.load()
+    assert worker.requests[0]["targets"][0]["status"] == "accepted"
+    assert await worker.place(request["id"], shelter, "高橋 結衣", "2017-05-05")
+    await desk.load()
+    assert desk.requests[0]["child"]["name"] == "高橋 結衣"
+    assert await desk.set_beds(shelter, "6-12:female", 3)
+    assert [v["capacity"] for v in desk.vacancies] == [3]
+    await worker_api.close()
+    await staff_api.close()
