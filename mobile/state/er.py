@@ -19,6 +19,7 @@ class ErModel:
     alert: bool = False  # a new request arrived and nobody has looked yet
     error: str | None = None
     board_status: str | None = None
+    case: dict[str, Any] | None = None  # the case opened from the inbox (each opening is audited)
 
     async def load(self) -> None:
         self.inbox = await self.api.get("/v1/ems/inbox")
@@ -28,6 +29,15 @@ class ErModel:
             self.alert = True
         if event["type"].startswith("ems."):
             await self.load()
+
+    async def open_case(self, case_id: int) -> None:
+        try:
+            self.case = await self.api.get(f"/v1/ems/cases/{case_id}")
+        except ApiError as error:  # e.g. released: this hospital no longer has access
+            self.case, self.error = None, str(error)
+
+    def close_case(self) -> None:
+        self.case = None
 
     def acknowledge(self) -> None:
         self.alert = False

@@ -299,6 +299,8 @@ class MusubiApp:
                     wrap=True,
                 )
             )
+        if model.case is not None:
+            controls.append(self.case_card(model.case))
         controls.append(ft.Text(t("inbox"), size=18, weight=ft.FontWeight.BOLD))
         if not model.inbox:
             controls.append(ft.Text(t("no_items")))
@@ -308,7 +310,10 @@ class MusubiApp:
                 f"#{item['caseId']} · {item['estimatedAge']} · {t(item['sex'] or 'unknown')} · "
                 f"{item['chiefComplaint']} · JCS {item['jcs'] or '-'} · ETA {item['etaMinutes'] or '-'}"
             )
-            buttons: list[ft.Control] = [ft.Text(t(item["status"]), color=STATUS_COLORS.get(item["status"]))]
+            buttons: list[ft.Control] = [
+                ft.Text(t(item["status"]), color=STATUS_COLORS.get(item["status"])),
+                ft.TextButton(t("details"), on_click=self.act(partial(model.open_case, item["caseId"]))),
+            ]
             if item["status"] == "pending":
                 buttons.append(
                     ft.Button(
@@ -328,6 +333,32 @@ class MusubiApp:
         if model.error:
             controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
         return controls
+
+    def case_card(self, case: dict[str, Any]) -> ft.Control:
+        t, model = self.t, self.er
+        assert model is not None
+
+        async def close() -> None:
+            model.close_case()
+
+        gcs = case.get("gcs") or {}
+        lines: list[ft.Control] = [
+            ft.Text(f"#{case['id']} · {case['estimatedAge']} · {t(case['sex'] or 'unknown')}", size=18),
+            ft.Text(f"{t('complaint')}: {case['chiefComplaint']}"),
+            ft.Text(f"JCS {case['jcs'] or '-'} · GCS E{gcs.get('e', '-')}V{gcs.get('v', '-')}M{gcs.get('m', '-')}"),
+            ft.Text(f"{t('allergies')}: {', '.join(case['allergies']) or '-'}"),
+            ft.Text(f"{t('medications')}: {', '.join(case['medications']) or '-'}"),
+        ]
+        for vitals in case["vitals"]:
+            lines.append(
+                ft.Text(
+                    f"{_local_time(vitals['takenAt'])} BP {vitals['sbp'] or '-'}/{vitals['dbp'] or '-'} · "
+                    f"HR {vitals['hr'] or '-'} · RR {vitals['rr'] or '-'} · SpO2 {vitals['spo2'] or '-'} · "
+                    f"{vitals['temp'] or '-'}℃"
+                )
+            )
+        lines.append(ft.TextButton(t("close"), on_click=self.act(close)))
+        return ft.Card(ft.Container(ft.Column(lines), padding=12), bgcolor=ft.Colors.BLUE_50)
 
     # -- residents, caseworkers, shelters ---------------------------------------------------------------
 

@@ -114,6 +114,9 @@ async def test_paramedic_and_er_models_see_each_other_live(
         await crew.send()
         await _until(lambda: bool(desk.inbox))
         assert desk.alert
+        await desk.open_case(desk.inbox[0]["caseId"])
+        assert desk.case is not None
+        assert desk.case["vitals"][0]["spo2"] == crew.spo2
         desk.acknowledge()
         assert await desk.answer(desk.inbox[0]["requestId"], accept=True)
         await _until(lambda: crew.requests[hospitals[0]]["status"] == "accepted")
