@@ -14,6 +14,10 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	@# The web client's Japanese font (IPAex Gothic): only the font file, not its matplotlib dependency.
 	$(BIN)/python -m pip install --quiet --no-deps 'japanize-matplotlib==1.1.3'
+	@# The browser for the end-to-end test (Debian's Chromium; Playwright drives it, downloads nothing).
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: install Chromium to run the browser test (it is skipped without it)"; }
 	@touch $@
 
 install: $(BIN)/.installed
