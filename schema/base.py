@@ -32,9 +32,3 @@ class Problem(Wire, omit_defaults=True):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
-
-
-class Page(Wire):
-    """Pagination cursor returned beside list results."""
-
-    next_cursor: str | None = None

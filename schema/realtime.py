@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import msgspec
 
@@ -30,12 +30,7 @@ class Resume(msgspec.Struct, tag_field="type", tag="resume"):
 
 
 # Gateway → client. Events themselves are sent pre-encoded by the relay as
-# {"id": seq, "topic": …, "type": …, "data": {…}}.
-class ServerEvent(msgspec.Struct):
-    id: int
-    topic: str
-    type: str
-    data: dict[str, Any]
+# {"id": seq, "topic": …, "type": …, "data": {…}} (realtime/relay.py, WireEvent).
 
 
 class Welcome(msgspec.Struct, tag_field="type", tag="welcome"):
@@ -53,7 +48,3 @@ class Resync(msgspec.Struct, tag_field="type", tag="resync"):
 
 class Ping(msgspec.Struct, tag_field="type", tag="ping"):
     pass
-
-
-ClientMessage = Resume
-ServerControl = Literal["welcome", "resync", "ping"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.support import Actor
 
@@ -76,3 +78,38 @@ async def read_until_closed(
             message = msgspec.json.decode(await ws.recv())
             if into is not None and "id" in message:
                 into.append(message)
+
+
+async def stream_across_gateway_loss(
+    http: httpx.AsyncClient,
+    db: asyncpg.Pool,
+    gateway_urls: tuple[str, str],
+    person: Actor,
+    stop_first_gateway: Callable[[], None],
+    total: int,
+) -> tuple[list[dict[str, Any]], BaseException | None]:
+    """Stream `total` events to `person` on the first gateway, stop it mid-stream, resume on the
+    second from the last id seen. Returns every event received and how the first socket ended."""
+    topic = f"user:{person.account_id}"
+    ws = await open_socket(gateway_urls[0], await ticket_for(http, person))
+    await asyncio.sleep(0.7)
+
+    async def produce() -> None:
+        for first in range(1, total + 1, 10):
+            await insert_events(db, topic, 10, first=first)
+            await asyncio.sleep(0.01)
+
+    producer = asyncio.create_task(produce())
+    received = await next_events(ws, total // 8)
+    stop_first_gateway()
+    ended: BaseException | None = None
+    try:
+        await read_until_closed(ws, received, timeout_s=10)
+    except (ConnectionClosed, TimeoutError) as exc:
+        ended = exc
+    ws = await open_socket(gateway_urls[1], await ticket_for(http, person), after=received[-1]["id"])
+    received.extend(await next_events(ws, total - len(received), timeout_s=30))
+    await producer
+    assert await silent_for(ws, 0.5)  # and nothing after: no duplicates
+    await ws.close()
+    return received, ended

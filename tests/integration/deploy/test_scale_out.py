@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.cluster import Cluster
 from tests.integration.facilities.conftest import make_venue
-from tests.realtime_client import (
-    insert_events,
-    next_events,
-    open_socket,
-    read_until_closed,
-    silent_for,
-    ticket_for,
-)
+from tests.realtime_client import stream_across_gateway_loss
 from tests.support import Actors
 
 
@@ -61,32 +51,15 @@ async def test_sigterm_to_a_gateway_sends_1012_and_clients_resume_on_the_other(
     http: httpx.AsyncClient, actors: Actors, cluster: Cluster, db: asyncpg.Pool
 ) -> None:
     person = await actors.resident()
-    topic = f"user:{person.account_id}"
-    ws = await open_socket(cluster.gateway_url(0), await ticket_for(http, person))
-    await asyncio.sleep(0.7)
-    total = 200
-
-    async def produce() -> None:
-        for first in range(1, total + 1, 10):
-            await insert_events(db, topic, 10, first=first)
-            await asyncio.sleep(0.01)
-
-    producer = asyncio.create_task(produce())
-    received: list[dict[str, Any]] = await next_events(ws, 30)
-    cluster.gateways[0].terminate()  # SIGTERM: a rolling update
-    with pytest.raises(ConnectionClosed) as closed:
-        await read_until_closed(ws, received)
-    assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 1012
-    ws = await open_socket(cluster.gateway_url(1), await ticket_for(http, person), after=received[-1]["id"])
-    received.extend(await next_events(ws, total - len(received), timeout_s=30))
-    await producer
+    urls = (cluster.gateway_url(0), cluster.gateway_url(1))
+    # SIGTERM, as in a rolling update.
+    received, ended = await stream_across_gateway_loss(http, db, urls, person, cluster.gateways[0].terminate, total=200)
+    assert isinstance(ended, ConnectionClosed)
+    assert ended.rcvd is not None
+    assert ended.rcvd.code == 1012
     ids = [e["id"] for e in received]
     assert ids == sorted(ids)
-    assert len(set(ids)) == len(ids) == total
-    assert await silent_for(ws, 0.5)
-    with contextlib.suppress(Exception):
-        await ws.close()
+    assert len(set(ids)) == len(ids) == 200
 
 
 async def test_gateway_probes(cluster: Cluster) -> None:

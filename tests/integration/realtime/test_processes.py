@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
 
 import asyncpg
 import httpx
-from websockets.exceptions import ConnectionClosed
 
 from tests.cluster import Cluster
-from tests.realtime_client import insert_events, next_events, open_socket, silent_for, ticket_for
+from tests.realtime_client import (
+    insert_events,
+    next_events,
+    open_socket,
+    silent_for,
+    stream_across_gateway_loss,
+    ticket_for,
+)
 from tests.support import Actors
 
 
@@ -40,33 +44,12 @@ async def test_killed_gateway_client_resumes_on_the_other_exactly_once_in_order(
     http: httpx.AsyncClient, actors: Actors, cluster: Cluster, db: asyncpg.Pool
 ) -> None:
     person = await actors.resident()
-    topic = f"user:{person.account_id}"
-    ticket = await ticket_for(http, person)
-    ws = await open_socket(cluster.gateway_url(0), ticket)
-    await asyncio.sleep(0.7)
-    total = 300
-
-    async def produce() -> None:
-        for first in range(1, total + 1, 10):
-            await insert_events(db, topic, 10, first=first)
-            await asyncio.sleep(0.01)
-
-    producer = asyncio.create_task(produce())
-    received: list[dict[str, Any]] = await next_events(ws, 40)
-    cluster.gateways[0].kill()  # SIGKILL mid-stream
-    with contextlib.suppress(ConnectionClosed, TimeoutError):
-        async with asyncio.timeout(5):
-            while True:
-                received.extend(await next_events(ws, 1))
-    ws = await open_socket(cluster.gateway_url(1), await ticket_for(http, person), after=received[-1]["id"])
-    received.extend(await next_events(ws, total - len(received), timeout_s=30))
-    await producer
+    urls = (cluster.gateway_url(0), cluster.gateway_url(1))
+    received, _ = await stream_across_gateway_loss(http, db, urls, person, cluster.gateways[0].kill, total=300)
     ids = [e["id"] for e in received]
     assert ids == sorted(ids)
-    assert len(set(ids)) == len(ids) == total
-    assert sorted(e["data"]["n"] for e in received) == list(range(1, total + 1))
-    assert await silent_for(ws, 0.5)
-    await ws.close()
+    assert len(set(ids)) == len(ids) == 300
+    assert sorted(e["data"]["n"] for e in received) == list(range(1, 301))
 
 
 async def test_relay_leader_killed_standby_takes_over(
