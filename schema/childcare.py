@@ -94,6 +94,12 @@ class Reservation(Wire):
     created_at: datetime
 
 
+class MyReservation(Reservation):
+    nursery_id: int
+    date: date
+    block: Block
+
+
 class WaitlistCreate(Input):
     session_id: Id
     child_id: Id

@@ -150,3 +150,13 @@ RETURNING municipality_id, monthly_hours
 """
 
 MUNICIPALITIES_OF = "SELECT municipality_id FROM organizations WHERE id = ANY($1::bigint[])"
+
+MY_RESERVATIONS = """
+SELECT r.id, r.session_id, r.child_id, r.band, r.hours, r.status, r.hold_until, r.created_at,
+       s.nursery_id, s.day AS date, s.block
+  FROM childcare_reservations r
+  JOIN children c ON c.id = r.child_id
+  JOIN childcare_sessions s ON s.id = r.session_id
+ WHERE c.parent_id = $1 AND r.status IN ('held', 'reserved') AND s.day >= $2 AND r.id > $3
+ ORDER BY r.id LIMIT $4
+"""

@@ -21,6 +21,7 @@ from schema.childcare import (
     Availability,
     Child,
     ChildCreate,
+    MyReservation,
     Quota,
     QuotaUpdate,
     Reservation,
@@ -96,6 +97,15 @@ async def reserve(data: JSONBody[ReservationCreate], caller: Me, childcare: Serv
     return await childcare.reserve(caller, data.session_id, data.child_id)
 
 
+@get("/v1/childcare/reservations", access=SIGNED_IN, operation_id="listMyChildcareReservations", tags=["childcare"])
+async def my_reservations(
+    request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
+) -> Response[list[MyReservation]]:
+    """The parent's upcoming reservations and held places."""
+    items = await childcare.my_reservations(caller, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
 @post(
     "/v1/childcare/reservations/{reservation_id:int}/cancel",
     access=SIGNED_IN,
@@ -152,6 +162,7 @@ router = Router(
         approve_child,
         availability,
         reserve,
+        my_reservations,
         cancel,
         no_show,
         join_waitlist,

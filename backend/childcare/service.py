@@ -29,6 +29,7 @@ from schema.childcare import (
     Child,
     ChildCreate,
     Mark,
+    MyReservation,
     Quota,
     Reservation,
     Session,
@@ -267,6 +268,12 @@ class ChildcareService:
                 at=now,
             )
         return Reservation(**dict(row))
+
+    async def my_reservations(self, caller: Caller, after: int, limit: int) -> list[MyReservation]:
+        today = self.ctx.clock.now().astimezone(TOKYO).date()
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.MY_RESERVATIONS, caller.account_id, today, after, limit)
+        return [MyReservation(**dict(r)) for r in rows]
 
     async def cancel(self, caller: Caller, reservation_id: int) -> Reservation:
         now = self.ctx.clock.now()

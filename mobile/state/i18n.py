@@ -60,6 +60,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "allergies": ("アレルギー", "Allergies"),
     "medications": ("服薬", "Medications"),
     "book": ("予約", "Book"),
+    "take_offer": ("この枠を予約", "Book this slot"),
+    "reserved": ("予約済", "Reserved"),
     "cancel": ("取消", "Cancel"),
     "provisional": ("仮予約", "Provisional"),
     "confirmed": ("本予約", "Confirmed"),

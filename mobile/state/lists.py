@@ -19,6 +19,7 @@ class ResidentModel:
     bookings: list[dict[str, Any]] = field(default_factory=list)
     children: list[dict[str, Any]] = field(default_factory=list)
     childcare: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # child id → ◯△× per session
+    reservations: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
 
     async def load(self) -> None:
@@ -26,6 +27,7 @@ class ResidentModel:
         self.vacancies = [v for v in vacancies if v["state"] == "free"]
         self.bookings = await self.api.get("/v1/me/bookings")
         self.children = await self.api.get("/v1/children")
+        self.reservations = await self.api.get("/v1/childcare/reservations")
         self.childcare = {
             child["id"]: await self.api.get("/v1/childcare/availability", date=str(self.day), childId=child["id"])
             for child in self.children
@@ -48,6 +50,14 @@ class ResidentModel:
     async def book(self, vacancy: dict[str, Any]) -> bool:
         body = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
         return await self._do("POST", "/v1/bookings", body)
+
+    async def take_hold(self, held: dict[str, Any]) -> bool:
+        """A waitlist offer: the held slot becomes the caller's booking in one tap."""
+        slot = {"resourceId": held["resourceId"], "start": held["start"], "end": held["end"]}
+        return await self._do("POST", "/v1/bookings", slot)
+
+    async def cancel_reservation(self, reservation_id: int) -> bool:
+        return await self._do("POST", f"/v1/childcare/reservations/{reservation_id}/cancel")
 
     async def cancel(self, booking_id: int) -> bool:
         return await self._do("POST", f"/v1/bookings/{booking_id}/cancel")

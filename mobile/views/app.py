@@ -388,6 +388,8 @@ class MusubiApp:
         for booking in model.bookings:
             summary = f"{booking['start'][:10]} {_local_time(booking['start'])} · {t(booking['status'])}"
             row: list[ft.Control] = [ft.Text(f"{summary} · ¥{booking['fee']}", expand=True)]
+            if booking["status"] == "held":
+                row.append(ft.Button(t("take_offer"), on_click=self.act(partial(model.take_hold, booking))))
             if booking["status"] in ("provisional", "confirmed", "held"):
                 row.append(ft.TextButton(t("cancel"), on_click=self.act(partial(model.cancel, booking["id"]))))
             controls.append(ft.Row(row))
@@ -395,6 +397,19 @@ class MusubiApp:
             controls.append(ft.Text(t("no_items")))
         if model.children:
             controls.append(ft.Text(t("childcare"), size=18, weight=ft.FontWeight.BOLD))
+        for reservation in model.reservations:
+            where = f"{reservation['date']} {t(reservation['block'])} #{reservation['nurseryId']}"
+            label = f"{where} · {t(reservation['status'])}"
+            controls.append(
+                ft.Row(
+                    [
+                        ft.Text(label, expand=True),
+                        ft.TextButton(
+                            t("cancel"), on_click=self.act(partial(model.cancel_reservation, reservation["id"]))
+                        ),
+                    ]
+                )
+            )
         for child in model.children:
             controls.append(ft.Text(f"{child['name']} ({child['birthDate']})", weight=ft.FontWeight.BOLD))
             for session in model.childcare.get(child["id"], []):

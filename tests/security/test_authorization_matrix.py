@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/children/{child_id:int}/approvals"): frozenset({"nursery_staff"}),
     ("GET", "/v1/childcare/availability"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations"): SIGNED_IN,
+    ("GET", "/v1/childcare/reservations"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations/{reservation_id:int}/cancel"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations/{reservation_id:int}/no-show"): frozenset({"nursery_staff"}),
     ("POST", "/v1/childcare/waitlist"): SIGNED_IN,

@@ -174,8 +174,11 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
     assert (mark["sessionId"], mark["mark"]) == (session.json()["id"], "△")
     assert await model.reserve(child["id"], mark["sessionId"])
     assert model.childcare[child["id"]][0]["mark"] == "×"
+    assert [r["status"] for r in model.reservations] == ["reserved"]
     assert not await model.reserve(child["id"], mark["sessionId"])
     assert model.error
+    assert await model.cancel_reservation(model.reservations[0]["id"])
+    assert model.reservations == []
     await api.close()
 
 
@@ -206,3 +209,25 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     assert [v["capacity"] for v in desk.vacancies] == [3]
     await worker_api.close()
     await staff_api.close()
+
+
+async def test_resident_takes_a_waitlist_offer_in_one_tap(
+    base_url: str, actors: Actors, http: httpx.AsyncClient
+) -> None:
+    from mobile.state.lists import ResidentModel
+    from tests.integration.facilities.conftest import make_venue
+
+    venue = await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
+    holder, waiter = await actors.resident(), await actors.resident()
+    slot = venue.slot(4, 10)
+    booking = (await http.post("/v1/bookings", json=slot, headers=holder.headers)).json()
+    assert (await http.post("/v1/waitlist", json=slot, headers=waiter.headers)).status_code == 201
+    await http.post(f"/v1/bookings/{booking['id']}/cancel", headers=holder.headers)
+    api = await signed_in(base_url, waiter.email)
+    model = ResidentModel(api)
+    await model.load()
+    [held] = model.bookings
+    assert held["status"] == "held"
+    assert await model.take_hold(held)
+    assert [(b["id"], b["status"]) for b in model.bookings] == [(held["id"], "confirmed")]
+    await api.close()
