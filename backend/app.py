@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
@@ -67,12 +66,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="Musubi",
-            version="1.0.0",
-            path=OPENAPI_PATH,
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        # The documents only (openapi.json/.yaml): the interactive renderers load their code from a CDN.
+        openapi_config=OpenAPIConfig(title="Musubi", version="1.0.0", path=OPENAPI_PATH, render_plugins=[]),
         debug=False,
     )
     _declare_access_everywhere(app)

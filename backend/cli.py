@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         _seed(settings)
         base = f"http://{settings.host}:{settings.port}"
         print(f"\nMusubi API:      {base}", flush=True)
-        print(f"OpenAPI:         {base}/schema/openapi.json  (docs: {base}/schema/swagger)", flush=True)
+        print(f"OpenAPI:         {base}/schema/openapi.json", flush=True)
         print(f"Realtime:        {settings.gateway_url}  (tickets: POST {base}/v1/realtime/tickets)", flush=True)
         print(f"Web client:      http://{settings.host}:{settings.web_port}", flush=True)
         asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True, push=True, web=True))
