@@ -73,6 +73,21 @@ class MusubiApi:
             return None
         return response.json()
 
+    async def upload(self, path: str, content: bytes, media_type: str) -> Any:
+        """A raw body (e.g. a photo), not JSON."""
+        headers = {"Content-Type": media_type}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        try:
+            response = await self._client.post(path, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"No connection ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            problem = response.json() if response.content else {}
+            raise ApiError(response.status_code, problem.get("title", response.reason_phrase), problem.get("type", ""),
+                           problem.get("errors") or [], problem.get("detail"))  # fmt: skip
+        return response.json()
+
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
 

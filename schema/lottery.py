@@ -74,6 +74,25 @@ class Application(Wire):
     preferences: list[PublishedPreference]
 
 
+class LotterySummary(Wire):
+    id: int
+    organization_id: int
+    month: date
+    resource_ids: list[int]
+    opens_at: datetime
+    closes_at: datetime
+    first_come_at: datetime
+    per_user_cap: int
+    state: LotteryState
+    seed_commitment: str
+
+
+class MyApplication(Application):
+    state: LotteryState
+    won_rank: int | None  # after the draw: the preference won, or None
+    booking_id: int | None
+
+
 class Lottery(Wire, omit_defaults=True):
     id: int
     organization_id: int

@@ -75,3 +75,28 @@ INSERT_RESULT = "INSERT INTO lottery_results (lottery_id, application_id, won_ra
 RESULTS = "SELECT application_id, won_rank FROM lottery_results WHERE lottery_id = $1 ORDER BY application_id"
 
 MARK_DRAWN = "UPDATE lotteries SET drawn_at = $2, result_digest = $3 WHERE id = $1"
+
+LOTTERIES = """
+SELECT l.*, array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id)
+           AS resource_ids
+  FROM lotteries l
+ WHERE l.id > $1
+   AND ($2::text IS NULL
+        OR ($2 = 'open' AND l.drawn_at IS NULL AND l.opens_at <= $3 AND $3 < l.closes_at)
+        OR ($2 = 'drawn' AND l.drawn_at IS NOT NULL))
+ ORDER BY l.id LIMIT $4
+"""
+
+MY_APPLICATIONS = """
+SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_id,
+       jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
+                                    'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences,
+       l.drawn_at, l.opens_at, l.closes_at, r.won_rank, r.booking_id
+  FROM lottery_applications a
+  JOIN lottery_preferences p ON p.application_id = a.id
+  JOIN lotteries l ON l.id = a.lottery_id
+  LEFT JOIN lottery_results r ON r.application_id = a.id
+ WHERE a.account_id = $1 AND a.id > $2
+ GROUP BY a.id, l.id, r.won_rank, r.booking_id
+ ORDER BY a.id LIMIT $3
+"""

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from litestar import Router, get, post
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, Caller
 from backend.context import app_context
 from backend.facilities.service import FACILITY_STAFF
 from backend.lottery.service import LotteryService
+from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.base import MAX_ID
-from schema.lottery import Application, ApplicationCreate, Lottery, LotteryCreate
+from schema.lottery import Application, ApplicationCreate, Lottery, LotteryCreate, LotterySummary, MyApplication
 
 IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[LotteryService]
@@ -46,6 +47,28 @@ async def draw(lottery_id: IdParam, caller: Me, lotteries: Service) -> Lottery:
     return await lotteries.run_draw(caller, lottery_id)
 
 
+@get("/v1/lotteries", access=PUBLIC, operation_id="listLotteries", tags=["lottery"])
+async def list_lotteries(
+    request: Request[Any, Any, Any],
+    lotteries: Service,
+    only: Annotated[Literal["open", "drawn"] | None, QueryParameter(name="state")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[LotterySummary]]:
+    """Lotteries, optionally only those open for applications or already drawn."""
+    items = await lotteries.lotteries(only, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@get("/v1/me/lottery-applications", access=SIGNED_IN, operation_id="listMyLotteryApplications", tags=["lottery"])
+async def my_applications(
+    request: Request[Any, Any, Any], caller: Me, lotteries: Service, cursor: Cursor = None, limit: Limit = 50
+) -> Response[list[MyApplication]]:
+    """The caller's applications, with the result once drawn."""
+    items = await lotteries.my_applications(caller, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
 @get("/v1/lotteries/{lottery_id:int}", access=PUBLIC, operation_id="getLottery", tags=["lottery"])
 async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
     """Everything needed to check the draw: commitment, pseudonymised applications, and after it the seed,
@@ -55,6 +78,6 @@ async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
 
 router = Router(
     path="/",
-    route_handlers=[create_lottery, apply, draw, get_lottery],
+    route_handlers=[create_lottery, apply, draw, list_lotteries, my_applications, get_lottery],
     dependencies={"lotteries": Provide(lottery_service, sync_to_thread=False)},
 )

@@ -37,6 +37,8 @@ from schema.lottery import (
     Lottery,
     LotteryCreate,
     LotteryState,
+    LotterySummary,
+    MyApplication,
     PublishedApplication,
     PublishedPreference,
     TakenSlot,
@@ -97,6 +99,35 @@ class LotteryService:
             await conn.execute(queries.INSERT_LOTTERY_RESOURCES, lottery_id, resource_ids)
             return await self._published(conn, lottery_id)
 
+    def _state(self, row: Any) -> LotteryState:
+        now = self.ctx.clock.now()
+        if row["drawn_at"] is not None:
+            return "drawn"
+        return "scheduled" if now < row["opens_at"] else "open" if now < row["closes_at"] else "closed"
+
+    async def lotteries(self, state: str | None, after: int, limit: int) -> list[LotterySummary]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.LOTTERIES, after, state, self.ctx.clock.now(), limit)
+        fields = set(LotterySummary.__struct_fields__) - {"state"}
+        return [LotterySummary(**{k: v for k, v in dict(r).items() if k in fields}, state=self._state(r)) for r in rows]
+
+    async def my_applications(self, caller: Caller, after: int, limit: int) -> list[MyApplication]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.MY_APPLICATIONS, caller.account_id, after, limit)
+        return [
+            MyApplication(
+                id=r["application_id"],
+                lottery_id=r["lottery_id"],
+                pseudonym=r["pseudonym"],
+                resident=r["resident"],
+                preferences=_published_application(r).preferences,
+                state=self._state(r),
+                won_rank=r["won_rank"],
+                booking_id=r["booking_id"],
+            )
+            for r in rows
+        ]
+
     async def lottery(self, lottery_id: int) -> Lottery:
         async with self.ctx.acquire() as conn:
             return await self._published(conn, lottery_id)
@@ -105,17 +136,8 @@ class LotteryService:
         row = await conn.fetchrow(queries.LOTTERY, lottery_id)
         if row is None:
             raise NotFound()
-        now = self.ctx.clock.now()
         drawn = row["drawn_at"] is not None
-        state: LotteryState = (
-            "drawn"
-            if drawn
-            else "scheduled"
-            if now < row["opens_at"]
-            else "open"
-            if now < row["closes_at"]
-            else "closed"
-        )
+        state = self._state(row)
         applications = [_published_application(a) for a in await conn.fetch(queries.PUBLISHED_APPLICATIONS, lottery_id)]
         lottery = Lottery(
             id=row["id"],

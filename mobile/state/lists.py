@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from backend.facilities.slots import TOKYO
 from mobile.api import ApiError, MusubiApi
 
 
@@ -20,6 +21,9 @@ class ResidentModel:
     children: list[dict[str, Any]] = field(default_factory=list)
     childcare: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # child id → ◯△× per session
     reservations: list[dict[str, Any]] = field(default_factory=list)
+    lotteries: list[dict[str, Any]] = field(default_factory=list)  # open for applications
+    applications: list[dict[str, Any]] = field(default_factory=list)  # the caller's, with results
+    choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
     error: str | None = None
 
     async def load(self) -> None:
@@ -28,6 +32,8 @@ class ResidentModel:
         self.bookings = await self.api.get("/v1/me/bookings")
         self.children = await self.api.get("/v1/children")
         self.reservations = await self.api.get("/v1/childcare/reservations")
+        self.lotteries = await self.api.get("/v1/lotteries", state="open")
+        self.applications = await self.api.get("/v1/me/lottery-applications")
         self.childcare = {
             child["id"]: await self.api.get("/v1/childcare/availability", date=str(self.day), childId=child["id"])
             for child in self.children
@@ -55,6 +61,31 @@ class ResidentModel:
         """A waitlist offer: the held slot becomes the caller's booking in one tap."""
         slot = {"resourceId": held["resourceId"], "start": held["start"], "end": held["end"]}
         return await self._do("POST", "/v1/bookings", slot)
+
+    async def apply(self, lottery: dict[str, Any], choices: list[tuple[int, int, int]]) -> bool:
+        """Apply with ranked (resource id, day of the lottery's month, hour JST) choices, one hour each."""
+        year, month = (int(part) for part in lottery["month"][:7].split("-"))
+        preferences = []
+        for resource_id, day, hour in choices[:3]:
+            start = datetime(year, month, day, hour, tzinfo=TOKYO)
+            preferences.append({"resourceId": resource_id, "start": start.isoformat(),
+                                "end": (start + timedelta(hours=1)).isoformat()})  # fmt: skip
+        return await self._do("POST", f"/v1/lotteries/{lottery['id']}/applications", {"preferences": preferences})
+
+    def choice(self, lottery_id: int) -> tuple[int, int]:
+        return self.choices.get(lottery_id, (10, 10))
+
+    async def nudge(self, lottery_id: int, which: str, delta: int) -> None:
+        day, hour = self.choice(lottery_id)
+        if which == "day":
+            day = max(1, min(28, day + delta))
+        else:
+            hour = max(6, min(21, hour + delta))
+        self.choices[lottery_id] = (day, hour)
+
+    async def apply_choice(self, lottery: dict[str, Any]) -> bool:
+        day, hour = self.choice(lottery["id"])
+        return await self.apply(lottery, [(lottery["resourceIds"][0], day, hour)])
 
     async def cancel_reservation(self, reservation_id: int) -> bool:
         return await self._do("POST", f"/v1/childcare/reservations/{reservation_id}/cancel")

@@ -43,6 +43,9 @@ class ParamedicModel:
     case_id: int | None = None
     requests: dict[int, dict[str, Any]] = field(default_factory=dict)  # hospital id → latest request
     error: str | None = None
+    # Photos waiting for the case to exist or for the network: (file name, bytes).
+    photos_pending: list[tuple[str, bytes]] = field(default_factory=list)
+    photos_sent: list[str] = field(default_factory=list)
     # The queued "open case" action, by its Idempotency-Key: the queue may be reloaded after a restart.
     open_key: str | None = None
 
@@ -98,6 +101,26 @@ class ParamedicModel:
             if action.label == "send_to_hospitals" and action.status == "sent":
                 for request in action.result:
                     self.requests.setdefault(request["hospitalId"], request)
+        await self._send_photos()
+
+    async def attach(self, name: str, content: bytes) -> None:
+        """A photo (medicine notebook, ECG strip): sent now if the case exists, else when it does."""
+        self.photos_pending.append((name, content))
+        await self._send_photos()
+
+    async def _send_photos(self) -> None:
+        while self.case_id is not None and self.photos_pending:
+            name, content = self.photos_pending[0]
+            media_type = "image/png" if name.lower().endswith(".png") else "image/jpeg"
+            try:
+                await self.api.upload(f"/v1/ems/cases/{self.case_id}/attachments", content, media_type)
+            except ApiError as error:
+                self.error = str(error)
+                if error.offline or error.status >= 500:
+                    return  # keep it for the next flush
+            else:
+                self.photos_sent.append(name)
+            self.photos_pending.pop(0)
 
     async def on_event(self, event: dict[str, Any]) -> None:
         """Live answers for the crew's fire department."""

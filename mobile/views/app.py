@@ -236,6 +236,24 @@ class MusubiApp:
                 )
             )
         controls.append(ft.Button(t("send_to_selected"), height=BIG, on_click=self.act(model.send)))
+
+        async def attach_photo() -> None:
+            picker = ft.FilePicker()
+            self.page.services.append(picker)
+            files = await picker.pick_files(file_type=ft.FilePickerFileType.IMAGE, with_data=True)
+            for picked in files or []:
+                if picked.bytes:
+                    await model.attach(picked.name, bytes(picked.bytes))
+
+        controls.append(
+            ft.Button(t("attach_photo"), icon=ft.Icons.PHOTO_CAMERA, height=BIG, on_click=self.act(attach_photo))
+        )
+        if model.photos_sent or model.photos_pending:
+            controls.append(
+                ft.Text(
+                    f"{t('photos')}: {len(model.photos_sent)} {t('sent')} · {len(model.photos_pending)} {t('queued')}"
+                )
+            )
         if model.requests:
             controls.append(ft.Text(t("answers"), size=18, weight=ft.FontWeight.BOLD))
             for hospital_id, request in sorted(model.requests.items()):
@@ -279,7 +297,10 @@ class MusubiApp:
                         [
                             ft.Icon(ft.Icons.NOTIFICATIONS_ACTIVE, color=ft.Colors.WHITE),
                             ft.Text(t("new_request"), color=ft.Colors.WHITE, size=18, expand=True),
-                            ft.TextButton("OK", on_click=self.act(acknowledge)),
+                            ft.TextButton(
+                                content=ft.Text("OK", color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD),
+                                on_click=self.act(acknowledge),
+                            ),
                         ]
                     ),
                     bgcolor=ft.Colors.RED_700,
@@ -397,6 +418,18 @@ class MusubiApp:
             controls.append(ft.Text(t("no_items")))
         if model.children:
             controls.append(ft.Text(t("childcare"), size=18, weight=ft.FontWeight.BOLD))
+        if model.lotteries or model.applications:
+            controls.append(ft.Text(t("lottery"), size=18, weight=ft.FontWeight.BOLD))
+        for lottery in model.lotteries:
+            controls.append(self.lottery_card(lottery))
+        for application in model.applications:
+            outcome = {"drawn": t("won") if application["wonRank"] else t("lost")}.get(
+                application["state"], t("waiting_draw")
+            )
+            first = application["preferences"][0]
+            controls.append(
+                ft.Text(f"#{application['lotteryId']} {first['start'][:10]} {_local_time(first['start'])} · {outcome}")
+            )
         for reservation in model.reservations:
             where = f"{reservation['date']} {t(reservation['block'])} #{reservation['nurseryId']}"
             label = f"{where} · {t(reservation['status'])}"
@@ -429,6 +462,35 @@ class MusubiApp:
         if model.error:
             controls.append(ft.Text(model.error, color=ft.Colors.RED_700))
         return controls
+
+    def lottery_card(self, lottery: dict[str, Any]) -> ft.Control:
+        t, model = self.t, self.resident
+        assert model is not None
+        day, hour = model.choice(lottery["id"])
+
+        def stepper(which: str, label: str, shown: str) -> list[ft.Control]:
+            return [
+                ft.Text(label, width=40),
+                ft.IconButton(ft.Icons.REMOVE, on_click=self.act(partial(model.nudge, lottery["id"], which, -1))),
+                ft.Text(shown, size=18),
+                ft.IconButton(ft.Icons.ADD, on_click=self.act(partial(model.nudge, lottery["id"], which, 1))),
+            ]
+
+        heading = f"#{lottery['id']} {lottery['month'][:7]} · {t('closes')} {lottery['closesAt'][:10]}"
+        return ft.Card(
+            ft.Container(
+                ft.Column(
+                    [
+                        ft.Text(heading),
+                        ft.Row(
+                            [*stepper("day", t("day"), str(day)), *stepper("hour", t("hour"), f"{hour}:00")], wrap=True
+                        ),
+                        ft.Button(t("apply"), on_click=self.act(partial(model.apply_choice, lottery))),
+                    ]
+                ),
+                padding=12,
+            )
+        )
 
     def intake_screen(self) -> list[ft.Control]:
         t, model = self.t, self.intake

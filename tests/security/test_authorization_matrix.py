@@ -62,6 +62,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/lotteries/{lottery_id:int}/applications"): SIGNED_IN,
     ("POST", "/v1/lotteries/{lottery_id:int}/draw"): FACILITY_STAFF,
     ("GET", "/v1/lotteries/{lottery_id:int}"): EVERYONE,
+    ("GET", "/v1/lotteries"): EVERYONE,
+    ("GET", "/v1/me/lottery-applications"): SIGNED_IN,
     ("POST", "/v1/nurseries/{nursery_id:int}/sessions"): frozenset({"nursery_staff"}),
     ("POST", "/v1/children"): SIGNED_IN,
     ("GET", "/v1/children"): SIGNED_IN,

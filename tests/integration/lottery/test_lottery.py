@@ -179,3 +179,26 @@ async def test_applications_before_the_window_get_409(http: httpx.AsyncClient, a
     body = {"resourceIds": [venue.resource_id], "month": lottery["month"][:7], "opensAt": lottery["opensAt"],
             "closesAt": lottery["closesAt"], "perUserCap": 1}  # fmt: skip
     assert_problem(await http.post("/v1/lotteries", json=body, headers=other_staff.headers), 404)
+
+
+async def test_lotteries_are_listed_and_applicants_see_their_results(
+    http: httpx.AsyncClient, actors: Actors, clock: MovableClock
+) -> None:
+    venue = await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
+    lottery = await create_lottery(http, venue)
+    listed = (await http.get("/v1/lotteries", params={"state": "open"})).json()
+    assert [item["id"] for item in listed] == [lottery["id"]]
+    assert "seed" not in listed[0]
+    person = await actors.resident()
+    assert (await apply(http, person, lottery["id"], venue, (9, 10))).status_code == 201
+    mine = (await http.get("/v1/me/lottery-applications", headers=person.headers)).json()
+    assert [(m["lotteryId"], m["state"], m["wonRank"]) for m in mine] == [(lottery["id"], "open", None)]
+    clock.advance(timedelta(days=1, minutes=1))
+    staff = await actors.login(venue.staff.email, venue.staff.account_id)
+    person = await actors.login(person.email, person.account_id)
+    await http.post(f"/v1/lotteries/{lottery['id']}/draw", headers=staff.headers)
+    assert (await http.get("/v1/lotteries", params={"state": "open"})).json() == []
+    mine = (await http.get("/v1/me/lottery-applications", headers=person.headers)).json()
+    assert [(m["state"], m["wonRank"]) for m in mine] == [("drawn", 1)]
+    assert mine[0]["bookingId"] is not None
+    assert_problem(await http.get("/v1/lotteries", params={"state": "nonsense"}), 400)

@@ -231,3 +231,52 @@ async def test_resident_takes_a_waitlist_offer_in_one_tap(
     assert await model.take_hold(held)
     assert [(b["id"], b["status"]) for b in model.bookings] == [(held["id"], "confirmed")]
     await api.close()
+
+
+async def test_resident_applies_to_a_lottery_from_the_model(
+    base_url: str, actors: Actors, http: httpx.AsyncClient
+) -> None:
+    from datetime import datetime
+
+    from backend.facilities.slots import TOKYO
+    from mobile.state.lists import ResidentModel
+    from tests.integration.facilities.conftest import make_venue
+    from tests.integration.lottery.test_lottery import create_lottery
+
+    venue = await make_venue(http, actors)
+    lottery = await create_lottery(http, venue)
+    person = await actors.resident()
+    api = await signed_in(base_url, person.email)
+    model = ResidentModel(api)
+    await model.load()
+    [shown] = model.lotteries
+    assert shown["id"] == lottery["id"]
+    await model.nudge(shown["id"], "day", 2)
+    await model.nudge(shown["id"], "hour", -1)
+    assert model.choice(shown["id"]) == (12, 9)
+    assert await model.apply_choice(shown), model.error
+    [mine] = model.applications
+    assert mine["state"] == "open"
+    year, month = (int(part) for part in shown["month"][:7].split("-"))
+    assert datetime.fromisoformat(mine["preferences"][0]["start"]) == datetime(year, month, 12, 9, tzinfo=TOKYO)
+    await api.close()
+
+
+async def test_paramedic_photo_waits_for_the_case_then_uploads(base_url: str, actors: Actors, db: asyncpg.Pool) -> None:
+    from tests.integration.ems.conftest import PNG
+
+    paramedic = await actors.member("fire_department", "paramedic")
+    hospital = await actors.organization("hospital")
+    api = await signed_in(base_url, paramedic.email)
+    model = ParamedicModel(api, SendQueue(api))
+    await model.attach("okusuri-techo.png", PNG)
+    assert model.photos_pending  # no case yet
+    model.selected = {hospital}
+    await model.send()
+    assert model.photos_sent == ["okusuri-techo.png"]
+    assert model.photos_pending == []
+    assert await db.fetchval("SELECT media_type FROM ems_attachments") == "image/png"
+    await model.attach("not-a-photo.png", b"%PDF-1.7")
+    assert model.photos_pending == []
+    assert "JPEG or PNG" in (model.error or "")
+    await api.close()
