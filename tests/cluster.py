@@ -15,7 +15,7 @@ from backend.settings import Settings
 from realtime.bus import RedisBus
 from realtime.gateway import Gateway
 from realtime.relay import OutboxRelay
-from tests.processes import MusubiProcess, RedisServer, free_port
+from tests.processes import MusubiProcess, RedisServer, free_port, musubi_env
 
 
 @pytest.fixture(scope="session")
@@ -54,18 +54,9 @@ async def relay_leader_exists(db: asyncpg.Pool) -> bool:
 async def cluster(
     database_url: str, redis_server: RedisServer, test_settings: Settings, db: asyncpg.Pool
 ) -> AsyncIterator[Cluster]:
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_server.url,
-        "MUSUBI_SECRET_KEY": test_settings.secret_key or "",
-        "MUSUBI_IDENTITY_KEYS": test_settings.identity_keys or "",
-        "MUSUBI_ARGON2_TIME_COST": "1",
-        "MUSUBI_ARGON2_MEMORY_KIB": "1024",
-        "MUSUBI_ARGON2_PARALLELISM": "1",
-        "MUSUBI_LOG_LEVEL": "WARNING",
-        # Short, so a request that died with its process frees its Idempotency-Key quickly in tests.
-        "MUSUBI_IDEMPOTENCY_LEASE_SECONDS": "2",
-    }
+    env = musubi_env(database_url, redis_server.url, test_settings)
+    # Short, so a request that died with its process frees its Idempotency-Key quickly in tests.
+    env["MUSUBI_IDEMPOTENCY_LEASE_SECONDS"] = "2"
     gateway_ports = [free_port(), free_port()]
     # Tickets tell clients where to connect: the first gateway.
     env["MUSUBI_GATEWAY_PUBLIC_URL"] = f"ws://127.0.0.1:{gateway_ports[0]}/"

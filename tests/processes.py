@@ -15,12 +15,28 @@ from pathlib import Path
 
 import httpx
 
+from backend.settings import Settings
+
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def musubi_env(database_url: str, redis_url: str, settings: Settings) -> dict[str, str]:
+    """The environment of a Musubi process under test: the test's keys, and cheap password hashing."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MUSUBI_SECRET_KEY": settings.secret_key or "",
+        "MUSUBI_IDENTITY_KEYS": settings.identity_keys or "",
+        "MUSUBI_ARGON2_TIME_COST": "1",
+        "MUSUBI_ARGON2_MEMORY_KIB": "1024",
+        "MUSUBI_ARGON2_PARALLELISM": "1",
+        "MUSUBI_LOG_LEVEL": "WARNING",
+    }
 
 
 def redis_executable() -> str:

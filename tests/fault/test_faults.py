@@ -20,7 +20,7 @@ from backend.embedded import ensure_database
 from backend.settings import Settings
 from tests.cluster import Cluster
 from tests.integration.facilities.conftest import make_venue
-from tests.processes import MusubiProcess, RedisServer, free_port
+from tests.processes import MusubiProcess, RedisServer, free_port, musubi_env
 from tests.realtime_client import next_events, open_socket, silent_for, ticket_for
 from tests.support import Actors
 
@@ -133,19 +133,8 @@ async def test_postgres_restart_under_load_fails_fast_and_recovers(
 
     server, url = own_postgres
     port = free_port()
-    api = MusubiProcess(
-        "serve",
-        {
-            "DATABASE_URL": url,
-            "REDIS_URL": "memory://",
-            "MUSUBI_PORT": str(port),
-            "MUSUBI_SECRET_KEY": "fault",
-            "MUSUBI_IDENTITY_KEYS": test_settings.identity_keys or "",
-            "MUSUBI_DB_ACQUIRE_TIMEOUT_MS": "2000",
-            "MUSUBI_LOG_LEVEL": "WARNING",
-        },
-        port=port,
-    )
+    env = {**musubi_env(url, "memory://", test_settings), "MUSUBI_DB_ACQUIRE_TIMEOUT_MS": "2000"}
+    api = MusubiProcess("serve", {**env, "MUSUBI_PORT": str(port)}, port=port)
     await api.start()
     outcomes: list[tuple[float, int, float]] = []  # (when, status, seconds taken)
     started = time.monotonic()

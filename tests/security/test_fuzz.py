@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 from backend.settings import Settings
-from tests.processes import MusubiProcess, free_port
+from tests.processes import MusubiProcess, free_port, musubi_env
 from tests.security.fuzz import all_roles_token, run_schemathesis
 
 
@@ -11,21 +11,8 @@ async def test_generated_requests_never_get_5xx_and_match_the_documented_schema(
     database_url: str, test_settings: Settings
 ) -> None:
     port = free_port()
-    api = MusubiProcess(
-        "serve",
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": "memory://",
-            "MUSUBI_PORT": str(port),
-            "MUSUBI_SECRET_KEY": test_settings.secret_key or "",
-            "MUSUBI_IDENTITY_KEYS": test_settings.identity_keys or "",
-            "MUSUBI_ARGON2_TIME_COST": "1",
-            "MUSUBI_ARGON2_MEMORY_KIB": "1024",
-            "MUSUBI_ARGON2_PARALLELISM": "1",
-            "MUSUBI_LOG_LEVEL": "WARNING",
-        },
-        port=port,
-    )
+    env = musubi_env(database_url, "memory://", test_settings)
+    api = MusubiProcess("serve", {**env, "MUSUBI_PORT": str(port)}, port=port)
     await api.start()
     try:
         token = await all_roles_token(database_url)
