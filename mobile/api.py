@@ -37,24 +37,13 @@ class MusubiApi:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        idempotency_key: str | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        headers = {}
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Sends with the caller's token; a failure becomes an ApiError carrying the problem's fields."""
+        headers = kwargs.pop("headers", {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
         try:
-            response = await self._client.request(
-                method, path, json=body if body is not None else None, headers=headers, params=params
-            )
+            response = await self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(0, f"No connection ({type(exc).__name__})") from exc
         if response.status_code >= 400:
@@ -69,24 +58,30 @@ class MusubiApi:
                 problem.get("errors") or [],
                 problem.get("detail"),
             )
+        return response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = await self._send(method, path, json=body, headers=headers, params=params)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
 
     async def upload(self, path: str, content: bytes, media_type: str) -> Any:
         """A raw body (e.g. a photo), not JSON."""
-        headers = {"Content-Type": media_type}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        try:
-            response = await self._client.post(path, content=content, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ApiError(0, f"No connection ({type(exc).__name__})") from exc
-        if response.status_code >= 400:
-            problem = response.json() if response.content else {}
-            raise ApiError(response.status_code, problem.get("title", response.reason_phrase), problem.get("type", ""),
-                           problem.get("errors") or [], problem.get("detail"))  # fmt: skip
-        return response.json()
+        return (await self._send("POST", path, content=content, headers={"Content-Type": media_type})).json()
+
+    async def download(self, path: str) -> bytes:
+        """A body that is not JSON (e.g. an iCalendar file)."""
+        return (await self._send("GET", path)).content
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)

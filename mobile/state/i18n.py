@@ -52,6 +52,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "board": ("受入状況", "Acceptance board"),
     "vacancies": ("空き状況", "Vacancies"),
     "my_bookings": ("予約一覧", "My bookings"),
+    "add_to_calendar": ("カレンダーに追加", "Add to calendar"),
     "children": ("お子さま", "Children"),
     "intake_requests": ("一時保護の依頼", "Intake requests"),
     "no_items": ("ありません", "Nothing yet"),

@@ -24,6 +24,8 @@ class ResidentModel:
     lotteries: list[dict[str, Any]] = field(default_factory=list)  # open for applications
     applications: list[dict[str, Any]] = field(default_factory=list)  # the caller's, with results
     choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
+    places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
+    facilities_known: set[int] = field(default_factory=set)
     error: str | None = None
 
     async def load(self) -> None:
@@ -38,6 +40,27 @@ class ResidentModel:
             child["id"]: await self.api.get("/v1/childcare/availability", date=str(self.day), childId=child["id"])
             for child in self.children
         }
+        await self._learn_places({item["facilityId"] for item in [*self.vacancies, *self.bookings]})
+
+    async def _learn_places(self, facility_ids: set[int]) -> None:
+        """Names for the facilities on screen, each facility fetched once."""
+        for facility_id in sorted(facility_ids - self.facilities_known):
+            facility = await self.api.get(f"/v1/facilities/{facility_id}")
+            for resource in facility["resources"]:
+                self.places[resource["id"]] = f"{facility['name']} · {resource['name']}"
+            self.facilities_known.add(facility_id)
+
+    def place(self, resource_id: int) -> str:
+        return self.places.get(resource_id, f"#{resource_id}")
+
+    async def calendar(self) -> bytes | None:
+        """The caller's upcoming bookings as an iCalendar file, for the phone's calendar app."""
+        self.error = None
+        try:
+            return await self.api.download("/v1/me/calendar.ics")
+        except ApiError as error:
+            self.error = str(error)
+            return None
 
     async def _do(self, method: str, path: str, body: Any = None) -> bool:
         self.error = None

@@ -400,14 +400,29 @@ class MusubiApp:
             controls.append(
                 ft.Row(
                     [
-                        ft.Text(f"#{vacancy['resourceId']} {when}", expand=True),
+                        ft.Text(f"{model.place(vacancy['resourceId'])} {when}", expand=True),
                         ft.Button(t("book"), on_click=self.act(partial(model.book, vacancy))),
                     ]
                 )
             )
-        controls.append(ft.Text(t("my_bookings"), size=18, weight=ft.FontWeight.BOLD))
+
+        async def save_calendar() -> None:
+            if (ics := await model.calendar()) is not None:
+                picker = ft.FilePicker()
+                self.page.services.append(picker)
+                await picker.save_file(file_name="musubi-bookings.ics", src_bytes=ics)
+
+        controls.append(
+            ft.Row(
+                [
+                    ft.Text(t("my_bookings"), size=18, weight=ft.FontWeight.BOLD, expand=True),
+                    ft.TextButton(t("add_to_calendar"), icon=ft.Icons.EVENT, on_click=self.act(save_calendar)),
+                ]
+            )
+        )
         for booking in model.bookings:
-            summary = f"{booking['start'][:10]} {_local_time(booking['start'])} · {t(booking['status'])}"
+            when = f"{booking['start'][:10]} {_local_time(booking['start'])}"
+            summary = f"{model.place(booking['resourceId'])} {when} · {t(booking['status'])}"
             row: list[ft.Control] = [ft.Text(f"{summary} · ¥{booking['fee']}", expand=True)]
             if booking["status"] == "held":
                 row.append(ft.Button(t("take_offer"), on_click=self.act(partial(model.take_hold, booking))))

@@ -168,7 +168,14 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
     assert await model.book(model.vacancies[0])
     assert [b["status"] for b in model.bookings] == ["confirmed"]
     assert len(model.vacancies) == 11
-    assert await model.cancel(model.bookings[0]["id"])
+    booking = model.bookings[0]
+    assert model.place(booking["resourceId"]) == model.place(model.vacancies[0]["resourceId"])
+    assert model.place(booking["resourceId"]) == "水戸市総合体育館 · メインアリーナ"
+    ics = await model.calendar()
+    assert ics is not None
+    assert ics.count(b"BEGIN:VEVENT") == 1
+    assert booking["start"][:10].replace("-", "").encode() in ics
+    assert await model.cancel(booking["id"])
     assert model.bookings == []
     [mark] = model.childcare[child["id"]]
     assert (mark["sessionId"], mark["mark"]) == (session.json()["id"], "△")
