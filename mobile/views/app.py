@@ -395,12 +395,16 @@ class MusubiApp:
                 ]
             )
         ]
+        place = None
         for vacancy in model.vacancies[:20]:
+            if model.place(vacancy["resourceId"]) != place:
+                place = model.place(vacancy["resourceId"])
+                controls.append(ft.Text(place, weight=ft.FontWeight.BOLD))
             when = f"{_local_time(vacancy['start'])}–{_local_time(vacancy['end'])}"
             controls.append(
                 ft.Row(
                     [
-                        ft.Text(f"{model.place(vacancy['resourceId'])} {when}", expand=True),
+                        ft.Text(when, expand=True),
                         ft.Button(t("book"), on_click=self.act(partial(model.book, vacancy))),
                     ]
                 )

@@ -1,5 +1,6 @@
-"""End to end in real browsers: a paramedic sends a case to two hospitals; an ER nurse sees it
-appear without reloading and accepts; the paramedic's screen shows the acceptance.
+"""End to end in real browsers. A paramedic sends a case to two hospitals; an ER nurse sees it
+appear without reloading and accepts; the paramedic's screen shows the acceptance. A parent books
+a slot on a phone and saves the booking to their calendar.
 
 Everything is real: headless Chromium (Debian's, driven by Playwright), the Flet web client,
 two APIs, two gateways and relays on Redis and PostgreSQL. Screenshots of every step are kept
@@ -8,6 +9,7 @@ in tests/artifacts/e2e/ for people to look at.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from icalendar import Calendar
 
 from tests.cluster import Cluster
 from tests.processes import MusubiProcess, free_port
@@ -127,5 +130,39 @@ async def test_paramedic_sends_er_accepts_paramedic_sees_it(
             # The crew sees the acceptance, and can confirm the destination.
             await expect(crew.get_by_role("button", name="この病院に決定")).to_be_visible(timeout=30_000)
             await snap(crew, "6-paramedic-sees-acceptance.png")
+        finally:
+            await browser.close()
+
+
+async def test_resident_books_a_slot_and_takes_it_to_their_calendar(
+    http: httpx.AsyncClient, actors: Actors, web_client: str
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.integration.facilities.conftest import make_venue
+
+    await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
+    parent = await actors.resident()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        phone = await browser.new_page(viewport={"width": 412, "height": 915})
+        try:
+            await log_in(phone, web_client, parent)
+            await expect(phone.get_by_text("水戸市総合体育館 · メインアリーナ")).to_be_visible(timeout=30_000)
+            await expect(phone.get_by_role("button", name="予約", exact=True)).to_have_count(12)
+            await snap(phone, "7-resident-vacancies.png")
+            await phone.get_by_role("button", name="予約", exact=True).first.click()
+            await expect(phone.get_by_role("button", name="予約", exact=True)).to_have_count(11, timeout=30_000)
+            await expect(phone.get_by_text("本予約", exact=False)).to_be_visible()
+            await snap(phone, "8-resident-booked.png")
+            async with phone.expect_download(timeout=30_000) as saved:
+                await phone.get_by_role("button", name="カレンダーに追加").click()
+            download = await saved.value
+            assert download.suggested_filename == "musubi-bookings.ics"
+            ics = await asyncio.to_thread(Path(await download.path()).read_bytes)
+            [event] = Calendar.from_ical(ics).walk("VEVENT")
+            assert "メインアリーナ" in str(event["SUMMARY"])
         finally:
             await browser.close()
