@@ -17,6 +17,7 @@ class ErModel:
     department: str = "emergency"
     inbox: list[dict[str, Any]] = field(default_factory=list)
     alert: bool = False  # a new request arrived and nobody has looked yet
+    chimes: int = 0  # how many times the desk should have sounded; the view plays what it has not yet
     error: str | None = None
     board_status: str | None = None
     case: dict[str, Any] | None = None  # the case opened from the inbox (each opening is audited)
@@ -27,6 +28,7 @@ class ErModel:
     async def on_event(self, event: dict[str, Any]) -> None:
         if event["type"] in ("ems.request.created", "ems.request.realerted"):
             self.alert = True
+            self.chimes += 1
         if event["type"].startswith("ems."):
             await self.load()
 

@@ -9,12 +9,14 @@ from functools import partial
 from typing import Any
 
 import flet as ft
+import flet_audio as fta
 
 from backend.facilities.slots import TOKYO
 from mobile.api import MusubiApi
 from mobile.fonts import FAMILY
 from mobile.realtime import LiveConnection
 from mobile.send_queue import SendQueue
+from mobile.sounds import alert_tone
 from mobile.state.er import DECLINE_REASONS, ErModel
 from mobile.state.i18n import Translator
 from mobile.state.lists import IntakeModel, ResidentModel
@@ -38,6 +40,8 @@ class MusubiApp:
         self.live_state = "offline"
         self.paramedic: ParamedicModel | None = None
         self.er: ErModel | None = None
+        self.chime: fta.Audio | None = None  # the ER desk's alert sound
+        self.chimed = 0
         self.resident: ResidentModel | None = None
         self.intake: IntakeModel | None = None
         self.fields: dict[str, ft.TextField] = {}
@@ -69,6 +73,10 @@ class MusubiApp:
         for model in (self.paramedic, self.er, self.intake, self.resident):
             if model is not None:
                 await model.on_event(event)
+        if self.er is not None and self.chime is not None and self.er.chimes > self.chimed:
+            self.chimed = self.er.chimes
+            # In the background: a browser that cannot play sound must not hold up the visual alert.
+            self.page.run_task(self.chime.play)
         self.render()
 
     def on_state(self, state: str) -> None:
@@ -138,6 +146,8 @@ class MusubiApp:
         elif home == "er":
             self.er = ErModel(self.api)
             await self.er.load()
+            self.chime = fta.Audio(src=alert_tone())
+            self.page.services.append(self.chime)
         elif home in ("caseworker", "shelter"):
             self.intake = IntakeModel(self.api)
             await self.intake.load()
@@ -152,6 +162,9 @@ class MusubiApp:
             await self.live.stop()
         await self.session.logout()
         self.paramedic = self.er = self.resident = self.intake = None
+        if self.chime is not None:
+            self.page.services.remove(self.chime)
+            self.chime, self.chimed = None, 0
 
     # -- paramedic --------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""End to end in real browsers. A paramedic sends a case to two hospitals; an ER nurse sees it
-appear without reloading and accepts; the paramedic's screen shows the acceptance. A parent books
+"""End to end in real browsers. A paramedic sends a case to two hospitals; an ER nurse sees (and
+hears) it appear without reloading and accepts; the paramedic's screen shows the acceptance. A parent books
 a slot on a phone and saves the booking to their calendar.
 
 Everything is real: headless Chromium (Debian's, driven by Playwright), the Flet web client,
@@ -101,6 +101,11 @@ async def test_paramedic_sends_er_accepts_paramedic_sees_it(
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         crew = await browser.new_page(viewport={"width": 412, "height": 915})
         desk = await (await browser.new_context(viewport={"width": 800, "height": 900})).new_page()
+        # Count the sounds the desk starts (the audio plugin plays through media elements).
+        await desk.add_init_script(
+            "window.chimes = 0; const play = HTMLMediaElement.prototype.play;"
+            "HTMLMediaElement.prototype.play = function () { window.chimes++; return play.apply(this, arguments); };"
+        )
         try:
             await log_in(desk, web_client, nurse)
             await expect(desk.get_by_text("受入照会")).to_be_visible(timeout=30_000)
@@ -122,6 +127,7 @@ async def test_paramedic_sends_er_accepts_paramedic_sees_it(
 
             # The ER desk sees it arrive without reloading.
             await expect(desk.get_by_text("新しい受入照会があります")).to_be_visible(timeout=30_000)
+            await desk.wait_for_function("window.chimes >= 1", timeout=10_000)  # and hears it
             await snap(desk, "4-er-new-request.png")
             await desk.get_by_role("button", name="受入可").first.click()
             await expect(desk.get_by_role("button", name="受入可")).to_have_count(0, timeout=30_000)

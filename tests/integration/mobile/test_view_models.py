@@ -114,6 +114,7 @@ async def test_paramedic_and_er_models_see_each_other_live(
         await crew.send()
         await _until(lambda: bool(desk.inbox))
         assert desk.alert
+        assert desk.chimes == 1  # one request to this hospital: one chime
         await desk.open_case(desk.inbox[0]["caseId"])
         assert desk.case is not None
         assert desk.case["vitals"][0]["spo2"] == crew.spo2
