@@ -85,7 +85,9 @@ async def _run(
         background.append(asyncio.create_task(_serve_web(settings)))
     gateway_task = None
     if gateway:
-        hub = Gateway(secret=settings.secret, bus=bus, dsn=settings.database_url)
+        hub = Gateway(
+            secret=settings.secret, bus=bus, dsn=settings.database_url, max_age_s=settings.gateway_max_age_seconds
+        )
         gateway_task = asyncio.create_task(run_gateway(hub, settings.gateway_host, settings.gateway_port, stop))
     if api:
         config = uvicorn.Config(create_app(settings), **_uvicorn_options(settings))  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 It fetches a ticket, connects, sends `resume` with the last event id it saw, and reconnects
 with capped exponential backoff and jitter after any close (1012 when a gateway restarts, 1013
-when too slow, network loss). Events reach the view models in order, each exactly once.
+when too slow, 4003 when the socket has aged out, network loss). Events reach the view models
+in order, each exactly once.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ bus subscription) it is sent at most once and in id order.
 
 A client whose socket cannot keep up (write buffer over the limit) is disconnected with 1013
 rather than slowing everyone else; it reconnects and resumes from its cursor.
+
+A socket lives at most about `max_age_s` (jittered, so sockets opened together do not all
+return together): the ticket's topics were decided at connect time, so a membership removed
+since then stops reaching the socket within that bound. The client is closed with 4003, gets a
+fresh ticket (with today's topics) and resumes from its cursor.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -36,6 +42,7 @@ log = logging.getLogger("musubi.gateway")
 
 CLOSE_INVALID_TICKET: Final = 4001
 CLOSE_TICKET_EXPIRED: Final = 4002
+CLOSE_SESSION_AGED: Final = 4003
 CLOSE_POLICY: Final = 1008
 CLOSE_SERVICE_RESTART: Final = 1012
 CLOSE_SLOW_CONSUMER: Final = 1013
@@ -63,12 +70,13 @@ _PING: Final = _encode.encode(Ping())
 
 
 class _Client:
-    __slots__ = ("last_id", "pending", "topics", "ws")
+    __slots__ = ("closes_at", "last_id", "pending", "topics", "ws")
 
-    def __init__(self, ws: ServerConnection, topics: tuple[str, ...], last_id: int) -> None:
+    def __init__(self, ws: ServerConnection, topics: tuple[str, ...], last_id: int, closes_at: float) -> None:
         self.ws = ws
         self.topics = topics
         self.last_id = last_id
+        self.closes_at = closes_at
         self.pending: list[bytes] | None = []
 
 
@@ -84,6 +92,7 @@ class Gateway:
         max_write_buffer: int = 1 << 20,
         ping_interval_s: float = 25.0,
         resume_wait_s: float = 0.5,
+        max_age_s: float = 3600.0,
     ) -> None:
         self.secret = secret
         self.bus = bus
@@ -93,6 +102,7 @@ class Gateway:
         self.max_write_buffer = max_write_buffer
         self.ping_interval_s = ping_interval_s
         self.resume_wait_s = resume_wait_s
+        self.max_age_s = max_age_s
         self.head = 0
         self._by_topic: dict[str, set[_Client]] = {}
         self._clients: set[_Client] = set()
@@ -173,7 +183,8 @@ class Gateway:
         except TicketError as exc:
             await ws.close(CLOSE_TICKET_EXPIRED if exc.expired else CLOSE_INVALID_TICKET, str(exc))
             return
-        client = _Client(ws, claims.topics, last_id=self.head)
+        closes_at = self.clock() + self.max_age_s * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not secrecy
+        client = _Client(ws, claims.topics, last_id=self.head, closes_at=closes_at)
         self._register(client)
         try:
             after = await self._starting_point(ws, params)
@@ -299,10 +310,15 @@ class Gateway:
             self._drop_slow(client)
 
     async def _ping_forever(self) -> None:
+        """Keeps idle sockets open through proxies, and closes the ones past their age."""
         while True:
             await asyncio.sleep(self.ping_interval_s)
+            now = self.clock()
             live = [c.ws for c in self._clients if c.pending is None]
             broadcast(live, _PING, text=True)
+            for client in [c for c in self._clients if c.closes_at <= now]:
+                client.closes_at = float("inf")  # closing once is enough
+                self._spawn(client.ws.close(CLOSE_SESSION_AGED, "socket age: get a new ticket and resume"))
 
 
 async def run_gateway(gateway: Gateway, host: str, port: int, stop: asyncio.Event) -> None:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -11,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 
 from backend.settings import Settings
 from realtime.bus import MemoryBus
-from realtime.gateway import CLOSE_SLOW_CONSUMER, Gateway
+from realtime.gateway import CLOSE_SESSION_AGED, CLOSE_SLOW_CONSUMER, Gateway
 from realtime.relay import OutboxRelay
 from tests.cluster import Realtime
 from tests.realtime_client import (
@@ -62,22 +64,51 @@ async def test_slow_consumer_is_cut_off_and_others_keep_flowing(
     await awake.close()
 
 
+@contextlib.asynccontextmanager
+async def gateway_on_memory_bus(database_url: str, secret: bytes, **options: Any) -> AsyncIterator[Gateway]:
+    """A relay and a gateway of this test's own on the in-process bus (no Redis)."""
+    bus = MemoryBus()
+    relay_task = asyncio.create_task(OutboxRelay(database_url, bus, sweep_interval_s=0.2).run())
+    gateway = Gateway(secret=secret, bus=bus, dsn=database_url, resume_wait_s=0.2, **options)
+    await gateway.start("127.0.0.1", 0)
+    try:
+        yield gateway
+    finally:
+        await gateway.close()
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+
+
 async def test_in_process_bus_carries_events_without_redis(
     http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool, database_url: str, test_settings: Settings
 ) -> None:
-    bus = MemoryBus()
-    relay_task = asyncio.create_task(OutboxRelay(database_url, bus, sweep_interval_s=0.2).run())
-    gateway = Gateway(secret=test_settings.secret, bus=bus, dsn=database_url, resume_wait_s=0.2)
-    await gateway.start("127.0.0.1", 0)
-    try:
+    async with gateway_on_memory_bus(database_url, test_settings.secret) as gateway:
         person = await actors.resident()
         ws = await open_socket(f"ws://127.0.0.1:{gateway.port}/", await ticket_for(http, person))
         await asyncio.sleep(0.3)
         await insert_events(db, f"user:{person.account_id}", 3)
         assert [e["data"]["n"] for e in await next_events(ws, 3)] == [1, 2, 3]
         await ws.close()
-    finally:
-        await gateway.close()
-        relay_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay_task
+
+
+async def test_an_aged_socket_is_closed_and_a_fresh_ticket_resumes_without_loss(
+    http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool, database_url: str, test_settings: Settings
+) -> None:
+    async with gateway_on_memory_bus(database_url, test_settings.secret, ping_interval_s=0.1, max_age_s=2.0) as gateway:
+        url = f"ws://127.0.0.1:{gateway.port}/"
+        person = await actors.resident()
+        topic = f"user:{person.account_id}"
+        ws = await open_socket(url, await ticket_for(http, person))
+        await asyncio.sleep(0.3)
+        await insert_events(db, topic, 2)
+        seen = await next_events(ws, 2)
+        with pytest.raises(ConnectionClosed) as closed:
+            await read_until_closed(ws, seen, timeout_s=5)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == CLOSE_SESSION_AGED
+        await insert_events(db, topic, 2, first=3)  # while the client is away
+        again = await open_socket(url, await ticket_for(http, person), after=seen[-1]["id"])
+        seen += await next_events(again, 2)
+        assert [e["data"]["n"] for e in seen] == [1, 2, 3, 4]
+        await again.close()
