@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import secrets
 import time
@@ -24,9 +23,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from backend.accounts.access import hash_token, new_token
 from bench.http_load import Connection
-from bench.services import drop_database, percentile, raise_fd_limit, scratch_database, start_musubi
+from bench.services import bench_redis, percentile, raise_fd_limit, scratch_database, start_musubi, stop_everything
 from realtime.tickets import TicketClaims, sign_ticket
-from tests.processes import RedisServer, free_port, wait_for_port
+from tests.processes import free_port, wait_for_port
 
 
 class Received(msgspec.Struct):
@@ -84,10 +83,7 @@ async def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
     server, database_url = await scratch_database()
-    redis = None if os.environ.get("REDIS_URL") else RedisServer()
-    if redis is not None:
-        await redis.start()
-    redis_url = os.environ.get("REDIS_URL") or (redis.url if redis else "")
+    redis_url, redis = await bench_redis()
     secret = secrets.token_urlsafe(32)
     api_port, gateway_port = free_port(), free_port()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "MUSUBI_SECRET_KEY": secret}
@@ -166,12 +162,7 @@ async def main() -> None:
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         await db.close()
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
-        if redis is not None:
-            redis.cleanup()
-        await drop_database(server, database_url)
+        await stop_everything(processes, redis, server, database_url)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import time
 
@@ -24,9 +23,17 @@ import msgspec
 import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.services import drop_database, percentile, raise_fd_limit, rss_bytes, scratch_database, start_musubi
+from bench.services import (
+    bench_redis,
+    percentile,
+    raise_fd_limit,
+    rss_bytes,
+    scratch_database,
+    start_musubi,
+    stop_everything,
+)
 from realtime.tickets import TicketClaims, sign_ticket
-from tests.processes import RedisServer, free_port, wait_for_port
+from tests.processes import free_port, wait_for_port
 
 BROADCAST_TOPIC = "bench:all"
 
@@ -118,10 +125,7 @@ async def main() -> None:
     print(f"file descriptor limit raised to {raise_fd_limit()}")
 
     server, database_url = await scratch_database()
-    redis_process = None if os.environ.get("REDIS_URL") else RedisServer()
-    if redis_process is not None:
-        await redis_process.start()
-    redis_url = os.environ.get("REDIS_URL") or (redis_process.url if redis_process else "")
+    redis_url, redis = await bench_redis()
     secret = secrets.token_urlsafe(32)
     port = free_port()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "MUSUBI_SECRET_KEY": secret}
@@ -192,12 +196,7 @@ async def main() -> None:
         await asyncio.gather(*(c.ws.close() for c in clients if c.ws), return_exceptions=True)
     finally:
         await db.close()
-        for process in (gateway, relay):
-            process.terminate()
-            process.wait(timeout=20)
-        if redis_process:
-            redis_process.cleanup()
-        await drop_database(server, database_url)
+        await stop_everything((gateway, relay), redis, server, database_url)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """PostgreSQL and musubi processes for benchmarks: real ones, started here if not given.
 
-Redis and port helpers are shared with the tests (tests/processes.py).
+The redis-server and port helpers are the tests' (tests/processes.py).
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import asyncpg
 
 from backend.db import migrate
 from backend.embedded import start_embedded_postgres, with_database
+from tests.processes import RedisServer
 
 
 def raise_fd_limit() -> int:
@@ -45,6 +47,27 @@ async def drop_database(server: str, url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{url.partition("?")[0].rpartition("/")[2]}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+async def bench_redis() -> tuple[str, RedisServer | None]:
+    """(URL, server to stop): REDIS_URL's Redis, or a redis-server started for this run."""
+    if url := os.environ.get("REDIS_URL"):
+        return url, None
+    server = RedisServer()
+    await server.start()
+    return server.url, server
+
+
+async def stop_everything(
+    processes: Iterable[subprocess.Popen[bytes]], redis: RedisServer | None, server: str, database_url: str
+) -> None:
+    """Stops the Musubi processes and the run's own Redis, and drops the run's database."""
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=30)
+    if redis is not None:
+        redis.cleanup()
+    await drop_database(server, database_url)
 
 
 def start_musubi(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:

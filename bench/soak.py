@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import secrets
 import time
@@ -28,9 +27,17 @@ from backend.seed_scale import seed_ibaraki
 from bench.booking import sessions_for
 from bench.ems_latency import prepare
 from bench.http_load import Connection
-from bench.services import drop_database, percentile, raise_fd_limit, rss_bytes, scratch_database, start_musubi
+from bench.services import (
+    bench_redis,
+    percentile,
+    raise_fd_limit,
+    rss_bytes,
+    scratch_database,
+    start_musubi,
+    stop_everything,
+)
 from realtime.tickets import TicketClaims, sign_ticket
-from tests.processes import RedisServer, free_port, wait_for_port
+from tests.processes import free_port, wait_for_port
 
 KINDS = ("gym", "court", "meeting_room", "pool", "field", "hall", "studio")
 
@@ -124,13 +131,10 @@ async def main() -> None:
     server, database_url = await scratch_database()
     print("loading the ibaraki data set …", flush=True)
     await seed_ibaraki(database_url, progress=lambda *_: None)
-    redis = None if os.environ.get("REDIS_URL") else RedisServer()
-    if redis is not None:
-        await redis.start()
+    redis_url, redis = await bench_redis()
     secret = secrets.token_urlsafe(32)
     api_port, gateway_port = free_port(), free_port()
-    env = {"DATABASE_URL": database_url, "REDIS_URL": os.environ.get("REDIS_URL") or (redis.url if redis else ""),
-           "MUSUBI_SECRET_KEY": secret}  # fmt: skip
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "MUSUBI_SECRET_KEY": secret}
     processes = {
         "api": start_musubi("serve", {**env, "MUSUBI_PORT": str(api_port)}),
         "gateway": start_musubi("gateway", {**env, "MUSUBI_GATEWAY_PORT": str(gateway_port)}),
@@ -173,12 +177,7 @@ async def main() -> None:
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
         await db.close()
-        for process in processes.values():
-            process.terminate()
-            process.wait(timeout=30)
-        if redis is not None:
-            redis.cleanup()
-        await drop_database(server, database_url)
+        await stop_everything(processes.values(), redis, server, database_url)
 
 
 if __name__ == "__main__":
