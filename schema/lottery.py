@@ -93,18 +93,10 @@ class MyApplication(Application):
     booking_id: int | None
 
 
-class Lottery(Wire, omit_defaults=True):
-    id: int
-    organization_id: int
-    month: date
-    resource_ids: list[int]
-    opens_at: datetime
-    closes_at: datetime
-    first_come_at: datetime
-    per_user_cap: int
+class Lottery(LotterySummary, omit_defaults=True):
+    """The whole record: the summary, the rules, and after the draw everything needed to verify it."""
+
     resident_municipality_ids: list[int]
-    state: LotteryState
-    seed_commitment: str
     algorithm: str
     applications: list[PublishedApplication] | None = None
     seed: str | None = None  # hex, revealed at the draw
