@@ -55,6 +55,16 @@ async def accept(http: httpx.AsyncClient, staff: Actor, request_id: int) -> None
     assert response.status_code == 201, response.text
 
 
+async def place(
+    http: httpx.AsyncClient, worker: Actor, request_id: int, shelter_id: int, child: dict[str, Any] = CHILD
+) -> httpx.Response:
+    return await http.post(
+        f"/v1/intake-requests/{request_id}/placement",
+        json={"shelterId": shelter_id, "child": child},
+        headers=worker.headers,
+    )
+
+
 async def test_request_carries_no_name_and_reaches_every_shelter(
     http: httpx.AsyncClient, network: Network, db: asyncpg.Pool
 ) -> None:
@@ -101,11 +111,7 @@ async def test_placement_shares_identity_only_with_the_centre_and_the_chosen_she
     request = await new_request(http, network)
     await accept(http, network.staff[0], request["id"])
     await accept(http, network.staff[1], request["id"])
-    placed = await http.post(
-        f"/v1/intake-requests/{request['id']}/placement",
-        json={"shelterId": network.shelters[0], "child": CHILD},
-        headers=network.caseworker.headers,
-    )
+    placed = await place(http, network.caseworker, request["id"], network.shelters[0])
     assert placed.status_code == 201, placed.text
     assert placed.json()["child"]["name"] == CHILD["name"]
     chosen = (await http.get(f"/v1/intake-requests/{request['id']}", headers=network.staff[0].headers)).json()
@@ -134,10 +140,8 @@ async def test_identity_bound_to_its_request(http: httpx.AsyncClient, network: N
     first, second = await new_request(http, network), await new_request(http, network)
     for request in (first, second):
         await accept(http, network.staff[0], request["id"])
-        await http.post(
-            f"/v1/intake-requests/{request['id']}/placement",
-            json={"shelterId": network.shelters[0], "child": {**CHILD, "name": f"child of {request['id']}"}},
-            headers=network.caseworker.headers,
+        await place(
+            http, network.caseworker, request["id"], network.shelters[0], {**CHILD, "name": f"child of {request['id']}"}
         )
     # Copying a sealed identity onto another child's record must not reveal it there.
     await db.execute(
@@ -173,16 +177,8 @@ async def test_two_caseworkers_race_for_the_last_bed(
     for request in (one, two):
         await accept(http, staff, request["id"])
     responses = await asyncio.gather(
-        http.post(
-            f"/v1/intake-requests/{one['id']}/placement",
-            json={"shelterId": shelter, "child": CHILD},
-            headers=network.caseworker.headers,
-        ),
-        http.post(
-            f"/v1/intake-requests/{two['id']}/placement",
-            json={"shelterId": shelter, "child": {**CHILD, "name": "佐藤 陽菜"}},
-            headers=other_worker.headers,
-        ),
+        place(http, network.caseworker, one["id"], shelter),
+        place(http, other_worker, two["id"], shelter, {**CHILD, "name": "佐藤 陽菜"}),
     )
     assert sorted(r.status_code for r in responses) == [201, 409]
     assert_problem(next(r for r in responses if r.status_code == 409), 409, "shelter-full")
@@ -251,11 +247,7 @@ async def test_cross_organisation_access_is_404_and_every_view_is_audited(
 async def test_capacity_cannot_drop_below_beds_in_use(http: httpx.AsyncClient, network: Network) -> None:
     request = await new_request(http, network)
     await accept(http, network.staff[0], request["id"])
-    await http.post(
-        f"/v1/intake-requests/{request['id']}/placement",
-        json={"shelterId": network.shelters[0], "child": CHILD},
-        headers=network.caseworker.headers,
-    )
+    await place(http, network.caseworker, request["id"], network.shelters[0])
     url = f"/v1/shelters/{network.shelters[0]}/units/6-12:female"
     assert_problem(await http.put(url, json={"capacity": 0}, headers=network.staff[0].headers), 409, "over-capacity")
     assert_problem(await http.put(url, json={"capacity": 3}, headers=network.staff[1].headers), 404)
@@ -270,11 +262,7 @@ async def test_time_from_request_to_placement_is_recorded(
 ) -> None:
     request = await new_request(http, network)
     await accept(http, network.staff[0], request["id"])
-    await http.post(
-        f"/v1/intake-requests/{request['id']}/placement",
-        json={"shelterId": network.shelters[0], "child": CHILD},
-        headers=network.caseworker.headers,
-    )
+    await place(http, network.caseworker, request["id"], network.shelters[0])
     admin = await actors.prefecture_admin()
     stats = (await http.get("/v1/intake-stats", headers=admin.headers)).json()
     assert stats["placements"] == 1
