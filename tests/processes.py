@@ -46,7 +46,9 @@ def redis_executable() -> str:
     return bundled if bundled and Path(bundled).exists() else (shutil.which("redis-server") or "redis-server")
 
 
-async def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+async def wait_for_port(port: int, timeout_s: float = 120.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until something listens on `port`. The limit is generous because a loaded 2-core CI
+    machine can take many seconds to start a Python process; a process that has exited fails at once."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -54,6 +56,10 @@ async def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
             writer.close()
             return
         except OSError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(
+                    f"the process meant to listen on port {port} exited ({process.returncode})"
+                ) from None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listens on port {port}") from None
             await asyncio.sleep(0.05)
@@ -120,12 +126,16 @@ class MusubiProcess:
             stderr=subprocess.STDOUT,
         )
         if self.port is not None:
-            await wait_for_port(self.port)
+            try:
+                await wait_for_port(self.port, process=self.process)
+            except (RuntimeError, TimeoutError) as error:
+                raise RuntimeError(f"musubi {self.command} did not start:\n{self.output()[-4000:]}") from error
         if self.command == "serve":
+            deadline = time.monotonic() + 60
             async with httpx.AsyncClient() as client:
-                for _ in range(200):
-                    if (await client.get(f"http://127.0.0.1:{self.port}/ready")).status_code == 200:
-                        break
+                while (await client.get(f"http://127.0.0.1:{self.port}/ready")).status_code != 200:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"musubi serve on port {self.port} never became ready")
                     await asyncio.sleep(0.05)
 
     def kill(self) -> None:

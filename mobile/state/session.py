@@ -24,14 +24,25 @@ class SessionModel:
     me: dict[str, Any] | None = None
     error: str | None = None
     memberships: list[dict[str, Any]] = field(default_factory=list)
+    # What the person typed, bound to the login form: each keystroke's change event carries the
+    # field's value, so the form never depends on the view's controls being the ones the browser
+    # last patched (a re-render would otherwise read an empty, freshly built field).
+    email: str = ""
+    password: str = ""
 
-    async def login(self, email: str, password: str) -> bool:
+    @property
+    def can_log_in(self) -> bool:
+        return bool(self.email.strip() and self.password)
+
+    async def login(self) -> bool:
         self.error = None
         try:
-            session = await self.api.post("/v1/sessions", {"email": email.strip(), "password": password})
+            session = await self.api.post("/v1/sessions", {"email": self.email.strip(), "password": self.password})
         except ApiError as error:
             self.error = str(error)
+            self.password = ""  # the e-mail stays, so a mistyped password costs one field, not two
             return False
+        self.password = ""
         self.api.token = session["token"]
         self.me = await self.api.get("/v1/me")
         self.memberships = self.me["memberships"]

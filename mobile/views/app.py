@@ -44,7 +44,6 @@ class MusubiApp:
         self.chimed = 0
         self.resident: ResidentModel | None = None
         self.intake: IntakeModel | None = None
-        self.fields: dict[str, ft.TextField] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -117,16 +116,40 @@ class MusubiApp:
         )
 
     def login_screen(self) -> list[ft.Control]:
-        t = self.t
-        self.fields["email"] = ft.TextField(
-            label=t("email"), autofocus=True, width=360, keyboard_type=ft.KeyboardType.EMAIL
-        )
-        self.fields["password"] = ft.TextField(label=t("password"), password=True, width=360)
+        t, session = self.t, self.session
+        submit = self.act(self.login)
+        # Enabled once both fields hold something, so nobody sends (and is scolded for) an empty form.
+        button = ft.Button(t("login"), on_click=submit, height=BIG, width=360, disabled=not session.can_log_in)
+
+        def typed(name: str) -> Callable[[ft.ControlEvent], None]:
+            def keep(event: ft.ControlEvent) -> None:
+                setattr(session, name, event.data or "")
+                if button.disabled == session.can_log_in:
+                    button.disabled = not session.can_log_in
+                    button.update()
+
+            return keep
+
         controls: list[ft.Control] = [
             ft.Text(t("app_title"), size=28, weight=ft.FontWeight.BOLD),
-            self.fields["email"],
-            self.fields["password"],
-            ft.Button(t("login"), on_click=self.act(self.login), height=BIG, width=360),
+            ft.TextField(
+                label=t("email"),
+                value=session.email,
+                autofocus=True,
+                width=360,
+                keyboard_type=ft.KeyboardType.EMAIL,
+                on_change=typed("email"),
+                on_submit=submit,
+            ),
+            ft.TextField(
+                label=t("password"),
+                value=session.password,
+                password=True,
+                width=360,
+                on_change=typed("password"),
+                on_submit=submit,
+            ),
+            button,
             ft.TextButton(t("language"), on_click=self.act(self.toggle_language)),
         ]
         if self.session.error:
@@ -137,7 +160,7 @@ class MusubiApp:
         self.t.toggle()
 
     async def login(self) -> None:
-        if not await self.session.login(self.fields["email"].value or "", self.fields["password"].value or ""):
+        if not self.session.can_log_in or not await self.session.login():
             return
         home = self.session.home
         if home == "paramedic":

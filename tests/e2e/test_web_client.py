@@ -66,22 +66,28 @@ async def log_in(page: object, url: str, person: Actor) -> None:
     # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
     await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)  # type: ignore[attr-defined]
     await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")  # type: ignore[attr-defined]
-    # Type like a person: Flutter's own text editing listens to keystrokes, not to DOM values.
-    for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
-        field = page.get_by_label(label)  # type: ignore[attr-defined]
-        await field.click()
-        await page.wait_for_function(  # type: ignore[attr-defined]
-            "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label", arg=label
-        )
-        # Flutter attaches its editor just after focus; a keystroke before that is lost, so check and retype.
-        for _ in range(3):
-            await page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    # Type like a person: Flutter's own text editing listens to keystrokes, not to DOM values. Flutter
+    # attaches its editor just after a field takes focus, and keystrokes before that reach the DOM but
+    # not the app; the app enables "log in" only once it has both fields, which is what a person waits
+    # for too, so type again until it does.
+    button = page.get_by_role("button", name="ログイン")  # type: ignore[attr-defined]
+    for _attempt in range(4):
+        for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
+            field = page.get_by_label(label)  # type: ignore[attr-defined]
+            await field.click()
+            await page.wait_for_function(  # type: ignore[attr-defined]
+                "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
+                arg=label,
+            )
             await page.keyboard.press("Control+A")  # type: ignore[attr-defined]
             await page.keyboard.type(text, delay=10)  # type: ignore[attr-defined]
-            if await field.input_value() == text:
-                break
-        await expect(field).to_have_value(text)
-    await page.get_by_role("button", name="ログイン").click()  # type: ignore[attr-defined]
+            await expect(field).to_have_value(text)
+        try:
+            await expect(button).to_be_enabled(timeout=5_000)
+            break
+        except AssertionError:
+            continue
+    await button.click()
 
 
 async def test_paramedic_sends_er_accepts_paramedic_sees_it(

@@ -22,8 +22,8 @@ from tests.support import PASSWORD, Actors
 
 async def signed_in(base_url: str, email: str) -> MusubiApi:
     api = MusubiApi(base_url)
-    session = SessionModel(api)
-    assert await session.login(email, PASSWORD), session.error
+    session = SessionModel(api, email=email, password=PASSWORD)
+    assert await session.login(), session.error
     return api
 
 
@@ -31,14 +31,19 @@ async def test_session_picks_the_home_by_role(base_url: str, actors: Actors) -> 
     paramedic = await actors.member("fire_department", "paramedic")
     resident = await actors.resident()
     api = MusubiApi(base_url)
-    session = SessionModel(api)
-    assert not await session.login(paramedic.email, "wrong password!")
+    session = SessionModel(api, email=paramedic.email, password="wrong password!")
+    assert not await session.login()
     assert session.error == "E-mail or password is wrong."
-    assert await session.login(paramedic.email, PASSWORD)
+    # The form keeps the e-mail and clears only the password.
+    assert (session.email, session.password) == (paramedic.email, "")
+    session.password = PASSWORD
+    assert await session.login()
     assert session.home == "paramedic"
+    assert session.password == ""
     await session.logout()
     assert api.token is None
-    assert await session.login(resident.email, PASSWORD)
+    session.email, session.password = resident.email, PASSWORD
+    assert await session.login()
     assert session.home == "resident"
     await api.close()
 
