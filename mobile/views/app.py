@@ -121,8 +121,8 @@ class MusubiApp:
         # Enabled once both fields hold something, so nobody sends (and is scolded for) an empty form.
         button = ft.Button(t("login"), on_click=submit, height=BIG, width=360, disabled=not session.can_log_in)
 
-        def typed(name: str) -> Callable[[ft.ControlEvent], None]:
-            def keep(event: ft.ControlEvent) -> None:
+        def typed(name: str) -> Callable[[ft.Event[ft.TextField]], None]:
+            def keep(event: ft.Event[ft.TextField]) -> None:
                 setattr(session, name, event.data or "")
                 if button.disabled == session.can_log_in:
                     button.disabled = not session.can_log_in
