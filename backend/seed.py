@@ -11,6 +11,7 @@ import asyncpg
 from argon2 import PasswordHasher
 
 from backend.clock import SystemClock
+from backend.facilities.slots import TOKYO
 from backend.settings import Settings
 
 DEMO_PASSWORD = "musubi-demo-pass"  # noqa: S105 - published in API.md for the demo accounts
@@ -91,6 +92,7 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
             await _seed_facilities(conn, org_ids, now)
             await _seed_shelter_beds(conn, org_ids, now)
             rows = []
+            account_ids: dict[str, int] = {}
             for account in DEMO_ACCOUNTS:
                 email = f"{account.local_part}@{DEMO_DOMAIN}"
                 account_id = await conn.fetchval("SELECT id FROM accounts WHERE lower(email) = $1", email)
@@ -120,6 +122,8 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
                     )
                     org_name = next(o.name for o in DEMO_ORGANIZATIONS if o.key == account.organization)
                 rows.append((email, account.role or "resident", org_name))
+                account_ids[account.local_part] = account_id
+            await _seed_demo_child(conn, org_ids, account_ids, now)
     finally:
         await conn.close()
     return rows
@@ -173,6 +177,37 @@ async def _seed_shelter_beds(conn: asyncpg.Connection, org_ids: dict[str, int], 
                 capacity,
                 now,
             )
+
+
+DEMO_CHILD = ("佐藤 葵 Aoi Sato", ["卵 egg"], "昼寝は1時間 naps for an hour")
+
+
+async def _seed_demo_child(
+    conn: asyncpg.Connection, org_ids: dict[str, int], account_ids: dict[str, int], now: datetime
+) -> None:
+    """The parent's child, three years old, applied to Sakura Nursery and approved there (面談 done),
+    so the nursery's roster and the parent's childcare search have someone to show."""
+    name, allergies, notes = DEMO_CHILD
+    parent, staff, nursery = account_ids["parent"], account_ids["nursery"], org_ids["nursery"]
+    if await conn.fetchval("SELECT true FROM children WHERE parent_id = $1 AND name = $2", parent, name):
+        return
+    today = now.astimezone(TOKYO).date()
+    child_id = await conn.fetchval(
+        "INSERT INTO children (parent_id, name, birth_date, allergies, notes, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        parent, name, today.replace(year=today.year - 3, day=1), allergies, notes, now,
+    )  # fmt: skip
+    # The same two steps as over HTTP: the parent's application, then the approval answering it.
+    application_id = await conn.fetchval(
+        "INSERT INTO child_applications (child_id, nursery_id, status, applied_by, applied_at, decided_by, decided_at)"
+        " VALUES ($1, $2, 'approved', $3, $4, $5, $4) RETURNING id",
+        child_id, nursery, parent, now, staff,
+    )  # fmt: skip
+    await conn.execute(
+        "INSERT INTO child_approvals (child_id, nursery_id, application_id, approved_by, approved_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        child_id, nursery, application_id, staff, now,
+    )  # fmt: skip
 
 
 def format_table(rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> str:

@@ -27,6 +27,13 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _non_negative_int(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise SystemExit(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # PostgreSQL URL; unset → an embedded PostgreSQL under data_dir is started.
@@ -86,6 +93,8 @@ class Settings:
     ems_realert_seconds: int = 120
     # Patient data of an EMS case is purged this long after the case opened; statistics stay.
     ems_retention_days: int = 30
+    # A shelter stops seeing a child's identity this long after the child's discharge (the centre keeps it).
+    shelter_identity_days_after_discharge: int = 30
     # APNs token auth: the .p8 key file, its key id, the team id and the app's bundle id (topic).
     apns_key_file: str | None = None
     apns_key_id: str | None = None
@@ -140,6 +149,7 @@ class Settings:
             idempotency_wait_seconds=_int("MUSUBI_IDEMPOTENCY_WAIT_MS", 10_000) / 1000,
             ems_realert_seconds=_int("MUSUBI_EMS_REALERT_SECONDS", 120),
             ems_retention_days=_int("MUSUBI_EMS_RETENTION_DAYS", 30),
+            shelter_identity_days_after_discharge=_non_negative_int("MUSUBI_SHELTER_IDENTITY_DAYS_AFTER_DISCHARGE", 30),
             apns_key_file=_env("MUSUBI_APNS_KEY_FILE"),
             apns_key_id=_env("MUSUBI_APNS_KEY_ID"),
             apns_team_id=_env("MUSUBI_APNS_TEAM_ID"),

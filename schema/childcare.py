@@ -1,4 +1,4 @@
-"""Temporary childcare (一時預かり): sessions, children, approvals, reservations, availability."""
+"""Temporary childcare (一時預かり): sessions, children, applications, approvals, reservations, availability."""
 
 from __future__ import annotations
 
@@ -59,6 +59,39 @@ class Child(Wire):
     approved_nursery_ids: list[int]
 
 
+class ApplicationCreate(Input):
+    """The parent asks a nursery to meet the child (面談の申込み): until then the nursery can not see it."""
+
+    nursery_id: Id
+
+
+class Application(Wire):
+    """A parent's application, as the parent sees it."""
+
+    id: int
+    child_id: int
+    nursery_id: int
+    status: Literal["pending", "approved", "declined", "withdrawn"]
+    applied_at: datetime
+    decided_at: datetime | None
+    decline_reason: str | None
+
+
+class PendingApplication(Wire):
+    """An application as the nursery sees it before meeting the child: the child's name and age only."""
+
+    id: int
+    child_id: int
+    nursery_id: int
+    child_name: str
+    age_years: int
+    applied_at: datetime
+
+
+class ApplicationDecline(Input):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
 class ApprovalCreate(Input):
     nursery_id: Id
 
@@ -66,6 +99,7 @@ class ApprovalCreate(Input):
 class Approval(Wire):
     child_id: int
     nursery_id: int
+    application_id: int
     approved_at: datetime
 
 

@@ -134,6 +134,22 @@ class ChildcareReminder(Event, tag="childcare.reminder"):
     session_id: int
 
 
+class ChildApplied(Event, tag="childcare.application.created"):
+    """A parent applied to this nursery: GET /v1/nurseries/{id}/applications."""
+
+    application_id: int
+    nursery_id: int
+
+
+class ChildApplicationDecided(Event, tag="childcare.application.decided"):
+    """The nursery approved or declined, or the parent withdrew, an application."""
+
+    application_id: int
+    child_id: int
+    nursery_id: int
+    status: str
+
+
 class NurseryAvailabilityChanged(Event, tag="nursery.availability.changed"):
     nursery_id: int
     session_id: int
@@ -167,6 +183,8 @@ AnyEvent = (
     | ChildcareCancelled
     | ChildcareOffered
     | ChildcareReminder
+    | ChildApplied
+    | ChildApplicationDecided
     | NurseryAvailabilityChanged
     | LotteryResult
 )

@@ -66,6 +66,8 @@ class Placement(Wire):
     category: str
     placed_at: datetime
     discharged_at: datetime | None
+    # After discharge: when the shelter stops seeing the child's identity (the centre keeps it).
+    identity_access_until: datetime | None = None
 
 
 class IntakeRequest(Wire, omit_defaults=True):

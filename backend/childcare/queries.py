@@ -39,6 +39,8 @@ SELECT s.nursery_id FROM childcare_reservations r JOIN childcare_sessions s ON s
  WHERE r.child_id = $1
 """
 
+PARENT_OF_CHILD = "SELECT parent_id FROM children WHERE id = $1"
+
 CHILDREN_OF_PARENT = "SELECT id FROM children WHERE parent_id = $1 AND id > $2 ORDER BY id LIMIT $3"
 
 CHILDREN_OF_NURSERIES = """
@@ -46,9 +48,56 @@ SELECT DISTINCT child_id AS id FROM child_approvals WHERE nursery_id = ANY($1::b
  ORDER BY child_id LIMIT $3
 """
 
-INSERT_APPROVAL = """
-INSERT INTO child_approvals (child_id, nursery_id, approved_by, approved_at) VALUES ($1, $2, $3, $4)
-RETURNING child_id, nursery_id, approved_at
+NURSERY_EXISTS = "SELECT true FROM organizations WHERE id = $1 AND kind = 'nursery'"
+
+APPLICATION_COLUMNS = "id, child_id, nursery_id, status, applied_at, decided_at, decline_reason"
+
+INSERT_APPLICATION = f"""
+INSERT INTO child_applications (child_id, nursery_id, status, applied_by, applied_at) VALUES ($1, $2, 'pending', $3, $4)
+RETURNING {APPLICATION_COLUMNS}
+"""
+
+APPLICATIONS_OF_CHILD = f"""
+SELECT {APPLICATION_COLUMNS} FROM child_applications WHERE child_id = $1 AND id > $2 ORDER BY id LIMIT $3
+"""
+
+# What a nursery learns from an application before it has met the child: the name and the birth
+# date (turned into an age by the service), nothing of allergies or notes.
+PENDING_APPLICATIONS_TO_NURSERY = """
+SELECT a.id, a.child_id, a.nursery_id, a.applied_at, c.name AS child_name, c.birth_date
+  FROM child_applications a JOIN children c ON c.id = a.child_id
+ WHERE a.nursery_id = $1 AND a.status = 'pending' AND a.id > $2
+ ORDER BY a.id LIMIT $3
+"""
+
+# The parent withdraws, or the nursery declines: only a pending application changes, decided by the
+# UPDATE itself, so a withdrawal racing an approval leaves exactly one of them done.
+WITHDRAW_APPLICATION = f"""
+UPDATE child_applications SET status = 'withdrawn', decided_by = $3, decided_at = $4
+ WHERE id = $1 AND child_id = $2 AND status = 'pending'
+RETURNING {APPLICATION_COLUMNS}
+"""
+
+DECLINE_APPLICATION = f"""
+UPDATE child_applications SET status = 'declined', decided_by = $4, decided_at = $5, decline_reason = $6
+ WHERE id = $1 AND child_id = $2 AND nursery_id = ANY($3::bigint[]) AND status = 'pending'
+RETURNING {APPLICATION_COLUMNS}
+"""
+
+APPLICATION = f"SELECT {APPLICATION_COLUMNS} FROM child_applications WHERE id = $1 AND child_id = $2"
+
+# Approval answers the pending application of this child to this nursery, in one statement: no
+# pending application, no row (and the foreign key of child_approvals refuses any approval that
+# does not name an approved application of the same child and nursery).
+APPROVE_PENDING_APPLICATION = """
+WITH approved AS (
+    UPDATE child_applications SET status = 'approved', decided_by = $3, decided_at = $4
+     WHERE child_id = $1 AND nursery_id = $2 AND status = 'pending'
+    RETURNING id, child_id, nursery_id
+)
+INSERT INTO child_approvals (child_id, nursery_id, application_id, approved_by, approved_at)
+SELECT child_id, nursery_id, id, $3, $4 FROM approved
+RETURNING child_id, nursery_id, application_id, approved_at
 """
 
 IS_APPROVED = "SELECT true FROM child_approvals WHERE child_id = $1 AND nursery_id = $2"

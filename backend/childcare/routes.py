@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Request, Response, Router, get, post, put
+from litestar import Request, Response, Router, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -16,12 +16,16 @@ from backend.context import app_context
 from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.base import MAX_ID
 from schema.childcare import (
+    Application,
+    ApplicationCreate,
+    ApplicationDecline,
     Approval,
     ApprovalCreate,
     Availability,
     Child,
     ChildCreate,
     MyReservation,
+    PendingApplication,
     Quota,
     QuotaUpdate,
     Reservation,
@@ -73,9 +77,81 @@ async def get_child(child_id: IdParam, caller: Me, childcare: Service) -> Child:
     return await childcare.child(caller, child_id)
 
 
+@post("/v1/children/{child_id:int}/applications", access=SIGNED_IN, operation_id="applyToNursery", tags=["childcare"])
+async def apply_to_nursery(
+    child_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, childcare: Service
+) -> Application:
+    """The parent asks a nursery to meet the child; the nursery then sees the child's name and age."""
+    return await childcare.apply(caller, child_id, data.nursery_id)
+
+
+@get(
+    "/v1/children/{child_id:int}/applications",
+    access=SIGNED_IN,
+    operation_id="listChildApplications",
+    tags=["childcare"],
+)
+async def child_applications(
+    request: Request[Any, Any, Any],
+    child_id: IdParam,
+    caller: Me,
+    childcare: Service,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[Application]]:
+    """The parent's applications for this child, with each nursery's answer."""
+    items = await childcare.applications_of_child(caller, child_id, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@delete(
+    "/v1/children/{child_id:int}/applications/{application_id:int}",
+    access=SIGNED_IN,
+    operation_id="withdrawApplication",
+    status_code=204,
+    tags=["childcare"],
+)
+async def withdraw_application(child_id: IdParam, application_id: IdParam, caller: Me, childcare: Service) -> None:
+    """The parent withdraws a pending application; 409 once the nursery has answered."""
+    await childcare.withdraw(caller, child_id, application_id)
+
+
+@post(
+    "/v1/children/{child_id:int}/applications/{application_id:int}/decline",
+    access=NURSERY_STAFF,
+    operation_id="declineApplication",
+    status_code=200,
+    tags=["childcare"],
+)
+async def decline_application(
+    child_id: IdParam, application_id: IdParam, data: JSONBody[ApplicationDecline], caller: Me, childcare: Service
+) -> Application:
+    """The nursery declines a pending application, saying why (the parent sees the reason)."""
+    return await childcare.decline(caller, child_id, application_id, data.reason)
+
+
+@get(
+    "/v1/nurseries/{nursery_id:int}/applications",
+    access=NURSERY_STAFF,
+    operation_id="listNurseryApplications",
+    tags=["childcare"],
+)
+async def nursery_applications(
+    request: Request[Any, Any, Any],
+    nursery_id: IdParam,
+    caller: Me,
+    childcare: Service,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[PendingApplication]]:
+    """Pending applications to the nursery: the child's name and age only (audited)."""
+    items = await childcare.pending_applications(caller, nursery_id, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
 @post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild", tags=["childcare"])
 async def approve_child(child_id: IdParam, data: JSONBody[ApprovalCreate], caller: Me, childcare: Service) -> Approval:
-    """The nursery has met the child (面談): reservations there are now possible."""
+    """The nursery has met the child (面談), answering the parent's pending application; 404 without one."""
     return await childcare.approve(caller, child_id, data.nursery_id)
 
 
@@ -159,6 +235,11 @@ router = Router(
         register_child,
         list_children,
         get_child,
+        apply_to_nursery,
+        child_applications,
+        withdraw_application,
+        decline_application,
+        nursery_applications,
         approve_child,
         availability,
         reserve,

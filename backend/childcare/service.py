@@ -5,6 +5,11 @@ monthly hours are charged with a conditional upsert against the municipality's q
 child's band is its age on the session day. A child's record (allergies, notes) is seen by
 its parent and by staff of nurseries where it is approved or has reserved; every staff view
 is audited.
+
+Consent comes first: a nursery learns of a child only when the parent applies to it (and then
+only the name and age), and can approve the child only by answering that pending application.
+The approval is one statement that turns the pending application into an approved one and
+inserts the approval naming it; the approvals' foreign key refuses any approval without one.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from backend.facilities.slots import TOKYO
 from backend.outbox import emit_all
 from schema.base import FieldError
 from schema.childcare import (
+    Application,
     Approval,
     Availability,
     Band,
@@ -30,6 +36,7 @@ from schema.childcare import (
     ChildCreate,
     Mark,
     MyReservation,
+    PendingApplication,
     Quota,
     Reservation,
     Session,
@@ -38,6 +45,8 @@ from schema.childcare import (
     WaitlistEntry,
 )
 from schema.events import (
+    ChildApplicationDecided,
+    ChildApplied,
     ChildcareCancelled,
     ChildcareOffered,
     ChildcareReminder,
@@ -50,6 +59,9 @@ register_constraint("childcare_sessions_once", 409, "session-exists", "This nurs
 register_constraint("childcare_reservations_once", 409, "already-reserved", "The child already has a place here")
 register_constraint("childcare_waitlist_once", 409, "already-waiting", "The child is already on the waitlist")
 register_constraint("child_approvals_pkey", 409, "already-approved", "The child is already approved here")
+register_constraint(
+    "child_applications_one_pending", 409, "already-applied", "The child already has a pending application there"
+)
 
 NURSERY_STAFF = (Member("nursery", "staff"), Member("nursery", "admin"))
 MUNICIPAL_STAFF = (Member("municipality", "staff"), Member("municipality", "admin"))
@@ -63,9 +75,14 @@ FEW_PLACES = 2  # at or below this many free places a session shows △
 HOLD_MINUTES = 60
 
 
+def age_on(birth_date: date, day: date) -> int:
+    """Age in whole years on `day`, as Japanese law counts it."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
 def band_on(birth_date: date, day: date) -> Band | None:
-    """The age band on `day`: age in whole years, as Japanese law counts it."""
-    age = day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+    """The age band on `day`."""
+    age = age_on(birth_date, day)
     if age < 0 or age > 5:
         return None
     return "0" if age == 0 else "1-2" if age <= 2 else "3-5"
@@ -171,24 +188,148 @@ class ChildcareService:
             approved_nursery_ids=list(row["approved_nursery_ids"]),
         )
 
+    # -- applications and approvals (面談) ---------------------------------------------------
+
+    async def apply(self, caller: Caller, child_id: int, nursery_id: int) -> Application:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._own_child(conn, caller, child_id)
+            if not await conn.fetchval(queries.NURSERY_EXISTS, nursery_id):
+                raise Unprocessable(
+                    slug="unknown-reference", errors=[FieldError(field="$.nurseryId", message="Not a nursery")]
+                )
+            if await conn.fetchval(queries.IS_APPROVED, child_id, nursery_id):
+                raise Conflict("The child is already approved there.", slug="already-approved")
+            row = await conn.fetchrow(queries.INSERT_APPLICATION, child_id, nursery_id, caller.account_id, now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="child.apply",
+                subject_type="child",
+                subject_id=child_id,
+                reason=f"parent applied to nursery {nursery_id} (shares name and age)",
+                at=now,
+            )
+            applied = ChildApplied(application_id=row["id"], nursery_id=nursery_id)
+            await emit_all(conn, [(f"nursery:{nursery_id}", applied)], at=now)
+        return Application(**dict(row))
+
+    async def applications_of_child(self, caller: Caller, child_id: int, after: int, limit: int) -> list[Application]:
+        async with self.ctx.acquire() as conn:
+            await self._own_child(conn, caller, child_id)
+            rows = await conn.fetch(queries.APPLICATIONS_OF_CHILD, child_id, after, limit)
+        return [Application(**dict(r)) for r in rows]
+
+    async def withdraw(self, caller: Caller, child_id: int, application_id: int) -> None:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._own_child(conn, caller, child_id)
+            row = await conn.fetchrow(queries.WITHDRAW_APPLICATION, application_id, child_id, caller.account_id, now)
+            if row is None:
+                if await conn.fetchrow(queries.APPLICATION, application_id, child_id) is None:
+                    raise NotFound()
+                raise Conflict("The nursery has already answered this application.", slug="application-decided")
+            await self._decided(conn, caller, row, action="child.application.withdraw", reason="parent withdrew")
+
+    async def pending_applications(
+        self, caller: Caller, nursery_id: int, after: int, limit: int
+    ) -> list[PendingApplication]:
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        today = now.astimezone(TOKYO).date()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.PENDING_APPLICATIONS_TO_NURSERY, nursery_id, after, limit)
+            for row in rows:
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="child.application.read",
+                    subject_type="child",
+                    subject_id=row["child_id"],
+                    reason=f"pending application {row['id']} to nursery {nursery_id} (name and age only)",
+                    at=now,
+                )
+        return [
+            PendingApplication(
+                id=r["id"],
+                child_id=r["child_id"],
+                nursery_id=r["nursery_id"],
+                child_name=r["child_name"],
+                age_years=age_on(r["birth_date"], today),
+                applied_at=r["applied_at"],
+            )
+            for r in rows
+        ]
+
+    async def decline(self, caller: Caller, child_id: int, application_id: int, reason: str) -> Application:
+        nurseries = _nurseries(caller)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                queries.DECLINE_APPLICATION, application_id, child_id, list(nurseries), caller.account_id, now, reason
+            )
+            if row is None:
+                current = await conn.fetchrow(queries.APPLICATION, application_id, child_id)
+                if current is None or current["nursery_id"] not in nurseries:
+                    raise NotFound()
+                raise Conflict(f"The application is already {current['status']}.", slug="application-decided")
+            await self._decided(
+                conn, caller, row, action="child.application.decline", reason=f"declined at nursery {row['nursery_id']}"
+            )
+        return Application(**dict(row))
+
     async def approve(self, caller: Caller, child_id: int, nursery_id: int) -> Approval:
+        """面談 done: answers the child's pending application to this nursery; 404 without one, so a
+        nursery can not find out whether a child it was not asked about exists."""
         if nursery_id not in _nurseries(caller):
             raise NotFound()
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
-            if await conn.fetchrow(queries.CHILD, child_id) is None:
+            row = await conn.fetchrow(queries.APPROVE_PENDING_APPLICATION, child_id, nursery_id, caller.account_id, now)
+            if row is None:
+                # Only a nursery that already sees the child learns that it is approved there.
+                if await conn.fetchval(queries.IS_APPROVED, child_id, nursery_id):
+                    raise Conflict("The child is already approved here.", slug="already-approved")
                 raise NotFound()
-            row = await conn.fetchrow(queries.INSERT_APPROVAL, child_id, nursery_id, caller.account_id, now)
             await record_audit(
                 conn,
                 actor=caller.account_id,
                 action="child.approve",
                 subject_type="child",
                 subject_id=child_id,
-                reason=f"interview done at nursery {nursery_id}",
+                reason=f"interview done at nursery {nursery_id} (application {row['application_id']})",
                 at=now,
             )
+            application = await conn.fetchrow(queries.APPLICATION, row["application_id"], child_id)
+            await self._emit_decided(conn, application, at=now)
         return Approval(**dict(row))
+
+    async def _decided(
+        self, conn: asyncpg.Connection, caller: Caller, application: asyncpg.Record, *, action: str, reason: str
+    ) -> None:
+        now = self.ctx.clock.now()
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action=action,
+            subject_type="child",
+            subject_id=application["child_id"],
+            reason=f"{reason} (application {application['id']})",
+            at=now,
+        )
+        await self._emit_decided(conn, application, at=now)
+
+    async def _emit_decided(self, conn: asyncpg.Connection, application: asyncpg.Record, *, at: datetime) -> None:
+        """The parent hears the answer; the nursery's list of pending applications refreshes."""
+        parent_id = await conn.fetchval(queries.PARENT_OF_CHILD, application["child_id"])
+        decided = ChildApplicationDecided(
+            application_id=application["id"],
+            child_id=application["child_id"],
+            nursery_id=application["nursery_id"],
+            status=application["status"],
+        )
+        await emit_all(conn, [(f"user:{parent_id}", decided), (f"nursery:{application['nursery_id']}", decided)], at=at)
 
     async def _own_child(self, conn: asyncpg.Connection, caller: Caller, child_id: int) -> asyncpg.Record:
         child = await conn.fetchrow(queries.CHILD, child_id)

@@ -73,7 +73,7 @@ INSERT_PLACEMENT = """
 INSERT INTO placements (request_id, shelter_id, category, placed_by, placed_at, identity_key_id, identity_nonce,
                         identity_ciphertext)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, request_id, shelter_id, category, placed_at, discharged_at
+RETURNING id, request_id, shelter_id, category, placed_at, discharged_at, identity_access_until
 """
 
 MARK_PLACED = "UPDATE intake_requests SET status = 'placed', placed_at = $2 WHERE id = $1"
@@ -92,8 +92,8 @@ SELECT p.*, r.guidance_center_id FROM placements p JOIN intake_requests r ON r.i
 """
 
 DISCHARGE = """
-UPDATE placements SET discharged_at = $2, discharged_by = $3 WHERE id = $1
-RETURNING id, request_id, shelter_id, category, placed_at, discharged_at
+UPDATE placements SET discharged_at = $2, discharged_by = $3, identity_access_until = $4 WHERE id = $1
+RETURNING id, request_id, shelter_id, category, placed_at, discharged_at, identity_access_until
 """
 
 PLACEMENT_STATS = """

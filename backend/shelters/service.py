@@ -2,13 +2,15 @@
 
 Who sees what: caseworkers see their guidance centre's requests; shelter staff see requests
 sent to their shelter, and only their own answer. The child's identity is given only to the
-centre and, once placed, to the chosen shelter. Every view of a request is audited with the
-viewer's reason for access, inside the transaction that reads it.
+centre and, once placed, to the chosen shelter — until a set time after discharge
+(MUSUBI_SHELTER_IDENTITY_DAYS_AFTER_DISCHARGE), fixed on the placement row when the child
+leaves. Every view of a request is audited with the viewer's reason for access, inside the
+transaction that reads it; a shelter's view after its access ended is audited as such.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
@@ -71,6 +73,7 @@ def _placement(row: asyncpg.Record) -> Placement:
         category=row["category"],
         placed_at=row["placed_at"],
         discharged_at=row["discharged_at"],
+        identity_access_until=row["identity_access_until"],
     )
 
 
@@ -148,17 +151,36 @@ class ShelterService:
         is_center = request["guidance_center_id"] in _centers(caller)
         if not is_center and not own_shelters:
             raise NotFound()
+        now = self.ctx.clock.now()
         chosen = placement is not None and placement["shelter_id"] in _shelters(caller)
-        sees_identity = placement is not None and (is_center or chosen)
+        access_ended = (
+            chosen
+            and not is_center
+            and placement is not None
+            and placement["identity_access_until"] is not None
+            and now >= placement["identity_access_until"]
+        )
+        sees_identity = placement is not None and (is_center or (chosen and not access_ended))
         reason = "caseworker of the requesting centre" if is_center else "shelter the request was sent to"
+        if access_ended:
+            assert placement is not None
+            # Audited under its own action, so an auditor finds every look at the child's file after
+            # the shelter's access ended without reading the reasons of ordinary views.
+            suffix = ".identity_expired"
+            reason += f" (placed here; identity access ended {placement['identity_access_until'].isoformat()})"
+        elif sees_identity:
+            suffix = ".identity"
+            reason += " (placed here)" if chosen and not is_center else ""
+        else:
+            suffix = ""
         await record_audit(
             conn,
             actor=caller.account_id,
-            action=action + (".identity" if sees_identity else ""),
+            action=action + suffix,
             subject_type="intake_request",
             subject_id=request_id,
-            reason=reason + (" (placed here)" if chosen and not is_center else ""),
-            at=self.ctx.clock.now(),
+            reason=reason,
+            at=now,
         )
         child = None
         if sees_identity:
@@ -277,7 +299,10 @@ class ShelterService:
                 raise NotFound()
             if placement["discharged_at"] is not None:
                 raise Conflict("Already discharged.", slug="already-discharged")
-            row = await conn.fetchrow(queries.DISCHARGE, placement_id, now, caller.account_id)
+            # Fixed now rather than computed at each read: the end of access is on record from the
+            # moment the child leaves, and changing the setting later does not reopen old files.
+            access_until = now + timedelta(days=self.ctx.settings.shelter_identity_days_after_discharge)
+            row = await conn.fetchrow(queries.DISCHARGE, placement_id, now, caller.account_id, access_until)
             await conn.execute(queries.FREE_BED, placement["shelter_id"], placement["category"], now)
             await record_audit(
                 conn,
@@ -285,7 +310,7 @@ class ShelterService:
                 action="intake.discharge",
                 subject_type="intake_request",
                 subject_id=placement["request_id"],
-                reason=None,
+                reason=f"shelter {placement['shelter_id']} sees the child's identity until {access_until.isoformat()}",
                 at=now,
             )
             event = ShelterVacancyChanged(shelter_id=placement["shelter_id"], category=placement["category"])

@@ -58,11 +58,25 @@ async def child_of(http: httpx.AsyncClient, parent: Actor, birth: date, approve_
     assert response.status_code == 201, response.text
     child_id: int = response.json()["id"]
     if approve_at is not None:
-        approved = await http.post(
-            f"/v1/children/{child_id}/approvals", json={"nurseryId": approve_at.id}, headers=approve_at.staff.headers
-        )
+        await apply(http, parent, child_id, approve_at)
+        approved = await approve(http, approve_at, child_id)
         assert approved.status_code == 201, approved.text
     return child_id
+
+
+async def apply(http: httpx.AsyncClient, parent: Actor, child_id: int, nursery: Nursery) -> dict[str, Any]:
+    response = await http.post(
+        f"/v1/children/{child_id}/applications", json={"nurseryId": nursery.id}, headers=parent.headers
+    )
+    assert response.status_code == 201, response.text
+    application: dict[str, Any] = response.json()
+    return application
+
+
+async def approve(http: httpx.AsyncClient, nursery: Nursery, child_id: int) -> httpx.Response:
+    return await http.post(
+        f"/v1/children/{child_id}/approvals", json={"nurseryId": nursery.id}, headers=nursery.staff.headers
+    )
 
 
 async def reserve(http: httpx.AsyncClient, parent: Actor, session_id: int, child_id: int) -> httpx.Response:
@@ -278,3 +292,186 @@ async def test_no_show_is_recorded_by_the_nursery(http: httpx.AsyncClient, actor
     )
     recorded = await http.post(f"/v1/childcare/reservations/{reservation['id']}/no-show", headers=nursery.staff.headers)
     assert recorded.json()["status"] == "no_show"
+
+
+# -- consent before visibility: applications and approvals (issue 15, item 1) -------------------
+
+
+async def test_nursery_approving_a_child_who_did_not_apply_gets_404_and_still_cannot_read_it(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
+) -> None:
+    parent = await actors.resident()
+    child = await child_of(http, parent, years_before(in_days(3), 2))
+    refused = assert_problem(await approve(http, nursery, child), 404)
+    # The same answer as for a child id that does not exist: nothing tells the nursery the child is real.
+    unknown = assert_problem(await approve(http, nursery, child + 1000), 404)
+    assert refused == {**unknown, "instance": refused["instance"]}
+    assert_problem(await http.get(f"/v1/children/{child}", headers=nursery.staff.headers), 404)
+    elsewhere = Nursery(await actors.organization("nursery"), nursery.staff)
+    elsewhere.staff = await actors.member("nursery", "staff", elsewhere.id)
+    await apply(http, parent, child, elsewhere)  # applied to another nursery, not to this one
+    assert_problem(await approve(http, nursery, child), 404)
+    # Naming the nursery the child did apply to does not help a nursery the caller is not staff of.
+    assert_problem(
+        await http.post(
+            f"/v1/children/{child}/approvals", json={"nurseryId": elsewhere.id}, headers=nursery.staff.headers
+        ),
+        404,
+    )
+    assert_problem(await http.get(f"/v1/children/{child}", headers=nursery.staff.headers), 404)
+    assert (await http.get("/v1/children", headers=nursery.staff.headers)).json() == []
+    assert (await http.get(f"/v1/nurseries/{nursery.id}/applications", headers=nursery.staff.headers)).json() == []
+    assert await db.fetchval("SELECT count(*) FROM child_approvals") == 0
+    assert await db.fetchval("SELECT count(*) FROM audit WHERE action = 'child.read'") == 0
+
+
+async def test_pending_application_shows_name_and_age_only_until_the_nursery_approves(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
+) -> None:
+    parent = await actors.resident()
+    today = datetime.now(TOKYO).date()
+    child = await child_of(http, parent, years_before(today, 3, days=10))
+    application = await apply(http, parent, child, nursery)
+    assert (application["childId"], application["nurseryId"], application["status"]) == (child, nursery.id, "pending")
+    listed = await http.get(f"/v1/nurseries/{nursery.id}/applications", headers=nursery.staff.headers)
+    assert listed.status_code == 200, listed.text
+    [pending] = listed.json()
+    assert pending == {
+        "id": application["id"],
+        "childId": child,
+        "nurseryId": nursery.id,
+        "childName": "鈴木 蓮",
+        "ageYears": 3,
+        "appliedAt": pending["appliedAt"],
+    }
+    assert "卵" not in listed.text
+    assert "昼寝" not in listed.text
+    # Applied is not approved: the record itself stays closed to the nursery.
+    assert_problem(await http.get(f"/v1/children/{child}", headers=nursery.staff.headers), 404)
+    approved = await approve(http, nursery, child)
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["applicationId"] == application["id"]
+    assert_problem(await approve(http, nursery, child), 409, "already-approved")
+    record = (await http.get(f"/v1/children/{child}", headers=nursery.staff.headers)).json()
+    assert (record["allergies"], record["approvedNurseryIds"]) == (["卵 egg"], [nursery.id])
+    assert (await http.get(f"/v1/nurseries/{nursery.id}/applications", headers=nursery.staff.headers)).json() == []
+    own = (await http.get(f"/v1/children/{child}/applications", headers=parent.headers)).json()
+    assert [(a["id"], a["status"]) for a in own] == [(application["id"], "approved")]
+    assert_problem(await http.post(f"/v1/children/{child}/applications", json={"nurseryId": nursery.id},
+                                   headers=parent.headers), 409, "already-approved")  # fmt: skip
+    actions = [r["action"] for r in await db.fetch("SELECT action FROM audit WHERE subject_type = 'child' ORDER BY id")]
+    assert actions == ["child.apply", "child.application.read", "child.approve", "child.read"]
+    events = [(r["topic"], r["type"]) for r in await db.fetch("SELECT topic, type FROM outbox ORDER BY id")]
+    assert events == [
+        (f"nursery:{nursery.id}", "childcare.application.created"),
+        (f"user:{parent.account_id}", "childcare.application.decided"),
+        (f"nursery:{nursery.id}", "childcare.application.decided"),
+    ]
+
+
+async def test_declined_or_withdrawn_applications_cannot_be_approved(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
+) -> None:
+    parent, stranger = await actors.resident(), await actors.resident()
+    child = await child_of(http, parent, years_before(in_days(3), 4))
+    first = await apply(http, parent, child, nursery)
+    assert_problem(
+        await http.post(f"/v1/children/{child}/applications", json={"nurseryId": nursery.id}, headers=parent.headers),
+        409,
+        "already-applied",
+    )
+    decline_url = f"/v1/children/{child}/applications/{first['id']}/decline"
+    assert_problem(await http.post(decline_url, json={}, headers=nursery.staff.headers), 422)
+    other_staff = await actors.member("nursery", "staff")
+    assert_problem(await http.post(decline_url, json={"reason": "x"}, headers=other_staff.headers), 404)
+    declined = await http.post(decline_url, json={"reason": "定員に空きがありません"}, headers=nursery.staff.headers)
+    assert declined.status_code == 200, declined.text
+    assert (declined.json()["status"], declined.json()["declineReason"]) == ("declined", "定員に空きがありません")
+    assert_problem(await http.post(decline_url, json={"reason": "again"}, headers=nursery.staff.headers), 409)
+    assert_problem(await approve(http, nursery, child), 404)
+
+    second = await apply(http, parent, child, nursery)  # after a decline the parent may ask again
+    withdraw_url = f"/v1/children/{child}/applications/{second['id']}"
+    assert_problem(await http.delete(withdraw_url, headers=stranger.headers), 404)
+    assert (await http.delete(withdraw_url, headers=parent.headers)).status_code == 204
+    assert_problem(await http.delete(withdraw_url, headers=parent.headers), 409, "application-decided")
+    assert_problem(await approve(http, nursery, child), 404)
+    assert_problem(await http.get(f"/v1/children/{child}", headers=nursery.staff.headers), 404)
+    own = (await http.get(f"/v1/children/{child}/applications", headers=parent.headers)).json()
+    assert [a["status"] for a in own] == ["declined", "withdrawn"]
+    assert_problem(await http.get(f"/v1/children/{child}/applications", headers=stranger.headers), 404)
+    assert await db.fetchval("SELECT count(*) FROM child_approvals") == 0
+
+
+async def test_approvals_racing_a_withdrawal_decide_exactly_once(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
+) -> None:
+    colleagues = [nursery.staff] + [await actors.member("nursery", "staff", nursery.id) for _ in range(9)]
+    parent = await actors.resident()
+    for _ in range(5):
+        child = await child_of(http, parent, years_before(in_days(3), 2))
+        application = await apply(http, parent, child, nursery)
+        responses = await asyncio.gather(
+            http.delete(f"/v1/children/{child}/applications/{application['id']}", headers=parent.headers),
+            *(approve(http, Nursery(nursery.id, staff), child) for staff in colleagues),
+        )
+        withdrawal, approvals = responses[0], responses[1:]
+        codes = sorted(r.status_code for r in approvals)
+        if withdrawal.status_code == 204:
+            assert codes == [404] * 10
+        else:
+            assert withdrawal.status_code == 409
+            assert codes == [201] + [409] * 9
+    assert await db.fetchval("SELECT count(*) FROM child_approvals") == await db.fetchval(
+        "SELECT count(*) FROM child_applications WHERE status = 'approved'"
+    )
+
+
+async def test_database_refuses_an_approval_that_answers_no_approved_application(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
+) -> None:
+    parent = await actors.resident()
+    child = await child_of(http, parent, years_before(in_days(3), 2))
+    pending = await apply(http, parent, child, nursery)
+    insert = """
+    INSERT INTO child_approvals (child_id, nursery_id, application_id, approved_by, approved_at)
+    VALUES ($1, $2, $3, $4, now())
+    """
+    with pytest.raises(asyncpg.NotNullViolationError):
+        await db.execute(insert, child, nursery.id, None, nursery.staff.account_id)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await db.execute(insert, child, nursery.id, pending["id"], nursery.staff.account_id)
+    other_nursery = await actors.organization("nursery")
+    elsewhere = await db.fetchval(
+        "INSERT INTO child_applications (child_id, nursery_id, status, applied_by, applied_at, decided_at)"
+        " VALUES ($1, $2, 'approved', $3, now(), now()) RETURNING id",
+        child,
+        other_nursery,
+        parent.account_id,
+    )
+    with pytest.raises(asyncpg.ForeignKeyViolationError):  # another nursery's application does not approve here
+        await db.execute(insert, child, nursery.id, elsewhere, nursery.staff.account_id)
+    assert (await approve(http, nursery, child)).status_code == 201
+    with pytest.raises(asyncpg.ForeignKeyViolationError):  # an answered application does not go back while approved
+        await db.execute("UPDATE child_applications SET status = 'withdrawn' WHERE id = $1", pending["id"])
+
+
+async def test_pending_applications_page_with_a_link_header(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery
+) -> None:
+    parent = await actors.resident()
+    children = [await child_of(http, parent, years_before(in_days(3), 1)) for _ in range(3)]
+    for child in children:
+        await apply(http, parent, child, nursery)
+    first = await http.get(
+        f"/v1/nurseries/{nursery.id}/applications", params={"limit": 2}, headers=nursery.staff.headers
+    )
+    assert [a["childId"] for a in first.json()] == children[:2]
+    next_url = first.links["next"]["url"]
+    second = await http.get(next_url, headers=nursery.staff.headers)
+    assert [a["childId"] for a in second.json()] == children[2:]
+    assert "next" not in second.links
+    bad_cursor = await http.get(
+        f"/v1/nurseries/{nursery.id}/applications", params={"cursor": "x"}, headers=nursery.staff.headers
+    )
+    assert_problem(bad_cursor, 400)

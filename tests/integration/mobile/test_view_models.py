@@ -168,7 +168,11 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
     child = await api.post(
         "/v1/children", {"name": "佐藤 葵", "birthDate": str(model.day.replace(year=model.day.year - 4))}
     )
-    await http.post(f"/v1/children/{child['id']}/approvals", json={"nurseryId": nursery}, headers=teacher.headers)
+    applied = await api.post(f"/v1/children/{child['id']}/applications", {"nurseryId": nursery})
+    approved = await http.post(
+        f"/v1/children/{child['id']}/approvals", json={"nurseryId": nursery}, headers=teacher.headers
+    )
+    assert (applied["status"], approved.status_code) == ("pending", 201)
     await model.load()
     assert len(model.vacancies) == 12
     assert await model.book(model.vacancies[0])

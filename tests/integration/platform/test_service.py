@@ -74,3 +74,20 @@ async def test_demo_seed_is_idempotent_and_its_accounts_log_in(
     paramedic = await http.post("/v1/sessions", json={"email": "paramedic@demo.musubi.jp", "password": DEMO_PASSWORD})
     me = (await http.get("/v1/me", headers={"Authorization": f"Bearer {paramedic.json()['token']}"})).json()
     assert [m["role"] for m in me["memberships"]] == ["paramedic"]
+
+
+async def test_demo_child_is_applied_to_and_approved_at_the_demo_nursery(
+    http: httpx.AsyncClient, db: asyncpg.Pool, database_url: str, test_settings: Settings
+) -> None:
+    await seed_demo(database_url, test_settings)
+    await seed_demo(database_url, test_settings)
+    tokens = {}
+    for who in ("parent", "nursery"):
+        session = await http.post("/v1/sessions", json={"email": f"{who}@demo.musubi.jp", "password": DEMO_PASSWORD})
+        tokens[who] = {"Authorization": f"Bearer {session.json()['token']}"}
+    [child] = (await http.get("/v1/children", headers=tokens["parent"])).json()
+    nursery_id = child["approvedNurseryIds"][0]
+    applications = (await http.get(f"/v1/children/{child['id']}/applications", headers=tokens["parent"])).json()
+    assert [(a["nurseryId"], a["status"]) for a in applications] == [(nursery_id, "approved")]
+    assert [c["id"] for c in (await http.get("/v1/children", headers=tokens["nursery"])).json()] == [child["id"]]
+    assert await db.fetchval("SELECT count(*) FROM child_approvals") == 1

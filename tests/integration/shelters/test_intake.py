@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from backend.accounts.access import Caller
+from backend.clock import MovableClock
+from backend.context import AppContext
+from backend.shelters.service import ShelterService
+from schema.accounts import Membership
 from tests.support import Actor, Actors, assert_problem
 
 CHILD = {"name": "山田 花子", "birthDate": "2016-04-02", "notes": "喘息の吸入薬あり"}
@@ -267,3 +273,68 @@ async def test_time_from_request_to_placement_is_recorded(
     stats = (await http.get("/v1/intake-stats", headers=admin.headers)).json()
     assert stats["placements"] == 1
     assert 0 <= stats["medianMinutes"] < 5
+
+
+async def test_shelter_stops_seeing_the_identity_thirty_days_after_discharge(
+    http: httpx.AsyncClient, actors: Actors, network: Network, db: asyncpg.Pool, clock: MovableClock
+) -> None:
+    request = await new_request(http, network)
+    await accept(http, network.staff[0], request["id"])
+    placed = (await place(http, network.caseworker, request["id"], network.shelters[0])).json()["placement"]
+    discharged = await http.post(f"/v1/placements/{placed['id']}/discharge", headers=network.staff[0].headers)
+    assert discharged.status_code == 200, discharged.text
+    until = datetime.fromisoformat(discharged.json()["identityAccessUntil"])
+    assert until - datetime.fromisoformat(discharged.json()["dischargedAt"]) == timedelta(days=30)
+    url = f"/v1/intake-requests/{request['id']}"
+
+    async def as_shelter() -> httpx.Response:
+        staff = await actors.login(network.staff[0].email, network.staff[0].account_id)  # sessions last 12 h
+        return await http.get(url, headers=staff.headers)
+
+    assert (await http.get(url, headers=network.staff[0].headers)).json()["child"] == CHILD
+    clock.advance(timedelta(days=30) - timedelta(minutes=1))
+    assert (await as_shelter()).json()["child"] == CHILD
+    clock.advance(timedelta(minutes=2))
+    after = await as_shelter()
+    assert after.status_code == 200
+    assert "child" not in after.json()
+    assert "山田" not in after.text
+    assert after.json()["placement"]["identityAccessUntil"] == discharged.json()["identityAccessUntil"]
+    staff = await actors.login(network.staff[0].email, network.staff[0].account_id)
+    assert "山田" not in (await http.get("/v1/intake-requests", headers=staff.headers)).text
+    caseworker = await actors.login(network.caseworker.email, network.caseworker.account_id)
+    assert (await http.get(url, headers=caseworker.headers)).json()["child"] == CHILD  # the centre keeps it
+    rows = await db.fetch(
+        "SELECT actor_account_id, action, reason FROM audit WHERE subject_type = 'intake_request' ORDER BY id"
+    )
+    shelter_rows = [r for r in rows if r["actor_account_id"] == network.staff[0].account_id]
+    assert [r["action"] for r in shelter_rows] == [
+        "intake.accepted",
+        "intake.discharge",
+        "intake.read.identity",
+        "intake.read.identity",
+        "intake.read.identity_expired",
+        "intake.list.identity_expired",
+    ]
+    assert until.isoformat() in shelter_rows[-1]["reason"]
+    discharge_row = next(r for r in rows if r["action"] == "intake.discharge")
+    assert until.isoformat() in discharge_row["reason"]
+
+
+async def test_identity_period_after_discharge_follows_the_setting(
+    http: httpx.AsyncClient, network: Network, ctx: AppContext
+) -> None:
+    request = await new_request(http, network)
+    await accept(http, network.staff[0], request["id"])
+    placed = (await place(http, network.caseworker, request["id"], network.shelters[0])).json()["placement"]
+    at_once = replace(ctx, settings=replace(ctx.settings, shelter_identity_days_after_discharge=0))
+    shelter = Caller(
+        account_id=network.staff[0].account_id,
+        session_id=0,
+        locale="ja",
+        memberships=(Membership(organization_id=network.shelters[0], organization_kind="shelter", role="staff"),),
+    )
+    discharged = await ShelterService(at_once).discharge(shelter, placed["id"])
+    assert discharged.identity_access_until == discharged.discharged_at
+    seen = await http.get(f"/v1/intake-requests/{request['id']}", headers=network.staff[0].headers)
+    assert "child" not in seen.json()
