@@ -3,15 +3,19 @@ patient data past retention, forget old Idempotency-Keys.
 
 Safe to run in several processes at once: each step is an idempotent UPDATE/DELETE on rows
 it locks, so two sweepers only share the work.
+
+Each step runs in its own guard. When they shared one `try`, a failing booking release
+skipped the EMS re-alerts behind it, and an exception outside the few caught types ended the
+loop for good without a word; a hospital then never heard about an unanswered ambulance.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-
-import asyncpg
 
 from backend.childcare.service import ChildcareService
 from backend.context import AppContext
@@ -20,37 +24,91 @@ from backend.facilities.service import FacilityService
 
 log = logging.getLogger("musubi.jobs")
 
+SweepStep = Callable[[AppContext], Awaitable[None]]
+
 _PURGE_IDEMPOTENCY = """
 DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000))
 """
 
 
-async def sweep_once(ctx: AppContext) -> None:
+async def release_expired_bookings(ctx: AppContext) -> None:
     released = await FacilityService(ctx).release_expired()
     if released:
         log.info("released %d expired bookings/holds", released)
-    childcare = ChildcareService(ctx)
-    if await childcare.expire_holds():
+
+
+async def pass_on_expired_childcare_holds(ctx: AppContext) -> None:
+    if await ChildcareService(ctx).expire_holds():
         log.info("passed on expired childcare holds")
-    if await childcare.send_reminders():
+
+
+async def send_childcare_reminders(ctx: AppContext) -> None:
+    if await ChildcareService(ctx).send_reminders():
         log.info("sent childcare reminders for tomorrow")
-    ems = EmsService(ctx)
-    realerted = await ems.realert_unanswered()
+
+
+async def realert_unanswered_hospital_requests(ctx: AppContext) -> None:
+    realerted = await EmsService(ctx).realert_unanswered()
     if realerted:
         log.info("re-alerted %d unanswered hospital requests", realerted)
-    purged = await ems.purge_expired_phi()
+
+
+async def purge_expired_patient_data(ctx: AppContext) -> None:
+    purged = await EmsService(ctx).purge_expired_phi()
     if purged:
         log.info("purged patient data of %d EMS cases past retention", purged)
+
+
+async def forget_old_idempotency_keys(ctx: AppContext) -> None:
     cutoff = ctx.clock.now() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
     async with ctx.acquire() as conn:
         await conn.execute(_PURGE_IDEMPOTENCY, cutoff)
 
 
+SWEEP_STEPS: tuple[SweepStep, ...] = (
+    release_expired_bookings,
+    pass_on_expired_childcare_holds,
+    send_childcare_reminders,
+    realert_unanswered_hospital_requests,
+    purge_expired_patient_data,
+    forget_old_idempotency_keys,
+)
+
+
+def step_name(step: SweepStep) -> str:
+    return getattr(step, "__name__", repr(step))
+
+
+class Sweeper:
+    """Runs the sweep steps in turn, forever; a step that raises is logged and counted, and the
+    others (and the next round) run regardless."""
+
+    def __init__(self, ctx: AppContext, steps: Sequence[SweepStep] = SWEEP_STEPS) -> None:
+        self.ctx = ctx
+        self.steps = tuple(steps)
+        # Failures per step name since this sweeper started; read by tests until metrics exist.
+        self.failures: Counter[str] = Counter()
+
+    async def sweep_once(self) -> None:
+        for step in self.steps:
+            try:
+                await step(self.ctx)
+            except Exception:
+                # Any failure, not only database ones: one step must never stop the others.
+                # CancelledError is not an Exception, so cancelling the sweeper still stops it.
+                self.failures[step_name(step)] += 1
+                log.exception("sweep step %s failed; the other steps run on", step_name(step))
+
+    async def run(self, interval_s: float = 5.0) -> None:
+        while True:
+            await self.sweep_once()
+            await asyncio.sleep(interval_s)
+
+
+async def sweep_once(ctx: AppContext) -> None:
+    await Sweeper(ctx).sweep_once()
+
+
 async def sweep_forever(ctx: AppContext, interval_s: float = 5.0) -> None:
-    while True:
-        try:
-            await sweep_once(ctx)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("sweep failed (%r); trying again in %.0fs", exc, interval_s)
-        await asyncio.sleep(interval_s)
+    await Sweeper(ctx).run(interval_s)

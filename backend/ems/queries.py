@@ -15,6 +15,8 @@ RETURNING id, taken_at, sbp, dbp, hr, rr, spo2, temp::float8 AS temp
 
 CASE = "SELECT * FROM ems_cases WHERE id = $1"
 
+# Every change of a case (requests, answers, destination, vitals, photos) locks the case row
+# first, so they run one after another and always take their locks in the same order.
 CASE_FOR_UPDATE = "SELECT * FROM ems_cases WHERE id = $1 FOR UPDATE"
 
 # Hospitals of the caller that hold an open, accepted or selected request for the case.
@@ -32,6 +34,8 @@ SELECT id, taken_at, sbp, dbp, hr, rr, spo2, temp::float8 AS temp FROM ems_vital
 ATTACHMENTS = "SELECT id, media_type, size, created_at FROM ems_attachments WHERE case_id = $1 ORDER BY id"
 
 ATTACHMENT_CONTENT = "SELECT media_type, content FROM ems_attachments WHERE case_id = $1 AND id = $2"
+
+ATTACHMENT_COUNT = "SELECT count(*) FROM ems_attachments WHERE case_id = $1"
 
 INSERT_ATTACHMENT = """
 INSERT INTO ems_attachments (case_id, media_type, content, size, sha256, uploaded_by, created_at)
@@ -54,6 +58,8 @@ RETURNING id, hospital_id
 """
 
 MARK_FIRST_REQUEST = "UPDATE ems_cases SET first_request_at = coalesce(first_request_at, $2) WHERE id = $1"
+
+REQUEST_PARTIES = "SELECT case_id, hospital_id FROM ems_requests WHERE id = $1"
 
 REQUEST_FOR_UPDATE = """
 SELECT r.*, c.fire_department_id, c.purged_at FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
@@ -113,10 +119,13 @@ SELECT o.id AS hospital_id, o.name, m.lat, m.lon,
  ORDER BY o.id
 """
 
+# SKIP LOCKED: a request locked by a change of its case is being answered or released right
+# now; the sweeper takes it next round rather than wait for (or deadlock with) that change.
 UNANSWERED = """
 UPDATE ems_requests r SET realerted_at = $1, realert_count = realert_count + 1
-  FROM ems_cases c
- WHERE c.id = r.case_id AND r.status = 'pending' AND coalesce(r.realerted_at, r.sent_at) <= $2
+ WHERE r.id IN (SELECT id FROM ems_requests
+                 WHERE status = 'pending' AND coalesce(realerted_at, sent_at) <= $2
+                   FOR UPDATE SKIP LOCKED)
 RETURNING r.id, r.case_id, r.hospital_id, r.realert_count
 """
 

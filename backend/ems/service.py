@@ -4,6 +4,13 @@ Who may see a case is decided here on every read: the crew (paramedics of the ca
 department), and ER staff of a hospital whose request is open, accepted or selected. A
 hospital that declined or was released gets 404, as does everyone else. Every read writes
 an audit row in the same transaction as the read.
+
+Every change of a case locks the case row before anything else (`_authorize(..., lock=True)`).
+Without it a destination and new requests sent at the same moment both succeeded, and the new
+hospitals kept the case (and its re-alerts) after it had gone elsewhere. Taking the case lock
+first also gives every writer the same lock order (case, then its requests), so these
+transactions never deadlock and need no retry. The database backs the rule with the triggers
+of ems_requests_closed_after_destination (migration 0011).
 """
 
 from __future__ import annotations
@@ -48,10 +55,19 @@ from schema.events import (
 )
 
 register_constraint("ems_requests_one_destination", 409, "destination-set", "This case already has a destination")
+register_constraint(
+    "ems_requests_closed_after_destination",
+    409,
+    "destination-set",
+    "This case has a destination: no other hospital's request may stay open",
+)
 
 CREW = Member("fire_department", "paramedic")
 ER_STAFF = Member("hospital", "er_staff")
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+# A handoff needs a few photos (medicine notebook, ECG strips); the cap keeps one case from
+# filling the database with the 5 MB a photo may take.
+MAX_ATTACHMENTS_PER_CASE = 20
 _MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 Role = Literal["crew", "hospital"]
 
@@ -76,10 +92,20 @@ class EmsService:
     # -- access --------------------------------------------------------------------
 
     async def _authorize(
-        self, conn: asyncpg.Connection, caller: Caller, case_id: int, *, action: str, crew_only: bool = False
+        self,
+        conn: asyncpg.Connection,
+        caller: Caller,
+        case_id: int,
+        *,
+        action: str,
+        crew_only: bool = False,
+        lock: bool = False,
     ) -> tuple[asyncpg.Record, Role]:
-        """The case and the caller's role in it, with an audit row; 404 for anyone without a part in it."""
-        case = await conn.fetchrow(queries.CASE, case_id)
+        """The case and the caller's role in it, with an audit row; 404 for anyone without a part in it.
+
+        `lock=True` for every change of the case: the row stays locked until the transaction ends.
+        """
+        case = await conn.fetchrow(queries.CASE_FOR_UPDATE if lock else queries.CASE, case_id)
         if case is None:
             raise NotFound()
         role: Role | None = None
@@ -175,7 +201,7 @@ class EmsService:
         if data.taken_at > now + timedelta(minutes=5):
             raise Unprocessable(errors=[FieldError(field="$.takenAt", message="Is in the future")])
         async with self.ctx.acquire() as conn, conn.transaction():
-            await self._authorize(conn, caller, case_id, action="ems.vitals.add", crew_only=True)
+            await self._authorize(conn, caller, case_id, action="ems.vitals.add", crew_only=True, lock=True)
             row = await conn.fetchrow(
                 queries.INSERT_VITALS,
                 case_id,
@@ -206,7 +232,14 @@ class EmsService:
                 ]
             )
         async with self.ctx.acquire() as conn, conn.transaction():
-            await self._authorize(conn, caller, case_id, action="ems.attachment.add", crew_only=True)
+            await self._authorize(conn, caller, case_id, action="ems.attachment.add", crew_only=True, lock=True)
+            # Counted under the case lock, so concurrent uploads cannot pass the cap together.
+            if await conn.fetchval(queries.ATTACHMENT_COUNT, case_id) >= MAX_ATTACHMENTS_PER_CASE:
+                raise Conflict(
+                    f"A case holds at most {MAX_ATTACHMENTS_PER_CASE} photos.",
+                    title="This case has all the photos it may hold",
+                    slug="too-many-attachments",
+                )
             row = await conn.fetchrow(
                 queries.INSERT_ATTACHMENT,
                 case_id,
@@ -241,7 +274,9 @@ class EmsService:
         now = self.ctx.clock.now()
         wanted = list(dict.fromkeys(hospital_ids))
         async with self.ctx.acquire() as conn, conn.transaction():
-            case, _ = await self._authorize(conn, caller, case_id, action="ems.requests.send", crew_only=True)
+            case, _ = await self._authorize(
+                conn, caller, case_id, action="ems.requests.send", crew_only=True, lock=True
+            )
             if case["destination_at"] is not None:
                 raise Conflict("A destination is already set for this case.", slug="destination-set")
             hospitals = {r["id"] for r in await conn.fetch(queries.HOSPITALS_AMONG, wanted)}
@@ -286,8 +321,14 @@ class EmsService:
         if data.decision == "accept" and data.department is None:
             raise Unprocessable(errors=[FieldError(field="$.department", message="Say which department accepts")])
         async with self.ctx.acquire() as conn, conn.transaction():
+            # A request never changes case or hospital, so these may be read before any lock.
+            parties = await conn.fetchrow(queries.REQUEST_PARTIES, request_id)
+            if parties is None or parties["hospital_id"] not in _er_hospitals(caller):
+                raise NotFound()
+            # The case first, as every change of the case does, then the request.
+            await conn.fetchrow(queries.CASE_FOR_UPDATE, parties["case_id"])
             request = await conn.fetchrow(queries.REQUEST_FOR_UPDATE, request_id)
-            if request is None or request["hospital_id"] not in _er_hospitals(caller):
+            if request is None:  # requests are never deleted; kept for the type checker
                 raise NotFound()
             if request["status"] != "pending":
                 raise Conflict(f"This request is already {request['status']}.", slug="request-not-open")
@@ -327,13 +368,13 @@ class EmsService:
     async def set_destination(self, caller: Caller, case_id: int, hospital_id: int) -> HospitalRequest:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
-            case, _ = await self._authorize(conn, caller, case_id, action="ems.destination.set", crew_only=True)
-            # The unique index ems_requests_one_destination turns a concurrent second choice into a 409.
+            case, _ = await self._authorize(
+                conn, caller, case_id, action="ems.destination.set", crew_only=True, lock=True
+            )
+            if case["destination_at"] is not None:
+                raise Conflict("This case already has a destination.", slug="destination-set")
             selected = await conn.fetchval(queries.SELECT_DESTINATION, case_id, hospital_id)
             if selected is None:
-                requests = await conn.fetch(queries.REQUESTS, case_id)
-                if any(r["status"] == "selected" for r in requests):
-                    raise Conflict("This case already has a destination.", slug="destination-set")
                 raise Conflict("That hospital has not accepted this case.", slug="not-accepted")
             released = await conn.fetch(queries.RELEASE_OTHERS, case_id)
             await conn.execute(queries.MARK_DESTINATION, case_id, now)
