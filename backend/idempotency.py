@@ -176,18 +176,19 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
         # The same guards the handler runs, before any stored answer is looked at: a replay is a
         # request, and a refused request leaves no key behind.
-        await request.route_handler.authorize_connection(request)
+        handler = request.route_handler
+        await handler.authorize_connection(request)
+        ctx = app_context(request.app.state)
         caller = await resolve_caller(request)
         if caller is not None:
             principal, cap = f"account:{caller.account_id}", None
         else:
+            # The address as settled by MUSUBI_TRUSTED_PROXIES (backend/app.py), never a header.
             principal = "address:" + (request.client.host if request.client else "unknown")
-            cap = app_context(request.app.state).settings.max_anonymous_idempotency_keys
-        handler = request.route_handler
+            cap = ctx.settings.max_anonymous_idempotency_keys
         limit = handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
         body, messages = await _read_body(receive, limit)
         request_hash = _request_hash(http_scope, body)
-        ctx = app_context(request.app.state)
 
         stored = await self._claim_or_wait(ctx, principal, key, request_hash, cap)
         if stored is not None:
