@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
@@ -62,7 +64,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         signature_namespace={"Caller": Caller},
         guards=[enforce_access],
         before_request=validate_json_body,
-        middleware=[IdempotencyMiddleware()],
+        middleware=[
+            # The client address (login throttling, anonymous Idempotency-Keys) comes from
+            # X-Forwarded-For only when the peer is a configured proxy, taking the right-most
+            # address that is not one: the app decides, so the server must not (`proxy_headers=False`).
+            # (uvicorn and Litestar spell the same ASGI types differently.)
+            DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),  # type: ignore[arg-type]
+            IdempotencyMiddleware(),
+        ],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],

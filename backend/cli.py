@@ -126,8 +126,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
         "port": settings.port,
         "log_level": settings.log_level.lower(),
         "lifespan": "on",
-        # Behind nginx the client address comes from X-Forwarded-For (login throttling needs it).
-        "proxy_headers": True,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default), so a local client could
+        # pick its own address; the app takes it only from MUSUBI_TRUSTED_PROXIES (backend/app.py).
+        "proxy_headers": False,
         "timeout_graceful_shutdown": 20,
         # Longer than a load balancer's idle timeout, so the proxy, not we, closes idle connections.
         "timeout_keep_alive": 75,

@@ -8,11 +8,22 @@ is still running waits for it (bounded), then replays its answer or says 409 "in
 5xx answers are not stored: the key is released so a retry can try again. A request that
 dies mid-way (process killed) leaves a lease that runs out after `idempotency_lease_seconds`.
 
-A handler whose response carries a secret (a login token) opts out with `idempotency=False`:
-storing it would defeat keeping tokens only as hashes, and repeating such a POST is harmless.
+Replays are requests. The caller is resolved and the handler's guards run *before* a stored
+answer is considered, so a caller who lost the role since gets 401/403 as a fresh request
+would, not the first answer; a refused request claims no key.
 
-Keys are scoped to the caller's account (or to "anonymous" before login), so a token
-refreshed by re-login still replays, and one user's keys never collide with another's.
+A handler declares what may be kept of its answer:
+- `idempotency=False`: nothing; its response carries a secret (a login token) that storing
+  would defeat keeping only as a hash, and repeating such a POST is harmless;
+- `idempotency=Reread("/v1/things/{id}")`: its successful answer carries sealed personal data
+  (a placed child's identity), so only the status and a reference to the resource (the path,
+  filled from the answer's top-level fields) are kept. A replay re-reads the resource through
+  that GET as the caller now is: row-level access (404), the audit row and today's contents
+  come from the same path as any read. Client errors carry no such data and are kept whole.
+
+Keys are scoped to the caller's account (a token refreshed by re-login still replays, and one
+user's keys never collide with another's) or, before login, to the client address, where they
+are bounded (`max_anonymous_idempotency_keys`, 429 beyond) so nobody can fill the table.
 """
 
 from __future__ import annotations
@@ -20,9 +31,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+import msgspec
 from litestar.connection import Request
 from litestar.enums import ScopeType
 from litestar.exceptions import ClientException
@@ -32,7 +45,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage,
 
 from backend.accounts.routes import resolve_caller
 from backend.context import AppContext, app_context
-from backend.errors import Conflict, DomainError, Unprocessable
+from backend.errors import Conflict, DomainError, TooManyRequests, Unprocessable
 
 log = logging.getLogger("musubi.idempotency")
 
@@ -41,6 +54,8 @@ _MAX_KEY_LENGTH = 200
 _POLL_INTERVAL_S = 0.05
 # Headers worth replaying; hop-by-hop and per-response ones are regenerated.
 _KEPT_HEADERS = {b"content-type", b"location", b"retry-after", b"www-authenticate", b"etag"}
+# A re-read is a GET with no body; the original request's body headers do not apply to it.
+_NOT_FOR_REREAD = {b"content-length", b"content-type", b"transfer-encoding", b"expect", HEADER.encode()}
 
 _CLAIM = """
 INSERT INTO idempotency_keys (principal, key, request_hash, locked_until, created_at)
@@ -48,25 +63,50 @@ VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (principal, key) DO NOTHING
 RETURNING true
 """
+# Serialises the claims of one anonymous principal, so its count cannot be outrun by a burst.
+_LOCK_PRINCIPAL = "SELECT pg_advisory_xact_lock(hashtextextended('idempotency:' || $1, 0))"
+_KEY_EXISTS = "SELECT true FROM idempotency_keys WHERE principal = $1 AND key = $2"
+_KEYS_OF_PRINCIPAL = """
+SELECT count(*) AS count, min(created_at) AS oldest FROM idempotency_keys WHERE principal = $1 AND created_at > $2
+"""
 _LOOK = """
-SELECT request_hash, locked_until, response_status, response_headers, response_body, created_at
+SELECT request_hash, locked_until, response_status, response_headers, response_body, response_ref, created_at
   FROM idempotency_keys WHERE principal = $1 AND key = $2
 """
 # Take over a key whose first request died (lease ran out) or expired past its TTL.
 _TAKE_OVER = """
 UPDATE idempotency_keys
    SET request_hash = $3, locked_until = $4, created_at = $5,
-       response_status = NULL, response_headers = NULL, response_body = NULL
+       response_status = NULL, response_headers = NULL, response_body = NULL, response_ref = NULL
  WHERE principal = $1 AND key = $2
    AND ((response_status IS NULL AND locked_until < $5) OR created_at < $6)
 RETURNING true
 """
 _STORE = """
 UPDATE idempotency_keys
-   SET response_status = $3, response_headers = $4, response_body = $5, locked_until = NULL
+   SET response_status = $3, response_headers = $4, response_body = $5, response_ref = $6, locked_until = NULL
  WHERE principal = $1 AND key = $2
 """
 _RELEASE = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND response_status IS NULL"
+
+
+@dataclass(frozen=True, slots=True)
+class Reread:
+    """Keep only a reference to the answer; a replay re-reads it with this GET path.
+
+    `path` is filled from the top-level fields of the JSON answer, e.g. "/v1/intake-requests/{id}".
+    """
+
+    path: str
+
+    def reference(self, body: bytes) -> str | None:
+        try:
+            fields = msgspec.json.decode(body)
+            # Ids only: a text field could carry "/" or "?" into the path.
+            ids = {k: v for k, v in fields.items() if isinstance(v, int) and not isinstance(v, bool)}
+            return self.path.format(**ids)
+        except (msgspec.DecodeError, AttributeError, KeyError, IndexError, ValueError):
+            return None
 
 
 class _KeyError(DomainError):
@@ -127,23 +167,35 @@ class IdempotencyMiddleware(ASGIMiddleware):
             return
         request: Request[Any, Any, Any] = Request(scope, receive)
         key = request.headers.get(HEADER)
-        if key is None or request.route_handler.opt.get("idempotency") is False:
+        declared = request.route_handler.opt.get("idempotency")
+        if key is None or declared is False:
             await next_app(scope, receive, send)
             return
         if not _valid_key(key):
             raise _KeyError()
 
-        caller = await resolve_caller(request)
-        principal = f"account:{caller.account_id}" if caller else "anonymous"
+        # The same guards the handler runs, before any stored answer is looked at: a replay is a
+        # request, and a refused request leaves no key behind.
         handler = request.route_handler
+        await handler.authorize_connection(request)
+        ctx = app_context(request.app.state)
+        caller = await resolve_caller(request)
+        if caller is not None:
+            principal, cap = f"account:{caller.account_id}", None
+        else:
+            # The address as settled by MUSUBI_TRUSTED_PROXIES (backend/app.py), never a header.
+            principal = "address:" + (request.client.host if request.client else "unknown")
+            cap = ctx.settings.max_anonymous_idempotency_keys
         limit = handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
         body, messages = await _read_body(receive, limit)
         request_hash = _request_hash(http_scope, body)
-        ctx = app_context(request.app.state)
 
-        stored = await self._claim_or_wait(ctx, principal, key, request_hash)
+        stored = await self._claim_or_wait(ctx, principal, key, request_hash, cap)
         if stored is not None:
-            await self._replay(stored, send)
+            if stored["response_ref"] is not None:
+                await self._reread(request, stored, send)
+            else:
+                await self._replay(stored, send)
             return
 
         captured: list[Message] = []
@@ -157,7 +209,13 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await self._release(ctx, principal, key)
             raise
         status = next(m["status"] for m in captured if m["type"] == "http.response.start")
-        if status >= 500:
+        response_body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+        reference = None
+        if isinstance(declared, Reread) and 200 <= status < 300:
+            reference = declared.reference(response_body)
+            if reference is None:
+                log.error("%s: answer has no field for %r; not kept for replay", handler, declared.path)
+        if status >= 500 or (isinstance(declared, Reread) and 200 <= status < 300 and reference is None):
             await self._release(ctx, principal, key)
         else:
             start = next(m for m in captured if m["type"] == "http.response.start")
@@ -166,27 +224,41 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 for name, value in start.get("headers", [])
                 if name.lower() in _KEPT_HEADERS
             ]
-            response_body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+            kept_body = None if reference is not None else response_body
             async with ctx.acquire() as conn:
-                await conn.execute(_STORE, principal, key, status, headers, response_body)
+                await conn.execute(_STORE, principal, key, status, headers, kept_body, reference)
         for message in captured:
             await send(message)
 
+    async def _claim(self, ctx: AppContext, principal: str, key: str, request_hash: bytes, cap: int | None) -> bool:
+        """True when this request now owns the key; False when it exists (to be looked at)."""
+        now = ctx.clock.now()
+        lease = timedelta(seconds=ctx.settings.idempotency_lease_seconds)
+        ttl = timedelta(hours=ctx.settings.idempotency_ttl_hours)
+        async with ctx.acquire() as conn, conn.transaction():
+            if cap is not None:
+                await conn.execute(_LOCK_PRINCIPAL, principal)
+                if await conn.fetchval(_KEY_EXISTS, principal, key) is None:
+                    kept = await conn.fetchrow(_KEYS_OF_PRINCIPAL, principal, now - ttl)
+                    if kept["count"] >= cap:
+                        raise TooManyRequests(
+                            "Too many Idempotency-Keys from this address; retry later, or send no key.",
+                            slug="too-many-idempotency-keys",
+                            retry_after_s=int((kept["oldest"] + ttl - now).total_seconds()) + 1,
+                        )
+            if await conn.fetchval(_CLAIM, principal, key, request_hash, now + lease, now):
+                return True
+            return bool(await conn.fetchval(_TAKE_OVER, principal, key, request_hash, now + lease, now, now - ttl))
+
     async def _claim_or_wait(
-        self, ctx: AppContext, principal: str, key: str, request_hash: bytes
+        self, ctx: AppContext, principal: str, key: str, request_hash: bytes, cap: int | None
     ) -> dict[str, Any] | None:
         """None when this request now owns the key; otherwise the stored response to replay."""
-        settings = ctx.settings
-        lease = timedelta(seconds=settings.idempotency_lease_seconds)
-        ttl = timedelta(hours=settings.idempotency_ttl_hours)
-        deadline = asyncio.get_running_loop().time() + settings.idempotency_wait_seconds
+        deadline = asyncio.get_running_loop().time() + ctx.settings.idempotency_wait_seconds
         while True:
-            now = ctx.clock.now()
+            if await self._claim(ctx, principal, key, request_hash, cap):
+                return None
             async with ctx.acquire() as conn:
-                if await conn.fetchval(_CLAIM, principal, key, request_hash, now + lease, now):
-                    return None
-                if await conn.fetchval(_TAKE_OVER, principal, key, request_hash, now + lease, now, now - ttl):
-                    return None
                 row = await conn.fetchrow(_LOOK, principal, key)
             if row is None:
                 continue  # released between our claim and look: claim again
@@ -214,6 +286,53 @@ class IdempotencyMiddleware(ASGIMiddleware):
         headers.append((b"idempotent-replayed", b"true"))
         await send({"type": "http.response.start", "status": stored["response_status"], "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _reread(self, request: Request[Any, Any, Any], stored: dict[str, Any], send: Send) -> None:
+        """Answer a replay by reading the stored reference through the app, as this caller now is."""
+        path: str = stored["response_ref"]
+        scope = request.scope
+        read_scope = cast(
+            "HTTPScope",
+            {
+                "type": "http",
+                "asgi": scope["asgi"],
+                "http_version": scope["http_version"],
+                "method": "GET",
+                "scheme": scope["scheme"],
+                "path": path,
+                "raw_path": path.encode(),
+                "root_path": scope.get("root_path", ""),
+                "query_string": b"",
+                # The caller's credentials and language; not the body's headers, nor forwarding
+                # headers (the client address was settled for the original request).
+                "headers": [
+                    (name, value)
+                    for name, value in scope["headers"]
+                    if name.lower() not in _NOT_FOR_REREAD and not name.lower().startswith(b"x-forwarded-")
+                ],
+                "client": scope.get("client"),
+                "server": scope.get("server"),
+                "state": {},
+                "extensions": scope.get("extensions") or {},
+            },
+        )
+
+        async def no_body() -> ReceiveMessage:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        answer: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            answer.append(message)
+
+        await request.app(read_scope, no_body, capture)
+        start = next(m for m in answer if m["type"] == "http.response.start")
+        if not 200 <= start["status"] < 300:
+            for message in answer:  # what a fresh request would be told now (401, 403, 404)
+                await send(message)
+            return
+        body = b"".join(m.get("body", b"") for m in answer if m["type"] == "http.response.body")
+        await self._replay({**stored, "response_body": body}, send)
 
     async def _release(self, ctx: AppContext, principal: str, key: str) -> None:
         try:

@@ -7,6 +7,7 @@ with `dataclasses.replace` instead of mutating the environment.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,19 @@ def _non_negative_int(name: str, default: int) -> int:
     if value < 0:
         raise SystemExit(f"{name} must be 0 or more, got {value}")
     return value
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    raw = _env(name)
+    if raw is None:
+        return ()
+    entries = tuple(entry.strip() for entry in raw.split(",") if entry.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SystemExit(f"{name}: {entry!r} is not an IP address or CIDR network") from None
+    return entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,13 @@ class Settings:
     login_max_failures_per_account: int = 10
     login_max_failures_per_address: int = 100
     login_window_minutes: int = 15
+    # Peers (addresses or CIDRs) whose X-Forwarded-For is believed: the reverse proxy. Empty → none.
+    trusted_proxies: tuple[str, ...] = ()
+    # Idempotency-Keys kept per client address for callers without an account (within the TTL).
+    max_anonymous_idempotency_keys: int = 200
+    # Active push devices per account, and open waitlist entries (facilities, childcare) per account.
+    max_devices_per_account: int = 10
+    max_waitlist_entries_per_account: int = 20
     # How long an Idempotency-Key's first response is kept for replay.
     idempotency_ttl_hours: int = 24
     # How long a request with an Idempotency-Key may run before a retry may take the key over.
@@ -144,6 +165,10 @@ class Settings:
             login_max_failures_per_account=_int("MUSUBI_LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
             login_max_failures_per_address=_int("MUSUBI_LOGIN_MAX_FAILURES_PER_ADDRESS", 100),
             login_window_minutes=_int("MUSUBI_LOGIN_WINDOW_MINUTES", 15),
+            trusted_proxies=_networks("MUSUBI_TRUSTED_PROXIES"),
+            max_anonymous_idempotency_keys=_int("MUSUBI_MAX_ANONYMOUS_IDEMPOTENCY_KEYS", 200),
+            max_devices_per_account=_int("MUSUBI_MAX_DEVICES_PER_ACCOUNT", 10),
+            max_waitlist_entries_per_account=_int("MUSUBI_MAX_WAITLIST_ENTRIES_PER_ACCOUNT", 20),
             idempotency_ttl_hours=_int("MUSUBI_IDEMPOTENCY_TTL_HOURS", 24),
             idempotency_lease_seconds=_int("MUSUBI_IDEMPOTENCY_LEASE_SECONDS", 60),
             idempotency_wait_seconds=_int("MUSUBI_IDEMPOTENCY_WAIT_MS", 10_000) / 1000,

@@ -116,7 +116,9 @@ def app(test_settings: Settings, clock: MovableClock) -> Litestar:
 async def base_url(app: Litestar) -> AsyncIterator[str]:
     """The real app on uvicorn, listening on a loopback port for the whole session."""
     sock = _free_socket()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048))
+    # As `musubi serve`: the app, not uvicorn, decides whom to believe about X-Forwarded-For.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048, proxy_headers=False)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

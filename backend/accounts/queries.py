@@ -59,12 +59,18 @@ INSERT INTO memberships (organization_id, account_id, role, created_at) VALUES (
 RETURNING organization_id, account_id, role, created_at
 """
 
-# Login throttling: a failure opens a window or counts within the current one.
-COUNT_LOGIN_FAILURE = """
-INSERT INTO login_throttle AS t (bucket, window_start, failures) VALUES ($1, $2, 1)
+# Login throttling. Every attempt is counted *before* its password is checked, in both buckets
+# (account $1, address $2) or in neither: a bucket at its limit within a live window is not
+# updated, so fewer than two rows come back and the caller rolls the statement back. The row
+# locks of ON CONFLICT serialise concurrent attempts, so a burst cannot all pass one check.
+RESERVE_LOGIN_ATTEMPT = """
+INSERT INTO login_throttle AS t (bucket, window_start, failures) VALUES ($1, $3, 1), ($2, $3, 1)
 ON CONFLICT (bucket) DO UPDATE SET
-    failures     = CASE WHEN t.window_start <= $2::timestamptz - $3::interval THEN 1 ELSE t.failures + 1 END,
-    window_start = CASE WHEN t.window_start <= $2::timestamptz - $3::interval THEN $2 ELSE t.window_start END
+    failures     = CASE WHEN t.window_start <= $3::timestamptz - $4::interval THEN 1 ELSE t.failures + 1 END,
+    window_start = CASE WHEN t.window_start <= $3::timestamptz - $4::interval THEN $3 ELSE t.window_start END
+ WHERE t.window_start <= $3::timestamptz - $4::interval
+    OR t.failures < CASE WHEN t.bucket = $1 THEN $5::integer ELSE $6::integer END
+RETURNING bucket
 """
 
 THROTTLED_BUCKETS = """
@@ -72,5 +78,8 @@ SELECT bucket, window_start FROM login_throttle
  WHERE window_start > $2::timestamptz - $3::interval
    AND ((bucket = $1 AND failures >= $4) OR (bucket = $6 AND failures >= $5))
 """
+
+# A successful login was not a failure: give back its reservation.
+RELEASE_LOGIN_ATTEMPT = "UPDATE login_throttle SET failures = failures - 1 WHERE bucket = $1 AND failures > 0"
 
 CLEAR_LOGIN_FAILURES = "DELETE FROM login_throttle WHERE bucket = $1"

@@ -50,6 +50,10 @@ def _verify(hasher: PasswordHasher, password_hash: str | None, password: str) ->
         return False
 
 
+class _Throttled(Exception):
+    """Rolls back a reservation that got only one of its two buckets."""
+
+
 class AccountService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -79,31 +83,41 @@ class AccountService:
         account_bucket = "account:" + data.email.strip().lower()
         address_bucket = "address:" + client_address
         async with self.ctx.acquire() as conn:
-            throttled = await conn.fetch(
-                queries.THROTTLED_BUCKETS,
-                account_bucket,
-                now,
-                window,
-                settings.login_max_failures_per_account,
-                settings.login_max_failures_per_address,
-                address_bucket,
-            )
-            if throttled:
-                reopens = max(row["window_start"] for row in throttled) + window
+            try:
+                async with conn.transaction():
+                    reserved = await conn.fetch(
+                        queries.RESERVE_LOGIN_ATTEMPT,
+                        account_bucket,
+                        address_bucket,
+                        now,
+                        window,
+                        settings.login_max_failures_per_account,
+                        settings.login_max_failures_per_address,
+                    )
+                    if len(reserved) < 2:
+                        raise _Throttled()
+            except _Throttled:
+                throttled = await conn.fetch(
+                    queries.THROTTLED_BUCKETS,
+                    account_bucket,
+                    now,
+                    window,
+                    settings.login_max_failures_per_account,
+                    settings.login_max_failures_per_address,
+                    address_bucket,
+                )
+                reopens = max((row["window_start"] for row in throttled), default=now) + window
                 raise TooManyRequests(
                     "Too many failed logins; try again later.",
                     retry_after_s=int((reopens - now).total_seconds()) + 1,
-                )
+                ) from None
             row = await conn.fetchrow(queries.ACCOUNT_FOR_LOGIN, data.email.strip())
 
         hasher = self.ctx.password_hasher
         stored_hash = row["password_hash"] if row else None
         valid = await asyncio.to_thread(_verify, hasher, stored_hash, data.password)
         if row is None or stored_hash is None or not valid:
-            async with self.ctx.acquire() as conn, conn.transaction():
-                for bucket in (account_bucket, address_bucket):
-                    await conn.execute(queries.COUNT_LOGIN_FAILURE, bucket, now, window)
-            # One answer for unknown e-mail and wrong password.
+            # One answer for unknown e-mail and wrong password; the reservation stays as the failure.
             raise Unauthorized("E-mail or password is wrong.", slug="bad-credentials")
 
         rehashed = None
@@ -114,6 +128,7 @@ class AccountService:
         async with self.ctx.acquire() as conn, conn.transaction():
             await conn.execute(queries.INSERT_SESSION, row["id"], hash_token(token), now, expires_at)
             await conn.execute(queries.CLEAR_LOGIN_FAILURES, account_bucket)
+            await conn.execute(queries.RELEASE_LOGIN_ATTEMPT, address_bucket)
             if rehashed:
                 await conn.execute(queries.UPDATE_PASSWORD_HASH, row["id"], rehashed)
         return Session(token=token, expires_at=expires_at, account=_account(row))

@@ -164,6 +164,13 @@ INSERT INTO childcare_waitlist (session_id, child_id, band, status, created_at) 
 RETURNING id, session_id, child_id, band, status
 """
 
+# Joins for one parent's children are serialised, so the parent's count cannot be outrun by a burst.
+LOCK_WAITLIST_OF_PARENT = "SELECT pg_advisory_xact_lock(hashtextextended('childcare-waitlist:' || $1::bigint::text, 0))"
+OPEN_WAITLIST_ENTRIES_OF_PARENT = """
+SELECT count(*) FROM childcare_waitlist w JOIN children c ON c.id = w.child_id
+ WHERE c.parent_id = $1 AND w.status IN ('waiting', 'offered')
+"""
+
 PLACE_FREE = "SELECT capacity > used FROM childcare_places WHERE session_id = $1 AND band = $2"
 
 NEXT_WAITER = """

@@ -497,6 +497,14 @@ class ChildcareService:
             _, _, band = await self._bookable(conn, caller, session_id, child_id)
             if await conn.fetchval(queries.PLACE_FREE, session_id, band):
                 raise Conflict("A place is free: reserve it instead.", slug="place-free")
+            await conn.execute(queries.LOCK_WAITLIST_OF_PARENT, caller.account_id)
+            cap = self.ctx.settings.max_waitlist_entries_per_account
+            if await conn.fetchval(queries.OPEN_WAITLIST_ENTRIES_OF_PARENT, caller.account_id) >= cap:
+                raise Conflict(
+                    f"At most {cap} open waitlist entries per person; wait for one to be offered or to lapse.",
+                    slug="too-many-waitlist-entries",
+                    title="Too many waitlist entries",
+                )
             row = await conn.fetchrow(queries.INSERT_WAITLIST, session_id, child_id, band, self.ctx.clock.now())
         return WaitlistEntry(**dict(row))
 

@@ -167,6 +167,12 @@ VALUES ($1, $2, tstzrange($3, $4), 'waiting', $5)
 RETURNING id, resource_id, lower(during) AS start, upper(during) AS "end", status, created_at
 """
 
+# Joins of one account are serialised, so its count of open entries cannot be outrun by a burst.
+LOCK_WAITLIST_OF_ACCOUNT = "SELECT pg_advisory_xact_lock(hashtextextended('waitlist:' || $1::bigint::text, 0))"
+OPEN_WAITLIST_ENTRIES = """
+SELECT count(*) FROM waitlist_entries WHERE account_id = $1 AND status IN ('waiting', 'offered')
+"""
+
 MY_WAITLIST = """
 SELECT id, resource_id, lower(during) AS start, upper(during) AS "end", status, created_at
   FROM waitlist_entries WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3

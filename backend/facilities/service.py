@@ -448,6 +448,14 @@ class FacilityService:
                 raise Unprocessable("This is not a bookable time.", errors=problems)
             if await conn.fetchval(queries.SLOT_IS_FREE, data.resource_id, data.start, data.end):
                 raise Conflict("The slot is free: book it instead.", slug="slot-free")
+            await conn.execute(queries.LOCK_WAITLIST_OF_ACCOUNT, caller.account_id)
+            cap = self.ctx.settings.max_waitlist_entries_per_account
+            if await conn.fetchval(queries.OPEN_WAITLIST_ENTRIES, caller.account_id) >= cap:
+                raise Conflict(
+                    f"At most {cap} open waitlist entries per person; wait for one to be offered or to lapse.",
+                    slug="too-many-waitlist-entries",
+                    title="Too many waitlist entries",
+                )
             row = await conn.fetchrow(
                 queries.INSERT_WAITLIST, data.resource_id, caller.account_id, data.start, data.end, now
             )

@@ -9,6 +9,11 @@ ON CONFLICT (token) DO UPDATE
 RETURNING id, platform, locale, created_at
 """
 
+# Registrations of one account are serialised, so its device count cannot be outrun by a burst.
+LOCK_DEVICES_OF_ACCOUNT = "SELECT pg_advisory_xact_lock(hashtextextended('devices:' || $1::bigint::text, 0))"
+# Active devices other than this token (registering a known token again adds none).
+OTHER_ACTIVE_DEVICES = "SELECT count(*) FROM devices WHERE account_id = $1 AND deactivated_at IS NULL AND token <> $2"
+
 DELETE_DEVICE = "DELETE FROM devices WHERE id = $1 AND account_id = $2"
 
 ENSURE_CURSOR = "INSERT INTO push_cursor DEFAULT VALUES ON CONFLICT DO NOTHING"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend.accounts.access import Caller
 from backend.context import AppContext
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.push import queries
 from schema.push import Device, DeviceCreate
 
@@ -14,14 +14,18 @@ class DeviceService:
         self.ctx = ctx
 
     async def register(self, caller: Caller, data: DeviceCreate) -> Device:
-        async with self.ctx.acquire() as conn:
+        token = data.token.lower()
+        cap = self.ctx.settings.max_devices_per_account
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.LOCK_DEVICES_OF_ACCOUNT, caller.account_id)
+            if await conn.fetchval(queries.OTHER_ACTIVE_DEVICES, caller.account_id, token) >= cap:
+                raise Conflict(
+                    f"At most {cap} devices per account; remove one (DELETE /v1/devices/{{id}}) first.",
+                    slug="too-many-devices",
+                    title="Too many devices",
+                )
             row = await conn.fetchrow(
-                queries.UPSERT_DEVICE,
-                caller.account_id,
-                data.platform,
-                data.token.lower(),
-                data.locale,
-                self.ctx.clock.now(),
+                queries.UPSERT_DEVICE, caller.account_id, data.platform, token, data.locale, self.ctx.clock.now()
             )
         return Device(**dict(row))
 

@@ -12,6 +12,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.accounts.access import PREFECTURE_ADMIN, Caller
 from backend.context import app_context
+from backend.idempotency import Reread
 from backend.pagination import Cursor, Limit, id_cursor, page
 from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
 from schema.base import MAX_ID
@@ -102,6 +103,8 @@ async def respond(request_id: IdParam, data: JSONBody[IntakeResponseCreate], cal
     access=CASEWORKER,
     operation_id="placeChild",
     tags=["shelters"],
+    # The answer names the child: a retry re-reads it (access-checked, audited), nothing is kept in clear.
+    idempotency=Reread("/v1/intake-requests/{id}"),
 )
 async def place(request_id: IdParam, data: JSONBody[PlacementCreate], caller: Me, shelters: Service) -> IntakeRequest:
     """Confirm one accepting shelter: takes a bed atomically, closes the others, and only now shares who the child is.
