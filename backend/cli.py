@@ -86,7 +86,12 @@ async def _run(
     gateway_task = None
     if gateway:
         hub = Gateway(
-            secret=settings.secret, bus=bus, dsn=settings.database_url, max_age_s=settings.gateway_max_age_seconds
+            secret=settings.secret,
+            bus=bus,
+            dsn=settings.database_url,
+            max_age_s=settings.gateway_max_age_seconds,
+            ticket_ttl_s=settings.ticket_ttl_seconds,
+            replay_window_s=settings.gateway_replay_window_seconds,
         )
         gateway_task = asyncio.create_task(run_gateway(hub, settings.gateway_host, settings.gateway_port, stop))
     if api:

@@ -69,6 +69,8 @@ class Settings:
     gateway_public_url: str | None = None
     # A socket is closed (4003) after about this long, so it reconnects with a ticket of today's topics.
     gateway_max_age_seconds: int = 3600
+    # Resume replays events at most this old; a client away longer refetches its state over HTTP.
+    gateway_replay_window_seconds: int = 86_400
     # Keys sealing children's identities: "kid:base64(32 bytes),…"; the last one seals new records.
     # Unset → generated once into data_dir (local runs only; production must set it).
     identity_keys: str | None = None
@@ -149,6 +151,7 @@ class Settings:
             gateway_port=_int("MUSUBI_GATEWAY_PORT", 8001),
             gateway_public_url=_env("MUSUBI_GATEWAY_PUBLIC_URL"),
             gateway_max_age_seconds=_int("MUSUBI_GATEWAY_MAX_AGE_SECONDS", 3600),
+            gateway_replay_window_seconds=_int("MUSUBI_GATEWAY_REPLAY_WINDOW_SECONDS", 86_400),
             ticket_ttl_seconds=_int("MUSUBI_TICKET_TTL_SECONDS", 60),
             identity_keys=_env("MUSUBI_IDENTITY_KEYS"),
             web_port=_int("MUSUBI_WEB_PORT", 8550),

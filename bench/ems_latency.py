@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from backend.accounts.access import hash_token, new_token
 from bench.http_load import Connection
 from bench.services import bench_redis, percentile, raise_fd_limit, scratch_database, start_musubi, stop_everything
-from realtime.tickets import TicketClaims, sign_ticket
+from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from tests.processes import free_port, wait_for_port
 
 
@@ -103,7 +103,13 @@ async def main() -> None:
 
         async def desk(hospital_id: int) -> None:
             claims = TicketClaims(
-                sub=hospital_id, topics=(f"hospital:{hospital_id}",), exp=int(time.time()) + 3600, iat=0
+                sub=hospital_id,
+                sid=0,
+                jti=new_ticket_id(),
+                topics=(f"hospital:{hospital_id}",),
+                since=(0,),
+                exp=int(time.time()) + 3600,
+                iat=0,
             )
             ws = await connect(
                 f"ws://127.0.0.1:{gateway_port}/?ticket={sign_ticket(secret.encode(), claims)}&after=0",

@@ -32,7 +32,7 @@ from bench.services import (
     start_musubi,
     stop_everything,
 )
-from realtime.tickets import TicketClaims, sign_ticket
+from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from tests.processes import free_port, wait_for_port
 
 BROADCAST_TOPIC = "bench:all"
@@ -72,7 +72,18 @@ async def connect_clients(url: str, secret: bytes, first: int, count: int) -> li
 
     async def open_one(client: Client) -> None:
         topics = (BROADCAST_TOPIC, f"bench:c{client.index}")
-        ticket = sign_ticket(secret, TicketClaims(sub=client.index, topics=topics, exp=expires, iat=0))
+        ticket = sign_ticket(
+            secret,
+            TicketClaims(
+                sub=client.index,
+                sid=0,
+                jti=new_ticket_id(),
+                topics=topics,
+                since=(0,) * len(topics),
+                exp=expires,
+                iat=0,
+            ),
+        )
         client.ws = await connect(f"{url}?ticket={ticket}&after=0", open_timeout=60, compression=None, max_size=2**16)
 
     for start in range(0, count, 250):

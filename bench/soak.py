@@ -36,7 +36,7 @@ from bench.services import (
     start_musubi,
     stop_everything,
 )
-from realtime.tickets import TicketClaims, sign_ticket
+from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from tests.processes import free_port, wait_for_port
 
 KINDS = ("gym", "court", "meeting_room", "pool", "field", "hall", "studio")
@@ -109,7 +109,15 @@ async def paramedic_loop(port: int, token: str, hospitals: list[int], stop: floa
 
 
 async def desk(gateway_port: int, secret: bytes, hospital_id: int, box: list[Stats]) -> ClientConnection:
-    claims = TicketClaims(sub=hospital_id, topics=(f"hospital:{hospital_id}",), exp=int(time.time()) + 86_400, iat=0)
+    claims = TicketClaims(
+        sub=hospital_id,
+        sid=0,
+        jti=new_ticket_id(),
+        topics=(f"hospital:{hospital_id}",),
+        since=(0,),
+        exp=int(time.time()) + 86_400,
+        iat=0,
+    )
     ws = await connect(f"ws://127.0.0.1:{gateway_port}/?ticket={sign_ticket(secret, claims)}&after=0", compression=None)
 
     async def read() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Final, Protocol
 
@@ -19,6 +20,11 @@ log = logging.getLogger("musubi.bus")
 
 CHANNEL: Final = "musubi:events"
 SUBSCRIBED: Final = b""  # never a real message: those are JSON objects
+_PRUNE_AT: Final = 4096  # in-process claims: drop expired ones once this many are kept
+
+
+class BusUnavailable(Exception):
+    """The bus could not answer (Redis down); the caller decides whether to fail closed."""
 
 
 class Bus(Protocol):
@@ -26,6 +32,9 @@ class Bus(Protocol):
         """Publish in order; on failure some may have gone out (callers re-send: at-least-once)."""
 
     def subscribe(self) -> AsyncIterator[bytes]: ...
+
+    async def claim_once(self, key: str, ttl_s: int) -> bool:
+        """True the first time `key` is claimed within `ttl_s` seconds, false afterwards."""
 
     async def close(self) -> None: ...
 
@@ -35,6 +44,16 @@ class MemoryBus:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[bytes]] = set()
+        self._claims: dict[str, float] = {}  # key → monotonic expiry
+
+    async def claim_once(self, key: str, ttl_s: int) -> bool:
+        now = time.monotonic()
+        if len(self._claims) >= _PRUNE_AT:
+            self._claims = {k: until for k, until in self._claims.items() if until > now}
+        if self._claims.get(key, 0.0) > now:
+            return False
+        self._claims[key] = now + max(1, ttl_s)
+        return True
 
     async def publish(self, messages: Sequence[bytes]) -> None:
         for queue in self._queues:
@@ -90,6 +109,12 @@ class RedisBus:
                     pass
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
+
+    async def claim_once(self, key: str, ttl_s: int) -> bool:
+        try:
+            return bool(await self._publisher.set(key, b"1", nx=True, ex=max(1, ttl_s)))
+        except (RedisError, OSError) as exc:
+            raise BusUnavailable(str(exc)) from exc
 
     async def close(self) -> None:
         await self._publisher.aclose()

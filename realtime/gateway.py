@@ -13,6 +13,26 @@ A socket lives at most about `max_age_s` (jittered, so sockets opened together d
 return together): the ticket's topics were decided at connect time, so a membership removed
 since then stops reaching the socket within that bound. The client is closed with 4003, gets a
 fresh ticket (with today's topics) and resumes from its cursor.
+
+Tickets open one socket, once: the gateway claims the ticket's id on the bus (Redis SET NX
+EX for the ticket's remaining lifetime, shared by every replica; in-process with memory://)
+and refuses a second use with 4001. When access ends — a logout, or a membership removed or
+changed — the API writes a `LiveAccessRevoked` event on the control topic in the same
+transaction; it reaches every replica through the relay like any event, is never routed to a
+socket, and makes the gateway close the matching live sockets at once (4004) and refuse the
+matching unused tickets (4001) for as long as they could still be valid. A gateway that
+starts later reads the recent ones from the outbox before it accepts sockets.
+
+Resume (`after`) replays only what the ticket may see now. For each of its topics, an event
+is replayed only if it was written
+  - at or after the ticket's `since` for that topic: the moment the ticket's login session
+    began (to the second), or for an organisation's or a board's topic the moment the
+    caller's membership granting it began, if that is later; and
+  - within the last `replay_window_s` (the retention of replay; a client away longer
+    refetches its state over HTTP).
+So `after=0` on a new session gets nothing from before that session, nor from before the
+membership that lets it see the topic. Live events are written after the ticket was issued
+and always pass.
 """
 
 from __future__ import annotations
@@ -20,9 +40,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
@@ -33,29 +55,39 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from realtime.bus import SUBSCRIBED, Bus
+from realtime.bus import SUBSCRIBED, Bus, BusUnavailable
 from realtime.relay import encode_event
-from realtime.tickets import TicketError, verify_ticket
-from schema.realtime import Ping, Resume, Resync, Welcome
+from realtime.tickets import TicketClaims, TicketError, verify_ticket
+from schema.events import LiveAccessRevoked
+from schema.realtime import CONTROL_TOPIC, Ping, Resume, Resync, Welcome
 
 log = logging.getLogger("musubi.gateway")
 
 CLOSE_INVALID_TICKET: Final = 4001
 CLOSE_TICKET_EXPIRED: Final = 4002
 CLOSE_SESSION_AGED: Final = 4003
+CLOSE_ACCESS_REVOKED: Final = 4004
 CLOSE_POLICY: Final = 1008
 CLOSE_SERVICE_RESTART: Final = 1012
 CLOSE_SLOW_CONSUMER: Final = 1013
 
 _REPLAY_PAGE: Final = 1000
 _REPLAY = """
-SELECT seq, topic, type, payload::text AS payload FROM outbox
- WHERE seq > $1 AND topic = ANY($2::text[]) ORDER BY seq LIMIT $3
+SELECT o.seq, o.topic, o.type, o.payload::text AS payload
+  FROM outbox o JOIN unnest($2::text[], $3::timestamptz[]) AS t(topic, since) ON o.topic = t.topic
+ WHERE o.seq > $1 AND o.created_at >= t.since ORDER BY o.seq LIMIT $4
 """
 _CATCH_UP = """
 SELECT seq, topic, type, payload::text AS payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2
 """
 _HEAD = "SELECT coalesce(max(seq), 0) FROM outbox"
+_RECENT_CONTROL = """
+SELECT seq, topic, type, payload::text AS payload FROM outbox
+ WHERE topic = $1 AND seq IS NOT NULL AND created_at > $2 ORDER BY seq
+"""
+_TICKET_KEY: Final = "musubi:ticket:"
+# Revocations are kept this long past the ticket lifetime, for clock skew between API and gateway.
+_REVOCATION_MARGIN_S: Final = 60.0
 
 
 class _Header(msgspec.Struct):
@@ -63,18 +95,24 @@ class _Header(msgspec.Struct):
     topic: str
 
 
+class _Control(msgspec.Struct):
+    data: LiveAccessRevoked
+
+
 _header = msgspec.json.Decoder(_Header)
+_control = msgspec.json.Decoder(_Control)
 _resume = msgspec.json.Decoder(Resume)
 _encode = msgspec.json.Encoder()
 _PING: Final = _encode.encode(Ping())
 
 
 class _Client:
-    __slots__ = ("closes_at", "last_id", "pending", "topics", "ws")
+    __slots__ = ("claims", "closes_at", "last_id", "pending", "topics", "ws")
 
-    def __init__(self, ws: ServerConnection, topics: tuple[str, ...], last_id: int, closes_at: float) -> None:
+    def __init__(self, ws: ServerConnection, claims: TicketClaims, last_id: int, closes_at: float) -> None:
         self.ws = ws
-        self.topics = topics
+        self.claims = claims
+        self.topics = claims.topics
         self.last_id = last_id
         self.closes_at = closes_at
         self.pending: list[bytes] | None = []
@@ -93,6 +131,8 @@ class Gateway:
         ping_interval_s: float = 25.0,
         resume_wait_s: float = 0.5,
         max_age_s: float = 3600.0,
+        ticket_ttl_s: float = 60.0,
+        replay_window_s: float = 86_400.0,
     ) -> None:
         self.secret = secret
         self.bus = bus
@@ -103,7 +143,13 @@ class Gateway:
         self.ping_interval_s = ping_interval_s
         self.resume_wait_s = resume_wait_s
         self.max_age_s = max_age_s
+        self.ticket_ttl_s = ticket_ttl_s
+        self.replay_window_s = replay_window_s
         self.head = 0
+        # Ended access, remembered while its tickets could still be valid: session id → forget at,
+        # account id → (tickets issued up to this second are refused, forget at).
+        self._revoked_sessions: dict[int, float] = {}
+        self._revoked_accounts: dict[int, tuple[int, float]] = {}
         self._by_topic: dict[str, set[_Client]] = {}
         self._clients: set[_Client] = set()
         self._pool: asyncpg.Pool | None = None
@@ -119,6 +165,11 @@ class Gateway:
     async def start(self, host: str, port: int) -> Server:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
         self.head = await self._pool.fetchval(_HEAD)
+        # Access that ended before this gateway started still refuses its tickets; anything
+        # stamped after `head` comes through the bus or the catch-up.
+        remembered = datetime.fromtimestamp(self.clock() - self.ticket_ttl_s - _REVOCATION_MARGIN_S, UTC)
+        for row in await self._pool.fetch(_RECENT_CONTROL, CONTROL_TOPIC, remembered):
+            self.route(encode_event(row["seq"], row["topic"], row["type"], row["payload"]))
         self._spawn(self._consume_bus())
         self._spawn(self._ping_forever())
         self._server = await serve(
@@ -183,8 +234,26 @@ class Gateway:
         except TicketError as exc:
             await ws.close(CLOSE_TICKET_EXPIRED if exc.expired else CLOSE_INVALID_TICKET, str(exc))
             return
+        if CONTROL_TOPIC in claims.topics:
+            await ws.close(CLOSE_INVALID_TICKET, "bad ticket")
+            return
+        try:
+            first_use = await self.bus.claim_once(_TICKET_KEY + claims.jti, math.ceil(claims.exp - self.clock()))
+        except BusUnavailable as exc:
+            # Fail closed: without the record of used tickets, a copied ticket could be replayed.
+            log.warning("cannot record ticket use (%r); refusing the socket", exc)
+            await ws.close(CLOSE_SLOW_CONSUMER, "try again later")
+            return
+        if not first_use:
+            await ws.close(CLOSE_INVALID_TICKET, "ticket already used")
+            return
+        # No await from this check to registration: a revocation routed meanwhile either is seen
+        # here or finds the client registered and closes it.
+        if self._revoked(claims):
+            await ws.close(CLOSE_INVALID_TICKET, "ticket revoked")
+            return
         closes_at = self.clock() + self.max_age_s * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not secrecy
-        client = _Client(ws, claims.topics, last_id=self.head, closes_at=closes_at)
+        client = _Client(ws, claims, last_id=self.head, closes_at=closes_at)
         self._register(client)
         try:
             after = await self._starting_point(ws, params)
@@ -195,8 +264,13 @@ class Gateway:
                 after = None
             await ws.send(_encode.encode(Welcome(head=client.last_id, topics=list(client.topics))))
             if after is not None:
+                # Every event up to `head` is in the table, so the replay covers it; without this,
+                # a replay that found nothing to send would leave the cursor at `after`, and a later
+                # catch-up would route old events past the floors below.
+                covered = self.head
                 client.last_id = after
                 await self._replay(client, after)
+                client.last_id = max(client.last_id, covered)
             while client.pending:
                 buffered, client.pending = client.pending, []
                 for message in buffered:
@@ -247,8 +321,10 @@ class Gateway:
 
     async def _replay(self, client: _Client, after: int) -> None:
         assert self._pool is not None
+        window_start = self.clock() - self.replay_window_s
+        floors = [datetime.fromtimestamp(max(since, window_start), UTC) for since in client.claims.since]
         while True:
-            rows = await self._pool.fetch(_REPLAY, after, list(client.topics), _REPLAY_PAGE)
+            rows = await self._pool.fetch(_REPLAY, after, list(client.topics), floors, _REPLAY_PAGE)
             for row in rows:
                 client.last_id = row["seq"]
                 await client.ws.send(encode_event(row["seq"], row["topic"], row["type"], row["payload"]), text=True)
@@ -286,6 +362,9 @@ class Gateway:
         header = _header.decode(message)
         if header.id > self.head:
             self.head = header.id
+        if header.topic == CONTROL_TOPIC:
+            self._revoke(message)
+            return
         subscribers = self._by_topic.get(header.topic)
         if not subscribers:
             return
@@ -309,11 +388,42 @@ class Gateway:
         for client in slow:
             self._drop_slow(client)
 
+    # -- ended access ----------------------------------------------------------
+
+    def _revoke(self, message: bytes) -> None:
+        """Act on a LiveAccessRevoked (maybe again: delivery is at least once, and this is idempotent)."""
+        try:
+            event = _control.decode(message).data
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            log.warning("ignoring an unknown control message: %r", message[:200])
+            return
+        forget_at = event.issued_up_to + self.ticket_ttl_s + _REVOCATION_MARGIN_S
+        if event.session_id is not None:
+            self._revoked_sessions[event.session_id] = forget_at
+        else:
+            known = self._revoked_accounts.get(event.account_id)
+            if known is None or known[0] < event.issued_up_to:
+                self._revoked_accounts[event.account_id] = (event.issued_up_to, forget_at)
+        for client in [c for c in self._clients if self._revoked(c.claims)]:
+            self._unregister(client)  # nothing more reaches it, even before the close completes
+            self._spawn(client.ws.close(CLOSE_ACCESS_REVOKED, "access ended: sign in or get a new ticket"))
+
+    def _revoked(self, claims: TicketClaims) -> bool:
+        if claims.sid in self._revoked_sessions:
+            return True
+        account = self._revoked_accounts.get(claims.sub)
+        return account is not None and claims.iat <= account[0]
+
+    def _forget_old_revocations(self, now: float) -> None:
+        self._revoked_sessions = {sid: until for sid, until in self._revoked_sessions.items() if until > now}
+        self._revoked_accounts = {a: entry for a, entry in self._revoked_accounts.items() if entry[1] > now}
+
     async def _ping_forever(self) -> None:
         """Keeps idle sockets open through proxies, and closes the ones past their age."""
         while True:
             await asyncio.sleep(self.ping_interval_s)
             now = self.clock()
+            self._forget_old_revocations(now)
             live = [c.ws for c in self._clients if c.pending is None]
             broadcast(live, _PING, text=True)
             for client in [c for c in self._clients if c.closes_at <= now]:

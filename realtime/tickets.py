@@ -3,6 +3,12 @@
 The backend decides the topics (it knows roles and organisations) and signs them; the
 gateway only checks the signature and the expiry, so it never needs the domain tables.
 Format: "v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>".
+
+A ticket is bound to the login session that asked for it (`sid`) and carries a random id
+(`jti`) that the gateway records on first use, so it opens one socket, once, and never after
+its session ended (see realtime/gateway.py). `since` gives, per topic, the earliest time whose
+events the ticket may replay on resume: when the session began, or later if the membership
+that grants the topic is newer.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 
 import msgspec
 
@@ -18,9 +25,16 @@ _VERSION = "v1"
 
 class TicketClaims(msgspec.Struct, frozen=True):
     sub: int  # account id
+    sid: int  # login session id
+    jti: str  # random ticket id: a ticket opens one socket
     topics: tuple[str, ...]
+    since: tuple[int, ...]  # per topic (same order), unix seconds: no replay of older events
     exp: int  # unix seconds
     iat: int
+
+
+def new_ticket_id() -> str:
+    return secrets.token_urlsafe(16)
 
 
 class TicketError(Exception):
@@ -68,6 +82,8 @@ def verify_ticket(secret: bytes, ticket: str, now: float) -> TicketClaims:
         claims = _decode.decode(_unb64(payload))
     except (ValueError, msgspec.DecodeError):
         raise TicketError("malformed ticket") from None
+    if len(claims.since) != len(claims.topics) or not claims.jti:
+        raise TicketError("malformed ticket")
     if claims.exp <= now:
         raise TicketError("ticket expired", expired=True)
     return claims

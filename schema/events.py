@@ -20,6 +20,19 @@ class MembershipGranted(Event, tag="account.membership_granted"):
     role: Role
 
 
+class LiveAccessRevoked(Event, tag="realtime.access_revoked"):
+    """Gateway-internal, on the control topic (schema.realtime.CONTROL_TOPIC), never sent to a client.
+
+    Every gateway closes the live sockets of session `sessionId` (or, when it is null, every
+    socket of account `accountId` opened with a ticket issued at or before `issuedUpTo`, unix
+    seconds) and refuses those tickets from then on.
+    """
+
+    account_id: int
+    session_id: int | None
+    issued_up_to: int
+
+
 class BookingCreated(Event, tag="booking.created"):
     booking_id: int
     resource_id: int
@@ -164,6 +177,7 @@ class LotteryResult(Event, tag="lottery.result"):
 
 AnyEvent = (
     MembershipGranted
+    | LiveAccessRevoked
     | BookingCreated
     | BookingCancelled
     | VacancyChanged

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 
 from schema.base import Input, Wire
+
+# Outbox topic of messages for the gateways themselves (LiveAccessRevoked). It cannot match
+# `Topic`, so no ticket can name it, and the gateway never routes it to a socket.
+CONTROL_TOPIC: Final = "_gateway"
 
 Topic = Annotated[str, msgspec.Meta(min_length=3, max_length=100, pattern=r"^[a-z_]+(:[a-z_0-9]+)+$")]
 

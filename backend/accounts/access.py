@@ -126,6 +126,17 @@ def private_topics(caller: Caller) -> list[str]:
     return topics
 
 
+def membership_grants(membership: Membership, topic: str) -> bool:
+    """Whether this membership is what lets its holder join `topic` (public and personal topics need none)."""
+    if topic in _BOARD_TOPICS:
+        return any(rule.admits(membership) for rule in _BOARD_TOPICS[topic])
+    return topic == f"{_TOPIC_PREFIX[membership.organization_kind]}:{membership.organization_id}"
+
+
+def needs_membership(topic: str) -> bool:
+    return not (topic.startswith("user:") or _PUBLIC_TOPICS.match(topic))
+
+
 def may_join(caller: Caller, topic: str) -> bool:
     return bool(_PUBLIC_TOPICS.match(topic)) or topic in private_topics(caller)
 

@@ -40,6 +40,15 @@ INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1
 
 REVOKE_SESSION = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
 
+SESSION_STARTED = "SELECT created_at FROM sessions WHERE id = $1"
+
+# When each current membership began: a ticket replays an organisation's events from then on only.
+MEMBERSHIPS_SINCE = """
+SELECT o.id AS organization_id, o.kind AS organization_kind, m.role, m.created_at
+  FROM memberships m JOIN organizations o ON o.id = m.organization_id
+ WHERE m.account_id = $1
+"""
+
 MEMBERSHIPS_OF = """
 SELECT o.id AS organization_id, o.kind AS organization_kind, m.role
   FROM memberships m JOIN organizations o ON o.id = m.organization_id

@@ -93,7 +93,7 @@ async def create_session(
 
 @delete("/v1/sessions/current", access=SIGNED_IN, operation_id="deleteCurrentSession", status_code=204)
 async def delete_current_session(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> None:
-    """Log out: the token stops working at once."""
+    """Log out: the token stops working at once, and so do the session's realtime sockets and tickets."""
     await accounts.logout(caller)
 
 
@@ -135,7 +135,11 @@ async def create_realtime_ticket(
     accounts: NamedDependency[AccountService],
     data: JSONBody[TicketCreate | None] = None,
 ) -> Ticket:
-    """A short-lived signed ticket for the websocket gateway, naming the topics the caller may join."""
+    """A short-lived signed ticket for the websocket gateway, naming the topics the caller may join.
+
+    It opens one socket, once, and only while this login session lasts; logging out closes the
+    session's sockets (4004).
+    """
     return await accounts.issue_ticket(caller, data)
 
 

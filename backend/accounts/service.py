@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -13,12 +14,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.accounts import queries
-from backend.accounts.access import Caller, caller_from_row, hash_token, may_join, new_token, private_topics
+from backend.accounts.access import (
+    Caller,
+    caller_from_row,
+    hash_token,
+    may_join,
+    membership_grants,
+    needs_membership,
+    new_token,
+    private_topics,
+)
 from backend.audit import record_audit
 from backend.context import AppContext
 from backend.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from backend.outbox import emit
-from realtime.tickets import TicketClaims, sign_ticket
+from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
     AccountCreate,
@@ -32,8 +42,8 @@ from schema.accounts import (
     SessionCreate,
 )
 from schema.base import FieldError
-from schema.events import MembershipGranted
-from schema.realtime import Ticket, TicketCreate
+from schema.events import LiveAccessRevoked, MembershipGranted
+from schema.realtime import CONTROL_TOPIC, Ticket, TicketCreate
 
 
 @functools.cache
@@ -134,8 +144,10 @@ class AccountService:
         return Session(token=token, expires_at=expires_at, account=_account(row))
 
     async def logout(self, caller: Caller) -> None:
-        async with self.ctx.acquire() as conn:
-            await conn.execute(queries.REVOKE_SESSION, caller.session_id, self.ctx.clock.now())
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.REVOKE_SESSION, caller.session_id, now)
+            await end_live_access(conn, account_id=caller.account_id, session_id=caller.session_id, at=now)
 
     async def me(self, caller: Caller) -> Me:
         async with self.ctx.acquire() as conn:
@@ -167,9 +179,20 @@ class AccountService:
                 raise Forbidden("Some topics are not yours to join.", errors=refused)
             topics = list(dict.fromkeys(data.topics))
         now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn:
+            session_started = await conn.fetchval(queries.SESSION_STARTED, caller.session_id)
+            memberships = await conn.fetch(queries.MEMBERSHIPS_SINCE, caller.account_id)
+        if session_started is None:  # the session row went away since authentication
+            raise Unauthorized()
         expires_at = now + timedelta(seconds=self.ctx.settings.ticket_ttl_seconds)
         claims = TicketClaims(
-            sub=caller.account_id, topics=tuple(topics), exp=int(expires_at.timestamp()), iat=int(now.timestamp())
+            sub=caller.account_id,
+            sid=caller.session_id,
+            jti=new_ticket_id(),
+            topics=tuple(topics),
+            since=tuple(int(_replay_floor(topic, session_started, memberships, now).timestamp()) for topic in topics),
+            exp=int(expires_at.timestamp()),
+            iat=int(now.timestamp()),
         )
         return Ticket(
             ticket=sign_ticket(self.ctx.settings.secret, claims),
@@ -228,6 +251,38 @@ class AccountService:
             role=row["role"],
             created_at=row["created_at"],
         )
+
+
+async def end_live_access(conn: asyncpg.Connection, *, account_id: int, session_id: int | None, at: datetime) -> None:
+    """Tell every gateway to close live sockets whose access ended, and to refuse their unused tickets.
+
+    With `session_id`: that session's sockets (logout). Without: every socket of the account
+    opened with a ticket issued up to now, since such tickets name the topics of memberships
+    the account may no longer hold (membership removed or changed); tickets issued afterwards
+    name today's topics and keep working. Call it inside the transaction that ends the access,
+    so the gateways hear of it exactly when it is committed.
+    """
+    event = LiveAccessRevoked(account_id=account_id, session_id=session_id, issued_up_to=int(at.timestamp()))
+    await emit(conn, topic=CONTROL_TOPIC, event=event, at=at)
+
+
+def _replay_floor(
+    topic: str, session_started: datetime, memberships: Sequence[asyncpg.Record], now: datetime
+) -> datetime:
+    """The earliest event time a ticket may replay on `topic`: when its session began or, for an
+    organisation's or a board's topic, when the caller's earliest membership granting it began,
+    if that is later. No such membership any more → nothing from the past."""
+    if not needs_membership(topic):
+        return session_started
+    granted = [
+        m["created_at"]
+        for m in memberships
+        if membership_grants(
+            Membership(organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]),
+            topic,
+        )
+    ]
+    return max(session_started, min(granted)) if granted else now
 
 
 def _account_fields(row: asyncpg.Record) -> dict[str, Any]:

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from realtime.tickets import TicketClaims, TicketError, sign_ticket, verify_ticket
 
 SECRET = b"unit-test-secret"
-CLAIMS = TicketClaims(sub=7, topics=("user:7", "hospital:3"), exp=2_000, iat=1_940)
+CLAIMS = TicketClaims(
+    sub=7, sid=11, jti="t-1", topics=("user:7", "hospital:3"), since=(1_900, 1_920), exp=2_000, iat=1_940
+)
 
 
 def test_signed_ticket_verifies_to_the_same_claims() -> None:
@@ -19,7 +22,7 @@ def test_ticket_signed_with_another_secret_is_refused() -> None:
 
 def test_widened_topics_break_the_signature() -> None:
     version, _, signature = sign_ticket(SECRET, CLAIMS).split(".")
-    widened = sign_ticket(b"x", TicketClaims(sub=7, topics=("user:7", "hospital:4"), exp=2_000, iat=1_940))
+    widened = sign_ticket(b"x", msgspec.structs.replace(CLAIMS, topics=("user:7", "hospital:4")))
     with pytest.raises(TicketError):
         verify_ticket(SECRET, f"{version}.{widened.split('.')[1]}.{signature}", now=1_950)
 
@@ -34,3 +37,9 @@ def test_expired_ticket_says_so() -> None:
 def test_garbage_is_refused_not_crashing(garbage: str) -> None:
     with pytest.raises(TicketError):
         verify_ticket(SECRET, garbage, now=0)
+
+
+def test_ticket_without_a_floor_per_topic_is_refused() -> None:
+    lopsided = msgspec.structs.replace(CLAIMS, since=(1_900,))
+    with pytest.raises(TicketError, match="malformed"):
+        verify_ticket(SECRET, sign_ticket(SECRET, lopsided), now=1_950)
