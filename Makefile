@@ -14,10 +14,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
 	@# The web client's Japanese font (IPAex Gothic): only the font file, not its matplotlib dependency.
 	$(BIN)/python -m pip install --quiet --no-deps 'japanize-matplotlib==1.1.3'
-	@# The browser for the end-to-end test (Debian's Chromium; Playwright drives it, downloads nothing).
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| echo "note: install Chromium to run the browser test (it is skipped without it)"; }
+	@# Tools some tests drive, from Debian: Chromium for the browser tests (Playwright drives it,
+	@# downloads nothing) and docker-compose to validate deploy/compose.yaml.
+	@missing=""; for tool in chromium:chromium docker-compose:docker-compose; do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "note: install$$missing to run every test (the tests that need them are skipped)"; fi; \
+	fi
 	@touch $@
 
 install: $(BIN)/.installed
