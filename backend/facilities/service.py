@@ -19,6 +19,7 @@ from asyncpg import Range
 from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
 from backend.context import AppContext
+from backend.db import TRANSIENT_FAILURES, retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.facilities import queries
 from backend.facilities.slots import day_bounds, local_date, month_bounds, slot_problems, units_of_day
@@ -203,9 +204,11 @@ class FacilityService:
 
     # -- bookings --------------------------------------------------------------
 
+    @retry_transient
     async def book(self, caller: Caller, data: BookingCreate) -> Booking:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.LOCK_SLOT_DAY, data.resource_id, data.start)
             resource = await conn.fetchrow(
                 queries.RESOURCE_FOR_BOOKING, data.resource_id, data.reduction, caller.account_id
             )
@@ -290,6 +293,7 @@ class FacilityService:
         self, conn: asyncpg.Connection, account_id: int, data: BookingCreate, pay_by: datetime, now: datetime
     ) -> int:
         """A winner's provisional booking, inside the draw's transaction; the exclusion constraint still rules."""
+        await conn.execute(queries.LOCK_SLOT_DAY, data.resource_id, data.start)
         resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None, account_id)
         assert resource is not None  # lottery resources cannot be deleted
         row = await conn.fetchrow(
@@ -326,9 +330,12 @@ class FacilityService:
         booking_id: int = row["id"]
         return booking_id
 
+    @retry_transient
     async def confirm_free(self, caller: Caller, booking_id: int) -> Booking:
         """The booker confirms a provisional booking that costs nothing (e.g. a free lottery win)."""
         async with self.ctx.acquire() as conn, conn.transaction():
+            # A status change writes a new entry in the exclusion index, so it queues like an insert.
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
             owner = await conn.fetchrow(queries.BOOKING_OWNER, booking_id)
             if owner is None or owner["account_id"] != caller.account_id:
                 raise NotFound()
@@ -348,9 +355,11 @@ class FacilityService:
             )
         return _booking(row)
 
+    @retry_transient
     async def confirm_payment(self, caller: Caller, booking_id: int) -> Booking:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
             current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
             if current is None:
                 raise NotFound()
@@ -369,10 +378,13 @@ class FacilityService:
             )
         return _booking(row)
 
+    @retry_transient
     async def cancel(self, caller: Caller, booking_id: int, data: BookingCancel | None) -> Booking:
         now = self.ctx.clock.now()
         reason = data.reason if data else None
         async with self.ctx.acquire() as conn, conn.transaction():
+            # Before the row lock: the freed time may be held for a waiter (an insert) below.
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
             current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
             if current is None:
                 raise NotFound()
@@ -467,8 +479,13 @@ class FacilityService:
         async with self.ctx.acquire() as conn:
             slots = await conn.fetch(queries.EXPIRED_SLOTS, now, batch)
             for slot in slots:
-                async with conn.transaction():
-                    released += await self._free_expired(conn, slot["resource_id"], slot["during"], now)
+                try:
+                    async with conn.transaction():
+                        await conn.execute(queries.LOCK_SLOT_DAY, slot["resource_id"], slot["during"].lower)
+                        released += await self._free_expired(conn, slot["resource_id"], slot["during"], now)
+                except TRANSIENT_FAILURES as failure:
+                    # Nothing of this slot was written; the next sweep (or the next booking there) frees it.
+                    log.warning("releasing resource %s: %s", slot["resource_id"], failure.sqlstate)
         return released
 
     async def _free_expired(

@@ -20,6 +20,7 @@ import asyncpg
 from backend.accounts.access import Caller
 from backend.audit import record_audit
 from backend.context import AppContext
+from backend.db import retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.facilities import queries as facility_queries
 from backend.facilities.service import FacilityService
@@ -217,6 +218,7 @@ class LotteryService:
             ],
         )
 
+    @retry_transient
     async def run_draw(self, caller: Caller, lottery_id: int) -> Lottery:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
