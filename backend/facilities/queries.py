@@ -206,10 +206,12 @@ SELECT b.id, lower(b.during) AS start, upper(b.during) AS "end", b.status, r.nam
  ORDER BY lower(b.during) LIMIT 1000
 """
 
-# First-come booking waits while a lottery covers the resource's month.
+# First-come booking waits while a lottery covers the resource's month: until the lottery has been
+# drawn *and* firstComeAt has passed. Between the close and the draw the month stays shut, or a slot
+# applied for could be booked first-come and the applicant would lose it to a sniper.
 LOTTERY_HOLDS_MONTH = """
 SELECT true FROM lottery_resources lr JOIN lotteries l ON l.id = lr.lottery_id
- WHERE lr.resource_id = $1 AND l.month = $2 AND $3 < l.first_come_at
+ WHERE lr.resource_id = $1 AND l.month = $2 AND ($3 < l.first_come_at OR l.drawn_at IS NULL)
  LIMIT 1
 """
 

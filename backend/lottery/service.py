@@ -155,6 +155,14 @@ class LotteryService:
             algorithm=ALGORITHM,
             applications=applications,
         )
+        if state == "closed":
+            # First-come booking is shut until the draw, so what is taken now is what the draw will
+            # treat as taken: published from the close, for applicants to check before the draw.
+            month_start = datetime.combine(row["month"], datetime.min.time(), TOKYO)
+            taken = await conn.fetch(
+                queries.LIVE_BOOKINGS_OF, list(row["resource_ids"]), month_start, month_bounds(month_start)[1]
+            )
+            lottery.taken = [TakenSlot(**dict(t)) for t in taken]
         if drawn:
             lottery.seed = bytes(row["seed"]).hex()
             lottery.taken = [TakenSlot(**dict(t)) for t in await conn.fetch(queries.TAKEN, lottery_id)]
