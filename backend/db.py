@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import random
 import re
+from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import ParamSpec, TypeVar
 
 import asyncpg
 import msgspec
 
 log = logging.getLogger("musubi.db")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# 40P01 and 40001: PostgreSQL rolled the whole transaction back because it met another one, not
+# because the request was wrong. Running the command again usually succeeds (the other writer has
+# committed by then, and the constraint or the lock now gives a clear answer).
+TRANSIENT_FAILURES = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+COMMAND_ATTEMPTS = 3
 
 # Any constant works as long as every migrating process uses the same one.
 _MIGRATION_LOCK_KEY = 0x6D7573756269  # "musubi"
@@ -54,6 +68,30 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+def retry_transient(command: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Run a service command again (twice at most) when its transaction is rolled back by a deadlock
+    or a serialisation failure; what is left after that reaches backend/errors.py as a 503.
+
+    Only for commands that acquire their own connection and run exactly one transaction: the
+    failed attempt then left nothing behind, so repeating it cannot do anything twice.
+    """
+
+    @functools.wraps(command)
+    async def with_retries(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(1, COMMAND_ATTEMPTS + 1):
+            try:
+                return await command(*args, **kwargs)
+            except TRANSIENT_FAILURES as failure:
+                if attempt == COMMAND_ATTEMPTS:
+                    raise
+                log.warning("%s: %s on attempt %d", command.__qualname__, failure.sqlstate, attempt)
+                # Jittered, so the writers that met do not meet again in the same order.
+                await asyncio.sleep(random.uniform(0.005, 0.025) * attempt)  # noqa: S311 - not a secret
+        raise AssertionError("unreachable")
+
+    return with_retries
 
 
 def migration_files() -> list[tuple[int, str, str]]:

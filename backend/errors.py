@@ -262,6 +262,18 @@ def _on_database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresErr
         )
     if isinstance(exc, _UNAVAILABLE):
         return _on_unavailable(request, exc)
+    if isinstance(exc, asyncpg.TransactionRollbackError):
+        # A deadlock or serialisation failure that outlived the command's retries (backend/db.py):
+        # nothing was written, and the same request may well succeed in a moment.
+        log.warning("transaction rolled back during %s %s: %r", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "busy",
+            "Too many people are changing the same thing; try again",
+            detail="Nothing was changed; retry with the same Idempotency-Key.",
+            instance=_instance(request),
+            headers={"Retry-After": "1"},
+        )
     return _on_unexpected(request, exc)
 
 

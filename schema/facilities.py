@@ -111,6 +111,8 @@ class Booking(Wire):
     pay_by: datetime | None
     hold_until: datetime | None
     created_at: datetime
+    # Set when facility staff approved the reduction (減免); until then the booking stays provisional.
+    reduction_approved_at: datetime | None = None
 
 
 class BookingCancel(Input):

@@ -22,6 +22,7 @@ from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
 from backend.childcare import queries
 from backend.context import AppContext
+from backend.db import retry_transient
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, register_constraint
 from backend.facilities.slots import TOKYO
 from backend.outbox import emit_all
@@ -368,6 +369,7 @@ class ChildcareService:
             raise Conflict("The session has started.", slug="session-started")
         return child, session, band
 
+    @retry_transient
     async def reserve(self, caller: Caller, session_id: int, child_id: int) -> Reservation:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -416,6 +418,7 @@ class ChildcareService:
             rows = await conn.fetch(queries.MY_RESERVATIONS, caller.account_id, today, after, limit)
         return [MyReservation(**dict(r)) for r in rows]
 
+    @retry_transient
     async def cancel(self, caller: Caller, reservation_id: int) -> Reservation:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():

@@ -42,6 +42,32 @@ SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
  WHERE r.id = $1
 """
 
+# Everything a booking checks before it writes, in one read (no lock, no transaction): the resource
+# and its fee inputs; whether a lottery holds the month (first-come booking waits until the lottery
+# has been drawn *and* firstComeAt has passed: between the close and the draw a slot applied for
+# could otherwise be sniped from the applicant); and whether a committed live booking already
+# covers the time. `slot_taken` only ever says "taken": a booking that has run out (it is released
+# when someone books there) or a hold kept for this booker does not count, and a reversed range
+# (refused as a 422 after this read) must not make the read fail. A slot that looks free is decided
+# by bookings_no_overlap, as always; the early "taken" lets a rush's crowd get its 409 without
+# queueing on the slot's lock.
+BOOKING_CHECKS = """
+SELECT r.*, f.municipality_id, f.organization_id,
+       (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent,
+       (SELECT municipality_id FROM accounts WHERE id = $3) AS booker_municipality_id,
+       EXISTS (SELECT 1 FROM lottery_resources lr JOIN lotteries l ON l.id = lr.lottery_id
+                WHERE lr.resource_id = r.id AND l.month = $6 AND ($7 < l.first_come_at OR l.drawn_at IS NULL))
+           AS lottery_month,
+       EXISTS (SELECT 1 FROM bookings b, tstzrange(least($4::timestamptz, $5), greatest($4::timestamptz, $5)) AS wanted
+                WHERE b.resource_id = r.id AND b.during && wanted
+                  AND b.status IN ('held', 'provisional', 'confirmed')
+                  AND coalesce(b.pay_by, b.hold_until, 'infinity') > $7
+                  AND NOT (b.status = 'held' AND b.account_id = $3 AND b.during = wanted))
+           AS slot_taken
+  FROM resources r JOIN facilities f ON f.id = r.facility_id
+ WHERE r.id = $1
+"""
+
 VACANCY_RESOURCES = """
 SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at
   FROM resources r JOIN facilities f ON f.id = r.facility_id
@@ -56,6 +82,25 @@ LIVE_BOOKINGS_IN = """
 SELECT resource_id, lower(during) AS start, upper(during) AS "end", status FROM bookings
  WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
    AND status IN ('held', 'provisional', 'confirmed')
+"""
+
+# Every write that puts a booking on a resource's day, or changes the status of one there, queues
+# here first. Without it two conflicting inserts can each find the other's uncommitted row in the
+# exclusion index and wait for each other until the deadlock detector kills one: an unsold slot
+# and 5xx in a booking rush. Queued, the second writer meets a committed row and gets its 409 at
+# once; bookings_no_overlap still decides, the lock only orders the writers. Keyed by the Tokyo
+# day, because a booking never leaves its opening day, so different days of one room never wait.
+_SLOT_DAY_KEY = (
+    "hashtextextended('booking-day:' || ({resource})::bigint::text || ':'"
+    " || (({start})::timestamptz AT TIME ZONE 'Asia/Tokyo')::date::text, 0)"
+)
+
+LOCK_SLOT_DAY = f"SELECT pg_advisory_xact_lock({_SLOT_DAY_KEY.format(resource='$1', start='$2')})"
+
+# The same lock for a change of an existing booking, found by its id (resource and time never change).
+LOCK_BOOKING_DAY = f"""
+SELECT pg_advisory_xact_lock({_SLOT_DAY_KEY.format(resource="resource_id", start="lower(during)")})
+  FROM bookings WHERE id = $1
 """
 
 FACILITY_OF_RESOURCE = "SELECT facility_id FROM resources WHERE id = $1"
@@ -78,7 +123,7 @@ SELECT id FROM bookings
 
 BOOKING_COLUMNS = """
 b.id, b.resource_id, r.facility_id, lower(b.during) AS start, upper(b.during) AS "end", b.status, b.fee,
-b.reduction, b.pay_by, b.hold_until, b.created_at
+b.reduction, b.pay_by, b.hold_until, b.created_at, b.reduction_approved_at
 """
 
 INSERT_BOOKING = f"""
@@ -101,7 +146,8 @@ SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
 WAITLIST_BOOKED = "UPDATE waitlist_entries SET status = 'booked' WHERE offered_booking_id = $1"
 
 BOOKING_FOR_CHANGE = """
-SELECT b.id, b.account_id, b.resource_id, b.during, lower(b.during) AS start, b.status,
+SELECT b.id, b.account_id, b.resource_id, b.during, lower(b.during) AS start, b.status, b.fee,
+       b.reduction, b.reduction_approved_at, r.pay_at_counter,
        r.cancel_deadline_hours, r.facility_id, f.organization_id
   FROM bookings b JOIN resources r ON r.id = b.resource_id JOIN facilities f ON f.id = r.facility_id
  WHERE b.id = $1
@@ -193,13 +239,6 @@ SELECT b.id, lower(b.during) AS start, upper(b.during) AS "end", b.status, r.nam
  ORDER BY lower(b.during) LIMIT 1000
 """
 
-# First-come booking waits while a lottery covers the resource's month.
-LOTTERY_HOLDS_MONTH = """
-SELECT true FROM lottery_resources lr JOIN lotteries l ON l.id = lr.lottery_id
- WHERE lr.resource_id = $1 AND l.month = $2 AND $3 < l.first_come_at
- LIMIT 1
-"""
-
 CONFIRM_FREE_BOOKING = f"""
 WITH b AS (
     UPDATE bookings SET status = 'confirmed', pay_by = NULL WHERE id = $1 AND status = 'provisional' AND fee = 0
@@ -208,4 +247,19 @@ WITH b AS (
 SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
 """
 
-BOOKING_OWNER = "SELECT account_id, status, fee FROM bookings WHERE id = $1 FOR UPDATE"
+BOOKING_OWNER = """
+SELECT account_id, status, fee, reduction, reduction_approved_at FROM bookings WHERE id = $1 FOR UPDATE
+"""
+
+# Staff approve the reduction; a booking with nothing left to pay (or paid at the counter) is then final.
+APPROVE_REDUCTION = f"""
+WITH b AS (
+    UPDATE bookings
+       SET reduction_approved_at = $2, reduction_approved_by = $3,
+           status = CASE WHEN $4::boolean THEN 'confirmed' ELSE status END,
+           pay_by = CASE WHEN $4::boolean THEN NULL ELSE pay_by END
+     WHERE id = $1
+    RETURNING *
+)
+SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""

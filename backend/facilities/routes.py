@@ -132,6 +132,19 @@ async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) 
 
 
 @post(
+    "/v1/bookings/{booking_id:int}/reduction-approval",
+    access=STAFF,
+    operation_id="approveReduction",
+    status_code=200,
+    tags=["bookings"],
+)
+async def approve_reduction(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
+    """Facility staff approve the reduction (減免) a resident claimed; free or pay-at-counter bookings
+    are then confirmed, others wait for payment as usual."""
+    return await facilities.approve_reduction(caller, booking_id)
+
+
+@post(
     "/v1/bookings/{booking_id:int}/confirm",
     access=SIGNED_IN,
     operation_id="confirmBooking",
@@ -213,6 +226,7 @@ router = Router(
         create_booking,
         cancel_booking,
         confirm_payment,
+        approve_reduction,
         confirm_booking,
         my_bookings,
         my_calendar,

@@ -1,7 +1,10 @@
 """Rules and transactions of public-facility booking.
 
-The database carries the invariant (bookings_no_overlap); this module never checks for a
-free slot before inserting — it inserts, and a lost race is a 409 from the constraint.
+The database carries the invariant (bookings_no_overlap); this module never decides that a
+slot is free — it inserts, and a lost race is a 409 from the constraint. (A slot already taken
+by a committed booking is answered 409 from the first read, so a rush's crowd does not queue.)
+Writes to one resource's day queue on a transaction advisory lock before they meet the
+constraint: conflicting in-flight inserts could otherwise deadlock in the exclusion index.
 Waitlist holds are bookings with status 'held', so the same constraint keeps a held slot
 from a competing booker. Whatever frees a slot (cancellation, unpaid provisional booking,
 hold not taken) hands it to the next waiter in the same transaction.
@@ -19,6 +22,7 @@ from asyncpg import Range
 from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
 from backend.context import AppContext
+from backend.db import TRANSIENT_FAILURES, retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.facilities import queries
 from backend.facilities.slots import day_bounds, local_date, month_bounds, slot_problems, units_of_day
@@ -43,6 +47,12 @@ from schema.facilities import (
 log = logging.getLogger("musubi.facilities")
 
 register_constraint("bookings_no_overlap", 409, "slot-taken", "The time overlaps a live booking")
+register_constraint(
+    "bookings_reduction_approved_before_confirmed",
+    409,
+    "reduction-not-approved",
+    "Facility staff have not approved the reduction yet",
+)
 register_constraint(
     "waitlist_entries_once_idx", 409, "already-waiting", "You are already on the waitlist for this slot"
 )
@@ -203,11 +213,19 @@ class FacilityService:
 
     # -- bookings --------------------------------------------------------------
 
+    @retry_transient
     async def book(self, caller: Caller, data: BookingCreate) -> Booking:
         now = self.ctx.clock.now()
-        async with self.ctx.acquire() as conn, conn.transaction():
+        async with self.ctx.acquire() as conn:
             resource = await conn.fetchrow(
-                queries.RESOURCE_FOR_BOOKING, data.resource_id, data.reduction, caller.account_id
+                queries.BOOKING_CHECKS,
+                data.resource_id,
+                data.reduction,
+                caller.account_id,
+                data.start,
+                data.end,
+                month_bounds(data.start)[0].date(),
+                now,
             )
             if resource is None:
                 raise Unprocessable(
@@ -221,75 +239,84 @@ class FacilityService:
                 raise Unprocessable("This is not a bookable time.", errors=problems)
             if data.reduction is not None and resource["reduction_percent"] is None:
                 raise Unprocessable(errors=[FieldError(field="$.reduction", message="No such reduction here")])
-            month_start = month_bounds(data.start)[0].date()
-            lottery_month = await conn.fetchval(queries.LOTTERY_HOLDS_MONTH, resource["id"], month_start, now)
-            if resource["lottery_only"] or lottery_month:
+            if resource["lottery_only"] or resource["lottery_month"]:
                 raise Conflict("This resource is allocated by lottery.", slug="lottery-only")
-            during = Range(data.start, data.end)
-            await self._free_expired(conn, resource["id"], during, now)
+            if resource["slot_taken"]:
+                raise Conflict(title="The time overlaps a live booking", slug="slot-taken")
+            async with conn.transaction():
+                return await self._book_slot(conn, caller, data, resource, now)
 
-            hold_id = await conn.fetchval(
-                queries.OWN_HOLD, resource["id"], caller.account_id, data.start, data.end, now
-            )
-            if resource["max_bookings_per_month"] is not None:
-                await conn.execute(queries.LOCK_BOOKER, caller.account_id, resource["id"])
-                month_start, month_end = month_bounds(data.start)
-                count = await conn.fetchval(
-                    queries.BOOKINGS_IN_MONTH, caller.account_id, resource["id"], month_start, month_end
-                )
-                if count >= resource["max_bookings_per_month"]:
-                    raise Conflict(
-                        f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap"
-                    )
+    async def _book_slot(
+        self, conn: asyncpg.Connection, caller: Caller, data: BookingCreate, resource: asyncpg.Record, now: datetime
+    ) -> Booking:
+        """The writes of a booking, queued behind the slot's lock; the exclusion constraint decides."""
+        await conn.execute(queries.LOCK_SLOT_DAY, resource["id"], data.start)
+        await self._free_expired(conn, resource["id"], Range(data.start, data.end), now)
 
-            fee = _fee(resource, data)
-            paid_later = fee > 0 and not resource["pay_at_counter"]
-            status = "provisional" if paid_later else "confirmed"
-            pay_by = min(now + timedelta(hours=resource["payment_deadline_hours"]), data.start) if paid_later else None
-            if hold_id is not None:
-                row = await conn.fetchrow(queries.TAKE_HOLD, hold_id, status, fee, data.reduction, pay_by)
-                await conn.execute(queries.WAITLIST_BOOKED, hold_id)
-            else:
-                row = await conn.fetchrow(
-                    queries.INSERT_BOOKING,
-                    resource["id"],
-                    caller.account_id,
-                    data.start,
-                    data.end,
-                    status,
-                    fee,
-                    data.reduction,
-                    pay_by,
-                    None,
-                    now,
+        hold_id = await conn.fetchval(queries.OWN_HOLD, resource["id"], caller.account_id, data.start, data.end, now)
+        if resource["max_bookings_per_month"] is not None:
+            await conn.execute(queries.LOCK_BOOKER, caller.account_id, resource["id"])
+            month_start, month_end = month_bounds(data.start)
+            count = await conn.fetchval(
+                queries.BOOKINGS_IN_MONTH, caller.account_id, resource["id"], month_start, month_end
+            )
+            if count >= resource["max_bookings_per_month"]:
+                raise Conflict(
+                    f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap"
                 )
-            booking = _booking(row)
-            await record_audit(
-                conn,
-                actor=caller.account_id,
-                action="booking.create",
-                subject_type="booking",
-                subject_id=booking.id,
-                reason=None,
-                at=now,
+
+        fee = _fee(resource, data)
+        paid_later = fee > 0 and not resource["pay_at_counter"]
+        # A reduction is the resident's own claim: provisional until staff have checked it.
+        pending = paid_later or data.reduction is not None
+        status = "provisional" if pending else "confirmed"
+        pay_by = min(now + timedelta(hours=resource["payment_deadline_hours"]), data.start) if pending else None
+        if hold_id is not None:
+            row = await conn.fetchrow(queries.TAKE_HOLD, hold_id, status, fee, data.reduction, pay_by)
+            await conn.execute(queries.WAITLIST_BOOKED, hold_id)
+        else:
+            row = await conn.fetchrow(
+                queries.INSERT_BOOKING,
+                resource["id"],
+                caller.account_id,
+                data.start,
+                data.end,
+                status,
+                fee,
+                data.reduction,
+                pay_by,
+                None,
+                now,
             )
-            await emit_all(
-                conn,
-                [
-                    (
-                        f"user:{caller.account_id}",
-                        BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
-                    ),
-                    _vacancy_changed(booking.facility_id, booking.resource_id, data.start),
-                ],
-                at=now,
-            )
+        assert row is not None  # UPDATE/INSERT … RETURNING of a row this transaction holds
+        booking = _booking(row)
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action="booking.create",
+            subject_type="booking",
+            subject_id=booking.id,
+            reason=None,
+            at=now,
+        )
+        await emit_all(
+            conn,
+            [
+                (
+                    f"user:{caller.account_id}",
+                    BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
+                ),
+                _vacancy_changed(booking.facility_id, booking.resource_id, data.start),
+            ],
+            at=now,
+        )
         return booking
 
     async def book_lottery_win(
         self, conn: asyncpg.Connection, account_id: int, data: BookingCreate, pay_by: datetime, now: datetime
     ) -> int:
         """A winner's provisional booking, inside the draw's transaction; the exclusion constraint still rules."""
+        await conn.execute(queries.LOCK_SLOT_DAY, data.resource_id, data.start)
         resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None, account_id)
         assert resource is not None  # lottery resources cannot be deleted
         row = await conn.fetchrow(
@@ -326,9 +353,12 @@ class FacilityService:
         booking_id: int = row["id"]
         return booking_id
 
+    @retry_transient
     async def confirm_free(self, caller: Caller, booking_id: int) -> Booking:
         """The booker confirms a provisional booking that costs nothing (e.g. a free lottery win)."""
         async with self.ctx.acquire() as conn, conn.transaction():
+            # A status change writes a new entry in the exclusion index, so it queues like an insert.
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
             owner = await conn.fetchrow(queries.BOOKING_OWNER, booking_id)
             if owner is None or owner["account_id"] != caller.account_id:
                 raise NotFound()
@@ -336,6 +366,8 @@ class FacilityService:
                 raise Conflict(f"The booking is {owner['status']}.", slug="not-provisional")
             if owner["fee"] > 0:
                 raise Conflict("Pay at the facility to confirm this booking.", slug="payment-required")
+            if owner["reduction"] is not None and owner["reduction_approved_at"] is None:
+                raise Conflict("Facility staff have not approved the reduction yet.", slug="reduction-not-approved")
             row = await conn.fetchrow(queries.CONFIRM_FREE_BOOKING, booking_id)
             await record_audit(
                 conn,
@@ -348,15 +380,19 @@ class FacilityService:
             )
         return _booking(row)
 
+    @retry_transient
     async def confirm_payment(self, caller: Caller, booking_id: int) -> Booking:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
             current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
             if current is None:
                 raise NotFound()
             self._require_staff(caller, current["organization_id"])
             if current["status"] != "provisional":
                 raise Conflict(f"The booking is {current['status']}, not awaiting payment.", slug="not-provisional")
+            if current["reduction"] is not None and current["reduction_approved_at"] is None:
+                raise Conflict("Approve the reduction before recording payment.", slug="reduction-not-approved")
             row = await conn.fetchrow(queries.CONFIRM_BOOKING, booking_id)
             await record_audit(
                 conn,
@@ -369,10 +405,42 @@ class FacilityService:
             )
         return _booking(row)
 
+    @retry_transient
+    async def approve_reduction(self, caller: Caller, booking_id: int) -> Booking:
+        """Facility staff checked the resident's reduction (減免) claim and accept it."""
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
+            current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
+            if current is None:
+                raise NotFound()
+            self._require_staff(caller, current["organization_id"])
+            if current["reduction"] is None:
+                raise Conflict("This booking has no reduction to approve.", slug="no-reduction")
+            if current["reduction_approved_at"] is not None:
+                raise Conflict("The reduction is already approved.", slug="reduction-approved")
+            if current["status"] != "provisional":
+                raise Conflict(f"The booking is {current['status']}.", slug="not-provisional")
+            nothing_to_collect = current["fee"] == 0 or current["pay_at_counter"]
+            row = await conn.fetchrow(queries.APPROVE_REDUCTION, booking_id, now, caller.account_id, nothing_to_collect)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="booking.approve_reduction",
+                subject_type="booking",
+                subject_id=booking_id,
+                reason=current["reduction"],
+                at=now,
+            )
+        return _booking(row)
+
+    @retry_transient
     async def cancel(self, caller: Caller, booking_id: int, data: BookingCancel | None) -> Booking:
         now = self.ctx.clock.now()
         reason = data.reason if data else None
         async with self.ctx.acquire() as conn, conn.transaction():
+            # Before the row lock: the freed time may be held for a waiter (an insert) below.
+            await conn.execute(queries.LOCK_BOOKING_DAY, booking_id)
             current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
             if current is None:
                 raise NotFound()
@@ -475,8 +543,13 @@ class FacilityService:
         async with self.ctx.acquire() as conn:
             slots = await conn.fetch(queries.EXPIRED_SLOTS, now, batch)
             for slot in slots:
-                async with conn.transaction():
-                    released += await self._free_expired(conn, slot["resource_id"], slot["during"], now)
+                try:
+                    async with conn.transaction():
+                        await conn.execute(queries.LOCK_SLOT_DAY, slot["resource_id"], slot["during"].lower)
+                        released += await self._free_expired(conn, slot["resource_id"], slot["during"], now)
+                except TRANSIENT_FAILURES as failure:
+                    # Nothing of this slot was written; the next sweep (or the next booking there) frees it.
+                    log.warning("releasing resource %s: %s", slot["resource_id"], failure.sqlstate)
         return released
 
     async def _free_expired(

@@ -20,6 +20,7 @@ import asyncpg
 from backend.accounts.access import Caller
 from backend.audit import record_audit
 from backend.context import AppContext
+from backend.db import retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.facilities import queries as facility_queries
 from backend.facilities.service import FacilityService
@@ -154,6 +155,14 @@ class LotteryService:
             algorithm=ALGORITHM,
             applications=applications,
         )
+        if state == "closed":
+            # First-come booking is shut until the draw, so what is taken now is what the draw will
+            # treat as taken: published from the close, for applicants to check before the draw.
+            month_start = datetime.combine(row["month"], datetime.min.time(), TOKYO)
+            taken = await conn.fetch(
+                queries.LIVE_BOOKINGS_OF, list(row["resource_ids"]), month_start, month_bounds(month_start)[1]
+            )
+            lottery.taken = [TakenSlot(**dict(t)) for t in taken]
         if drawn:
             lottery.seed = bytes(row["seed"]).hex()
             lottery.taken = [TakenSlot(**dict(t)) for t in await conn.fetch(queries.TAKEN, lottery_id)]
@@ -217,6 +226,7 @@ class LotteryService:
             ],
         )
 
+    @retry_transient
     async def run_draw(self, caller: Caller, lottery_id: int) -> Lottery:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():

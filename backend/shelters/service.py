@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidTag
 from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
 from backend.context import AppContext
+from backend.db import retry_transient
 from backend.errors import (
     Conflict,
     IntegrityFailure,
@@ -244,6 +245,7 @@ class ShelterService:
             raise ServiceUnavailable("Identity keys are not configured; no child record can be stored or read.")
         return self.ctx.identity
 
+    @retry_transient
     async def place(self, caller: Caller, request_id: int, data: PlacementCreate) -> IntakeRequest:
         cipher = self._cipher()
         now = self.ctx.clock.now()

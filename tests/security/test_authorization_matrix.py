@@ -53,6 +53,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/bookings"): SIGNED_IN,
     ("POST", "/v1/bookings/{booking_id:int}/cancel"): SIGNED_IN,
     ("POST", "/v1/bookings/{booking_id:int}/payment"): FACILITY_STAFF,
+    ("POST", "/v1/bookings/{booking_id:int}/reduction-approval"): FACILITY_STAFF,
     ("POST", "/v1/bookings/{booking_id:int}/confirm"): SIGNED_IN,
     ("GET", "/v1/me/bookings"): SIGNED_IN,
     ("GET", "/v1/me/calendar.ics"): SIGNED_IN,

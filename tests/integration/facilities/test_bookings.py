@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import asyncpg
 import httpx
+import pytest
 from icalendar import Calendar
 
 from backend.clock import MovableClock
@@ -74,9 +75,56 @@ async def test_fees_residents_non_residents_and_reductions(
     assert (home["fee"], away["fee"], child["fee"], exempt["fee"]) == (2000, 3000, 1000, 0)
     assert home["status"] == away["status"] == "provisional"
     assert home["payBy"] is not None
-    assert exempt["status"] == "confirmed"
+    assert exempt["status"] == "provisional"  # until staff approve the reduction
     unknown = await http.post("/v1/bookings", json={**venue.slot(5, 17), "reduction": "vip"}, headers=visitor.headers)
     assert assert_problem(unknown, 422)["errors"][0]["field"] == "$.reduction"
+
+
+async def test_reduction_stays_provisional_until_facility_staff_approve_it(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person, stranger = await actors.resident(), await actors.resident()
+    exempt = await http.post(
+        "/v1/bookings", json={**venue.slot(5, 15), "reduction": "disability"}, headers=person.headers
+    )
+    assert exempt.status_code == 201, exempt.text
+    booking = exempt.json()
+    assert (booking["fee"], booking["status"], booking["reductionApprovedAt"]) == (0, "provisional", None)
+    assert booking["payBy"] is not None  # released like any unpaid booking if nobody approves in time
+
+    # Neither the resident nor a payment can skip the check, and the database refuses it too.
+    approval = f"/v1/bookings/{booking['id']}/reduction-approval"
+    confirm = await http.post(f"/v1/bookings/{booking['id']}/confirm", headers=person.headers)
+    assert_problem(confirm, 409, "reduction-not-approved")
+    paid = await http.post(f"/v1/bookings/{booking['id']}/payment", headers=venue.staff.headers)
+    assert_problem(paid, 409, "reduction-not-approved")
+    with pytest.raises(asyncpg.CheckViolationError):
+        await db.execute("UPDATE bookings SET status = 'confirmed' WHERE id = $1", booking["id"])
+    assert_problem(await http.post(approval, headers=person.headers), 403)
+    assert_problem(await http.post(approval, headers=stranger.headers), 403)
+
+    approved = await http.post(approval, headers=venue.staff.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "confirmed"
+    assert approved.json()["reductionApprovedAt"] is not None
+    assert approved.json()["payBy"] is None
+    assert_problem(await http.post(approval, headers=venue.staff.headers), 409, "reduction-approved")
+    audit = await db.fetch("SELECT actor_account_id, reason FROM audit WHERE action = 'booking.approve_reduction'")
+    assert [(a["actor_account_id"], a["reason"]) for a in audit] == [(venue.staff.account_id, "disability")]
+
+    # A partial reduction, once approved, still waits for payment.
+    child = (
+        await http.post("/v1/bookings", json={**venue.slot(6, 10), "reduction": "child"}, headers=person.headers)
+    ).json()
+    approved = await http.post(f"/v1/bookings/{child['id']}/reduction-approval", headers=venue.staff.headers)
+    assert (approved.json()["status"], approved.json()["fee"]) == ("provisional", 750)  # half the visitor rate
+    paid = await http.post(f"/v1/bookings/{child['id']}/payment", headers=venue.staff.headers)
+    assert paid.json()["status"] == "confirmed"
+
+    # Without a reduction there is nothing to approve.
+    plain = (await http.post("/v1/bookings", json=venue.slot(6, 12), headers=person.headers)).json()
+    refused = await http.post(f"/v1/bookings/{plain['id']}/reduction-approval", headers=venue.staff.headers)
+    assert_problem(refused, 409, "no-reduction")
 
 
 async def test_pay_at_counter_is_confirmed_at_once(http: httpx.AsyncClient, actors: Actors) -> None:

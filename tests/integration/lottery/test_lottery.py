@@ -202,3 +202,43 @@ async def test_lotteries_are_listed_and_applicants_see_their_results(
     assert [(m["state"], m["wonRank"]) for m in mine] == [("drawn", 1)]
     assert mine[0]["bookingId"] is not None
     assert_problem(await http.get("/v1/lotteries", params={"state": "nonsense"}), 400)
+
+
+async def test_applied_slot_cannot_be_sniped_between_the_close_and_the_draw(
+    http: httpx.AsyncClient, actors: Actors, clock: MovableClock
+) -> None:
+    venue = await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
+    early = await actors.resident()
+    before = await http.post(
+        "/v1/bookings", json={"resourceId": venue.resource_id, **next_month_day(5, 9)[1]}, headers=early.headers
+    )
+    assert before.status_code == 201, before.text
+    lottery = await create_lottery(http, venue, firstComeAt=None)  # first-come from the close, by default
+    assert lottery["firstComeAt"] == lottery["closesAt"]
+    applicant = await actors.resident()
+    assert (await apply(http, applicant, lottery["id"], venue, (10, 10))).status_code == 201
+
+    clock.advance(timedelta(days=1, minutes=1))  # closed, not drawn yet
+    sniper = await actors.resident()
+    for day, hour in ((10, 10), (12, 15)):
+        body = {"resourceId": venue.resource_id, **next_month_day(day, hour)[1]}
+        assert_problem(await http.post("/v1/bookings", json=body, headers=sniper.headers), 409, "lottery-only")
+    closed = (await http.get(f"/v1/lotteries/{lottery['id']}")).json()
+    assert closed["state"] == "closed"
+    published_at_close = closed["taken"]
+    assert [datetime.fromisoformat(t["start"]) for t in published_at_close] == [
+        datetime.fromisoformat(next_month_day(5, 9)[1]["start"])
+    ]
+
+    staff = await actors.login(venue.staff.email, venue.staff.account_id)
+    drawn = await http.post(f"/v1/lotteries/{lottery['id']}/draw", headers=staff.headers)
+    assert drawn.status_code == 200, drawn.text
+    assert drawn.json()["taken"] == published_at_close
+    assert [r["wonRank"] for r in drawn.json()["results"]] == [1]
+    assert verify_published(drawn.json()) == []
+
+    # Drawn and past firstComeAt: first-come opens, and the win stays the applicant's.
+    won = {"resourceId": venue.resource_id, **next_month_day(10, 10)[1]}
+    assert_problem(await http.post("/v1/bookings", json=won, headers=sniper.headers), 409, "slot-taken")
+    other = {"resourceId": venue.resource_id, **next_month_day(12, 15)[1]}
+    assert (await http.post("/v1/bookings", json=other, headers=sniper.headers)).status_code == 201
