@@ -428,11 +428,6 @@ class FacilityService:
             rows = await conn.fetch(queries.MY_BOOKINGS, caller.account_id, after[0], after[1], include_ended, limit)
         return [_booking(row) for row in rows]
 
-    async def calendar_rows(self, caller: Caller) -> list[asyncpg.Record]:
-        async with self.ctx.acquire() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(queries.MY_CALENDAR, caller.account_id, self.ctx.clock.now())
-        return rows
-
     # -- waitlist and hand-over --------------------------------------------------
 
     async def join_waitlist(self, caller: Caller, data: WaitlistCreate) -> WaitlistEntry:

@@ -56,6 +56,10 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/bookings/{booking_id:int}/confirm"): SIGNED_IN,
     ("GET", "/v1/me/bookings"): SIGNED_IN,
     ("GET", "/v1/me/calendar.ics"): SIGNED_IN,
+    ("POST", "/v1/me/calendar-feed"): SIGNED_IN,
+    ("DELETE", "/v1/me/calendar-feed"): SIGNED_IN,
+    # The secret URL is the credential (calendar apps send no header): anyone else gets 404.
+    ("GET", "/v1/calendar/{feed_file:str}"): EVERYONE,
     ("POST", "/v1/waitlist"): SIGNED_IN,
     ("GET", "/v1/me/waitlist"): SIGNED_IN,
     ("POST", "/v1/lotteries"): FACILITY_STAFF,

@@ -267,7 +267,9 @@ async def test_my_bookings_pages_in_start_order(http: httpx.AsyncClient, actors:
     assert_problem(await http.get("/v1/me/bookings", params={"cursor": "nope"}, headers=person.headers), 400)
 
 
-async def test_calendar_feed_lists_live_bookings(http: httpx.AsyncClient, actors: Actors, venue: Venue) -> None:
+async def test_calendar_download_lists_bookings_and_marks_cancelled_ones(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue
+) -> None:
     person = await actors.resident()
     kept = (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=person.headers)).json()
     dropped = (await http.post("/v1/bookings", json=venue.slot(3, 12), headers=person.headers)).json()
@@ -276,6 +278,9 @@ async def test_calendar_feed_lists_live_bookings(http: httpx.AsyncClient, actors
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     events = Calendar.from_ical(response.content).walk("VEVENT")
-    assert [str(e["uid"]) for e in events] == [f"booking-{kept['id']}@musubi.jp"]
+    assert [(str(e["uid"]), str(e["status"])) for e in events] == [
+        (f"booking-{kept['id']}@musubi.jp", "TENTATIVE"),
+        (f"booking-{dropped['id']}@musubi.jp", "CANCELLED"),
+    ]
     assert events[0]["summary"] == "水戸市総合体育館 メインアリーナ"
     assert_problem(await http.get("/v1/me/calendar.ics"), 401)
