@@ -102,6 +102,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/ems/cases/{case_id:int}/attachments"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/cases/{case_id:int}/attachments/{attachment_id:int}"): frozenset({"paramedic", "er_staff"}),
     ("GET", "/v1/ems/cases/{case_id:int}/fhir"): frozenset({"paramedic", "er_staff"}),
+    ("GET", "/fhir/CodeSystem/jcs"): EVERYONE,
     ("POST", "/v1/ems/cases/{case_id:int}/requests"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/inbox"): frozenset({"er_staff"}),
     ("POST", "/v1/ems/requests/{request_id:int}/response"): frozenset({"er_staff"}),
