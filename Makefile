@@ -18,9 +18,11 @@ $(BIN)/.installed: pyproject.toml
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "note: install Chromium to run the browser test (it is skipped without it)"; }
-	@# Mozilla's ical.js, which a test parses the calendar feed with (test-only; the test installs it too).
-	@command -v npm >/dev/null 2>&1 && (cd tests/integration/calendars/icaljs && npm ci --no-audit --no-fund --loglevel=error) \
-		|| echo "note: install node and npm to check the calendar feed with ical.js"
+	@# Test-only node tools, pinned by their lock files (the tests install them too): Mozilla's ical.js
+	@# parses the calendar feed; ajv with HL7's R4 fhir.schema.json validates the FHIR handoff.
+	@command -v npm >/dev/null 2>&1 && for dir in tests/integration/calendars/icaljs tests/integration/ems/fhirschema; do \
+		(cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; done \
+		|| echo "note: install node and npm to check the calendar feed and the FHIR schema"
 	@touch $@
 
 install: $(BIN)/.installed
