@@ -23,6 +23,11 @@ $(BIN)/.installed: pyproject.toml
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else echo "note: install$$missing to run every test (the tests that need them are skipped)"; fi; \
 	fi
+	@# Test-only node tools, pinned by their lock files (the tests install them too): Mozilla's ical.js
+	@# parses the calendar feed; ajv with HL7's R4 fhir.schema.json validates the FHIR handoff.
+	@command -v npm >/dev/null 2>&1 && for dir in tests/integration/calendars/icaljs tests/integration/ems/fhirschema; do \
+		(cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; done \
+		|| echo "note: install node and npm to check the calendar feed and the FHIR schema"
 	@touch $@
 
 install: $(BIN)/.installed

@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
+from backend.calendars.routes import router as calendars_router
 from backend.childcare.routes import router as childcare_router
 from backend.clock import Clock, SystemClock
 from backend.context import open_context
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ready,
             accounts_router,
             facilities_router,
+            calendars_router,
             lottery_router,
             childcare_router,
             shelters_router,

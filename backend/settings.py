@@ -62,6 +62,9 @@ class Settings:
     port: int = 8000
     # Secret for signing realtime tickets; unset → generated once and kept in data_dir.
     secret_key: str | None = None
+    # The API's public base URL (behind a proxy, what clients type); unset → taken from each request.
+    # Calendar feed URLs and the canonical URLs of our FHIR code systems are built on it.
+    public_url: str | None = None
     # Address the websocket gateway binds to.
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8001
@@ -147,6 +150,7 @@ class Settings:
             host=_env("MUSUBI_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int("MUSUBI_PORT", 8000),
             secret_key=_env("MUSUBI_SECRET_KEY"),
+            public_url=_env("MUSUBI_PUBLIC_URL"),
             gateway_host=_env("MUSUBI_GATEWAY_HOST", "127.0.0.1") or "127.0.0.1",
             gateway_port=_int("MUSUBI_GATEWAY_PORT", 8001),
             gateway_public_url=_env("MUSUBI_GATEWAY_PUBLIC_URL"),

@@ -21,6 +21,21 @@ Percent = Annotated[int, msgspec.Meta(ge=1, le=100)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 # Times of day and instants: instants must carry an offset, so no one books 9:00 in the wrong zone.
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+# A wall-clock time in Japan, as people type it: "09:00" or "09:00:00". msgspec's own time type
+# insists on seconds, so the text is checked here and read with `time_of_day`.
+TimeOfDay = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        description="Time of day in Asia/Tokyo, HH:MM or HH:MM:SS",
+        examples=["09:00"],
+    ),
+]
+
+
+def time_of_day(text: str) -> time:
+    """A `TimeOfDay` as a `time` (the pattern has already refused anything else)."""
+    return time.fromisoformat(text)
 
 
 class FacilityCreate(Input):
@@ -48,8 +63,8 @@ class Facility(Wire):
 class ResourceCreate(Input):
     name: Name
     unit_minutes: Annotated[int, msgspec.Meta(ge=15, le=480, multiple_of=15)]
-    opens_at: time
-    closes_at: time
+    opens_at: TimeOfDay
+    closes_at: TimeOfDay
     fee_per_unit: Yen
     cancel_deadline_hours: Hours
     non_resident_fee_per_unit: Yen | None = None

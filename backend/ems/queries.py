@@ -161,3 +161,26 @@ SELECT count(*) AS cases,
 """
 
 DEPARTMENT_NAME = "SELECT name FROM organizations WHERE id = $1"
+
+# The inquiries of a case with each hospital's name, for the FHIR handoff.
+HANDOFF_REQUESTS = """
+SELECT r.id AS request_id, r.hospital_id, o.name AS hospital_name, r.status, r.sent_at, r.responded_at, r.reason,
+       r.department
+  FROM ems_requests r JOIN organizations o ON o.id = r.hospital_id
+ WHERE r.case_id = $1 ORDER BY r.id
+"""
+
+# The handoff document's version: the same content keeps its version, changed content takes the
+# next one. Concurrent exports of the same case serialise on the row.
+RECORD_FHIR_VERSION = """
+WITH recorded AS (
+    INSERT INTO ems_fhir_versions AS v (case_id, version, content_sha256, changed_at) VALUES ($1, 1, $2, $3)
+    ON CONFLICT (case_id) DO UPDATE
+       SET version = v.version + 1, content_sha256 = EXCLUDED.content_sha256, changed_at = EXCLUDED.changed_at
+     WHERE v.content_sha256 <> EXCLUDED.content_sha256
+    RETURNING version, changed_at
+)
+SELECT version, changed_at FROM recorded
+UNION ALL
+SELECT version, changed_at FROM ems_fhir_versions WHERE case_id = $1 AND NOT EXISTS (SELECT FROM recorded)
+"""

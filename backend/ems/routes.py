@@ -10,8 +10,10 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, Caller
+from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, Caller
 from backend.context import app_context
+from backend.ems import fhir
+from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, MAX_ATTACHMENT_BYTES, EmsService
 from backend.pagination import Limit
 from schema.base import MAX_ID
@@ -86,10 +88,26 @@ async def get_attachment(case_id: IdParam, attachment_id: IdParam, caller: Me, e
     return Response(content, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
+def _api_url(request: Request[Any, Any, Any]) -> str:
+    """Where the API is reached: canonical URLs of our code systems and photo URLs are built on it."""
+    configured: str | None = app_context(request.app.state).settings.public_url
+    return configured or str(request.base_url)
+
+
 @get("/v1/ems/cases/{case_id:int}/fhir", access=CASE_READERS, operation_id="getEmsCaseFhir", tags=["ems"])
-async def get_fhir(case_id: IdParam, caller: Me, ems: Service) -> Response[dict[str, Any]]:
-    """The handoff as a FHIR R4 document Bundle (audited)."""
-    return Response(await ems.fhir_bundle(caller, case_id), media_type="application/fhir+json")
+async def get_fhir(
+    request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service
+) -> Response[dict[str, Any]]:
+    """The handoff as a FHIR R4 document Bundle (audited): a new Bundle.identifier on every export, the
+    Composition's identifier stable and its version (meta.versionId) raised whenever the content changed."""
+    bundle = await ems.fhir_bundle(caller, case_id, _api_url(request))
+    return Response(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
+
+
+@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", tags=["ems"])
+async def jcs_code_system(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """The FHIR CodeSystem the handoff codes the Japan Coma Scale in; its canonical URL is this address."""
+    return Response(fhir.jcs_code_system(_api_url(request)), media_type="application/fhir+json")
 
 
 @post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests", tags=["ems"])
@@ -165,6 +183,7 @@ router = Router(
         add_attachment,
         get_attachment,
         get_fhir,
+        jcs_code_system,
         send_requests,
         inbox,
         answer_request,

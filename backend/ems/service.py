@@ -25,7 +25,7 @@ from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
 from backend.context import AppContext
 from backend.ems import queries
-from backend.ems.fhir import case_bundle
+from backend.ems.fhir import as_bundle, content_digest, handoff_document
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.outbox import emit, emit_all
 from schema.base import FieldError
@@ -260,13 +260,17 @@ class EmsService:
             raise NotFound()
         return row["media_type"], bytes(row["content"])
 
-    async def fhir_bundle(self, caller: Caller, case_id: int) -> dict[str, Any]:
+    async def fhir_bundle(self, caller: Caller, case_id: int, base_url: str) -> dict[str, Any]:
+        now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
             case, _ = await self._authorize(conn, caller, case_id, action="ems.case.fhir_export")
             vitals = await conn.fetch(queries.VITALS, case_id)
-            requests = await conn.fetch(queries.REQUESTS, case_id)
+            requests = await conn.fetch(queries.HANDOFF_REQUESTS, case_id)
+            attachments = await conn.fetch(queries.ATTACHMENTS, case_id)
             department = await conn.fetchval(queries.DEPARTMENT_NAME, case["fire_department_id"])
-        return case_bundle(case, vitals, requests, department, self.ctx.clock.now())
+            document = handoff_document(case, vitals, requests, attachments, department, base_url)
+            version = await conn.fetchrow(queries.RECORD_FHIR_VERSION, case_id, content_digest(document), now)
+        return as_bundle(document, version["version"], version["changed_at"], now)
 
     # -- requests to hospitals --------------------------------------------------------
 

@@ -231,14 +231,6 @@ SELECT {BOOKING_COLUMNS} FROM bookings b JOIN resources r ON r.id = b.resource_i
  ORDER BY lower(b.during), b.id LIMIT $5
 """
 
-MY_CALENDAR = """
-SELECT b.id, lower(b.during) AS start, upper(b.during) AS "end", b.status, r.name AS resource_name,
-       f.name AS facility_name, f.address
-  FROM bookings b JOIN resources r ON r.id = b.resource_id JOIN facilities f ON f.id = r.facility_id
- WHERE b.account_id = $1 AND b.status IN ('provisional', 'confirmed') AND upper(b.during) > $2
- ORDER BY lower(b.during) LIMIT 1000
-"""
-
 CONFIRM_FREE_BOOKING = f"""
 WITH b AS (
     UPDATE bookings SET status = 'confirmed', pay_by = NULL WHERE id = $1 AND status = 'provisional' AND fee = 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from icalendar import Calendar, Event
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -180,26 +179,6 @@ def _booking_cursor(cursor: str | None) -> tuple[datetime, int]:
     return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(booking_id)
 
 
-@get("/v1/me/calendar.ics", access=SIGNED_IN, operation_id="myCalendar", media_type="text/calendar", tags=["bookings"])
-async def my_calendar(caller: Me, facilities: Service) -> Response[bytes]:
-    """The caller's upcoming bookings as an RFC 5545 calendar."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//Musubi//Facility bookings//JA")
-    calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", "Musubi 施設予約")
-    for row in await facilities.calendar_rows(caller):
-        event = Event()
-        event.add("uid", f"booking-{row['id']}@musubi.jp")
-        event.add("dtstamp", datetime.now(UTC))
-        event.add("dtstart", row["start"])
-        event.add("dtend", row["end"])
-        event.add("summary", f"{row['facility_name']} {row['resource_name']}")
-        event.add("location", row["address"])
-        event.add("status", "CONFIRMED" if row["status"] == "confirmed" else "TENTATIVE")
-        calendar.add_component(event)
-    return Response(calendar.to_ical(), media_type="text/calendar; charset=utf-8")
-
-
 @post("/v1/waitlist", access=SIGNED_IN, operation_id="joinWaitlist", tags=["bookings"])
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, facilities: Service) -> WaitlistEntry:
     """Queue for a taken slot: when it frees, it is held for you first (waitlist.offered)."""
@@ -229,7 +208,6 @@ router = Router(
         approve_reduction,
         confirm_booking,
         my_bookings,
-        my_calendar,
         join_waitlist,
         my_waitlist,
     ],

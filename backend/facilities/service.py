@@ -42,6 +42,7 @@ from schema.facilities import (
     VacancyState,
     WaitlistCreate,
     WaitlistEntry,
+    time_of_day,
 )
 
 log = logging.getLogger("musubi.facilities")
@@ -123,7 +124,8 @@ class FacilityService:
             if facility is None:
                 raise NotFound()
             self._require_staff(caller, facility["organization_id"])
-            opening = datetime.combine(date.min, data.closes_at) - datetime.combine(date.min, data.opens_at)
+            opens_at, closes_at = time_of_day(data.opens_at), time_of_day(data.closes_at)
+            opening = datetime.combine(date.min, closes_at) - datetime.combine(date.min, opens_at)
             if opening <= timedelta() or opening % timedelta(minutes=data.unit_minutes):
                 raise Unprocessable(
                     errors=[FieldError(field="$.closesAt", message="Opening hours must be a whole number of units")]
@@ -134,8 +136,8 @@ class FacilityService:
                     facility_id,
                     data.name,
                     data.unit_minutes,
-                    data.opens_at,
-                    data.closes_at,
+                    opens_at,
+                    closes_at,
                     data.fee_per_unit,
                     data.non_resident_fee_per_unit,
                     data.cancel_deadline_hours,
@@ -493,11 +495,6 @@ class FacilityService:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MY_BOOKINGS, caller.account_id, after[0], after[1], include_ended, limit)
         return [_booking(row) for row in rows]
-
-    async def calendar_rows(self, caller: Caller) -> list[asyncpg.Record]:
-        async with self.ctx.acquire() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(queries.MY_CALENDAR, caller.account_id, self.ctx.clock.now())
-        return rows
 
     # -- waitlist and hand-over --------------------------------------------------
 

@@ -57,6 +57,10 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/bookings/{booking_id:int}/confirm"): SIGNED_IN,
     ("GET", "/v1/me/bookings"): SIGNED_IN,
     ("GET", "/v1/me/calendar.ics"): SIGNED_IN,
+    ("POST", "/v1/me/calendar-feed"): SIGNED_IN,
+    ("DELETE", "/v1/me/calendar-feed"): SIGNED_IN,
+    # The secret URL is the credential (calendar apps send no header): anyone else gets 404.
+    ("GET", "/v1/calendar/{feed_file:str}"): EVERYONE,
     ("POST", "/v1/waitlist"): SIGNED_IN,
     ("GET", "/v1/me/waitlist"): SIGNED_IN,
     ("POST", "/v1/lotteries"): FACILITY_STAFF,
@@ -99,6 +103,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/ems/cases/{case_id:int}/attachments"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/cases/{case_id:int}/attachments/{attachment_id:int}"): frozenset({"paramedic", "er_staff"}),
     ("GET", "/v1/ems/cases/{case_id:int}/fhir"): frozenset({"paramedic", "er_staff"}),
+    ("GET", "/fhir/CodeSystem/jcs"): EVERYONE,
     ("POST", "/v1/ems/cases/{case_id:int}/requests"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/inbox"): frozenset({"er_staff"}),
     ("POST", "/v1/ems/requests/{request_id:int}/response"): frozenset({"er_staff"}),

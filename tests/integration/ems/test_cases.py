@@ -195,11 +195,11 @@ async def test_fhir_bundle_validates_as_r4(http: httpx.AsyncClient, scene: Scene
     assert composition.get_resource_type() == "Composition"
     assert composition.type.coding[0].code == "67796-3"
     by_code = {r.code.coding[0].code: r for r in resources if r.get_resource_type() == "Observation"}
-    assert {"30525-0", "9269-2", "jcs", "85354-9", "8867-4", "9279-1", "59408-5", "8310-5"} <= set(by_code)
+    assert {"30525-0", "9269-2", "JCS", "85354-9", "8867-4", "9279-1", "2708-6", "8310-5"} <= set(by_code)
     gcs = by_code["9269-2"]
     assert gcs.valueInteger == 14
     assert [c.code.coding[0].code for c in gcs.component] == ["9267-6", "9270-0", "9268-4"]
-    assert by_code["jcs"].valueCodeableConcept.coding[0].code == "I-1"
+    assert by_code["JCS"].valueCodeableConcept.coding[0].code == "I-1"
     tasks = [r for r in resources if r.get_resource_type() == "Task"]
     assert sorted(t.status for t in tasks) == ["accepted", "rejected"]
     assert next(t for t in tasks if t.status == "rejected").statusReason.coding[0].code == "no_specialist"

@@ -170,6 +170,25 @@ async def test_slot_rules_give_422_with_fields(http: httpx.AsyncClient, actors: 
     assert_problem(await http.post("/v1/bookings", json=missing, headers=person.headers), 422, "unknown-reference")
 
 
+async def test_opening_hours_are_accepted_as_typed_with_or_without_seconds(
+    http: httpx.AsyncClient, actors: Actors
+) -> None:
+    short = await make_venue(http, actors, opensAt="09:00", closesAt="21:30", unitMinutes=30)
+    response = await http.get(f"/v1/facilities/{short.facility_id}")
+    resource = next(r for r in response.json()["resources"] if r["id"] == short.resource_id)
+    assert (resource["opensAt"], resource["closesAt"]) == ("09:00:00", "21:30:00")
+    await make_venue(http, actors, opensAt="09:00:00", closesAt="21:00")
+    facility = (await http.get(f"/v1/facilities/{short.facility_id}")).json()
+    for wrong in ("9:00", "24:00", "09:60", "09:00:00.5", "0900", "09:00Z"):
+        refused = await http.post(
+            f"/v1/facilities/{facility['id']}/resources",
+            json={"name": "x", "unitMinutes": 60, "opensAt": wrong, "closesAt": "21:00",
+                  "feePerUnit": 0, "cancelDeadlineHours": 1},
+            headers=short.staff.headers,
+        )  # fmt: skip
+        assert assert_problem(refused, 422)["errors"][0]["field"] == "$.opensAt", wrong
+
+
 async def test_monthly_cap_holds_under_concurrency(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
     capped = await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None, maxBookingsPerMonth=3)
     person = await actors.resident()
@@ -296,7 +315,9 @@ async def test_my_bookings_pages_in_start_order(http: httpx.AsyncClient, actors:
     assert_problem(await http.get("/v1/me/bookings", params={"cursor": "nope"}, headers=person.headers), 400)
 
 
-async def test_calendar_feed_lists_live_bookings(http: httpx.AsyncClient, actors: Actors, venue: Venue) -> None:
+async def test_calendar_download_lists_bookings_and_marks_cancelled_ones(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue
+) -> None:
     person = await actors.resident()
     kept = (await http.post("/v1/bookings", json=venue.slot(3, 10), headers=person.headers)).json()
     dropped = (await http.post("/v1/bookings", json=venue.slot(3, 12), headers=person.headers)).json()
@@ -305,6 +326,9 @@ async def test_calendar_feed_lists_live_bookings(http: httpx.AsyncClient, actors
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/calendar")
     events = Calendar.from_ical(response.content).walk("VEVENT")
-    assert [str(e["uid"]) for e in events] == [f"booking-{kept['id']}@musubi.jp"]
+    assert [(str(e["uid"]), str(e["status"])) for e in events] == [
+        (f"booking-{kept['id']}@musubi.jp", "TENTATIVE"),
+        (f"booking-{dropped['id']}@musubi.jp", "CANCELLED"),
+    ]
     assert events[0]["summary"] == "水戸市総合体育館 メインアリーナ"
     assert_problem(await http.get("/v1/me/calendar.ics"), 401)
