@@ -34,6 +34,8 @@ ROLES = (
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
 EVERYONE = frozenset(ROLES)
 FACILITY_STAFF = frozenset({"municipality_staff", "operator_staff", "prefecture_admin"})
+ADMINS = frozenset({"hospital_admin", "prefecture_admin"})
+MEMBERS = SIGNED_IN - {"resident"}
 
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
@@ -45,6 +47,16 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/organizations"): frozenset({"prefecture_admin"}),
     ("POST", "/v1/organizations/{organization_id:int}/members"): frozenset({"hospital_admin", "prefecture_admin"}),
     ("POST", "/v1/realtime/tickets"): SIGNED_IN,
+    ("GET", "/v1/organizations"): ADMINS,
+    ("GET", "/v1/organizations/{organization_id:int}"): MEMBERS,
+    ("PATCH", "/v1/organizations/{organization_id:int}"): ADMINS,
+    ("POST", "/v1/organizations/{organization_id:int}/deactivate"): frozenset({"prefecture_admin"}),
+    ("POST", "/v1/organizations/{organization_id:int}/reactivate"): frozenset({"prefecture_admin"}),
+    ("GET", "/v1/organizations/{organization_id:int}/members"): ADMINS,
+    ("PATCH", "/v1/organizations/{organization_id:int}/members/{account_id:int}"): ADMINS,
+    ("DELETE", "/v1/organizations/{organization_id:int}/members/{account_id:int}"): ADMINS,
+    ("GET", "/v1/audit"): ADMINS,
+    ("GET", "/v1/stats/overview"): frozenset({"prefecture_admin"}),
     ("POST", "/v1/facilities"): FACILITY_STAFF,
     ("GET", "/v1/facilities"): EVERYONE,
     ("POST", "/v1/facilities/{facility_id:int}/resources"): FACILITY_STAFF,
@@ -207,6 +219,14 @@ async def test_allowed_roles_of_another_organisation_get_404(
         ("er_staff", "PUT", f"/v1/hospitals/{foreign['hospital']}/board/cardiology",
          {"status": "accepting", "until": "2099-01-01T00:00:00+09:00"}),
         ("municipality_staff", "PUT", "/v1/municipalities/2/childcare-quota", {"monthlyHours": 10}),
+        ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}", None),
+        ("hospital_admin", "PATCH", f"/v1/organizations/{foreign['hospital']}", {"name": "Mine now"}),
+        ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}/members", None),
+        ("hospital_admin", "PATCH", f"/v1/organizations/{foreign['hospital']}/members/{owner.account_id}",
+         {"role": "staff"}),
+        ("hospital_admin", "DELETE", f"/v1/organizations/{foreign['municipality']}/members/{owner.account_id}",
+         None),
+        ("er_staff", "GET", f"/v1/organizations/{foreign['hospital']}", None),
     ]  # fmt: skip
     for role, method, path, body in cases:
         person = cast.people[role]
