@@ -104,6 +104,13 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/intake-requests/{request_id:int}/placement"): frozenset({"caseworker"}),
     ("POST", "/v1/placements/{placement_id:int}/discharge"): frozenset({"caseworker", "shelter_staff"}),
     ("GET", "/v1/intake-stats"): frozenset({"prefecture_admin"}),
+    ("GET", "/v1/shelters/{shelter_id:int}/categories"): frozenset({"shelter_staff"}),
+    ("POST", "/v1/shelters/{shelter_id:int}/categories"): frozenset({"shelter_staff"}),
+    ("PATCH", "/v1/shelters/{shelter_id:int}/categories/{category:str}"): frozenset({"shelter_staff"}),
+    ("DELETE", "/v1/shelters/{shelter_id:int}/categories/{category:str}"): frozenset({"shelter_staff"}),
+    ("GET", "/v1/shelters/{shelter_id:int}/placements"): frozenset({"shelter_staff"}),
+    ("GET", "/v1/guidance-centers/{center_id:int}/intake-requests"): frozenset({"caseworker"}),
+    ("POST", "/v1/intake-requests/{request_id:int}/cancel"): frozenset({"caseworker"}),
     ("POST", "/v1/ems/cases"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/cases/{case_id:int}"): frozenset({"paramedic", "er_staff"}),
     ("POST", "/v1/ems/cases/{case_id:int}/vitals"): frozenset({"paramedic"}),
@@ -117,6 +124,11 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/v1/hospitals/{hospital_id:int}/board/{department:str}"): frozenset({"er_staff"}),
     ("GET", "/v1/hospitals/board"): frozenset({"paramedic", "er_staff"}),
     ("GET", "/v1/ems/stats"): frozenset({"prefecture_admin"}),
+    ("GET", "/v1/hospitals/{hospital_id:int}/departments"): frozenset({"er_staff", "hospital_admin"}),
+    ("POST", "/v1/hospitals/{hospital_id:int}/departments"): frozenset({"hospital_admin"}),
+    ("DELETE", "/v1/hospitals/{hospital_id:int}/departments/{department:str}"): frozenset({"hospital_admin"}),
+    ("GET", "/v1/fire-departments/{fire_department_id:int}/cases"): frozenset({"paramedic"}),
+    ("POST", "/v1/ems/cases/{case_id:int}/close"): frozenset({"paramedic"}),
     ("POST", "/v1/devices"): SIGNED_IN,
     ("DELETE", "/v1/devices/{device_id:int}"): SIGNED_IN,
 }
@@ -198,7 +210,7 @@ async def test_allowed_roles_of_another_organisation_get_404(
     http: httpx.AsyncClient, actors: Actors, cast: Cast
 ) -> None:
     foreign = {kind: await actors.organization(kind, municipality_id=2) for kind in
-               ("hospital", "nursery", "shelter", "municipality")}  # fmt: skip
+               ("hospital", "nursery", "shelter", "municipality", "guidance_center", "fire_department")}  # fmt: skip
     owner = await actors.member("municipality", "staff", foreign["municipality"])
     facility = await http.post(
         "/v1/facilities",
@@ -227,6 +239,17 @@ async def test_allowed_roles_of_another_organisation_get_404(
         ("hospital_admin", "DELETE", f"/v1/organizations/{foreign['municipality']}/members/{owner.account_id}",
          None),
         ("er_staff", "GET", f"/v1/organizations/{foreign['hospital']}", None),
+        ("shelter_staff", "GET", f"/v1/shelters/{foreign['shelter']}/categories", None),
+        ("shelter_staff", "POST", f"/v1/shelters/{foreign['shelter']}/categories",
+         {"category": "special", "capacity": 1}),
+        ("shelter_staff", "PATCH", f"/v1/shelters/{foreign['shelter']}/categories/special", {"label": "x"}),
+        ("shelter_staff", "DELETE", f"/v1/shelters/{foreign['shelter']}/categories/special", None),
+        ("shelter_staff", "GET", f"/v1/shelters/{foreign['shelter']}/placements", None),
+        ("er_staff", "GET", f"/v1/hospitals/{foreign['hospital']}/departments", None),
+        ("hospital_admin", "POST", f"/v1/hospitals/{foreign['hospital']}/departments", {"department": "burns"}),
+        ("hospital_admin", "DELETE", f"/v1/hospitals/{foreign['hospital']}/departments/burns", None),
+        ("caseworker", "GET", f"/v1/guidance-centers/{foreign['guidance_center']}/intake-requests", None),
+        ("paramedic", "GET", f"/v1/fire-departments/{foreign['fire_department']}/cases", None),
     ]  # fmt: skip
     for role, method, path, body in cases:
         person = cast.people[role]
