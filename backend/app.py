@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
+from backend.analytics.routes import router as analytics_router
 from backend.calendars.routes import router as calendars_router
 from backend.childcare.routes import router as childcare_router
 from backend.clock import Clock, SystemClock
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             shelters_router,
             ems_router,
             push_router,
+            analytics_router,
         ],
         dependencies={"caller": Provide(current_caller)},
         signature_namespace={"Caller": Caller},

@@ -1,4 +1,4 @@
-"""Idempotency-Key for every mutating POST, stored in PostgreSQL.
+"""Idempotency-Key for every mutating POST, PATCH and DELETE, stored in PostgreSQL.
 
 Phones on bad networks retry. The first request with a key claims it (an INSERT that only
 one concurrent request can win), runs, and stores its response *before* sending it, so any
@@ -50,6 +50,8 @@ from backend.errors import Conflict, DomainError, TooManyRequests, Unprocessable
 log = logging.getLogger("musubi.idempotency")
 
 HEADER = "idempotency-key"
+# PUT answers the same whatever the repeats; the others change state once and must not twice.
+_MUTATING = frozenset({"POST", "PATCH", "DELETE"})
 _MAX_KEY_LENGTH = 200
 _POLL_INTERVAL_S = 0.05
 # Headers worth replaying; hop-by-hop and per-response ones are regenerated.
@@ -162,7 +164,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         http_scope = cast("HTTPScope", scope)  # `scopes` above admits HTTP only
-        if http_scope["method"] != "POST":
+        if http_scope["method"] not in _MUTATING:
             await next_app(scope, receive, send)
             return
         request: Request[Any, Any, Any] = Request(scope, receive)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import get_args
 
 import asyncpg
 from argon2 import PasswordHasher
@@ -13,6 +14,9 @@ from argon2 import PasswordHasher
 from backend.clock import SystemClock
 from backend.facilities.slots import TOKYO
 from backend.settings import Settings
+from backend.shelters.identity import IdentityCipher, parse_keyring
+from schema.ems import Department
+from schema.shelters import ChildIdentity
 
 DEMO_PASSWORD = "musubi-demo-pass"  # noqa: S105 - published in API.md for the demo accounts
 DEMO_DOMAIN = "demo.musubi.jp"
@@ -124,6 +128,7 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
                 rows.append((email, account.role or "resident", org_name))
                 account_ids[account.local_part] = account_id
             await _seed_demo_child(conn, org_ids, account_ids, now)
+            await _seed_back_office(conn, org_ids, account_ids, settings, now)
     finally:
         await conn.close()
     return rows
@@ -208,6 +213,115 @@ async def _seed_demo_child(
         " VALUES ($1, $2, $3, $4, $5)",
         child_id, nursery, application_id, staff, now,
     )  # fmt: skip
+
+
+DEMO_PLACED_CHILDREN = (
+    # (name, birth date, age, sex, category, minutes from request to placement)
+    ("鈴木 結衣 Yui Suzuki", date(2017, 6, 3), 8, "female", "6-12:female", 95),
+    ("高橋 蓮 Ren Takahashi", date(2012, 1, 20), 13, "male", "13-17:male", 240),
+)
+
+
+async def _seed_back_office(
+    conn: asyncpg.Connection,
+    org_ids: dict[str, int],
+    account_ids: dict[str, int],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Departments for the demo hospitals, children placed at Mirai shelter and an open request, and a
+    few ambulance cases in every state, so each back-office screen has something to show."""
+    for key in ("hospital", "hospital2", "hospital3"):
+        await conn.execute(
+            "INSERT INTO hospital_departments (hospital_id, department, created_at)"
+            " SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING",
+            org_ids[key], list(get_args(Department)), now,
+        )  # fmt: skip
+    center, caseworker = org_ids["guidance"], account_ids["caseworker"]
+    shelters = [org_ids["shelter"], org_ids["shelter2"]]
+    if settings.identity_keys and not await conn.fetchval(
+        "SELECT true FROM intake_requests WHERE guidance_center_id = $1 LIMIT 1", center
+    ):
+        cipher = IdentityCipher(parse_keyring(settings.identity_keys))
+        for name, birth_date, age, sex, category, minutes in DEMO_PLACED_CHILDREN:
+            asked = now - timedelta(days=2, minutes=minutes)
+            placed = asked + timedelta(minutes=minutes)
+            request_id = await conn.fetchval(
+                "INSERT INTO intake_requests (guidance_center_id, created_by, created_at, age_years, sex, category,"
+                " needs, urgency, status, placed_at) VALUES ($1, $2, $3, $4, $5, $6, '{}', 'urgent', 'placed', $7)"
+                " RETURNING id",
+                center, caseworker, asked, age, sex, category, placed,
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO intake_targets (request_id, shelter_id, status, responded_at)"
+                " VALUES ($1, $2, 'placed', $4), ($1, $3, 'closed', NULL)",
+                request_id, shelters[0], shelters[1], asked + timedelta(minutes=minutes // 2),
+            )  # fmt: skip
+            await conn.execute(
+                "UPDATE shelter_units SET occupied = occupied + 1 WHERE shelter_id = $1 AND category = $2",
+                shelters[0], category,
+            )  # fmt: skip
+            key_id, nonce, sealed = cipher.seal(ChildIdentity(name=name, birth_date=birth_date), request_id)
+            await conn.execute(
+                "INSERT INTO placements (request_id, shelter_id, category, placed_by, placed_at, identity_key_id,"
+                " identity_nonce, identity_ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                request_id, shelters[0], category, caseworker, placed, key_id, nonce, sealed,
+            )  # fmt: skip
+        open_id = await conn.fetchval(
+            "INSERT INTO intake_requests (guidance_center_id, created_by, created_at, age_years, sex, category,"
+            " needs, urgency, status) VALUES ($1, $2, $3, 4, 'male', '0-5:any', '{medical_care}', 'emergency', 'open')"
+            " RETURNING id",
+            center, caseworker, now - timedelta(minutes=20),
+        )  # fmt: skip
+        await conn.execute(
+            "INSERT INTO intake_targets (request_id, shelter_id, status) SELECT $1, unnest($2::bigint[]), 'pending'",
+            open_id, shelters,
+        )  # fmt: skip
+    await _seed_ems_cases(conn, org_ids, account_ids, now)
+
+
+async def _seed_ems_cases(
+    conn: asyncpg.Connection, org_ids: dict[str, int], account_ids: dict[str, int], now: datetime
+) -> None:
+    fire, paramedic = org_ids["fire"], account_ids["paramedic"]
+    if await conn.fetchval("SELECT true FROM ems_cases WHERE fire_department_id = $1 LIMIT 1", fire):
+        return
+    hospitals = [org_ids["hospital"], org_ids["hospital2"], org_ids["hospital3"]]
+    cases = (
+        # (opened minutes ago, complaint, age, sex, answers per hospital, outcome)
+        (200, "胸痛 chest pain", 72, "male", ("declined", "declined", "selected"), "handed_over"),
+        (30, "呼吸困難 shortness of breath", 58, "female", ("pending", "accepted", None), None),
+        (1500, "転倒 fall at home", 88, "female", (None, None, None), "not_transported"),
+    )
+    for minutes, complaint, age, sex, answers, outcome in cases:
+        opened = now - timedelta(minutes=minutes)
+        case_id = await conn.fetchval(
+            "INSERT INTO ems_cases (fire_department_id, opened_by, opened_at, estimated_age, sex, chief_complaint,"
+            " jcs, first_request_at) VALUES ($1, $2, $3, $4, $5, $6, 'I-1', $7) RETURNING id",
+            fire, paramedic, opened, age, sex, complaint, opened + timedelta(minutes=5) if any(answers) else None,
+        )  # fmt: skip
+        for hospital, status in zip(hospitals, answers, strict=True):
+            if status is None:
+                continue
+            answered = status != "pending"
+            await conn.execute(
+                "INSERT INTO ems_requests (case_id, hospital_id, status, sent_at, responded_at, reason, department)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                case_id, hospital, status, opened + timedelta(minutes=5),
+                opened + timedelta(minutes=8) if answered else None,
+                "no_beds" if status == "declined" else None,
+                "cardiology" if status in ("accepted", "selected") else None,
+            )  # fmt: skip
+        if "selected" in answers:
+            await conn.execute(
+                "UPDATE ems_cases SET destination_at = $2 WHERE id = $1", case_id, opened + timedelta(minutes=10)
+            )
+        if outcome is not None:
+            await conn.execute(
+                "UPDATE ems_cases SET closed_at = $2, closed_by = $3, outcome = $4, close_reason = $5 WHERE id = $1",
+                case_id, opened + timedelta(minutes=60), paramedic, outcome,
+                "搬送拒否 refused transport" if outcome == "not_transported" else None,
+            )  # fmt: skip
 
 
 def format_table(rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> str:

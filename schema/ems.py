@@ -182,3 +182,46 @@ class EmsStats(Wire):
     share_needing_4_or_more_inquiries: float | None
     median_seconds_to_acceptance: float | None
     p90_seconds_to_acceptance: float | None
+
+
+# -- back office ---------------------------------------------------------------------
+
+
+class HospitalDepartment(Wire):
+    department: str
+    name: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class HospitalDepartmentCreate(Input):
+    """A department the hospital runs: its code from the shared list, and the hospital's own name for it."""
+
+    department: Department
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
+
+
+CaseState = Literal["open", "transporting", "closed"]
+CaseOutcome = Literal["handed_over", "not_transported"]
+
+
+class FireCase(Wire):
+    """A fire department's case in its back-office list (audited: it names the complaint)."""
+
+    id: int
+    opened_at: datetime
+    state: CaseState
+    outcome: CaseOutcome | None
+    closed_at: datetime | None
+    destination_hospital_id: int | None
+    inquiries: int
+    estimated_age: int | None
+    sex: Sex | None
+    chief_complaint: str | None
+
+
+class CaseClose(Input):
+    """Handed over at the destination, or not transported; a reason is required for the latter."""
+
+    outcome: CaseOutcome
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] | None = None

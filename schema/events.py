@@ -20,6 +20,19 @@ class MembershipGranted(Event, tag="account.membership_granted"):
     role: Role
 
 
+class MembershipChanged(Event, tag="account.membership_changed"):
+    """The caller's role in an organisation changed (`role`), or ended (`role` null): refetch /v1/me."""
+
+    organization_id: int
+    role: Role | None
+
+
+class OrganizationChanged(Event, tag="organization.changed"):
+    """An organisation was edited, deactivated or reactivated: refetch it."""
+
+    organization_id: int
+
+
 class LiveAccessRevoked(Event, tag="realtime.access_revoked"):
     """Gateway-internal, on the control topic (schema.realtime.CONTROL_TOPIC), never sent to a client.
 
@@ -91,6 +104,11 @@ class EmsRequestReleased(Event, tag="ems.request.released"):
     case_id: int
 
 
+class EmsCaseClosed(Event, tag="ems.case.closed"):
+    case_id: int
+    outcome: str
+
+
 class HospitalBoardChanged(Event, tag="hospital.board.changed"):
     hospital_id: int
     department: str
@@ -113,6 +131,12 @@ class IntakePlaced(Event, tag="intake.placed"):
 
 class IntakeClosed(Event, tag="intake.closed"):
     """Placed elsewhere: this shelter's part in the request has ended."""
+
+    request_id: int
+
+
+class IntakeCancelled(Event, tag="intake.cancelled"):
+    """The guidance centre cancelled this request: nothing more to answer."""
 
     request_id: int
 
@@ -177,6 +201,8 @@ class LotteryResult(Event, tag="lottery.result"):
 
 AnyEvent = (
     MembershipGranted
+    | MembershipChanged
+    | OrganizationChanged
     | LiveAccessRevoked
     | BookingCreated
     | BookingCancelled
@@ -187,11 +213,13 @@ AnyEvent = (
     | EmsRequestResponded
     | EmsDestinationSet
     | EmsRequestReleased
+    | EmsCaseClosed
     | HospitalBoardChanged
     | IntakeRequested
     | IntakeResponded
     | IntakePlaced
     | IntakeClosed
+    | IntakeCancelled
     | ShelterVacancyChanged
     | ChildcareReserved
     | ChildcareCancelled

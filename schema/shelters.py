@@ -100,3 +100,64 @@ class PlacementStats(Wire):
     mean_minutes: float | None
     median_minutes: float | None
     p90_minutes: float | None
+
+
+# -- back office ---------------------------------------------------------------------
+
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class ShelterCategory(Wire):
+    """A bed category (age band × sex, or special) with the shelter's own name for it."""
+
+    category: str
+    label: str
+    capacity: int
+    occupied: int
+    retired_at: datetime | None
+
+
+class ShelterCategoryCreate(Input):
+    category: Category
+    capacity: Annotated[int, msgspec.Meta(ge=0, le=500)]
+    label: Label | None = None
+
+
+class ShelterCategoryUpdate(Input):
+    """Rename, or change the number of beds (never below those in use)."""
+
+    label: Label | msgspec.UnsetType = msgspec.UNSET
+    capacity: Annotated[int, msgspec.Meta(ge=0, le=500)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class CurrentPlacement(Wire, omit_defaults=True):
+    id: int
+    request_id: int
+    category: str
+    placed_at: datetime
+    age_years: int
+    sex: Sex
+    needs: list[str]
+    urgency: Urgency
+    child: ChildIdentityView | None = None
+
+
+class IntakeSummary(Wire):
+    """A guidance centre's request in its back-office list: no identity, times only."""
+
+    id: int
+    created_at: datetime
+    age_years: int
+    sex: Sex
+    category: str
+    urgency: Urgency
+    status: Literal["open", "placed", "cancelled"]
+    placed_at: datetime | None
+    cancelled_at: datetime | None
+    minutes_to_placement: float | None
+    shelters_asked: int
+    shelters_accepting: int
+
+
+class IntakeCancel(Input):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]

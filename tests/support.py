@@ -6,12 +6,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 import httpx
 
 from backend.accounts.access import hash_token, new_token
+from schema.ems import Department
 
 PASSWORD = "correct horse battery staple"
 PROBLEM_JSON = "application/problem+json"
@@ -35,6 +36,7 @@ class Actors:
         self.db = db
 
     async def organization(self, kind: str, name: str | None = None, municipality_id: int = 1) -> int:
+        """A new organisation; a hospital runs every department of the shared list (its admin may retire some)."""
         org_id: int = await self.db.fetchval(
             "INSERT INTO organizations (kind, name, municipality_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             kind,
@@ -42,6 +44,14 @@ class Actors:
             municipality_id,
             datetime.now(UTC),
         )
+        if kind == "hospital":
+            await self.db.execute(
+                "INSERT INTO hospital_departments (hospital_id, department, created_at)"
+                " SELECT $1, unnest($2::text[]), $3",
+                org_id,
+                list(get_args(Department)),
+                datetime.now(UTC),
+            )
         return org_id
 
     async def resident(self, email: str | None = None) -> Actor:

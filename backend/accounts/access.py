@@ -50,6 +50,7 @@ PUBLIC: Final = Open.PUBLIC
 SIGNED_IN: Final = Open.SIGNED_IN
 PREFECTURE_ADMIN: Final = Member("prefecture", "admin")
 ANY_ADMIN: Final = Member(None, "admin")
+ANY_MEMBER: Final = Member(None, None)
 
 AccessRule = Open | Member
 
@@ -106,6 +107,13 @@ _TOPIC_PREFIX: Final[dict[str, str]] = {
     "hospital": "hospital",
     "prefecture": "prefecture",
 }
+
+
+def organization_topic(kind: OrganizationKind, organization_id: int) -> str:
+    """The realtime topic of an organisation's staff (e.g. `hospital:42`)."""
+    return f"{_TOPIC_PREFIX[kind]}:{organization_id}"
+
+
 # Topics open to anyone signed in (vacancy boards), named by the client.
 _PUBLIC_TOPICS: Final = re.compile(r"^vacancy:(facility|nursery):[1-9][0-9]{0,18}$")
 # Prefecture-wide boards and the memberships that may watch them.

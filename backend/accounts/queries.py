@@ -7,8 +7,10 @@ SELECT s.id AS session_id, a.id AS account_id, a.locale,
                 ORDER BY o.id, m.role) FILTER (WHERE m.role IS NOT NULL), '[]') AS memberships
   FROM sessions s
   JOIN accounts a ON a.id = s.account_id
-  LEFT JOIN memberships m ON m.account_id = a.id
-  LEFT JOIN organizations o ON o.id = m.organization_id
+  -- Read on every request, so a removed membership or a deactivated organisation stops
+  -- granting anything from the token's next request on.
+  LEFT JOIN (memberships m JOIN organizations o ON o.id = m.organization_id AND o.deactivated_at IS NULL)
+         ON m.account_id = a.id
  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
  GROUP BY s.id, a.id
 """
@@ -45,13 +47,13 @@ SESSION_STARTED = "SELECT created_at FROM sessions WHERE id = $1"
 # When each current membership began: a ticket replays an organisation's events from then on only.
 MEMBERSHIPS_SINCE = """
 SELECT o.id AS organization_id, o.kind AS organization_kind, m.role, m.created_at
-  FROM memberships m JOIN organizations o ON o.id = m.organization_id
+  FROM memberships m JOIN organizations o ON o.id = m.organization_id AND o.deactivated_at IS NULL
  WHERE m.account_id = $1
 """
 
 MEMBERSHIPS_OF = """
 SELECT o.id AS organization_id, o.kind AS organization_kind, m.role
-  FROM memberships m JOIN organizations o ON o.id = m.organization_id
+  FROM memberships m JOIN organizations o ON o.id = m.organization_id AND o.deactivated_at IS NULL
  WHERE m.account_id = $1
  ORDER BY o.id, m.role
 """

@@ -26,6 +26,7 @@ from backend.accounts.access import (
 from backend.accounts.service import AccountService
 from backend.context import app_context
 from backend.errors import Unauthorized
+from backend.organizations.routes import route_handlers as organization_handlers
 from schema.accounts import (
     Account,
     AccountCreate,
@@ -153,6 +154,7 @@ router = Router(
         create_organization,
         add_member,
         create_realtime_ticket,
+        *organization_handlers,
     ],
     dependencies={"accounts": Provide(account_service, sync_to_thread=False)},
 )

@@ -48,7 +48,9 @@ SELECT id AS request_id, hospital_id, status, sent_at, responded_at, reason, dep
   FROM ems_requests WHERE case_id = $1 ORDER BY id
 """
 
-HOSPITALS_AMONG = "SELECT id FROM organizations WHERE kind = 'hospital' AND id = ANY($1::bigint[])"
+HOSPITALS_AMONG = """
+SELECT id FROM organizations WHERE kind = 'hospital' AND id = ANY($1::bigint[]) AND deactivated_at IS NULL
+"""
 
 INSERT_REQUESTS = """
 INSERT INTO ems_requests (case_id, hospital_id, status, sent_at)
@@ -113,8 +115,11 @@ SELECT o.id AS hospital_id, o.name, m.lat, m.lon,
            AS departments
   FROM organizations o
   LEFT JOIN municipalities m ON m.id = o.municipality_id
-  LEFT JOIN hospital_board b ON b.hospital_id = o.id
- WHERE o.kind = 'hospital'
+  -- Only departments the hospital still runs.
+  LEFT JOIN (hospital_board b JOIN hospital_departments d
+             ON d.hospital_id = b.hospital_id AND d.department = b.department AND d.retired_at IS NULL)
+         ON b.hospital_id = o.id
+ WHERE o.kind = 'hospital' AND o.deactivated_at IS NULL
  GROUP BY o.id, m.lat, m.lon
  ORDER BY o.id
 """
@@ -132,7 +137,7 @@ RETURNING r.id, r.case_id, r.hospital_id, r.realert_count
 PURGE_CASES = """
 UPDATE ems_cases SET estimated_age = NULL, sex = NULL, chief_complaint = NULL, jcs = NULL, gcs_e = NULL,
        gcs_v = NULL, gcs_m = NULL, allergies = NULL, medications = NULL, lat = NULL, lon = NULL,
-       eta_minutes = NULL, purged_at = $1
+       eta_minutes = NULL, close_reason = NULL, purged_at = $1
  WHERE purged_at IS NULL AND opened_at < $2
 RETURNING id
 """
@@ -184,3 +189,56 @@ SELECT version, changed_at FROM recorded
 UNION ALL
 SELECT version, changed_at FROM ems_fhir_versions WHERE case_id = $1 AND NOT EXISTS (SELECT FROM recorded)
 """
+
+# -- back office -----------------------------------------------------------------------
+
+_DEPARTMENT_COLUMNS = "department, coalesce(name, department) AS name, created_at, retired_at"
+
+DEPARTMENTS = f"""
+SELECT {_DEPARTMENT_COLUMNS} FROM hospital_departments
+ WHERE hospital_id = $1 AND ($2 OR retired_at IS NULL) ORDER BY department
+"""
+
+# A new department, or a retired one brought back; an active one is left alone (no row returned).
+CREATE_DEPARTMENT = f"""
+INSERT INTO hospital_departments (hospital_id, department, name, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (hospital_id, department) DO UPDATE SET name = EXCLUDED.name, retired_at = NULL
+ WHERE hospital_departments.retired_at IS NOT NULL
+RETURNING {_DEPARTMENT_COLUMNS}
+"""
+
+RETIRE_DEPARTMENT = """
+UPDATE hospital_departments SET retired_at = $3 WHERE hospital_id = $1 AND department = $2 AND retired_at IS NULL
+RETURNING department
+"""
+
+# FOR SHARE: a department being retired (an UPDATE of its row) waits for the answer or board
+# change naming it, or the answer waits and then finds it retired.
+ACTIVE_DEPARTMENT = """
+SELECT true FROM hospital_departments WHERE hospital_id = $1 AND department = $2 AND retired_at IS NULL FOR SHARE
+"""
+
+_CASE_STATE = """
+CASE WHEN c.closed_at IS NOT NULL THEN 'closed' WHEN c.destination_at IS NOT NULL THEN 'transporting' ELSE 'open' END
+"""
+
+# $2, $3: the Tokyo day as instants (NULL: every day).
+FIRE_CASES = f"""
+SELECT c.id, c.opened_at, {_CASE_STATE} AS state, c.outcome, c.closed_at,
+       (SELECT r.hospital_id FROM ems_requests r WHERE r.case_id = c.id AND r.status = 'selected')
+           AS destination_hospital_id,
+       (SELECT count(*) FROM ems_requests r WHERE r.case_id = c.id) AS inquiries,
+       c.estimated_age, c.sex, c.chief_complaint
+  FROM ems_cases c
+ WHERE c.fire_department_id = $1
+   AND ($2::timestamptz IS NULL OR (c.opened_at >= $2 AND c.opened_at < $3))
+   AND ($4::text IS NULL OR {_CASE_STATE} = $4)
+   AND c.id < $5
+ ORDER BY c.id DESC LIMIT $6
+"""
+
+CLOSE_CASE = """
+UPDATE ems_cases SET closed_at = $2, closed_by = $3, outcome = $4, close_reason = $5 WHERE id = $1
+"""
+
+SELECTED_HOSPITAL = "SELECT hospital_id FROM ems_requests WHERE case_id = $1 AND status = 'selected'"

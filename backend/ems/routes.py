@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
-from litestar import Request, Response, Router, get, post, put
+from litestar import Request, Response, Router, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -14,19 +15,24 @@ from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, Caller
 from backend.context import app_context
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH
-from backend.ems.service import CREW, ER_STAFF, MAX_ATTACHMENT_BYTES, EmsService
-from backend.pagination import Limit
+from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
+from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.base import MAX_ID
 from schema.ems import (
     Attachment,
     BoardEntry,
     BoardUpdate,
     Case,
+    CaseClose,
     CaseCreate,
+    CaseState,
     Department,
     DestinationCreate,
     EmsStats,
+    FireCase,
     HospitalBoard,
+    HospitalDepartment,
+    HospitalDepartmentCreate,
     HospitalRequest,
     InboxItem,
     RequestResponse,
@@ -39,6 +45,8 @@ IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[EmsService]
 Me = NamedDependency[Caller]
 CASE_READERS = (CREW, ER_STAFF)
+# Fire departments count their days in Japan time.
+TOKYO: Final = ZoneInfo("Asia/Tokyo")
 
 
 def ems_service(state: State) -> EmsService:
@@ -174,6 +182,91 @@ async def stats(
     return await ems.stats(start or end - timedelta(days=365), end)
 
 
+# -- back office -------------------------------------------------------------------------
+
+
+@get(
+    "/v1/hospitals/{hospital_id:int}/departments",
+    access=(ER_STAFF, HOSPITAL_ADMIN),
+    operation_id="listHospitalDepartments",
+    tags=["ems"],
+)
+async def list_departments(
+    hospital_id: IdParam,
+    caller: Me,
+    ems: Service,
+    include_retired: Annotated[bool, QueryParameter(name="includeRetired")] = False,
+) -> list[HospitalDepartment]:
+    """The departments the hospital runs: the only ones its board and its answers may name."""
+    return await ems.departments(caller, hospital_id, include_retired)
+
+
+@post(
+    "/v1/hospitals/{hospital_id:int}/departments",
+    access=HOSPITAL_ADMIN,
+    operation_id="createHospitalDepartment",
+    tags=["ems"],
+)
+async def create_department(
+    hospital_id: IdParam, data: JSONBody[HospitalDepartmentCreate], caller: Me, ems: Service
+) -> HospitalDepartment:
+    """Add a department (or bring back a retired one); 409 if the hospital already runs it."""
+    return await ems.create_department(caller, hospital_id, data)
+
+
+@delete(
+    "/v1/hospitals/{hospital_id:int}/departments/{department:str}",
+    access=HOSPITAL_ADMIN,
+    operation_id="retireHospitalDepartment",
+    status_code=204,
+    tags=["ems"],
+)
+async def retire_department(
+    hospital_id: IdParam, department: Annotated[Department, PathParameter()], caller: Me, ems: Service
+) -> None:
+    """Retire a department: it leaves the board and takes no more answers."""
+    await ems.retire_department(caller, hospital_id, department)
+
+
+@get(
+    "/v1/fire-departments/{fire_department_id:int}/cases",
+    access=FIRE_STAFF,
+    operation_id="listFireDepartmentCases",
+    tags=["ems"],
+)
+async def list_fire_cases(
+    request: Request[Any, Any, Any],
+    fire_department_id: IdParam,
+    caller: Me,
+    ems: Service,
+    day: Annotated[date | None, QueryParameter(name="date", description="Japan date the case was opened")] = None,
+    case_state: Annotated[CaseState | None, QueryParameter(name="state")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[FireCase]]:
+    """The department's cases by day and state (open, transporting, closed), newest first (audited)."""
+    window = None
+    if day is not None:
+        start = datetime.combine(day, time(), TOKYO)
+        window = (start, start + timedelta(days=1))
+    before = MAX_ID if cursor is None else id_cursor(cursor)
+    items = await ems.fire_cases(caller, fire_department_id, window, case_state, before, limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@post(
+    "/v1/ems/cases/{case_id:int}/close",
+    access=FIRE_STAFF,
+    operation_id="closeEmsCase",
+    status_code=200,
+    tags=["ems"],
+)
+async def close_case(case_id: IdParam, data: JSONBody[CaseClose], caller: Me, ems: Service) -> FireCase:
+    """Close a case: handed over at its destination, or not transported (with a reason). Open requests
+    are released; 409 if already closed, or handed over without a destination."""
+    return await ems.close_case(caller, case_id, data)
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -191,6 +284,11 @@ router = Router(
         update_board,
         board,
         stats,
+        list_departments,
+        create_department,
+        retire_department,
+        list_fire_cases,
+        close_case,
     ],
     dependencies={"ems": Provide(ems_service, sync_to_thread=False)},
 )

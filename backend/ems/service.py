@@ -34,10 +34,14 @@ from schema.ems import (
     BoardEntry,
     BoardUpdate,
     Case,
+    CaseClose,
     CaseCreate,
     EmsStats,
+    FireCase,
     GcsRecord,
     HospitalBoard,
+    HospitalDepartment,
+    HospitalDepartmentCreate,
     HospitalRequest,
     InboxItem,
     RequestResponse,
@@ -45,6 +49,7 @@ from schema.ems import (
     VitalsRecord,
 )
 from schema.events import (
+    EmsCaseClosed,
     EmsDestinationSet,
     EmsRequestCreated,
     EmsRequestRealerted,
@@ -56,6 +61,12 @@ from schema.events import (
 
 register_constraint("ems_requests_one_destination", 409, "destination-set", "This case already has a destination")
 register_constraint(
+    "ems_requests_none_open_after_close", 409, "case-closed", "This case is closed: no request may be open on it"
+)
+register_constraint(
+    "ems_cases_handed_over_has_destination", 409, "no-destination", "A case is handed over only at its destination"
+)
+register_constraint(
     "ems_requests_closed_after_destination",
     409,
     "destination-set",
@@ -64,6 +75,8 @@ register_constraint(
 
 CREW = Member("fire_department", "paramedic")
 ER_STAFF = Member("hospital", "er_staff")
+HOSPITAL_ADMIN = Member("hospital", "admin")
+FIRE_STAFF = (CREW, Member("fire_department", "admin"))
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 # A handoff needs a few photos (medicine notebook, ECG strips); the cap keeps one case from
 # filling the database with the 5 MB a photo may take.
@@ -83,6 +96,18 @@ def _crew_departments(caller: Caller) -> frozenset[int]:
 
 def _er_hospitals(caller: Caller) -> frozenset[int]:
     return caller.organization_ids("hospital", roles=("er_staff",))
+
+
+def _fire_departments(caller: Caller) -> frozenset[int]:
+    return caller.organization_ids("fire_department", roles=("paramedic", "admin"))
+
+
+def _unknown_department(field: str) -> Unprocessable:
+    return Unprocessable(
+        "The hospital does not run this department (see GET /v1/hospitals/{id}/departments).",
+        slug="unknown-department",
+        errors=[FieldError(field=field, message="Not one of the hospital's departments")],
+    )
 
 
 class EmsService:
@@ -283,6 +308,8 @@ class EmsService:
             )
             if case["destination_at"] is not None:
                 raise Conflict("A destination is already set for this case.", slug="destination-set")
+            if case["closed_at"] is not None:
+                raise Conflict("This case is closed.", slug="case-closed")
             hospitals = {r["id"] for r in await conn.fetch(queries.HOSPITALS_AMONG, wanted)}
             unknown = [
                 FieldError(field=f"$.hospitalIds[{i}]", message="Not a hospital")
@@ -336,6 +363,10 @@ class EmsService:
                 raise NotFound()
             if request["status"] != "pending":
                 raise Conflict(f"This request is already {request['status']}.", slug="request-not-open")
+            if data.department is not None and not await conn.fetchval(
+                queries.ACTIVE_DEPARTMENT, request["hospital_id"], data.department
+            ):
+                raise _unknown_department("$.department")
             status = "accepted" if data.decision == "accept" else "declined"
             row = await conn.fetchrow(
                 queries.ANSWER_REQUEST,
@@ -403,6 +434,8 @@ class EmsService:
         if not now < data.until <= now + timedelta(days=7):
             raise Unprocessable(errors=[FieldError(field="$.until", message="Must be within the next 7 days")])
         async with self.ctx.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(queries.ACTIVE_DEPARTMENT, hospital_id, department):
+                raise _unknown_department("department")
             row = await conn.fetchrow(
                 queries.UPSERT_BOARD, hospital_id, department, data.status, data.until, caller.account_id, now
             )
@@ -435,6 +468,122 @@ class EmsService:
             )
             for r in rows
         ]
+
+    # -- back office: departments ---------------------------------------------------------
+
+    async def departments(self, caller: Caller, hospital_id: int, include_retired: bool) -> list[HospitalDepartment]:
+        if hospital_id not in caller.organization_ids("hospital", roles=("er_staff", "admin")):
+            raise NotFound()
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.DEPARTMENTS, hospital_id, include_retired)
+        return [HospitalDepartment(**dict(r)) for r in rows]
+
+    async def create_department(
+        self, caller: Caller, hospital_id: int, data: HospitalDepartmentCreate
+    ) -> HospitalDepartment:
+        if hospital_id not in caller.organization_ids("hospital", roles=("admin",)):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(queries.CREATE_DEPARTMENT, hospital_id, data.department, data.name, now)
+            if row is None:
+                raise Conflict("The hospital already runs this department.", slug="department-exists")
+            await self._department_changed(conn, caller, hospital_id, data.department, "create", now)
+        return HospitalDepartment(**dict(row))
+
+    async def retire_department(self, caller: Caller, hospital_id: int, department: str) -> None:
+        """The department leaves the board and takes no more answers; past answers keep naming it."""
+        if hospital_id not in caller.organization_ids("hospital", roles=("admin",)):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchval(queries.RETIRE_DEPARTMENT, hospital_id, department, now) is None:
+                raise NotFound()
+            await self._department_changed(conn, caller, hospital_id, department, "retire", now)
+
+    async def _department_changed(
+        self, conn: asyncpg.Connection, caller: Caller, hospital_id: int, department: str, change: str, at: datetime
+    ) -> None:
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action=f"hospital.department.{change}",
+            subject_type="organization",
+            subject_id=hospital_id,
+            reason=f"department {department}",
+            at=at,
+        )
+        event = HospitalBoardChanged(hospital_id=hospital_id, department=department)
+        await emit(conn, topic="hospitals:board", event=event, at=at)
+
+    # -- back office: the fire department's cases ------------------------------------------
+
+    async def fire_cases(
+        self,
+        caller: Caller,
+        fire_department_id: int,
+        day: tuple[datetime, datetime] | None,
+        state: str | None,
+        before: int,
+        limit: int,
+    ) -> list[FireCase]:
+        """The department's cases, newest first; each case shown names a complaint, so each is audited."""
+        if fire_department_id not in _fire_departments(caller):
+            raise NotFound()
+        start, end = day if day is not None else (None, None)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.FIRE_CASES, fire_department_id, start, end, state, before, limit)
+            for row in rows:
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="ems.case.list",
+                    subject_type="ems_case",
+                    subject_id=row["id"],
+                    reason="fire department's case list",
+                    at=now,
+                )
+        return [FireCase(**dict(r)) for r in rows]
+
+    async def close_case(self, caller: Caller, case_id: int, data: CaseClose) -> FireCase:
+        if data.outcome == "not_transported" and data.reason is None:
+            raise Unprocessable(
+                errors=[FieldError(field="$.reason", message="Say why the patient was not transported")]
+            )
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            # The case lock first, as every change of a case (module docstring).
+            case = await conn.fetchrow(queries.CASE_FOR_UPDATE, case_id)
+            if case is None or case["fire_department_id"] not in _fire_departments(caller):
+                raise NotFound()
+            if case["closed_at"] is not None:
+                raise Conflict(f"This case is already closed ({case['outcome']}).", slug="already-closed")
+            if data.outcome == "handed_over" and case["destination_at"] is None:
+                raise Conflict("Set the destination before handing the patient over.", slug="no-destination")
+            released = await conn.fetch(queries.RELEASE_OTHERS, case_id)
+            await conn.execute(queries.CLOSE_CASE, case_id, now, caller.account_id, data.outcome, data.reason)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="ems.case.close",
+                subject_type="ems_case",
+                subject_id=case_id,
+                reason=f"{data.outcome}: {data.reason}" if data.reason else data.outcome,
+                at=now,
+            )
+            closed = EmsCaseClosed(case_id=case_id, outcome=data.outcome)
+            events: list[tuple[str, Event]] = [(f"fire:{case['fire_department_id']}", closed)]
+            destination = await conn.fetchval(queries.SELECTED_HOSPITAL, case_id)
+            if destination is not None:
+                events.append((f"hospital:{destination}", closed))
+            events += [
+                (f"hospital:{r['hospital_id']}", EmsRequestReleased(request_id=r["id"], case_id=case_id))
+                for r in released
+            ]
+            await emit_all(conn, events, at=now)
+            row = await conn.fetchrow(queries.FIRE_CASES, case["fire_department_id"], None, None, None, case_id + 1, 1)
+        return FireCase(**dict(row))
 
     # -- statistics and housekeeping -------------------------------------------------------
 

@@ -1,17 +1,80 @@
 """All SQL of the shelters context."""
 
+# Setting beds on a retired category brings it back.
 UPSERT_UNIT = """
 INSERT INTO shelter_units (shelter_id, category, capacity, updated_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (shelter_id, category) DO UPDATE SET capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at
+ON CONFLICT (shelter_id, category) DO UPDATE
+   SET capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at, retired_at = NULL
 RETURNING shelter_id, category, capacity, occupied, 0 AS held
 """
 
 VACANCIES = """
-SELECT shelter_id, category, capacity, occupied, 0 AS held FROM shelter_units
- WHERE ($1::bigint IS NULL OR shelter_id = $1) ORDER BY shelter_id, category
+SELECT u.shelter_id, u.category, u.capacity, u.occupied, 0 AS held
+  FROM shelter_units u JOIN organizations o ON o.id = u.shelter_id AND o.deactivated_at IS NULL
+ WHERE ($1::bigint IS NULL OR u.shelter_id = $1) AND u.retired_at IS NULL
+ ORDER BY u.shelter_id, u.category
 """
 
-SHELTERS_AMONG = "SELECT id FROM organizations WHERE kind = 'shelter' AND id = ANY($1::bigint[])"
+SHELTERS_AMONG = """
+SELECT id FROM organizations WHERE kind = 'shelter' AND id = ANY($1::bigint[]) AND deactivated_at IS NULL
+"""
+
+_CATEGORY_COLUMNS = "category, coalesce(label, category) AS label, capacity, occupied, retired_at"
+
+CATEGORIES = f"""
+SELECT {_CATEGORY_COLUMNS} FROM shelter_units WHERE shelter_id = $1 AND ($2 OR retired_at IS NULL) ORDER BY category
+"""
+
+# A new category, or a retired one brought back; an active one is left alone (no row returned).
+CREATE_CATEGORY = f"""
+INSERT INTO shelter_units (shelter_id, category, label, capacity, updated_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (shelter_id, category) DO UPDATE
+   SET label = EXCLUDED.label, capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at, retired_at = NULL
+ WHERE shelter_units.retired_at IS NOT NULL
+RETURNING {_CATEGORY_COLUMNS}
+"""
+
+CATEGORY_FOR_UPDATE = f"""
+SELECT {_CATEGORY_COLUMNS} FROM shelter_units WHERE shelter_id = $1 AND category = $2 FOR UPDATE
+"""
+
+UPDATE_CATEGORY = f"""
+UPDATE shelter_units SET label = $3, capacity = $4, updated_at = $5 WHERE shelter_id = $1 AND category = $2
+RETURNING {_CATEGORY_COLUMNS}
+"""
+
+# The CHECK shelter_units_retired_empty refuses it while a child occupies a bed.
+RETIRE_CATEGORY = """
+UPDATE shelter_units SET retired_at = $3, updated_at = $3 WHERE shelter_id = $1 AND category = $2
+"""
+
+CURRENT_PLACEMENTS = """
+SELECT p.*, r.age_years, r.sex, r.needs, r.urgency FROM placements p JOIN intake_requests r ON r.id = p.request_id
+ WHERE p.shelter_id = $1 AND p.discharged_at IS NULL AND p.id > $2
+ ORDER BY p.id LIMIT $3
+"""
+
+CENTER_REQUESTS = """
+SELECT r.id, r.created_at, r.age_years, r.sex, r.category, r.urgency, r.status, r.placed_at, r.cancelled_at,
+       extract(epoch FROM r.placed_at - r.created_at) / 60 AS minutes_to_placement,
+       (SELECT count(*) FROM intake_targets t WHERE t.request_id = r.id) AS shelters_asked,
+       (SELECT count(*) FROM intake_targets t WHERE t.request_id = r.id AND t.status IN ('accepted', 'placed'))
+           AS shelters_accepting
+  FROM intake_requests r
+ WHERE r.guidance_center_id = $1 AND ($2::text IS NULL OR r.status = $2) AND r.id < $3
+ ORDER BY r.id DESC LIMIT $4
+"""
+
+CANCEL_REQUEST = """
+UPDATE intake_requests SET status = 'cancelled', cancelled_at = $2, cancelled_by = $3, cancel_reason = $4
+ WHERE id = $1 AND status = 'open'
+"""
+
+# Every shelter still part of the request is told; their part ends.
+CLOSE_OPEN_TARGETS = """
+UPDATE intake_targets SET status = 'closed' WHERE request_id = $1 AND status IN ('pending', 'accepted', 'declined')
+RETURNING shelter_id
+"""
 
 INSERT_REQUEST = """
 INSERT INTO intake_requests (guidance_center_id, created_by, created_at, age_years, sex, category, needs, urgency,
@@ -60,7 +123,7 @@ SELECT r.* FROM intake_requests r
 # A bed, only if one is free: the CHECK (occupied <= capacity) backs this up.
 TAKE_BED = """
 UPDATE shelter_units SET occupied = occupied + 1, updated_at = $3
- WHERE shelter_id = $1 AND category = $2 AND occupied < capacity
+ WHERE shelter_id = $1 AND category = $2 AND occupied < capacity AND retired_at IS NULL
 RETURNING occupied
 """
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Request, Response, Router, get, post, put
+from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -18,12 +18,18 @@ from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
 from schema.base import MAX_ID
 from schema.shelters import (
     CATEGORY_PATTERN,
+    CurrentPlacement,
+    IntakeCancel,
     IntakeRequest,
     IntakeRequestCreate,
     IntakeResponseCreate,
+    IntakeSummary,
     Placement,
     PlacementCreate,
     PlacementStats,
+    ShelterCategory,
+    ShelterCategoryCreate,
+    ShelterCategoryUpdate,
     Target,
     UnitUpdate,
     Vacancy,
@@ -33,6 +39,7 @@ IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[ShelterService]
 Me = NamedDependency[Caller]
 INVOLVED = (CASEWORKER, *SHELTER_STAFF)
+CategoryParam = Annotated[str, PathParameter(pattern=CATEGORY_PATTERN)]
 
 
 def shelter_service(state: State) -> ShelterService:
@@ -135,8 +142,140 @@ async def stats(
     return await shelters.placement_stats(start or end - timedelta(days=365), end)
 
 
+# -- back office -------------------------------------------------------------------------
+
+
+@get(
+    "/v1/shelters/{shelter_id:int}/categories",
+    access=SHELTER_STAFF,
+    operation_id="listShelterCategories",
+    tags=["shelters"],
+)
+async def list_categories(
+    shelter_id: IdParam,
+    caller: Me,
+    shelters: Service,
+    include_retired: Annotated[bool, QueryParameter(name="includeRetired")] = False,
+) -> list[ShelterCategory]:
+    """The shelter's bed categories with their names, beds and occupancy."""
+    return await shelters.categories(caller, shelter_id, include_retired)
+
+
+@post(
+    "/v1/shelters/{shelter_id:int}/categories",
+    access=SHELTER_STAFF,
+    operation_id="createShelterCategory",
+    tags=["shelters"],
+)
+async def create_category(
+    shelter_id: IdParam, data: JSONBody[ShelterCategoryCreate], caller: Me, shelters: Service
+) -> ShelterCategory:
+    """Add a bed category (or bring back a retired one); 409 if the shelter already has it."""
+    return await shelters.create_category(caller, shelter_id, data)
+
+
+@patch(
+    "/v1/shelters/{shelter_id:int}/categories/{category:str}",
+    access=SHELTER_STAFF,
+    operation_id="updateShelterCategory",
+    tags=["shelters"],
+)
+async def update_category(
+    shelter_id: IdParam,
+    category: CategoryParam,
+    data: JSONBody[ShelterCategoryUpdate],
+    caller: Me,
+    shelters: Service,
+) -> ShelterCategory:
+    """Rename a category or change its beds (409 below the beds in use)."""
+    return await shelters.update_category(caller, shelter_id, category, data)
+
+
+@delete(
+    "/v1/shelters/{shelter_id:int}/categories/{category:str}",
+    access=SHELTER_STAFF,
+    operation_id="retireShelterCategory",
+    status_code=204,
+    tags=["shelters"],
+)
+async def retire_category(shelter_id: IdParam, category: CategoryParam, caller: Me, shelters: Service) -> None:
+    """Retire a category nobody occupies (409 otherwise): it takes no more placements."""
+    await shelters.retire_category(caller, shelter_id, category)
+
+
+@get(
+    "/v1/shelters/{shelter_id:int}/placements",
+    access=SHELTER_STAFF,
+    operation_id="listCurrentPlacements",
+    tags=["shelters"],
+)
+async def list_placements(
+    request: Request[Any, Any, Any],
+    shelter_id: IdParam,
+    caller: Me,
+    shelters: Service,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[CurrentPlacement]]:
+    """The children placed here now, with who they are (this shelter was chosen); each one shown is audited."""
+    items = await shelters.current_placements(caller, shelter_id, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@get(
+    "/v1/guidance-centers/{center_id:int}/intake-requests",
+    access=CASEWORKER,
+    operation_id="listCenterIntakeRequests",
+    tags=["shelters"],
+)
+async def list_center_requests(
+    request: Request[Any, Any, Any],
+    center_id: IdParam,
+    caller: Me,
+    shelters: Service,
+    status: Annotated[Literal["open", "placed", "cancelled"] | None, QueryParameter()] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[IntakeSummary]]:
+    """The centre's requests by state, newest first, with minutes to placement (no identities)."""
+    before = MAX_ID if cursor is None else id_cursor(cursor)
+    items = await shelters.center_requests(caller, center_id, status, before, limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@post(
+    "/v1/intake-requests/{request_id:int}/cancel",
+    access=CASEWORKER,
+    operation_id="cancelIntakeRequest",
+    status_code=200,
+    tags=["shelters"],
+)
+async def cancel_request(
+    request_id: IdParam, data: JSONBody[IntakeCancel], caller: Me, shelters: Service
+) -> IntakeSummary:
+    """Cancel an open request with a reason; every shelter still part of it is told (409 once placed)."""
+    return await shelters.cancel(caller, request_id, data)
+
+
 router = Router(
     path="/",
-    route_handlers=[set_unit, vacancies, create_request, list_requests, get_request, respond, place, discharge, stats],
+    route_handlers=[
+        set_unit,
+        vacancies,
+        create_request,
+        list_requests,
+        get_request,
+        respond,
+        place,
+        discharge,
+        stats,
+        list_categories,
+        create_category,
+        update_category,
+        retire_category,
+        list_placements,
+        list_center_requests,
+        cancel_request,
+    ],
     dependencies={"shelters": Provide(shelter_service, sync_to_thread=False)},
 )

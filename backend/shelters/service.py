@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import asyncpg
+import msgspec
 from cryptography.exceptions import InvalidTag
 
 from backend.accounts.access import Caller, Member
@@ -33,6 +34,7 @@ from backend.shelters.identity import IdentityCipher
 from schema.base import FieldError
 from schema.events import (
     Event,
+    IntakeCancelled,
     IntakeClosed,
     IntakePlaced,
     IntakeRequested,
@@ -40,18 +42,25 @@ from schema.events import (
     ShelterVacancyChanged,
 )
 from schema.shelters import (
+    CurrentPlacement,
+    IntakeCancel,
     IntakeRequest,
     IntakeRequestCreate,
     IntakeResponseCreate,
+    IntakeSummary,
     Placement,
     PlacementCreate,
     PlacementStats,
+    ShelterCategory,
+    ShelterCategoryCreate,
+    ShelterCategoryUpdate,
     Target,
     Vacancy,
 )
 
 register_constraint("placements_one_per_request", 409, "already-placed", "This child has already been placed")
 register_constraint("shelter_units_within_capacity", 409, "over-capacity", "Capacity below the beds in use")
+register_constraint("shelter_units_retired_empty", 409, "category-occupied", "A child still sleeps in this category")
 
 CASEWORKER = Member("guidance_center", "caseworker")
 SHELTER_STAFF = (Member("shelter", "staff"), Member("shelter", "admin"))
@@ -76,6 +85,12 @@ def _placement(row: asyncpg.Record) -> Placement:
         discharged_at=row["discharged_at"],
         identity_access_until=row["identity_access_until"],
     )
+
+
+def _summary(row: asyncpg.Record) -> IntakeSummary:
+    fields = dict(row)
+    minutes = fields.pop("minutes_to_placement")
+    return IntakeSummary(**fields, minutes_to_placement=float(minutes) if minutes is not None else None)
 
 
 class ShelterService:
@@ -318,6 +333,160 @@ class ShelterService:
             event = ShelterVacancyChanged(shelter_id=placement["shelter_id"], category=placement["category"])
             await emit_all(conn, [(VACANCY_BOARD, event)], at=now)
         return _placement(row)
+
+    # -- back office: bed categories ----------------------------------------------------
+
+    def _own_shelter(self, caller: Caller, shelter_id: int) -> None:
+        if shelter_id not in _shelters(caller):
+            raise NotFound()
+
+    async def categories(self, caller: Caller, shelter_id: int, include_retired: bool) -> list[ShelterCategory]:
+        self._own_shelter(caller, shelter_id)
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.CATEGORIES, shelter_id, include_retired)
+        return [ShelterCategory(**dict(r)) for r in rows]
+
+    async def create_category(self, caller: Caller, shelter_id: int, data: ShelterCategoryCreate) -> ShelterCategory:
+        self._own_shelter(caller, shelter_id)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                queries.CREATE_CATEGORY, shelter_id, data.category, data.label, data.capacity, now
+            )
+            if row is None:
+                raise Conflict("This shelter already has that category; rename it or change its beds.",
+                               slug="category-exists")  # fmt: skip
+            await self._category_changed(conn, caller, shelter_id, data.category, "create", now)
+        return ShelterCategory(**dict(row))
+
+    async def update_category(
+        self, caller: Caller, shelter_id: int, category: str, data: ShelterCategoryUpdate
+    ) -> ShelterCategory:
+        self._own_shelter(caller, shelter_id)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(queries.CATEGORY_FOR_UPDATE, shelter_id, category)
+            if current is None or current["retired_at"] is not None:
+                raise NotFound()
+            label = current["label"] if data.label is msgspec.UNSET else data.label
+            capacity = current["capacity"] if data.capacity is msgspec.UNSET else data.capacity
+            # Below the beds in use, the CHECK shelter_units_within_capacity answers 409 over-capacity.
+            row = await conn.fetchrow(queries.UPDATE_CATEGORY, shelter_id, category, label, capacity, now)
+            await self._category_changed(conn, caller, shelter_id, category, "update", now)
+        return ShelterCategory(**dict(row))
+
+    async def retire_category(self, caller: Caller, shelter_id: int, category: str) -> None:
+        self._own_shelter(caller, shelter_id)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            # The row lock orders this after (or before) any placement taking a bed here.
+            current = await conn.fetchrow(queries.CATEGORY_FOR_UPDATE, shelter_id, category)
+            if current is None or current["retired_at"] is not None:
+                raise NotFound()
+            if current["occupied"] > 0:
+                raise Conflict(
+                    f"{current['occupied']} child(ren) still sleep in this category; discharge them first.",
+                    slug="category-occupied",
+                )
+            await conn.execute(queries.RETIRE_CATEGORY, shelter_id, category, now)
+            await self._category_changed(conn, caller, shelter_id, category, "retire", now)
+
+    async def _category_changed(
+        self, conn: asyncpg.Connection, caller: Caller, shelter_id: int, category: str, change: str, at: datetime
+    ) -> None:
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action=f"shelter.category.{change}",
+            subject_type="organization",
+            subject_id=shelter_id,
+            reason=f"category {category}",
+            at=at,
+        )
+        await emit_all(conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=at)
+
+    # -- back office: who is here, and the centre's requests -------------------------------
+
+    async def current_placements(
+        self, caller: Caller, shelter_id: int, after: int, limit: int
+    ) -> list[CurrentPlacement]:
+        """The children placed here now, with their identity (this shelter was chosen for each);
+        one audit row per child shown."""
+        self._own_shelter(caller, shelter_id)
+        cipher = self._cipher()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.CURRENT_PLACEMENTS, shelter_id, after, limit)
+            items = []
+            for row in rows:
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="intake.placements.identity",
+                    subject_type="intake_request",
+                    subject_id=row["request_id"],
+                    reason="shelter the child is placed at (current placements list)",
+                    at=now,
+                )
+                try:
+                    child = cipher.open(
+                        row["identity_key_id"], row["identity_nonce"], row["identity_ciphertext"], row["request_id"]
+                    )
+                except (InvalidTag, KeyError) as exc:
+                    raise IntegrityFailure(f"identity of intake request {row['request_id']} does not open") from exc
+                items.append(
+                    CurrentPlacement(
+                        id=row["id"],
+                        request_id=row["request_id"],
+                        category=row["category"],
+                        placed_at=row["placed_at"],
+                        age_years=row["age_years"],
+                        sex=row["sex"],
+                        needs=list(row["needs"]),
+                        urgency=row["urgency"],
+                        child=child,
+                    )
+                )
+        return items
+
+    async def center_requests(
+        self, caller: Caller, center_id: int, status: str | None, before: int, limit: int
+    ) -> list[IntakeSummary]:
+        """The centre's requests by state, with minutes to placement; nameless, so not audited."""
+        if center_id not in _centers(caller):
+            raise NotFound()
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.CENTER_REQUESTS, center_id, status, before, limit)
+        return [_summary(r) for r in rows]
+
+    async def cancel(self, caller: Caller, request_id: int, data: IntakeCancel) -> IntakeSummary:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            # The same row lock as placement: a cancel and a placement never both succeed.
+            request = await conn.fetchrow(queries.REQUEST_FOR_UPDATE, request_id)
+            if request is None or request["guidance_center_id"] not in _centers(caller):
+                raise NotFound()
+            if request["status"] != "open":
+                raise Conflict(f"This request is already {request['status']}.", slug="request-closed")
+            await conn.execute(queries.CANCEL_REQUEST, request_id, now, caller.account_id, data.reason)
+            shelters = [r["shelter_id"] for r in await conn.fetch(queries.CLOSE_OPEN_TARGETS, request_id)]
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="intake.cancel",
+                subject_type="intake_request",
+                subject_id=request_id,
+                reason=data.reason,
+                at=now,
+            )
+            center = request["guidance_center_id"]
+            events: list[tuple[str, Event]] = [
+                (f"shelter:{s}", IntakeCancelled(request_id=request_id)) for s in shelters
+            ]
+            events.append((f"guidance:{center}", IntakeCancelled(request_id=request_id)))
+            await emit_all(conn, events, at=now)
+            row = await conn.fetchrow(queries.CENTER_REQUESTS, center, None, request_id + 1, 1)
+        return _summary(row)
 
     async def placement_stats(self, start: datetime, end: datetime) -> PlacementStats:
         async with self.ctx.acquire() as conn:

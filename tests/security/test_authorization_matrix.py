@@ -34,6 +34,8 @@ ROLES = (
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
 EVERYONE = frozenset(ROLES)
 FACILITY_STAFF = frozenset({"municipality_staff", "operator_staff", "prefecture_admin"})
+ADMINS = frozenset({"hospital_admin", "prefecture_admin"})
+MEMBERS = SIGNED_IN - {"resident"}
 
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
@@ -45,6 +47,16 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/organizations"): frozenset({"prefecture_admin"}),
     ("POST", "/v1/organizations/{organization_id:int}/members"): frozenset({"hospital_admin", "prefecture_admin"}),
     ("POST", "/v1/realtime/tickets"): SIGNED_IN,
+    ("GET", "/v1/organizations"): ADMINS,
+    ("GET", "/v1/organizations/{organization_id:int}"): MEMBERS,
+    ("PATCH", "/v1/organizations/{organization_id:int}"): ADMINS,
+    ("POST", "/v1/organizations/{organization_id:int}/deactivate"): frozenset({"prefecture_admin"}),
+    ("POST", "/v1/organizations/{organization_id:int}/reactivate"): frozenset({"prefecture_admin"}),
+    ("GET", "/v1/organizations/{organization_id:int}/members"): ADMINS,
+    ("PATCH", "/v1/organizations/{organization_id:int}/members/{account_id:int}"): ADMINS,
+    ("DELETE", "/v1/organizations/{organization_id:int}/members/{account_id:int}"): ADMINS,
+    ("GET", "/v1/audit"): ADMINS,
+    ("GET", "/v1/stats/overview"): frozenset({"prefecture_admin"}),
     ("POST", "/v1/facilities"): FACILITY_STAFF,
     ("GET", "/v1/facilities"): EVERYONE,
     ("POST", "/v1/facilities/{facility_id:int}/resources"): FACILITY_STAFF,
@@ -97,6 +109,13 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/intake-requests/{request_id:int}/placement"): frozenset({"caseworker"}),
     ("POST", "/v1/placements/{placement_id:int}/discharge"): frozenset({"caseworker", "shelter_staff"}),
     ("GET", "/v1/intake-stats"): frozenset({"prefecture_admin"}),
+    ("GET", "/v1/shelters/{shelter_id:int}/categories"): frozenset({"shelter_staff"}),
+    ("POST", "/v1/shelters/{shelter_id:int}/categories"): frozenset({"shelter_staff"}),
+    ("PATCH", "/v1/shelters/{shelter_id:int}/categories/{category:str}"): frozenset({"shelter_staff"}),
+    ("DELETE", "/v1/shelters/{shelter_id:int}/categories/{category:str}"): frozenset({"shelter_staff"}),
+    ("GET", "/v1/shelters/{shelter_id:int}/placements"): frozenset({"shelter_staff"}),
+    ("GET", "/v1/guidance-centers/{center_id:int}/intake-requests"): frozenset({"caseworker"}),
+    ("POST", "/v1/intake-requests/{request_id:int}/cancel"): frozenset({"caseworker"}),
     ("POST", "/v1/ems/cases"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/cases/{case_id:int}"): frozenset({"paramedic", "er_staff"}),
     ("POST", "/v1/ems/cases/{case_id:int}/vitals"): frozenset({"paramedic"}),
@@ -111,6 +130,11 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/v1/hospitals/{hospital_id:int}/board/{department:str}"): frozenset({"er_staff"}),
     ("GET", "/v1/hospitals/board"): frozenset({"paramedic", "er_staff"}),
     ("GET", "/v1/ems/stats"): frozenset({"prefecture_admin"}),
+    ("GET", "/v1/hospitals/{hospital_id:int}/departments"): frozenset({"er_staff", "hospital_admin"}),
+    ("POST", "/v1/hospitals/{hospital_id:int}/departments"): frozenset({"hospital_admin"}),
+    ("DELETE", "/v1/hospitals/{hospital_id:int}/departments/{department:str}"): frozenset({"hospital_admin"}),
+    ("GET", "/v1/fire-departments/{fire_department_id:int}/cases"): frozenset({"paramedic"}),
+    ("POST", "/v1/ems/cases/{case_id:int}/close"): frozenset({"paramedic"}),
     ("POST", "/v1/devices"): SIGNED_IN,
     ("DELETE", "/v1/devices/{device_id:int}"): SIGNED_IN,
 }
@@ -192,7 +216,7 @@ async def test_allowed_roles_of_another_organisation_get_404(
     http: httpx.AsyncClient, actors: Actors, cast: Cast
 ) -> None:
     foreign = {kind: await actors.organization(kind, municipality_id=2) for kind in
-               ("hospital", "nursery", "shelter", "municipality")}  # fmt: skip
+               ("hospital", "nursery", "shelter", "municipality", "guidance_center", "fire_department")}  # fmt: skip
     owner = await actors.member("municipality", "staff", foreign["municipality"])
     facility = await http.post(
         "/v1/facilities",
@@ -213,6 +237,25 @@ async def test_allowed_roles_of_another_organisation_get_404(
         ("er_staff", "PUT", f"/v1/hospitals/{foreign['hospital']}/board/cardiology",
          {"status": "accepting", "until": "2099-01-01T00:00:00+09:00"}),
         ("municipality_staff", "PUT", "/v1/municipalities/2/childcare-quota", {"monthlyHours": 10}),
+        ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}", None),
+        ("hospital_admin", "PATCH", f"/v1/organizations/{foreign['hospital']}", {"name": "Mine now"}),
+        ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}/members", None),
+        ("hospital_admin", "PATCH", f"/v1/organizations/{foreign['hospital']}/members/{owner.account_id}",
+         {"role": "staff"}),
+        ("hospital_admin", "DELETE", f"/v1/organizations/{foreign['municipality']}/members/{owner.account_id}",
+         None),
+        ("er_staff", "GET", f"/v1/organizations/{foreign['hospital']}", None),
+        ("shelter_staff", "GET", f"/v1/shelters/{foreign['shelter']}/categories", None),
+        ("shelter_staff", "POST", f"/v1/shelters/{foreign['shelter']}/categories",
+         {"category": "special", "capacity": 1}),
+        ("shelter_staff", "PATCH", f"/v1/shelters/{foreign['shelter']}/categories/special", {"label": "x"}),
+        ("shelter_staff", "DELETE", f"/v1/shelters/{foreign['shelter']}/categories/special", None),
+        ("shelter_staff", "GET", f"/v1/shelters/{foreign['shelter']}/placements", None),
+        ("er_staff", "GET", f"/v1/hospitals/{foreign['hospital']}/departments", None),
+        ("hospital_admin", "POST", f"/v1/hospitals/{foreign['hospital']}/departments", {"department": "burns"}),
+        ("hospital_admin", "DELETE", f"/v1/hospitals/{foreign['hospital']}/departments/burns", None),
+        ("caseworker", "GET", f"/v1/guidance-centers/{foreign['guidance_center']}/intake-requests", None),
+        ("paramedic", "GET", f"/v1/fire-departments/{foreign['fire_department']}/cases", None),
     ]  # fmt: skip
     for role, method, path, body in cases:
         person = cast.people[role]

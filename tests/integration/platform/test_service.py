@@ -91,3 +91,26 @@ async def test_demo_child_is_applied_to_and_approved_at_the_demo_nursery(
     assert [(a["nurseryId"], a["status"]) for a in applications] == [(nursery_id, "approved")]
     assert [c["id"] for c in (await http.get("/v1/children", headers=tokens["nursery"])).json()] == [child["id"]]
     assert await db.fetchval("SELECT count(*) FROM child_approvals") == 1
+
+
+async def test_demo_seed_gives_the_back_office_screens_something_to_show(
+    http: httpx.AsyncClient, database_url: str, test_settings: Settings
+) -> None:
+    await seed_demo(database_url, test_settings)
+    await seed_demo(database_url, test_settings)
+    tokens = {}
+    for who in ("shelter", "caseworker", "paramedic", "er"):
+        session = await http.post("/v1/sessions", json={"email": f"{who}@demo.musubi.jp", "password": DEMO_PASSWORD})
+        tokens[who] = {"Authorization": f"Bearer {session.json()['token']}"}
+    org = {}
+    for who, headers in tokens.items():
+        org[who] = (await http.get("/v1/me", headers=headers)).json()["memberships"][0]["organizationId"]
+    placements = (await http.get(f"/v1/shelters/{org['shelter']}/placements", headers=tokens["shelter"])).json()
+    assert len(placements) == 2
+    assert all(p["child"]["name"] for p in placements)
+    requests = await http.get(f"/v1/guidance-centers/{org['caseworker']}/intake-requests", headers=tokens["caseworker"])
+    assert sorted(r["status"] for r in requests.json()) == ["open", "placed", "placed"]
+    cases = (await http.get(f"/v1/fire-departments/{org['paramedic']}/cases", headers=tokens["paramedic"])).json()
+    assert sorted(c["state"] for c in cases) == ["closed", "closed", "open"]
+    departments = (await http.get(f"/v1/hospitals/{org['er']}/departments", headers=tokens["er"])).json()
+    assert "emergency" in [d["department"] for d in departments]

@@ -1,0 +1,1 @@
+"""De-identified figures for the prefecture."""

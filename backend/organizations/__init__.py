@@ -1,0 +1,1 @@
+"""Organisations and people: what organisation admins and the prefecture run themselves."""
