@@ -27,14 +27,14 @@ CROWD = 200
 
 @contextlib.asynccontextmanager
 async def two_api_processes(database_url: str, settings: Settings) -> AsyncIterator[list[str]]:
-    """Two `musubi serve` processes on one database, each with its own pool. Each pool is large
-    enough that every request of the rush holds a connection at once, so the rush meets in
-    PostgreSQL (where the deadlocks were) rather than in the pool queue. The time limits are
+    """Two `musubi serve` processes on one database, each with its own pool. The pools are as
+    large as a server's default `max_connections` (100) allows beside the test's own, so dozens of
+    the rush's inserts meet in PostgreSQL at once (where the deadlocks were). The time limits are
     raised because this machine may be shared: a slow queue is not what this test is about,
     a deadlock or a wrong answer is."""
     env = {
         **musubi_env(database_url, "memory://", settings),
-        "MUSUBI_DB_POOL_MAX": str(CROWD // 2),
+        "MUSUBI_DB_POOL_MAX": "35",
         "MUSUBI_DB_STATEMENT_TIMEOUT_MS": "30000",
         "MUSUBI_DB_ACQUIRE_TIMEOUT_MS": "30000",
     }
