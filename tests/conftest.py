@@ -117,7 +117,11 @@ async def base_url(app: Litestar) -> AsyncIterator[str]:
     """The real app on uvicorn, listening on a loopback port for the whole session."""
     sock = _free_socket()
     # As `musubi serve`: the app, not uvicorn, decides whom to believe about X-Forwarded-For.
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", backlog=2048, proxy_headers=False)
+    # The server keeps idle connections longer than httpx does (5 s), as `musubi serve` does: otherwise
+    # a loaded machine lets the server close a pooled connection just as the client reuses it.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", backlog=2048, proxy_headers=False, timeout_keep_alive=75
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
