@@ -47,6 +47,22 @@ class Account(Wire):
     display_name: str
     locale: Locale
     created_at: datetime
+    # Until the link mailed to `email` is followed, the account may look but not book, reserve or apply.
+    email_verified: bool
+
+
+# Single-use tokens from mail links are 43 URL-safe characters after their prefix.
+LinkToken = Annotated[str, msgspec.Meta(min_length=10, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class EmailVerification(Input):
+    token: LinkToken
+
+
+class EmailChange(Input):
+    email: Email
+    # A stolen session alone must not move the account to another address.
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class Me(Account):
@@ -79,9 +95,21 @@ class Organization(Wire):
     created_at: datetime
 
 
-class MemberCreate(Input):
+class InvitationCreate(Input):
     email: Email
     role: Role
+
+
+class Invitation(Wire):
+    """A pending offer of a role, mailed to `email` as a single-use link (招待)."""
+
+    id: int
+    organization_id: int
+    email: str
+    role: Role
+    invited_by: int | None
+    created_at: datetime
+    expires_at: datetime
 
 
 class Member(Wire):
@@ -96,10 +124,14 @@ class Member(Wire):
 __all__ = [
     "Account",
     "AccountCreate",
+    "EmailChange",
+    "EmailVerification",
     "Id",
+    "Invitation",
+    "InvitationCreate",
+    "LinkToken",
     "Me",
     "Member",
-    "MemberCreate",
     "Membership",
     "Organization",
     "OrganizationCreate",

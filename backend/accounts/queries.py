@@ -1,7 +1,7 @@
 """All SQL of the accounts context."""
 
 CALLER_BY_TOKEN = """
-SELECT s.id AS session_id, a.id AS account_id, a.locale,
+SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS NOT NULL AS email_verified,
        coalesce(jsonb_agg(jsonb_build_object(
                     'organizationId', o.id, 'organizationKind', o.kind, 'role', m.role)
                 ORDER BY o.id, m.role) FILTER (WHERE m.role IS NOT NULL), '[]') AS memberships
@@ -16,20 +16,61 @@ SELECT s.id AS session_id, a.id AS account_id, a.locale,
 INSERT_ACCOUNT = """
 INSERT INTO accounts (email, password_hash, display_name, locale, created_at)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, email, display_name, locale, created_at
+RETURNING id, email, display_name, locale, created_at, email_verified_at
 """
 
 ACCOUNT_FOR_LOGIN = """
-SELECT id, email, password_hash, display_name, locale, created_at
+SELECT id, email, password_hash, display_name, locale, created_at, email_verified_at
   FROM accounts WHERE lower(email) = lower($1)
 """
 
 ACCOUNT_BY_ID = """
-SELECT id, email, display_name, locale, created_at FROM accounts WHERE id = $1
+SELECT id, email, display_name, locale, created_at, email_verified_at FROM accounts WHERE id = $1
 """
 
 ACCOUNT_BY_EMAIL = """
-SELECT id, email, display_name, locale, created_at FROM accounts WHERE lower(email) = lower($1)
+SELECT id, email, display_name, locale, created_at, email_verified_at FROM accounts WHERE lower(email) = lower($1)
+"""
+
+# Serialises changes of one account (address, password, deletion) and their mails.
+ACCOUNT_BY_ID_FOR_UPDATE = """
+SELECT id, email, display_name, locale, created_at, email_verified_at FROM accounts WHERE id = $1 FOR UPDATE
+"""
+
+PASSWORD_HASH_OF = "SELECT password_hash FROM accounts WHERE id = $1"
+
+# Mail links: single-use tokens kept as SHA-256 only.
+INSERT_ACCOUNT_TOKEN = """
+INSERT INTO account_tokens (account_id, purpose, token_hash, email, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+# Using a token is one statement, so two clicks racing cannot both succeed.
+USE_ACCOUNT_TOKEN = """
+UPDATE account_tokens SET used_at = $3
+ WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+RETURNING account_id, email
+"""
+
+# Older links of the same purpose stop working when a new one is sent or one is used.
+RETIRE_ACCOUNT_TOKENS = """
+UPDATE account_tokens SET used_at = $3 WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL
+"""
+
+ACCOUNT_TOKENS_SENT_SINCE = """
+SELECT count(*) FROM account_tokens WHERE account_id = $1 AND purpose = $2 AND created_at > $3
+"""
+
+# Verifies the address the link was sent to, and only while the account still has it.
+MARK_EMAIL_VERIFIED = """
+UPDATE accounts SET email_verified_at = $3
+ WHERE id = $1 AND lower(email) = lower($2)
+RETURNING id, email, display_name, locale, created_at, email_verified_at
+"""
+
+CHANGE_EMAIL = """
+UPDATE accounts SET email = $2, email_verified_at = NULL WHERE id = $1
+RETURNING id, email, display_name, locale, created_at, email_verified_at
 """
 
 UPDATE_PASSWORD_HASH = "UPDATE accounts SET password_hash = $2 WHERE id = $1"
@@ -62,6 +103,54 @@ RETURNING id, kind, name, municipality_id, created_at
 """
 
 ORGANIZATION_EXISTS = "SELECT true FROM organizations WHERE id = $1"
+
+ORGANIZATION_NAME = "SELECT name FROM organizations WHERE id = $1"
+
+LOCALE_OF_ADDRESS = "SELECT locale FROM accounts WHERE lower(email) = lower($1)"
+
+# Inviting again replaces the open invitation (its link stops working).
+REVOKE_PENDING_INVITATION_FOR = """
+UPDATE invitations SET revoked_at = $4
+ WHERE organization_id = $1 AND lower(email) = lower($2) AND role = $3 AND accepted_at IS NULL AND revoked_at IS NULL
+"""
+
+INSERT_INVITATION = """
+INSERT INTO invitations (organization_id, email, role, token_hash, invited_by, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, organization_id, email, role, invited_by, created_at, expires_at
+"""
+
+PENDING_INVITATIONS = """
+SELECT id, organization_id, email, role, invited_by, created_at, expires_at
+  FROM invitations
+ WHERE organization_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+ ORDER BY id
+"""
+
+REVOKE_INVITATION = """
+UPDATE invitations SET revoked_at = $3
+ WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL
+RETURNING id
+"""
+
+# Only the invited address, verified, takes the role: the link alone is not enough, and an
+# account that merely registered the address first (unverified) gets nothing.
+ACCEPT_INVITATION = """
+UPDATE invitations i SET accepted_at = $3, accepted_by = a.id
+  FROM accounts a
+ WHERE i.token_hash = $1 AND a.id = $2
+   AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $3
+   AND lower(a.email) = lower(i.email) AND a.email_verified_at IS NOT NULL
+RETURNING i.id, i.organization_id, i.role
+"""
+
+# Why an invitation could not be accepted, once ACCEPT_INVITATION found nothing.
+INVITATION_BY_TOKEN = """
+SELECT i.email, i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 AS open
+  FROM invitations i WHERE i.token_hash = $1
+"""
+
+ORGANIZATION_KIND = "SELECT kind FROM organizations WHERE id = $1"
 
 INSERT_MEMBERSHIP = """
 INSERT INTO memberships (organization_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)

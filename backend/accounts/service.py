@@ -26,15 +26,19 @@ from backend.accounts.access import (
 )
 from backend.audit import record_audit
 from backend.context import AppContext
-from backend.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.mail import messages
+from backend.mail.outbox import queue_mail
 from backend.outbox import emit
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
     AccountCreate,
+    EmailChange,
+    EmailVerification,
+    Invitation,
+    InvitationCreate,
     Me,
-    Member,
-    MemberCreate,
     Membership,
     Organization,
     OrganizationCreate,
@@ -60,6 +64,15 @@ def _verify(hasher: PasswordHasher, password_hash: str | None, password: str) ->
         return False
 
 
+# Verification mails an account may ask for per hour (sign-up and address changes count too).
+MAX_VERIFICATION_MAILS_PER_HOUR = 5
+
+
+def new_link_token() -> str:
+    """The secret of a mail link; only its SHA-256 is stored."""
+    return secrets.token_urlsafe(32)
+
+
 class _Throttled(Exception):
     """Rolls back a reservation that got only one of its two buckets."""
 
@@ -75,14 +88,90 @@ class AccountService:
 
     async def register(self, data: AccountCreate) -> Account:
         password_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.password)
-        async with self.ctx.acquire() as conn:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                queries.INSERT_ACCOUNT,
-                data.email,
-                password_hash,
-                data.display_name,
-                data.locale,
-                self.ctx.clock.now(),
+                queries.INSERT_ACCOUNT, data.email, password_hash, data.display_name, data.locale, now
+            )
+            await self._mail_verification_link(conn, row["id"], row["email"], row["locale"], now)
+        return _account(row)
+
+    async def _mail_verification_link(
+        self, conn: asyncpg.Connection, account_id: int, email: str, locale: messages.MailLocale, now: datetime
+    ) -> None:
+        """A fresh single-use link to `email`, in the caller's transaction; earlier links stop working."""
+        hours = self.ctx.settings.email_verification_hours
+        token = new_link_token()
+        await conn.execute(queries.RETIRE_ACCOUNT_TOKENS, account_id, "verify_email", now)
+        await conn.execute(
+            queries.INSERT_ACCOUNT_TOKEN,
+            account_id,
+            "verify_email",
+            hash_token(token),
+            email,
+            now,
+            now + timedelta(hours=hours),
+        )
+        link = f"{self.ctx.settings.public_base_url}/verify?token={token}"
+        await queue_mail(conn, account_id=account_id, to=email, mail=messages.verify_email(locale, link, hours), at=now)
+
+    async def verify_email(self, data: EmailVerification) -> Account:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            used = await conn.fetchrow(queries.USE_ACCOUNT_TOKEN, hash_token(data.token), "verify_email", now)
+            # The address may have changed since the link was sent; then it proves nothing.
+            row = None
+            if used is not None:
+                row = await conn.fetchrow(queries.MARK_EMAIL_VERIFIED, used["account_id"], used["email"], now)
+            if row is None:
+                raise BadRequest(
+                    "This link was already used, has expired or was replaced by a newer one.",
+                    slug="link-invalid",
+                    title="The link is not valid",
+                )
+        return _account(row)
+
+    async def resend_verification(self, caller: Caller) -> None:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            account = await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            if account is None:
+                raise Unauthorized()
+            if account["email_verified_at"] is not None:
+                raise Conflict("This address is verified already.", slug="already-verified")
+            sent = await conn.fetchval(
+                queries.ACCOUNT_TOKENS_SENT_SINCE, caller.account_id, "verify_email", now - timedelta(hours=1)
+            )
+            if sent >= MAX_VERIFICATION_MAILS_PER_HOUR:
+                raise TooManyRequests("Several links were sent in the last hour; use the newest.", retry_after_s=3600)
+            await self._mail_verification_link(conn, caller.account_id, account["email"], account["locale"], now)
+
+    async def change_email(self, caller: Caller, data: EmailChange) -> Account:
+        """A new address is unverified until its link is followed; the old address is told of the change."""
+        async with self.ctx.acquire() as conn:
+            stored_hash = await conn.fetchval(queries.PASSWORD_HASH_OF, caller.account_id)
+        if not await asyncio.to_thread(_verify, self.ctx.password_hasher, stored_hash, data.current_password):
+            raise Forbidden("The current password is wrong.", slug="wrong-password", title="Wrong password")
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            before = await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            if before is None:
+                raise Unauthorized()
+            if before["email"].lower() == data.email.lower():
+                raise Conflict("That is the current address.", slug="same-email")
+            row = await conn.fetchrow(queries.CHANGE_EMAIL, caller.account_id, data.email)
+            await self._mail_verification_link(conn, row["id"], row["email"], row["locale"], now)
+            await queue_mail(
+                conn, account_id=row["id"], to=before["email"], mail=messages.email_changed(row["locale"]), at=now
+            )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="account.email_changed",
+                subject_type="account",
+                subject_id=caller.account_id,
+                reason=None,
+                at=now,
             )
         return _account(row)
 
@@ -212,45 +301,112 @@ class AccountService:
             )
         return Organization(**dict(row))
 
-    async def add_member(self, caller: Caller, organization_id: int, data: MemberCreate) -> Member:
+    def _require_admin_of(self, caller: Caller, organization_id: int) -> None:
         if not caller.is_prefecture_admin:
             caller.require_organization(organization_id, roles=("admin",))
+
+    async def invite(self, caller: Caller, organization_id: int, data: InvitationCreate) -> Invitation:
+        """Mail a single-use link offering `role`; nothing is granted until the address's owner accepts."""
+        self._require_admin_of(caller, organization_id)
+        settings = self.ctx.settings
         now = self.ctx.clock.now()
+        token = new_link_token()
         async with self.ctx.acquire() as conn, conn.transaction():
+            organization_name = await conn.fetchval(queries.ORGANIZATION_NAME, organization_id)
+            if organization_name is None:
+                raise NotFound()
+            await conn.execute(queries.REVOKE_PENDING_INVITATION_FOR, organization_id, data.email, data.role, now)
+            row = await conn.fetchrow(
+                queries.INSERT_INVITATION,
+                organization_id,
+                data.email,
+                data.role,
+                hash_token(token),
+                caller.account_id,
+                now,
+                now + timedelta(days=settings.invitation_days),
+            )
+            # The invitee's language if they have an account; the inviter learns nothing of that.
+            locale: messages.MailLocale = (
+                "en" if await conn.fetchval(queries.LOCALE_OF_ADDRESS, data.email) == "en" else "ja"
+            )
+            link = f"{settings.public_base_url}/invitations?token={token}"
+            mail = messages.invitation(locale, link, organization_name, data.role, settings.invitation_days)
+            await queue_mail(conn, account_id=None, to=data.email, mail=mail, at=now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="invitation.create",
+                subject_type="organization",
+                subject_id=organization_id,
+                reason=f"role {data.role}",
+                at=now,
+            )
+        return Invitation(**dict(row))
+
+    async def pending_invitations(self, caller: Caller, organization_id: int) -> list[Invitation]:
+        self._require_admin_of(caller, organization_id)
+        async with self.ctx.acquire() as conn:
             if await conn.fetchval(queries.ORGANIZATION_EXISTS, organization_id) is None:
                 raise NotFound()
-            account = await conn.fetchrow(queries.ACCOUNT_BY_EMAIL, data.email)
-            if account is None:
-                raise Unprocessable(
-                    "No account has this e-mail; the person must sign up first.",
-                    slug="unknown-account",
-                    errors=[FieldError(field="$.email", message="No account with this e-mail")],
+            rows = await conn.fetch(queries.PENDING_INVITATIONS, organization_id, self.ctx.clock.now())
+        return [Invitation(**dict(row)) for row in rows]
+
+    async def revoke_invitation(self, caller: Caller, organization_id: int, invitation_id: int) -> None:
+        self._require_admin_of(caller, organization_id)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchval(queries.REVOKE_INVITATION, invitation_id, organization_id, now) is None:
+                raise NotFound()
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="invitation.revoke",
+                subject_type="organization",
+                subject_id=organization_id,
+                reason=f"invitation {invitation_id}",
+                at=now,
+            )
+
+    async def accept_invitation(self, caller: Caller, token: str) -> Membership:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            accepted = await conn.fetchrow(queries.ACCEPT_INVITATION, hash_token(token), caller.account_id, now)
+            if accepted is None:
+                found = await conn.fetchrow(queries.INVITATION_BY_TOKEN, hash_token(token), now)
+                if found is None or not found["open"]:
+                    raise NotFound("This invitation was accepted, revoked, replaced or has expired.")
+                account = await conn.fetchrow(queries.ACCOUNT_BY_ID, caller.account_id)
+                if account is None or account["email"].lower() != found["email"].lower():
+                    raise Forbidden(
+                        "This invitation is for another address; sign in with the invited one.",
+                        slug="invitation-for-another-address",
+                    )
+                raise Forbidden(
+                    "Verify your e-mail address first, then accept the invitation.",
+                    slug="email-not-verified",
+                    title="E-mail address not verified",
                 )
-            row = await conn.fetchrow(queries.INSERT_MEMBERSHIP, organization_id, account["id"], data.role, now)
+            organization_id, role = accepted["organization_id"], accepted["role"]
+            await conn.execute(queries.INSERT_MEMBERSHIP, organization_id, caller.account_id, role, now)
             await record_audit(
                 conn,
                 actor=caller.account_id,
                 action="membership.grant",
                 subject_type="account",
-                subject_id=account["id"],
-                reason=f"role {data.role} in organization {organization_id}",
+                subject_id=caller.account_id,
+                reason=f"role {role} in organization {organization_id} by invitation {accepted['id']}",
                 at=now,
             )
             # The member's open clients refresh their roles (and realtime topics) on this.
             await emit(
                 conn,
-                topic=f"user:{account['id']}",
-                event=MembershipGranted(organization_id=organization_id, role=data.role),
+                topic=f"user:{caller.account_id}",
+                event=MembershipGranted(organization_id=organization_id, role=role),
                 at=now,
             )
-        return Member(
-            organization_id=row["organization_id"],
-            account_id=row["account_id"],
-            email=account["email"],
-            display_name=account["display_name"],
-            role=row["role"],
-            created_at=row["created_at"],
-        )
+            kind = await conn.fetchval(queries.ORGANIZATION_KIND, organization_id)
+        return Membership(organization_id=organization_id, organization_kind=kind, role=role)
 
 
 async def end_live_access(conn: asyncpg.Connection, *, account_id: int, session_id: int | None, at: datetime) -> None:
@@ -292,6 +448,7 @@ def _account_fields(row: asyncpg.Record) -> dict[str, Any]:
         "display_name": row["display_name"],
         "locale": row["locale"],
         "created_at": row["created_at"],
+        "email_verified": row["email_verified_at"] is not None,
     }
 
 

@@ -39,11 +39,22 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
     ("GET", "/ready"): EVERYONE,
     ("POST", "/v1/accounts"): EVERYONE,
+    ("POST", "/v1/accounts/verify"): EVERYONE,
+    ("POST", "/v1/accounts/verification"): SIGNED_IN,
+    ("PUT", "/v1/me/email"): SIGNED_IN,
+    ("GET", "/verify"): EVERYONE,
+    ("POST", "/verify"): EVERYONE,
     ("POST", "/v1/sessions"): EVERYONE,
     ("DELETE", "/v1/sessions/current"): SIGNED_IN,
     ("GET", "/v1/me"): SIGNED_IN,
     ("POST", "/v1/organizations"): frozenset({"prefecture_admin"}),
-    ("POST", "/v1/organizations/{organization_id:int}/members"): frozenset({"hospital_admin", "prefecture_admin"}),
+    ("POST", "/v1/organizations/{organization_id:int}/invitations"): frozenset({"hospital_admin", "prefecture_admin"}),
+    ("GET", "/v1/organizations/{organization_id:int}/invitations"): frozenset({"hospital_admin", "prefecture_admin"}),
+    ("DELETE", "/v1/organizations/{organization_id:int}/invitations/{invitation_id:int}"): frozenset(
+        {"hospital_admin", "prefecture_admin"}
+    ),
+    ("POST", "/v1/invitations/{token:str}/accept"): SIGNED_IN,
+    ("GET", "/invitations"): EVERYONE,
     ("POST", "/v1/realtime/tickets"): SIGNED_IN,
     ("POST", "/v1/facilities"): FACILITY_STAFF,
     ("GET", "/v1/facilities"): EVERYONE,
@@ -108,7 +119,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/devices"): SIGNED_IN,
     ("DELETE", "/v1/devices/{device_id:int}"): SIGNED_IN,
 }
-PATH_VALUES = {"category:str": "6-12:female", "department:str": "cardiology"}
+PATH_VALUES = {"category:str": "6-12:female", "department:str": "cardiology", "token:str": "not-a-real-token-0123"}
 
 
 def routes(app: Litestar) -> list[tuple[str, str]]:
@@ -198,8 +209,9 @@ async def test_allowed_roles_of_another_organisation_get_404(
                 "cancelDeadlineHours": 0}  # fmt: skip
     cases = [
         ("municipality_staff", "POST", f"/v1/facilities/{facility.json()['id']}/resources", resource),
-        ("hospital_admin", "POST", f"/v1/organizations/{foreign['hospital']}/members",
+        ("hospital_admin", "POST", f"/v1/organizations/{foreign['hospital']}/invitations",
          {"email": owner.email, "role": "staff"}),
+        ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}/invitations", None),
         ("nursery_staff", "POST", f"/v1/nurseries/{foreign['nursery']}/sessions",
          {"date": "2030-01-10", "block": "morning", "capacity": {"3-5": 1}}),
         ("nursery_staff", "GET", f"/v1/nurseries/{foreign['nursery']}/applications", None),
