@@ -95,6 +95,20 @@ class Organization(Wire):
     created_at: datetime
 
 
+class PasswordChange(Input):
+    current: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    new: Password
+
+
+class PasswordResetRequest(Input):
+    # Any string up to the limits: the answer must not reveal which addresses have accounts.
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+
+
+class PasswordReset(Input):
+    password: Password
+
+
 class InvitationCreate(Input):
     email: Email
     role: Role
@@ -135,6 +149,9 @@ __all__ = [
     "Membership",
     "Organization",
     "OrganizationCreate",
+    "PasswordChange",
+    "PasswordReset",
+    "PasswordResetRequest",
     "Session",
     "SessionCreate",
 ]

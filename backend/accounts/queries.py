@@ -79,6 +79,17 @@ INSERT_SESSION = """
 INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)
 """
 
+# Every session of the account but one ($3; null → all), returning which ended.
+REVOKE_SESSIONS_EXCEPT = """
+UPDATE sessions SET revoked_at = $2
+ WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id IS DISTINCT FROM $3
+RETURNING id
+"""
+
+ACCOUNT_FOR_RESET = """
+SELECT id, email, locale FROM accounts WHERE lower(email) = lower($1) AND deleted_at IS NULL
+"""
+
 REVOKE_SESSION = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
 
 SESSION_STARTED = "SELECT created_at FROM sessions WHERE id = $1"

@@ -38,6 +38,9 @@ from schema.accounts import (
     Membership,
     Organization,
     OrganizationCreate,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetRequest,
     Session,
     SessionCreate,
 )
@@ -126,6 +129,50 @@ async def verify_form(request: Request[Any, Any, Any], accounts: NamedDependency
     except DomainError:
         return link_page("verify-failed", "", status_code=400)
     return link_page("verified", "")
+
+
+@post("/v1/me/password", access=SIGNED_IN, operation_id="changePassword", status_code=204)
+async def change_password(
+    data: JSONBody[PasswordChange], caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
+) -> None:
+    """Change the password (the current one is needed); every other session of the account ends."""
+    await accounts.change_password(caller, data)
+
+
+@post("/v1/password-resets", access=PUBLIC, operation_id="requestPasswordReset", status_code=202)
+async def request_password_reset(
+    request: Request[Any, Any, Any], data: JSONBody[PasswordResetRequest], accounts: NamedDependency[AccountService]
+) -> None:
+    """Mail a reset link (30 minutes, once). The same answer whether the address has an account or not."""
+    client = request.client.host if request.client else "unknown"
+    await accounts.request_password_reset(data, client)
+
+
+@post("/v1/password-resets/{token:str}", access=PUBLIC, operation_id="resetPassword", status_code=200)
+async def reset_password(
+    token: LinkTokenParam, data: JSONBody[PasswordReset], accounts: NamedDependency[AccountService]
+) -> Account:
+    """Set a new password with the mailed link; every session of the account ends."""
+    return await accounts.reset_password(token, data)
+
+
+@get(
+    "/reset-password", access=PUBLIC, operation_id="resetPasswordPage", include_in_schema=False, media_type="text/html"
+)
+async def reset_page(token: TokenQuery = "") -> Response[str]:
+    return link_page("reset", token)
+
+
+@post(
+    "/reset-password", access=PUBLIC, operation_id="resetPasswordForm", include_in_schema=False, media_type="text/html"
+)
+async def reset_form(request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Response[str]:
+    form = await request.form()
+    try:
+        await accounts.reset_password(str(form.get("token", "")), PasswordReset(password=str(form.get("password", ""))))
+    except DomainError:
+        return link_page("reset-failed", "", status_code=400)
+    return link_page("reset-done", "")
 
 
 # No Idempotency-Key storage: the response holds a bearer token, which is kept only hashed.
@@ -241,6 +288,11 @@ router = Router(
         change_email,
         verify_page,
         verify_form,
+        change_password,
+        request_password_reset,
+        reset_password,
+        reset_page,
+        reset_form,
         create_session,
         delete_current_session,
         get_me,

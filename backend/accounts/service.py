@@ -24,6 +24,7 @@ from backend.accounts.access import (
     new_token,
     private_topics,
 )
+from backend.accounts.passwords import require_strong
 from backend.audit import record_audit
 from backend.context import AppContext
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
@@ -42,6 +43,9 @@ from schema.accounts import (
     Membership,
     Organization,
     OrganizationCreate,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetRequest,
     Session,
     SessionCreate,
 )
@@ -87,6 +91,7 @@ class AccountService:
         return caller_from_row(row) if row else None
 
     async def register(self, data: AccountCreate) -> Account:
+        require_strong(data.password, "$.password", data.email)
         password_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.password)
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -170,6 +175,115 @@ class AccountService:
                 action="account.email_changed",
                 subject_type="account",
                 subject_id=caller.account_id,
+                reason=None,
+                at=now,
+            )
+        return _account(row)
+
+    async def change_password(self, caller: Caller, data: PasswordChange) -> None:
+        """Needs the current password; every other session of the account ends (and its sockets close)."""
+        require_strong(data.new, "$.new")
+        async with self.ctx.acquire() as conn:
+            stored_hash = await conn.fetchval(queries.PASSWORD_HASH_OF, caller.account_id)
+        if not await asyncio.to_thread(_verify, self.ctx.password_hasher, stored_hash, data.current):
+            raise Forbidden("The current password is wrong.", slug="wrong-password", title="Wrong password")
+        new_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.new)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            account = await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            if account is None:
+                raise Unauthorized()
+            await conn.execute(queries.UPDATE_PASSWORD_HASH, caller.account_id, new_hash)
+            await self._end_sessions(conn, caller.account_id, keep=caller.session_id, at=now)
+            notice = messages.password_changed(account["locale"])
+            await queue_mail(conn, account_id=account["id"], to=account["email"], mail=notice, at=now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="account.password_changed",
+                subject_type="account",
+                subject_id=caller.account_id,
+                reason=None,
+                at=now,
+            )
+
+    async def _end_sessions(self, conn: asyncpg.Connection, account_id: int, *, keep: int | None, at: datetime) -> int:
+        """Revoke the account's sessions (all but `keep`) and close their live sockets, in the caller's transaction."""
+        ended = await conn.fetch(queries.REVOKE_SESSIONS_EXCEPT, account_id, at, keep)
+        for session in ended:
+            await end_live_access(conn, account_id=account_id, session_id=session["id"], at=at)
+        return len(ended)
+
+    async def request_password_reset(self, data: PasswordResetRequest, client_address: str) -> None:
+        """Mail a reset link if the address has an account. The answer is the same either way;
+        requests are throttled per address asked for and per client, counted before the lookup."""
+        settings = self.ctx.settings
+        now = self.ctx.clock.now()
+        window = timedelta(minutes=settings.password_reset_window_minutes)
+        account_bucket = "reset:account:" + data.email.strip().lower()
+        address_bucket = "reset:address:" + client_address
+        async with self.ctx.acquire() as conn, conn.transaction():
+            reserved = await conn.fetch(
+                queries.RESERVE_LOGIN_ATTEMPT,
+                account_bucket,
+                address_bucket,
+                now,
+                window,
+                settings.password_reset_max_per_account,
+                settings.password_reset_max_per_address,
+            )
+            if len(reserved) < 2:
+                raise TooManyRequests(
+                    "Several reset links were asked for recently; use the newest or try later.",
+                    retry_after_s=int(window.total_seconds()),
+                )
+            account = await conn.fetchrow(queries.ACCOUNT_FOR_RESET, data.email.strip())
+            if account is None:
+                return
+            minutes = settings.password_reset_minutes
+            token = new_link_token()
+            await conn.execute(queries.RETIRE_ACCOUNT_TOKENS, account["id"], "reset_password", now)
+            await conn.execute(
+                queries.INSERT_ACCOUNT_TOKEN,
+                account["id"],
+                "reset_password",
+                hash_token(token),
+                account["email"],
+                now,
+                now + timedelta(minutes=minutes),
+            )
+            link = f"{settings.public_base_url}/reset-password?token={token}"
+            mail = messages.reset_password(account["locale"], link, minutes)
+            await queue_mail(conn, account_id=account["id"], to=account["email"], mail=mail, at=now)
+
+    async def reset_password(self, token: str, data: PasswordReset) -> Account:
+        """Set a new password with a mailed link. Following it proves the address too, so it is
+        verified; every session ends, including whoever had registered the address first."""
+        require_strong(data.password, "$.password")
+        new_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.password)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            used = await conn.fetchrow(queries.USE_ACCOUNT_TOKEN, hash_token(token), "reset_password", now)
+            row = None
+            if used is not None:
+                row = await conn.fetchrow(queries.MARK_EMAIL_VERIFIED, used["account_id"], used["email"], now)
+            if row is None:
+                raise BadRequest(
+                    "This link was already used, has expired or was replaced by a newer one.",
+                    slug="link-invalid",
+                    title="The link is not valid",
+                )
+            await conn.execute(queries.UPDATE_PASSWORD_HASH, row["id"], new_hash)
+            await self._end_sessions(conn, row["id"], keep=None, at=now)
+            await queue_mail(
+                conn, account_id=row["id"], to=row["email"], mail=messages.password_changed(row["locale"]), at=now
+            )
+            await record_audit(
+                conn,
+                actor=row["id"],
+                action="account.password_reset",
+                subject_type="account",
+                subject_id=row["id"],
                 reason=None,
                 at=now,
             )
