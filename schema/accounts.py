@@ -1,7 +1,7 @@
 """Accounts, sessions, organisations and memberships."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -65,8 +65,57 @@ class EmailChange(Input):
     current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
+# Kinds of notice a resident may turn off per channel (README: "Notices").
+NoticeKind = Literal[
+    "booking_confirmed",
+    "payment_due",
+    "booking_cancelled_by_facility",
+    "waitlist_offer",
+    "lottery_result",
+    "childcare_confirmed",
+    "childcare_reminder",
+    "childcare_cancelled_by_nursery",
+]
+
+
+class NotificationPreferences(Wire):
+    """Per channel, the kinds turned on (true) or off (false); a kind not named is on."""
+
+    push: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+    email: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+
+
 class Me(Account):
     memberships: list[Membership]
+    notifications: NotificationPreferences
+
+
+class NotificationPreferencesUpdate(Input):
+    push: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+    email: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+
+
+class ProfileUpdate(Input):
+    display_name: DisplayName | None = None
+    locale: Locale | None = None
+    # Merged into the stored preferences: only the kinds named change.
+    notifications: NotificationPreferencesUpdate | None = None
+
+
+class SessionInfo(Wire):
+    id: int
+    device: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    current: bool
+
+
+class AccountExport(Wire):
+    """Everything held about the caller (APPI 開示): the account, and its rows in every table that names it."""
+
+    account: Me
+    records: dict[str, list[dict[str, Any]]]
 
 
 class SessionCreate(Input):
@@ -138,6 +187,7 @@ class Member(Wire):
 __all__ = [
     "Account",
     "AccountCreate",
+    "AccountExport",
     "EmailChange",
     "EmailVerification",
     "Id",
@@ -147,11 +197,16 @@ __all__ = [
     "Me",
     "Member",
     "Membership",
+    "NoticeKind",
+    "NotificationPreferences",
+    "NotificationPreferencesUpdate",
     "Organization",
     "OrganizationCreate",
     "PasswordChange",
     "PasswordReset",
     "PasswordResetRequest",
+    "ProfileUpdate",
     "Session",
     "SessionCreate",
+    "SessionInfo",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, Router, delete, get, post, put
+from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -23,6 +23,7 @@ from backend.accounts.access import (
     remember_caller,
     remembered_caller,
 )
+from backend.accounts.erasure import delete_account
 from backend.accounts.pages import link_page
 from backend.accounts.service import AccountService
 from backend.context import app_context
@@ -30,6 +31,7 @@ from backend.errors import DomainError, Unauthorized
 from schema.accounts import (
     Account,
     AccountCreate,
+    AccountExport,
     EmailChange,
     EmailVerification,
     Invitation,
@@ -41,8 +43,10 @@ from schema.accounts import (
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
+    ProfileUpdate,
     Session,
     SessionCreate,
+    SessionInfo,
 )
 from schema.base import MAX_ID
 from schema.realtime import Ticket, TicketCreate
@@ -183,7 +187,7 @@ async def create_session(
 ) -> Session:
     """Log in with e-mail and password; returns a bearer token."""
     client = request.client.host if request.client else "unknown"
-    return await accounts.login(data, client)
+    return await accounts.login(data, client, request.headers.get("user-agent"))
 
 
 @delete("/v1/sessions/current", access=SIGNED_IN, operation_id="deleteCurrentSession", status_code=204)
@@ -196,6 +200,49 @@ async def delete_current_session(caller: NamedDependency[Caller], accounts: Name
 async def get_me(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> Me:
     """The caller's account and memberships."""
     return await accounts.me(caller)
+
+
+@patch("/v1/me", access=SIGNED_IN, operation_id="updateMe")
+async def update_me(
+    data: JSONBody[ProfileUpdate], caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
+) -> Me:
+    """Change the display name, language or notification preferences (per kind and channel)."""
+    return await accounts.update_profile(caller, data)
+
+
+@get("/v1/me/sessions", access=SIGNED_IN, operation_id="listMySessions")
+async def list_sessions(
+    caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
+) -> list[SessionInfo]:
+    """The caller's live sessions: device, created, last used; `current` marks this one."""
+    return await accounts.sessions(caller)
+
+
+@delete("/v1/me/sessions/{session_id:int}", access=SIGNED_IN, operation_id="revokeMySession", status_code=204)
+async def revoke_session(
+    session_id: IdParam, caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
+) -> None:
+    """End one of the caller's sessions (its sockets close)."""
+    await accounts.revoke_session(caller, session_id)
+
+
+@delete("/v1/me/sessions", access=SIGNED_IN, operation_id="revokeMyOtherSessions", status_code=204)
+async def revoke_other_sessions(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> None:
+    """End every session of the caller but this one."""
+    await accounts.revoke_other_sessions(caller)
+
+
+@get("/v1/me/export", access=SIGNED_IN, operation_id="exportMe")
+async def export_me(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> AccountExport:
+    """Everything held about the caller, as JSON."""
+    return await accounts.export(caller)
+
+
+@delete("/v1/me", access=SIGNED_IN, operation_id="deleteMe", status_code=204)
+async def delete_me(state: State, caller: NamedDependency[Caller]) -> None:
+    """Delete the account: sessions end, future bookings and reservations are cancelled under the
+    normal rules, personal fields are erased. 409 `deletion-blocked` names what must be handed over first."""
+    await delete_account(app_context(state), caller)
 
 
 @post("/v1/organizations", access=PREFECTURE_ADMIN, operation_id="createOrganization")
@@ -296,6 +343,12 @@ router = Router(
         create_session,
         delete_current_session,
         get_me,
+        update_me,
+        list_sessions,
+        revoke_session,
+        revoke_other_sessions,
+        export_me,
+        delete_me,
         create_organization,
         invite,
         list_invitations,

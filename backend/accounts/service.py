@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -35,19 +36,23 @@ from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
     AccountCreate,
+    AccountExport,
     EmailChange,
     EmailVerification,
     Invitation,
     InvitationCreate,
     Me,
     Membership,
+    NotificationPreferences,
     Organization,
     OrganizationCreate,
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
+    ProfileUpdate,
     Session,
     SessionCreate,
+    SessionInfo,
 )
 from schema.base import FieldError
 from schema.events import LiveAccessRevoked, MembershipGranted
@@ -289,7 +294,84 @@ class AccountService:
             )
         return _account(row)
 
-    async def login(self, data: SessionCreate, client_address: str) -> Session:
+    async def update_profile(self, caller: Caller, data: ProfileUpdate) -> Me:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            stored = msgspec.convert(
+                await conn.fetchval(queries.NOTIFICATION_PREFS, caller.account_id) or {}, NotificationPreferences
+            )
+            if data.notifications is not None:
+                stored.push.update(data.notifications.push)
+                stored.email.update(data.notifications.email)
+            await conn.execute(
+                queries.UPDATE_PROFILE,
+                caller.account_id,
+                data.display_name,
+                data.locale,
+                msgspec.to_builtins(stored),
+            )
+        return await self.me(caller)
+
+    async def sessions(self, caller: Caller) -> list[SessionInfo]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.SESSIONS_OF, caller.account_id, self.ctx.clock.now())
+        return [SessionInfo(**dict(row), current=row["id"] == caller.session_id) for row in rows]
+
+    async def revoke_session(self, caller: Caller, session_id: int) -> None:
+        """End one of the caller's own sessions (404 for anyone else's) and close its sockets."""
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchval(queries.REVOKE_OWN_SESSION, session_id, caller.account_id, now) is None:
+                raise NotFound()
+            await end_live_access(conn, account_id=caller.account_id, session_id=session_id, at=now)
+
+    async def revoke_other_sessions(self, caller: Caller) -> None:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._end_sessions(conn, caller.account_id, keep=caller.session_id, at=self.ctx.clock.now())
+
+    async def export(self, caller: Caller) -> AccountExport:
+        account = await self.me(caller)
+        records = {}
+        async with self.ctx.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            for name, sql in queries.EXPORT_QUERIES.items():
+                records[name] = await conn.fetchval(sql, caller.account_id)
+        return AccountExport(account=account, records=records)
+
+    async def erase(self, caller: Caller, at: datetime) -> None:
+        """The last step of deleting an account (backend/accounts/erasure.py cancels what it holds first)."""
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            blockers = await conn.fetch(queries.ONLY_ADMIN_OF, caller.account_id)
+            if blockers:
+                raise deletion_blocked(blockers)
+            await self._end_sessions(conn, caller.account_id, keep=None, at=at)
+            await end_live_access(conn, account_id=caller.account_id, session_id=None, at=at)
+            for statement in (
+                queries.REVOKE_MEMBERSHIPS,
+                queries.ERASE_CHILDREN,
+                queries.FORGET_DEVICES,
+                queries.FORGET_ACCOUNT_TOKENS,
+                queries.FORGET_QUEUED_MAIL,
+            ):
+                await conn.execute(statement, caller.account_id)
+            await conn.execute(queries.ERASE_ACCOUNT, caller.account_id, at)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="account.erased",
+                subject_type="account",
+                subject_id=caller.account_id,
+                reason="deleted by its owner",
+                at=at,
+            )
+
+    async def deletion_blockers(self, caller: Caller) -> None:
+        async with self.ctx.acquire() as conn:
+            blockers = await conn.fetch(queries.ONLY_ADMIN_OF, caller.account_id)
+        if blockers:
+            raise deletion_blocked(blockers)
+
+    async def login(self, data: SessionCreate, client_address: str, user_agent: str | None = None) -> Session:
         settings = self.ctx.settings
         now = self.ctx.clock.now()
         window = timedelta(minutes=settings.login_window_minutes)
@@ -339,7 +421,8 @@ class AccountService:
         token = new_token()
         expires_at = now + timedelta(minutes=settings.session_ttl_minutes)
         async with self.ctx.acquire() as conn, conn.transaction():
-            await conn.execute(queries.INSERT_SESSION, row["id"], hash_token(token), now, expires_at)
+            device = user_agent[:200] if user_agent else None
+            await conn.execute(queries.INSERT_SESSION, row["id"], hash_token(token), now, expires_at, device)
             await conn.execute(queries.CLEAR_LOGIN_FAILURES, account_bucket)
             await conn.execute(queries.RELEASE_LOGIN_ATTEMPT, address_bucket)
             if rehashed:
@@ -356,10 +439,12 @@ class AccountService:
         async with self.ctx.acquire() as conn:
             account = await conn.fetchrow(queries.ACCOUNT_BY_ID, caller.account_id)
             memberships = await conn.fetch(queries.MEMBERSHIPS_OF, caller.account_id)
+            prefs = await conn.fetchval(queries.NOTIFICATION_PREFS, caller.account_id)
         if account is None:
             raise NotFound()
         return Me(
             **_account_fields(account),
+            notifications=msgspec.convert(prefs or {}, NotificationPreferences),
             memberships=[
                 Membership(
                     organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]
@@ -521,6 +606,18 @@ class AccountService:
             )
             kind = await conn.fetchval(queries.ORGANIZATION_KIND, organization_id)
         return Membership(organization_id=organization_id, organization_kind=kind, role=role)
+
+
+def deletion_blocked(blockers: Sequence[asyncpg.Record]) -> Conflict:
+    return Conflict(
+        "You are the only administrator of these organisations; invite another administrator first.",
+        slug="deletion-blocked",
+        title="The account has open duties",
+        errors=[
+            FieldError(field=f"organization:{b['organization_id']}", message=f"only admin of {b['name']}")
+            for b in blockers
+        ],
+    )
 
 
 async def end_live_access(conn: asyncpg.Connection, *, account_id: int, session_id: int | None, at: datetime) -> None:
