@@ -17,6 +17,9 @@ from backend.context import open_context
 from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.jobs import sweep_forever
+from backend.mail.sink import MailSink, start_sink
+from backend.mail.transport import SmtpTransport
+from backend.mail.worker import MailWorker
 from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
@@ -58,6 +61,7 @@ async def _run(
     gateway: bool,
     worker: bool = False,
     push: bool = False,
+    mail: bool = False,
     web: bool = False,
 ) -> None:
     """Run the chosen processes in this event loop until SIGINT/SIGTERM."""
@@ -75,12 +79,24 @@ async def _run(
     background: list[asyncio.Task[None]] = []
     if relay:
         background.append(asyncio.create_task(OutboxRelay(settings.database_url, bus).run()))
-    worker_ctx = await open_context(settings, SystemClock()) if worker or apns is not None else None
+    sink_server = None
+    smtp_url = settings.smtp_url
+    if mail and smtp_url is None:
+        if not api:
+            raise SystemExit("mail-worker needs MUSUBI_SMTP_URL (smtp://user:pass@host:587?starttls=true)")
+        # `musubi dev` without a relay: a local sink keeps the mail and prints its links.
+        sink = MailSink(settings.data_dir / "mail", announce=lambda text: print(f"\n📧 {text}\n", flush=True))
+        sink_server = await start_sink(sink, "127.0.0.1", settings.dev_smtp_port)
+        smtp_url = f"smtp://127.0.0.1:{settings.dev_smtp_port}?starttls=false"
+        print(f"Mail:            kept in {settings.data_dir / 'mail'} (links are printed here)", flush=True)
+    worker_ctx = await open_context(settings, SystemClock()) if worker or mail or apns is not None else None
     if worker_ctx is not None and worker:
         background.append(asyncio.create_task(sweep_forever(worker_ctx)))
     if worker_ctx is not None and apns is not None:
         log.info("push worker sending to APNs (%s)", "sandbox" if settings.apns_sandbox else "production")
         background.append(asyncio.create_task(PushWorker(worker_ctx, apns).run()))
+    if worker_ctx is not None and mail and smtp_url is not None:
+        background.append(asyncio.create_task(MailWorker(worker_ctx, SmtpTransport.from_url(smtp_url)).run()))
     if web:
         background.append(asyncio.create_task(_serve_web(settings)))
     gateway_task = None
@@ -109,6 +125,8 @@ async def _run(
     await asyncio.gather(*background, *([gateway_task] if gateway_task else []), return_exceptions=True)
     if worker_ctx is not None:
         await worker_ctx.close()
+    if sink_server is not None:
+        sink_server.close()
     await bus.close()
 
 
@@ -189,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("worker", help="run periodic housekeeping (expired holds and payments, old keys)")
     commands.add_parser("web", help="serve the Flet web client (no CDN)")
     commands.add_parser("push-worker", help="send urgent events to APNs (needs the MUSUBI_APNS_* settings)")
+    commands.add_parser("mail-worker", help="send the e-mail outbox over SMTP (needs MUSUBI_SMTP_URL)")
     lottery = commands.add_parser("lottery", help="lottery tools")
     lottery_commands = lottery.add_subparsers(dest="lottery_command", required=True)
     verify = lottery_commands.add_parser("verify", help="recompute a drawn lottery from its published data")
@@ -228,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run(settings, api=False, relay=False, gateway=False, web=True))
     elif args.command == "push-worker":
         asyncio.run(_run(settings, api=False, relay=False, gateway=False, push=True))
+    elif args.command == "mail-worker":
+        asyncio.run(_run(settings, api=False, relay=False, gateway=False, mail=True))
     elif args.command == "dev":
         _migrate(settings)
         _seed(settings)
@@ -236,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"OpenAPI:         {base}/schema/openapi.json", flush=True)
         print(f"Realtime:        {settings.gateway_url}  (tickets: POST {base}/v1/realtime/tickets)", flush=True)
         print(f"Web client:      http://{settings.host}:{settings.web_port}", flush=True)
-        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True, push=True, web=True))
+        asyncio.run(_run(settings, api=True, relay=True, gateway=True, worker=True, push=True, mail=True, web=True))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,19 @@ def _networks(name: str) -> tuple[str, ...]:
     return entries
 
 
+def _smtp_url(name: str) -> str | None:
+    raw = _env(name)
+    if raw is None:
+        return None
+    from backend.mail.transport import parse_smtp_url
+
+    try:
+        parse_smtp_url(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}: {exc}") from None
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # PostgreSQL URL; unset → an embedded PostgreSQL under data_dir is started.
@@ -62,8 +75,9 @@ class Settings:
     port: int = 8000
     # Secret for signing realtime tickets; unset → generated once and kept in data_dir.
     secret_key: str | None = None
-    # The API's public base URL (behind a proxy, what clients type); unset → taken from each request.
-    # Calendar feed URLs and the canonical URLs of our FHIR code systems are built on it.
+    # The API's public base URL (behind a proxy, what people's browsers reach). Links in mail, calendar
+    # feed URLs and the canonical URLs of our FHIR code systems are built on it; unset → the request's
+    # own base URL (feeds, FHIR) or http://host:port of this API (mail).
     public_url: str | None = None
     # Address the websocket gateway binds to.
     gateway_host: str = "127.0.0.1"
@@ -130,10 +144,31 @@ class Settings:
     apns_sandbox: bool = False
     # Log level of the Musubi loggers.
     log_level: str = "INFO"
+    # Where mail goes: smtp://user:pass@host:587?starttls=true, smtps://… (implicit TLS), &timeout=10.
+    # Unset → `musubi dev` runs a local sink (below); `musubi mail-worker` refuses to start.
+    smtp_url: str | None = None
+    # The From header of every message.
+    mail_from: str = "Musubi <no-reply@musubi.localhost>"
+    # Port of the local SMTP sink `musubi dev` starts when smtp_url is unset (mail kept under data_dir/mail).
+    dev_smtp_port: int = 8025
+    # How long a verification link works.
+    email_verification_hours: int = 48
+    # How long a password-reset link works.
+    password_reset_minutes: int = 30
+    # Reset mails per window, per address asked for and per client address (429 beyond).
+    password_reset_max_per_account: int = 3
+    password_reset_max_per_address: int = 20
+    password_reset_window_minutes: int = 60
+    # How long an invitation link works.
+    invitation_days: int = 7
 
     @property
     def gateway_url(self) -> str:
         return self.gateway_public_url or f"ws://{self.gateway_host}:{self.gateway_port}/"
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def secret(self) -> bytes:
@@ -188,6 +223,15 @@ class Settings:
             apns_topic=_env("MUSUBI_APNS_TOPIC"),
             apns_sandbox=_env("MUSUBI_APNS_SANDBOX", "false") == "true",
             log_level=_env("MUSUBI_LOG_LEVEL", "INFO") or "INFO",
+            smtp_url=_smtp_url("MUSUBI_SMTP_URL"),
+            mail_from=_env("MUSUBI_MAIL_FROM", "Musubi <no-reply@musubi.localhost>") or "",
+            dev_smtp_port=_int("MUSUBI_DEV_SMTP_PORT", 8025),
+            email_verification_hours=_int("MUSUBI_EMAIL_VERIFICATION_HOURS", 48),
+            password_reset_minutes=_int("MUSUBI_PASSWORD_RESET_MINUTES", 30),
+            password_reset_max_per_account=_int("MUSUBI_PASSWORD_RESET_MAX_PER_ACCOUNT", 3),
+            password_reset_max_per_address=_int("MUSUBI_PASSWORD_RESET_MAX_PER_ADDRESS", 20),
+            password_reset_window_minutes=_int("MUSUBI_PASSWORD_RESET_WINDOW_MINUTES", 60),
+            invitation_days=_int("MUSUBI_INVITATION_DAYS", 7),
         )
 
 

@@ -1,7 +1,7 @@
 """Accounts, sessions, organisations and memberships."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -47,10 +47,75 @@ class Account(Wire):
     display_name: str
     locale: Locale
     created_at: datetime
+    # Until the link mailed to `email` is followed, the account may look but not book, reserve or apply.
+    email_verified: bool
+
+
+# Single-use tokens from mail links are 43 URL-safe characters after their prefix.
+LinkToken = Annotated[str, msgspec.Meta(min_length=10, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class EmailVerification(Input):
+    token: LinkToken
+
+
+class EmailChange(Input):
+    email: Email
+    # A stolen session alone must not move the account to another address.
+    current_password: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+# Kinds of notice a resident may turn off per channel (README: "Notices").
+NoticeKind = Literal[
+    "booking_confirmed",
+    "payment_due",
+    "booking_cancelled_by_facility",
+    "waitlist_offer",
+    "lottery_result",
+    "childcare_confirmed",
+    "childcare_reminder",
+    "childcare_cancelled_by_nursery",
+]
+
+
+class NotificationPreferences(Wire):
+    """Per channel, the kinds turned on (true) or off (false); a kind not named is on."""
+
+    push: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+    email: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
 
 
 class Me(Account):
     memberships: list[Membership]
+    notifications: NotificationPreferences
+
+
+class NotificationPreferencesUpdate(Input):
+    push: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+    email: dict[NoticeKind, bool] = msgspec.field(default_factory=dict)
+
+
+class ProfileUpdate(Input):
+    display_name: DisplayName | None = None
+    locale: Locale | None = None
+    # Merged into the stored preferences: only the kinds named change.
+    notifications: NotificationPreferencesUpdate | None = None
+
+
+class SessionInfo(Wire):
+    id: int
+    device: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    current: bool
+
+
+class AccountExport(Wire):
+    """Everything held about the caller (APPI 開示): the account, and its rows in every table that names it."""
+
+    account: Me
+    records: dict[str, list[dict[str, Any]]]
 
 
 class SessionCreate(Input):
@@ -79,9 +144,35 @@ class Organization(Wire):
     created_at: datetime
 
 
-class MemberCreate(Input):
+class PasswordChange(Input):
+    current: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    new: Password
+
+
+class PasswordResetRequest(Input):
+    # Any string up to the limits: the answer must not reveal which addresses have accounts.
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+
+
+class PasswordReset(Input):
+    password: Password
+
+
+class InvitationCreate(Input):
     email: Email
     role: Role
+
+
+class Invitation(Wire):
+    """A pending offer of a role, mailed to `email` as a single-use link (招待)."""
+
+    id: int
+    organization_id: int
+    email: str
+    role: Role
+    invited_by: int | None
+    created_at: datetime
+    expires_at: datetime
 
 
 class Member(Wire):
@@ -96,13 +187,26 @@ class Member(Wire):
 __all__ = [
     "Account",
     "AccountCreate",
+    "AccountExport",
+    "EmailChange",
+    "EmailVerification",
     "Id",
+    "Invitation",
+    "InvitationCreate",
+    "LinkToken",
     "Me",
     "Member",
-    "MemberCreate",
     "Membership",
+    "NoticeKind",
+    "NotificationPreferences",
+    "NotificationPreferencesUpdate",
     "Organization",
     "OrganizationCreate",
+    "PasswordChange",
+    "PasswordReset",
+    "PasswordResetRequest",
+    "ProfileUpdate",
     "Session",
     "SessionCreate",
+    "SessionInfo",
 ]

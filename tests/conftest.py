@@ -29,6 +29,7 @@ from backend.embedded import with_database
 from backend.settings import Settings
 from backend.shelters.identity import new_keyring_entry
 from tests.cluster import cluster, realtime, redis_server  # noqa: F401 - fixtures for every test package
+from tests.smtp_sink import smtp  # noqa: F401 - a real SMTP server for mail tests
 from tests.support import Actors
 
 # Tables whose rows are reference data, not test state.

@@ -4,6 +4,7 @@ organisations and memberships in the database (as a prefecture admin would)."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -60,7 +61,24 @@ class Actors:
             "/v1/accounts", json={"email": email, "password": PASSWORD, "displayName": "Test Person"}
         )
         assert created.status_code == 201, created.text
+        await self.verify(created.json()["id"])
         return await self.login(email, created.json()["id"])
+
+    async def verify(self, account_id: int) -> None:
+        """Follow the newest verification link mailed to the account, as its owner would."""
+        token = await self.mailed_token(account_id, "verify_email")
+        verified = await self.http.post("/v1/accounts/verify", json={"token": token})
+        assert verified.status_code == 200, verified.text
+
+    async def mailed_token(self, account_id: int, kind: str) -> str:
+        """The token in the newest mail of `kind` to the account, read from the e-mail outbox (no worker runs)."""
+        body = await self.db.fetchval(
+            "SELECT body_text FROM email_outbox WHERE account_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1",
+            account_id,
+            kind,
+        )
+        assert body, f"no {kind} mail queued for account {account_id}"
+        return token_in(body)
 
     async def login(self, email: str, account_id: int) -> Actor:
         session = await self.http.post("/v1/sessions", json={"email": email, "password": PASSWORD})
@@ -75,8 +93,8 @@ class Actors:
             for _ in range(count):
                 email = f"crowd{next(_counter)}@example.jp"
                 account_id = await conn.fetchval(
-                    "INSERT INTO accounts (email, password_hash, display_name, created_at)"
-                    " VALUES ($1, 'not-a-login', 'Crowd', $2) RETURNING id",
+                    "INSERT INTO accounts (email, password_hash, display_name, created_at, email_verified_at)"
+                    " VALUES ($1, 'not-a-login', 'Crowd', $2, $2) RETURNING id",
                     email,
                     now,
                 )
@@ -120,6 +138,13 @@ async def table_counts(db: asyncpg.Pool) -> dict[str, int]:
         for row in tables:
             counts[row["tablename"]] = await conn.fetchval(f'SELECT count(*) FROM "{row["tablename"]}"')
     return counts
+
+
+def token_in(body: str) -> str:
+    """The token of the one link in a mail body (…?token=… or …/invitations/…)."""
+    found = re.findall(r"https?://\S+[?&]token=([A-Za-z0-9_-]+)", body)
+    assert len(found) == 1, body
+    return found[0]
 
 
 def assert_problem(response: httpx.Response, status: int, type_suffix: str | None = None) -> dict[str, Any]:

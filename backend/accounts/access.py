@@ -44,10 +44,13 @@ class Open(enum.Enum):
     # An enum, not sentinels: Litestar copies handler `opt`, and enum members survive copying.
     PUBLIC = "public"  # no token needed
     SIGNED_IN = "signed_in"  # any account, including residents with no membership
+    # An account whose e-mail address is verified: what books, reserves, applies or registers a child.
+    VERIFIED = "verified"
 
 
 PUBLIC: Final = Open.PUBLIC
 SIGNED_IN: Final = Open.SIGNED_IN
+VERIFIED: Final = Open.VERIFIED
 PREFECTURE_ADMIN: Final = Member("prefecture", "admin")
 ANY_ADMIN: Final = Member(None, "admin")
 ANY_MEMBER: Final = Member(None, None)
@@ -61,10 +64,13 @@ class Caller:
     session_id: int
     locale: str
     memberships: tuple[Membership, ...]
+    email_verified: bool = False
 
     def satisfies(self, rules: Iterable[AccessRule]) -> bool:
         for rule in rules:
             if isinstance(rule, Open):
+                if rule is Open.VERIFIED and not self.email_verified:
+                    continue
                 return True
             if isinstance(rule, Member) and any(rule.admits(m) for m in self.memberships):
                 return True
@@ -174,6 +180,7 @@ def caller_from_row(row: Any) -> Caller:
         session_id=row["session_id"],
         locale=row["locale"],
         memberships=msgspec.convert(row["memberships"], tuple[Membership, ...]),
+        email_verified=row["email_verified"],
     )
 
 
@@ -203,4 +210,10 @@ def check_access(rules: tuple[AccessRule, ...], caller: Caller | None) -> None:
     if caller is None:
         raise Unauthorized()
     if not caller.satisfies(rules):
+        if VERIFIED in rules and not caller.email_verified:
+            raise Forbidden(
+                "Follow the link mailed to your address first (POST /v1/accounts/verification sends a new one).",
+                slug="email-not-verified",
+                title="E-mail address not verified",
+            )
         raise Forbidden()

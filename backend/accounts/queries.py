@@ -1,7 +1,13 @@
 """All SQL of the accounts context."""
 
+# Also notes when the session was last used (at most once a minute, so reads stay cheap).
 CALLER_BY_TOKEN = """
-SELECT s.id AS session_id, a.id AS account_id, a.locale,
+WITH touched AS (
+    UPDATE sessions SET last_used_at = $2
+     WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+       AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')
+)
+SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS NOT NULL AS email_verified,
        coalesce(jsonb_agg(jsonb_build_object(
                     'organizationId', o.id, 'organizationKind', o.kind, 'role', m.role)
                 ORDER BY o.id, m.role) FILTER (WHERE m.role IS NOT NULL), '[]') AS memberships
@@ -18,26 +24,155 @@ SELECT s.id AS session_id, a.id AS account_id, a.locale,
 INSERT_ACCOUNT = """
 INSERT INTO accounts (email, password_hash, display_name, locale, created_at)
 VALUES ($1, $2, $3, $4, $5)
-RETURNING id, email, display_name, locale, created_at
+RETURNING id, email, display_name, locale, created_at, email_verified_at
 """
 
 ACCOUNT_FOR_LOGIN = """
-SELECT id, email, password_hash, display_name, locale, created_at
+SELECT id, email, password_hash, display_name, locale, created_at, email_verified_at
   FROM accounts WHERE lower(email) = lower($1)
 """
 
 ACCOUNT_BY_ID = """
-SELECT id, email, display_name, locale, created_at FROM accounts WHERE id = $1
+SELECT id, email, display_name, locale, created_at, email_verified_at FROM accounts WHERE id = $1
 """
 
 ACCOUNT_BY_EMAIL = """
-SELECT id, email, display_name, locale, created_at FROM accounts WHERE lower(email) = lower($1)
+SELECT id, email, display_name, locale, created_at, email_verified_at FROM accounts WHERE lower(email) = lower($1)
+"""
+
+# Serialises changes of one account (address, password, deletion) and their mails.
+ACCOUNT_BY_ID_FOR_UPDATE = """
+SELECT id, email, display_name, locale, created_at, email_verified_at FROM accounts WHERE id = $1 FOR UPDATE
+"""
+
+PASSWORD_HASH_OF = "SELECT password_hash FROM accounts WHERE id = $1"
+
+# Mail links: single-use tokens kept as SHA-256 only.
+INSERT_ACCOUNT_TOKEN = """
+INSERT INTO account_tokens (account_id, purpose, token_hash, email, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+# Using a token is one statement, so two clicks racing cannot both succeed.
+USE_ACCOUNT_TOKEN = """
+UPDATE account_tokens SET used_at = $3
+ WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+RETURNING account_id, email
+"""
+
+# Older links of the same purpose stop working when a new one is sent or one is used.
+RETIRE_ACCOUNT_TOKENS = """
+UPDATE account_tokens SET used_at = $3 WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL
+"""
+
+ACCOUNT_TOKENS_SENT_SINCE = """
+SELECT count(*) FROM account_tokens WHERE account_id = $1 AND purpose = $2 AND created_at > $3
+"""
+
+# Verifies the address the link was sent to, and only while the account still has it.
+MARK_EMAIL_VERIFIED = """
+UPDATE accounts SET email_verified_at = $3
+ WHERE id = $1 AND lower(email) = lower($2)
+RETURNING id, email, display_name, locale, created_at, email_verified_at
+"""
+
+CHANGE_EMAIL = """
+UPDATE accounts SET email = $2, email_verified_at = NULL WHERE id = $1
+RETURNING id, email, display_name, locale, created_at, email_verified_at
 """
 
 UPDATE_PASSWORD_HASH = "UPDATE accounts SET password_hash = $2 WHERE id = $1"
 
 INSERT_SESSION = """
-INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)
+INSERT INTO sessions (account_id, token_hash, created_at, expires_at, user_agent) VALUES ($1, $2, $3, $4, $5)
+"""
+
+SESSIONS_OF = """
+SELECT id, user_agent AS device, created_at, last_used_at, expires_at FROM sessions
+ WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2
+ ORDER BY id
+"""
+
+REVOKE_OWN_SESSION = """
+UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL AND expires_at > $3
+RETURNING id
+"""
+
+NOTIFICATION_PREFS = "SELECT notification_prefs FROM accounts WHERE id = $1"
+
+UPDATE_PROFILE = """
+UPDATE accounts SET display_name = coalesce($2, display_name), locale = coalesce($3, locale),
+                    notification_prefs = $4
+ WHERE id = $1
+"""
+
+# Organisations in which the account is the only admin: it cannot leave them without one.
+ONLY_ADMIN_OF = """
+SELECT m.organization_id, o.name FROM memberships m JOIN organizations o ON o.id = m.organization_id
+ WHERE m.account_id = $1 AND m.role = 'admin'
+   AND NOT EXISTS (SELECT 1 FROM memberships other
+                    WHERE other.organization_id = m.organization_id AND other.role = 'admin'
+                      AND other.account_id <> $1)
+ ORDER BY m.organization_id
+"""
+
+FUTURE_LIVE_BOOKINGS = """
+SELECT id FROM bookings WHERE account_id = $1 AND status IN ('held', 'provisional', 'confirmed') AND lower(during) > $2
+"""
+
+FUTURE_LIVE_RESERVATIONS = """
+SELECT r.id FROM childcare_reservations r
+  JOIN children c ON c.id = r.child_id JOIN childcare_sessions s ON s.id = r.session_id
+ WHERE c.parent_id = $1 AND r.status IN ('held', 'reserved')
+   AND s.day >= ($2::timestamptz AT TIME ZONE 'Asia/Tokyo')::date
+"""
+
+# Erasure keeps the row (its id is named by bookings, statistics and audit rows) and nothing personal.
+ERASE_ACCOUNT = """
+UPDATE accounts SET email = 'erased-' || id || '@invalid', display_name = '', password_hash = '!',
+                    email_verified_at = NULL, notification_prefs = '{}', deleted_at = $2
+ WHERE id = $1
+"""
+
+ERASE_CHILDREN = "UPDATE children SET name = '', allergies = '{}', notes = '' WHERE parent_id = $1"
+
+FORGET_DEVICES = "DELETE FROM devices WHERE account_id = $1"
+
+FORGET_ACCOUNT_TOKENS = "DELETE FROM account_tokens WHERE account_id = $1"
+
+FORGET_QUEUED_MAIL = "DELETE FROM email_outbox WHERE account_id = $1"
+
+REVOKE_MEMBERSHIPS = "DELETE FROM memberships WHERE account_id = $1"
+
+# The export: every table's rows that name the account, as JSON (no secrets: hashes are left out).
+_EXPORT_ROWS: dict[str, str] = {
+    "sessions": "SELECT id, created_at, expires_at, revoked_at, last_used_at, user_agent FROM sessions"
+    " WHERE account_id = $1 ORDER BY id",
+    "memberships": "SELECT * FROM memberships WHERE account_id = $1",
+    "bookings": "SELECT id, resource_id, lower(during) AS starts_at, upper(during) AS ends_at, status, fee, reduction,"
+    " pay_by, created_at, ended_at, end_reason FROM bookings WHERE account_id = $1 ORDER BY id",
+    "waitlistEntries": "SELECT * FROM waitlist_entries WHERE account_id = $1 ORDER BY id",
+    "lotteryApplications": "SELECT * FROM lottery_applications WHERE account_id = $1 ORDER BY id",
+    "children": "SELECT * FROM children WHERE parent_id = $1 ORDER BY id",
+    "childApplications": "SELECT a.* FROM child_applications a JOIN children c ON c.id = a.child_id"
+    " WHERE c.parent_id = $1 ORDER BY a.id",
+    "childcareReservations": "SELECT r.* FROM childcare_reservations r JOIN children c ON c.id = r.child_id"
+    " WHERE c.parent_id = $1 ORDER BY r.id",
+    "devices": "SELECT id, platform, locale, created_at, deactivated_at FROM devices WHERE account_id = $1",
+    "audit": "SELECT * FROM audit WHERE subject_type = 'account' AND subject_id = $1::bigint::text ORDER BY id",
+    "mail": "SELECT id, kind, to_address, status, created_at, sent_at FROM email_outbox WHERE account_id = $1"
+    " ORDER BY id",
+}
+
+# Every session of the account but one ($3; null → all), returning which ended.
+REVOKE_SESSIONS_EXCEPT = """
+UPDATE sessions SET revoked_at = $2
+ WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id IS DISTINCT FROM $3
+RETURNING id
+"""
+
+ACCOUNT_FOR_RESET = """
+SELECT id, email, locale FROM accounts WHERE lower(email) = lower($1) AND deleted_at IS NULL
 """
 
 REVOKE_SESSION = "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
@@ -64,6 +199,54 @@ RETURNING id, kind, name, municipality_id, created_at
 """
 
 ORGANIZATION_EXISTS = "SELECT true FROM organizations WHERE id = $1"
+
+ORGANIZATION_NAME = "SELECT name FROM organizations WHERE id = $1"
+
+LOCALE_OF_ADDRESS = "SELECT locale FROM accounts WHERE lower(email) = lower($1)"
+
+# Inviting again replaces the open invitation (its link stops working).
+REVOKE_PENDING_INVITATION_FOR = """
+UPDATE invitations SET revoked_at = $4
+ WHERE organization_id = $1 AND lower(email) = lower($2) AND role = $3 AND accepted_at IS NULL AND revoked_at IS NULL
+"""
+
+INSERT_INVITATION = """
+INSERT INTO invitations (organization_id, email, role, token_hash, invited_by, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, organization_id, email, role, invited_by, created_at, expires_at
+"""
+
+PENDING_INVITATIONS = """
+SELECT id, organization_id, email, role, invited_by, created_at, expires_at
+  FROM invitations
+ WHERE organization_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2
+ ORDER BY id
+"""
+
+REVOKE_INVITATION = """
+UPDATE invitations SET revoked_at = $3
+ WHERE id = $1 AND organization_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL
+RETURNING id
+"""
+
+# Only the invited address, verified, takes the role: the link alone is not enough, and an
+# account that merely registered the address first (unverified) gets nothing.
+ACCEPT_INVITATION = """
+UPDATE invitations i SET accepted_at = $3, accepted_by = a.id
+  FROM accounts a
+ WHERE i.token_hash = $1 AND a.id = $2
+   AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $3
+   AND lower(a.email) = lower(i.email) AND a.email_verified_at IS NOT NULL
+RETURNING i.id, i.organization_id, i.role
+"""
+
+# Why an invitation could not be accepted, once ACCEPT_INVITATION found nothing.
+INVITATION_BY_TOKEN = """
+SELECT i.email, i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > $2 AS open
+  FROM invitations i WHERE i.token_hash = $1
+"""
+
+ORGANIZATION_KIND = "SELECT kind FROM organizations WHERE id = $1"
 
 INSERT_MEMBERSHIP = """
 INSERT INTO memberships (organization_id, account_id, role, created_at) VALUES ($1, $2, $3, $4)
@@ -94,3 +277,7 @@ SELECT bucket, window_start FROM login_throttle
 RELEASE_LOGIN_ATTEMPT = "UPDATE login_throttle SET failures = failures - 1 WHERE bucket = $1 AND failures > 0"
 
 CLEAR_LOGIN_FAILURES = "DELETE FROM login_throttle WHERE bucket = $1"
+
+EXPORT_QUERIES: dict[str, str] = {
+    name: f"SELECT coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) FROM ({rows}) x" for name, rows in _EXPORT_ROWS.items()
+}

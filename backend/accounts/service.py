@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -24,22 +25,34 @@ from backend.accounts.access import (
     new_token,
     private_topics,
 )
+from backend.accounts.passwords import require_strong
 from backend.audit import record_audit
 from backend.context import AppContext
-from backend.errors import Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.mail import messages
+from backend.mail.outbox import queue_mail
 from backend.outbox import emit
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
     AccountCreate,
+    AccountExport,
+    EmailChange,
+    EmailVerification,
+    Invitation,
+    InvitationCreate,
     Me,
-    Member,
-    MemberCreate,
     Membership,
+    NotificationPreferences,
     Organization,
     OrganizationCreate,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetRequest,
+    ProfileUpdate,
     Session,
     SessionCreate,
+    SessionInfo,
 )
 from schema.base import FieldError
 from schema.events import LiveAccessRevoked, MembershipGranted
@@ -60,6 +73,15 @@ def _verify(hasher: PasswordHasher, password_hash: str | None, password: str) ->
         return False
 
 
+# Verification mails an account may ask for per hour (sign-up and address changes count too).
+MAX_VERIFICATION_MAILS_PER_HOUR = 5
+
+
+def new_link_token() -> str:
+    """The secret of a mail link; only its SHA-256 is stored."""
+    return secrets.token_urlsafe(32)
+
+
 class _Throttled(Exception):
     """Rolls back a reservation that got only one of its two buckets."""
 
@@ -74,19 +96,282 @@ class AccountService:
         return caller_from_row(row) if row else None
 
     async def register(self, data: AccountCreate) -> Account:
+        require_strong(data.password, "$.password", data.email)
         password_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.password)
-        async with self.ctx.acquire() as conn:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                queries.INSERT_ACCOUNT,
-                data.email,
-                password_hash,
-                data.display_name,
-                data.locale,
-                self.ctx.clock.now(),
+                queries.INSERT_ACCOUNT, data.email, password_hash, data.display_name, data.locale, now
+            )
+            await self._mail_verification_link(conn, row["id"], row["email"], row["locale"], now)
+        return _account(row)
+
+    async def _mail_verification_link(
+        self, conn: asyncpg.Connection, account_id: int, email: str, locale: messages.MailLocale, now: datetime
+    ) -> None:
+        """A fresh single-use link to `email`, in the caller's transaction; earlier links stop working."""
+        hours = self.ctx.settings.email_verification_hours
+        token = new_link_token()
+        await conn.execute(queries.RETIRE_ACCOUNT_TOKENS, account_id, "verify_email", now)
+        await conn.execute(
+            queries.INSERT_ACCOUNT_TOKEN,
+            account_id,
+            "verify_email",
+            hash_token(token),
+            email,
+            now,
+            now + timedelta(hours=hours),
+        )
+        link = f"{self.ctx.settings.public_base_url}/verify?token={token}"
+        await queue_mail(conn, account_id=account_id, to=email, mail=messages.verify_email(locale, link, hours), at=now)
+
+    async def verify_email(self, data: EmailVerification) -> Account:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            used = await conn.fetchrow(queries.USE_ACCOUNT_TOKEN, hash_token(data.token), "verify_email", now)
+            # The address may have changed since the link was sent; then it proves nothing.
+            row = None
+            if used is not None:
+                row = await conn.fetchrow(queries.MARK_EMAIL_VERIFIED, used["account_id"], used["email"], now)
+            if row is None:
+                raise BadRequest(
+                    "This link was already used, has expired or was replaced by a newer one.",
+                    slug="link-invalid",
+                    title="The link is not valid",
+                )
+        return _account(row)
+
+    async def resend_verification(self, caller: Caller) -> None:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            account = await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            if account is None:
+                raise Unauthorized()
+            if account["email_verified_at"] is not None:
+                raise Conflict("This address is verified already.", slug="already-verified")
+            sent = await conn.fetchval(
+                queries.ACCOUNT_TOKENS_SENT_SINCE, caller.account_id, "verify_email", now - timedelta(hours=1)
+            )
+            if sent >= MAX_VERIFICATION_MAILS_PER_HOUR:
+                raise TooManyRequests("Several links were sent in the last hour; use the newest.", retry_after_s=3600)
+            await self._mail_verification_link(conn, caller.account_id, account["email"], account["locale"], now)
+
+    async def change_email(self, caller: Caller, data: EmailChange) -> Account:
+        """A new address is unverified until its link is followed; the old address is told of the change."""
+        async with self.ctx.acquire() as conn:
+            stored_hash = await conn.fetchval(queries.PASSWORD_HASH_OF, caller.account_id)
+        if not await asyncio.to_thread(_verify, self.ctx.password_hasher, stored_hash, data.current_password):
+            raise Forbidden("The current password is wrong.", slug="wrong-password", title="Wrong password")
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            before = await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            if before is None:
+                raise Unauthorized()
+            if before["email"].lower() == data.email.lower():
+                raise Conflict("That is the current address.", slug="same-email")
+            row = await conn.fetchrow(queries.CHANGE_EMAIL, caller.account_id, data.email)
+            await self._mail_verification_link(conn, row["id"], row["email"], row["locale"], now)
+            await queue_mail(
+                conn, account_id=row["id"], to=before["email"], mail=messages.email_changed(row["locale"]), at=now
+            )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="account.email_changed",
+                subject_type="account",
+                subject_id=caller.account_id,
+                reason=None,
+                at=now,
             )
         return _account(row)
 
-    async def login(self, data: SessionCreate, client_address: str) -> Session:
+    async def change_password(self, caller: Caller, data: PasswordChange) -> None:
+        """Needs the current password; every other session of the account ends (and its sockets close)."""
+        require_strong(data.new, "$.new")
+        async with self.ctx.acquire() as conn:
+            stored_hash = await conn.fetchval(queries.PASSWORD_HASH_OF, caller.account_id)
+        if not await asyncio.to_thread(_verify, self.ctx.password_hasher, stored_hash, data.current):
+            raise Forbidden("The current password is wrong.", slug="wrong-password", title="Wrong password")
+        new_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.new)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            account = await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            if account is None:
+                raise Unauthorized()
+            await conn.execute(queries.UPDATE_PASSWORD_HASH, caller.account_id, new_hash)
+            await self._end_sessions(conn, caller.account_id, keep=caller.session_id, at=now)
+            notice = messages.password_changed(account["locale"])
+            await queue_mail(conn, account_id=account["id"], to=account["email"], mail=notice, at=now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="account.password_changed",
+                subject_type="account",
+                subject_id=caller.account_id,
+                reason=None,
+                at=now,
+            )
+
+    async def _end_sessions(self, conn: asyncpg.Connection, account_id: int, *, keep: int | None, at: datetime) -> int:
+        """Revoke the account's sessions (all but `keep`) and close their live sockets, in the caller's transaction."""
+        ended = await conn.fetch(queries.REVOKE_SESSIONS_EXCEPT, account_id, at, keep)
+        for session in ended:
+            await end_live_access(conn, account_id=account_id, session_id=session["id"], at=at)
+        return len(ended)
+
+    async def request_password_reset(self, data: PasswordResetRequest, client_address: str) -> None:
+        """Mail a reset link if the address has an account. The answer is the same either way;
+        requests are throttled per address asked for and per client, counted before the lookup."""
+        settings = self.ctx.settings
+        now = self.ctx.clock.now()
+        window = timedelta(minutes=settings.password_reset_window_minutes)
+        account_bucket = "reset:account:" + data.email.strip().lower()
+        address_bucket = "reset:address:" + client_address
+        async with self.ctx.acquire() as conn, conn.transaction():
+            reserved = await conn.fetch(
+                queries.RESERVE_LOGIN_ATTEMPT,
+                account_bucket,
+                address_bucket,
+                now,
+                window,
+                settings.password_reset_max_per_account,
+                settings.password_reset_max_per_address,
+            )
+            if len(reserved) < 2:
+                raise TooManyRequests(
+                    "Several reset links were asked for recently; use the newest or try later.",
+                    retry_after_s=int(window.total_seconds()),
+                )
+            account = await conn.fetchrow(queries.ACCOUNT_FOR_RESET, data.email.strip())
+            if account is None:
+                return
+            minutes = settings.password_reset_minutes
+            token = new_link_token()
+            await conn.execute(queries.RETIRE_ACCOUNT_TOKENS, account["id"], "reset_password", now)
+            await conn.execute(
+                queries.INSERT_ACCOUNT_TOKEN,
+                account["id"],
+                "reset_password",
+                hash_token(token),
+                account["email"],
+                now,
+                now + timedelta(minutes=minutes),
+            )
+            link = f"{settings.public_base_url}/reset-password?token={token}"
+            mail = messages.reset_password(account["locale"], link, minutes)
+            await queue_mail(conn, account_id=account["id"], to=account["email"], mail=mail, at=now)
+
+    async def reset_password(self, token: str, data: PasswordReset) -> Account:
+        """Set a new password with a mailed link. Following it proves the address too, so it is
+        verified; every session ends, including whoever had registered the address first."""
+        require_strong(data.password, "$.password")
+        new_hash = await asyncio.to_thread(self.ctx.password_hasher.hash, data.password)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            used = await conn.fetchrow(queries.USE_ACCOUNT_TOKEN, hash_token(token), "reset_password", now)
+            row = None
+            if used is not None:
+                row = await conn.fetchrow(queries.MARK_EMAIL_VERIFIED, used["account_id"], used["email"], now)
+            if row is None:
+                raise BadRequest(
+                    "This link was already used, has expired or was replaced by a newer one.",
+                    slug="link-invalid",
+                    title="The link is not valid",
+                )
+            await conn.execute(queries.UPDATE_PASSWORD_HASH, row["id"], new_hash)
+            await self._end_sessions(conn, row["id"], keep=None, at=now)
+            await queue_mail(
+                conn, account_id=row["id"], to=row["email"], mail=messages.password_changed(row["locale"]), at=now
+            )
+            await record_audit(
+                conn,
+                actor=row["id"],
+                action="account.password_reset",
+                subject_type="account",
+                subject_id=row["id"],
+                reason=None,
+                at=now,
+            )
+        return _account(row)
+
+    async def update_profile(self, caller: Caller, data: ProfileUpdate) -> Me:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            stored = msgspec.convert(
+                await conn.fetchval(queries.NOTIFICATION_PREFS, caller.account_id) or {}, NotificationPreferences
+            )
+            if data.notifications is not None:
+                stored.push.update(data.notifications.push)
+                stored.email.update(data.notifications.email)
+            await conn.execute(
+                queries.UPDATE_PROFILE,
+                caller.account_id,
+                data.display_name,
+                data.locale,
+                msgspec.to_builtins(stored),
+            )
+        return await self.me(caller)
+
+    async def sessions(self, caller: Caller) -> list[SessionInfo]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.SESSIONS_OF, caller.account_id, self.ctx.clock.now())
+        return [SessionInfo(**dict(row), current=row["id"] == caller.session_id) for row in rows]
+
+    async def revoke_session(self, caller: Caller, session_id: int) -> None:
+        """End one of the caller's own sessions (404 for anyone else's) and close its sockets."""
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchval(queries.REVOKE_OWN_SESSION, session_id, caller.account_id, now) is None:
+                raise NotFound()
+            await end_live_access(conn, account_id=caller.account_id, session_id=session_id, at=now)
+
+    async def revoke_other_sessions(self, caller: Caller) -> None:
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await self._end_sessions(conn, caller.account_id, keep=caller.session_id, at=self.ctx.clock.now())
+
+    async def export(self, caller: Caller) -> AccountExport:
+        account = await self.me(caller)
+        records = {}
+        async with self.ctx.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            for name, sql in queries.EXPORT_QUERIES.items():
+                records[name] = await conn.fetchval(sql, caller.account_id)
+        return AccountExport(account=account, records=records)
+
+    async def erase(self, caller: Caller, at: datetime) -> None:
+        """The last step of deleting an account (backend/accounts/erasure.py cancels what it holds first)."""
+        async with self.ctx.acquire() as conn, conn.transaction():
+            await conn.fetchrow(queries.ACCOUNT_BY_ID_FOR_UPDATE, caller.account_id)
+            blockers = await conn.fetch(queries.ONLY_ADMIN_OF, caller.account_id)
+            if blockers:
+                raise deletion_blocked(blockers)
+            await self._end_sessions(conn, caller.account_id, keep=None, at=at)
+            await end_live_access(conn, account_id=caller.account_id, session_id=None, at=at)
+            for statement in (
+                queries.REVOKE_MEMBERSHIPS,
+                queries.ERASE_CHILDREN,
+                queries.FORGET_DEVICES,
+                queries.FORGET_ACCOUNT_TOKENS,
+                queries.FORGET_QUEUED_MAIL,
+            ):
+                await conn.execute(statement, caller.account_id)
+            await conn.execute(queries.ERASE_ACCOUNT, caller.account_id, at)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="account.erased",
+                subject_type="account",
+                subject_id=caller.account_id,
+                reason="deleted by its owner",
+                at=at,
+            )
+
+    async def deletion_blockers(self, caller: Caller) -> None:
+        async with self.ctx.acquire() as conn:
+            blockers = await conn.fetch(queries.ONLY_ADMIN_OF, caller.account_id)
+        if blockers:
+            raise deletion_blocked(blockers)
+
+    async def login(self, data: SessionCreate, client_address: str, user_agent: str | None = None) -> Session:
         settings = self.ctx.settings
         now = self.ctx.clock.now()
         window = timedelta(minutes=settings.login_window_minutes)
@@ -136,7 +421,8 @@ class AccountService:
         token = new_token()
         expires_at = now + timedelta(minutes=settings.session_ttl_minutes)
         async with self.ctx.acquire() as conn, conn.transaction():
-            await conn.execute(queries.INSERT_SESSION, row["id"], hash_token(token), now, expires_at)
+            device = user_agent[:200] if user_agent else None
+            await conn.execute(queries.INSERT_SESSION, row["id"], hash_token(token), now, expires_at, device)
             await conn.execute(queries.CLEAR_LOGIN_FAILURES, account_bucket)
             await conn.execute(queries.RELEASE_LOGIN_ATTEMPT, address_bucket)
             if rehashed:
@@ -153,10 +439,12 @@ class AccountService:
         async with self.ctx.acquire() as conn:
             account = await conn.fetchrow(queries.ACCOUNT_BY_ID, caller.account_id)
             memberships = await conn.fetch(queries.MEMBERSHIPS_OF, caller.account_id)
+            prefs = await conn.fetchval(queries.NOTIFICATION_PREFS, caller.account_id)
         if account is None:
             raise NotFound()
         return Me(
             **_account_fields(account),
+            notifications=msgspec.convert(prefs or {}, NotificationPreferences),
             memberships=[
                 Membership(
                     organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]
@@ -212,45 +500,124 @@ class AccountService:
             )
         return Organization(**dict(row))
 
-    async def add_member(self, caller: Caller, organization_id: int, data: MemberCreate) -> Member:
+    def _require_admin_of(self, caller: Caller, organization_id: int) -> None:
         if not caller.is_prefecture_admin:
             caller.require_organization(organization_id, roles=("admin",))
+
+    async def invite(self, caller: Caller, organization_id: int, data: InvitationCreate) -> Invitation:
+        """Mail a single-use link offering `role`; nothing is granted until the address's owner accepts."""
+        self._require_admin_of(caller, organization_id)
+        settings = self.ctx.settings
         now = self.ctx.clock.now()
+        token = new_link_token()
         async with self.ctx.acquire() as conn, conn.transaction():
+            organization_name = await conn.fetchval(queries.ORGANIZATION_NAME, organization_id)
+            if organization_name is None:
+                raise NotFound()
+            await conn.execute(queries.REVOKE_PENDING_INVITATION_FOR, organization_id, data.email, data.role, now)
+            row = await conn.fetchrow(
+                queries.INSERT_INVITATION,
+                organization_id,
+                data.email,
+                data.role,
+                hash_token(token),
+                caller.account_id,
+                now,
+                now + timedelta(days=settings.invitation_days),
+            )
+            # The invitee's language if they have an account; the inviter learns nothing of that.
+            locale: messages.MailLocale = (
+                "en" if await conn.fetchval(queries.LOCALE_OF_ADDRESS, data.email) == "en" else "ja"
+            )
+            link = f"{settings.public_base_url}/invitations?token={token}"
+            mail = messages.invitation(locale, link, organization_name, data.role, settings.invitation_days)
+            await queue_mail(conn, account_id=None, to=data.email, mail=mail, at=now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="invitation.create",
+                subject_type="organization",
+                subject_id=organization_id,
+                reason=f"role {data.role}",
+                at=now,
+            )
+        return Invitation(**dict(row))
+
+    async def pending_invitations(self, caller: Caller, organization_id: int) -> list[Invitation]:
+        self._require_admin_of(caller, organization_id)
+        async with self.ctx.acquire() as conn:
             if await conn.fetchval(queries.ORGANIZATION_EXISTS, organization_id) is None:
                 raise NotFound()
-            account = await conn.fetchrow(queries.ACCOUNT_BY_EMAIL, data.email)
-            if account is None:
-                raise Unprocessable(
-                    "No account has this e-mail; the person must sign up first.",
-                    slug="unknown-account",
-                    errors=[FieldError(field="$.email", message="No account with this e-mail")],
+            rows = await conn.fetch(queries.PENDING_INVITATIONS, organization_id, self.ctx.clock.now())
+        return [Invitation(**dict(row)) for row in rows]
+
+    async def revoke_invitation(self, caller: Caller, organization_id: int, invitation_id: int) -> None:
+        self._require_admin_of(caller, organization_id)
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            if await conn.fetchval(queries.REVOKE_INVITATION, invitation_id, organization_id, now) is None:
+                raise NotFound()
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="invitation.revoke",
+                subject_type="organization",
+                subject_id=organization_id,
+                reason=f"invitation {invitation_id}",
+                at=now,
+            )
+
+    async def accept_invitation(self, caller: Caller, token: str) -> Membership:
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            accepted = await conn.fetchrow(queries.ACCEPT_INVITATION, hash_token(token), caller.account_id, now)
+            if accepted is None:
+                found = await conn.fetchrow(queries.INVITATION_BY_TOKEN, hash_token(token), now)
+                if found is None or not found["open"]:
+                    raise NotFound("This invitation was accepted, revoked, replaced or has expired.")
+                account = await conn.fetchrow(queries.ACCOUNT_BY_ID, caller.account_id)
+                if account is None or account["email"].lower() != found["email"].lower():
+                    raise Forbidden(
+                        "This invitation is for another address; sign in with the invited one.",
+                        slug="invitation-for-another-address",
+                    )
+                raise Forbidden(
+                    "Verify your e-mail address first, then accept the invitation.",
+                    slug="email-not-verified",
+                    title="E-mail address not verified",
                 )
-            row = await conn.fetchrow(queries.INSERT_MEMBERSHIP, organization_id, account["id"], data.role, now)
+            organization_id, role = accepted["organization_id"], accepted["role"]
+            await conn.execute(queries.INSERT_MEMBERSHIP, organization_id, caller.account_id, role, now)
             await record_audit(
                 conn,
                 actor=caller.account_id,
                 action="membership.grant",
                 subject_type="account",
-                subject_id=account["id"],
-                reason=f"role {data.role} in organization {organization_id}",
+                subject_id=caller.account_id,
+                reason=f"role {role} in organization {organization_id} by invitation {accepted['id']}",
                 at=now,
             )
             # The member's open clients refresh their roles (and realtime topics) on this.
             await emit(
                 conn,
-                topic=f"user:{account['id']}",
-                event=MembershipGranted(organization_id=organization_id, role=data.role),
+                topic=f"user:{caller.account_id}",
+                event=MembershipGranted(organization_id=organization_id, role=role),
                 at=now,
             )
-        return Member(
-            organization_id=row["organization_id"],
-            account_id=row["account_id"],
-            email=account["email"],
-            display_name=account["display_name"],
-            role=row["role"],
-            created_at=row["created_at"],
-        )
+            kind = await conn.fetchval(queries.ORGANIZATION_KIND, organization_id)
+        return Membership(organization_id=organization_id, organization_kind=kind, role=role)
+
+
+def deletion_blocked(blockers: Sequence[asyncpg.Record]) -> Conflict:
+    return Conflict(
+        "You are the only administrator of these organisations; invite another administrator first.",
+        slug="deletion-blocked",
+        title="The account has open duties",
+        errors=[
+            FieldError(field=f"organization:{b['organization_id']}", message=f"only admin of {b['name']}")
+            for b in blockers
+        ],
+    )
 
 
 async def end_live_access(conn: asyncpg.Connection, *, account_id: int, session_id: int | None, at: datetime) -> None:
@@ -292,6 +659,7 @@ def _account_fields(row: asyncpg.Record) -> dict[str, Any]:
         "display_name": row["display_name"],
         "locale": row["locale"],
         "created_at": row["created_at"],
+        "email_verified": row["email_verified_at"] is not None,
     }
 
 

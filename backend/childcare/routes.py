@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, SIGNED_IN, Caller
+from backend.accounts.access import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED, Caller
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
 from backend.context import app_context
 from backend.pagination import Cursor, Limit, id_cursor, page
@@ -56,7 +56,7 @@ async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], cal
     return await childcare.create_session(caller, nursery_id, data)
 
 
-@post("/v1/children", access=SIGNED_IN, operation_id="registerChild", tags=["childcare"])
+@post("/v1/children", access=VERIFIED, operation_id="registerChild", tags=["childcare"])
 async def register_child(data: JSONBody[ChildCreate], caller: Me, childcare: Service) -> Child:
     """A parent registers a child once: name, birth date, allergies, notes."""
     return await childcare.register_child(caller, data)
@@ -77,7 +77,7 @@ async def get_child(child_id: IdParam, caller: Me, childcare: Service) -> Child:
     return await childcare.child(caller, child_id)
 
 
-@post("/v1/children/{child_id:int}/applications", access=SIGNED_IN, operation_id="applyToNursery", tags=["childcare"])
+@post("/v1/children/{child_id:int}/applications", access=VERIFIED, operation_id="applyToNursery", tags=["childcare"])
 async def apply_to_nursery(
     child_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, childcare: Service
 ) -> Application:
@@ -167,7 +167,7 @@ async def availability(
     return await childcare.availability(caller, day, child_id, municipality_id)
 
 
-@post("/v1/childcare/reservations", access=SIGNED_IN, operation_id="reserveChildcare", tags=["childcare"])
+@post("/v1/childcare/reservations", access=VERIFIED, operation_id="reserveChildcare", tags=["childcare"])
 async def reserve(data: JSONBody[ReservationCreate], caller: Me, childcare: Service) -> Reservation:
     """Reserve a place (or take a held one). 409 when full or over quota; 403 when not approved there."""
     return await childcare.reserve(caller, data.session_id, data.child_id)
@@ -206,7 +206,7 @@ async def no_show(reservation_id: IdParam, caller: Me, childcare: Service) -> Re
     return await childcare.record_no_show(caller, reservation_id)
 
 
-@post("/v1/childcare/waitlist", access=SIGNED_IN, operation_id="joinChildcareWaitlist", tags=["childcare"])
+@post("/v1/childcare/waitlist", access=VERIFIED, operation_id="joinChildcareWaitlist", tags=["childcare"])
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, childcare: Service) -> WaitlistEntry:
     """Queue for a full session: a freed place is held for the child first (childcare.offered)."""
     return await childcare.join_waitlist(caller, data.session_id, data.child_id)

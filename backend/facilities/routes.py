@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, Caller
+from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.facilities.service import FACILITY_STAFF, FacilityService
@@ -97,7 +97,7 @@ async def list_vacancies(
     return page(request, items, str(next_after) if next_after is not None else None)
 
 
-@post("/v1/bookings", access=SIGNED_IN, operation_id="createBooking", tags=["bookings"])
+@post("/v1/bookings", access=VERIFIED, operation_id="createBooking", tags=["bookings"])
 async def create_booking(data: JSONBody[BookingCreate], caller: Me, facilities: Service) -> Booking:
     """Book whole units: confirmed when free or paid at the counter, otherwise provisional until `payBy`.
     Taking a waitlist hold is the same call for the held time. 409 when the time overlaps a live booking."""
@@ -179,7 +179,7 @@ def _booking_cursor(cursor: str | None) -> tuple[datetime, int]:
     return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(booking_id)
 
 
-@post("/v1/waitlist", access=SIGNED_IN, operation_id="joinWaitlist", tags=["bookings"])
+@post("/v1/waitlist", access=VERIFIED, operation_id="joinWaitlist", tags=["bookings"])
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, facilities: Service) -> WaitlistEntry:
     """Queue for a taken slot: when it frees, it is held for you first (waitlist.offered)."""
     return await facilities.join_waitlist(caller, data)

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, Caller
+from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
 from backend.context import app_context
 from backend.facilities.service import FACILITY_STAFF
 from backend.lottery.service import LotteryService
@@ -33,7 +33,7 @@ async def create_lottery(data: JSONBody[LotteryCreate], caller: Me, lotteries: S
     return await lotteries.create(caller, data)
 
 
-@post("/v1/lotteries/{lottery_id:int}/applications", access=SIGNED_IN, operation_id="applyToLottery", tags=["lottery"])
+@post("/v1/lotteries/{lottery_id:int}/applications", access=VERIFIED, operation_id="applyToLottery", tags=["lottery"])
 async def apply(lottery_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, lotteries: Service) -> Application:
     """Apply with up to three ranked preferences (第1〜第3希望) while the window is open."""
     return await lotteries.apply(caller, lottery_id, data)

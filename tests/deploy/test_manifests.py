@@ -13,7 +13,7 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 IMAGE = "musubi:latest"
-COMMANDS = {"serve", "gateway", "relay", "worker", "push-worker", "migrate"}
+COMMANDS = {"serve", "gateway", "relay", "worker", "push-worker", "mail-worker", "migrate"}
 PORTS = {"serve": 8000, "gateway": 8001}
 
 
