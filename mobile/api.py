@@ -19,6 +19,11 @@ class ApiError(Exception):
     detail: str | None = None
 
     @property
+    def slug(self) -> str:
+        """The problem's stable name (the last part of its `type` URI), e.g. "slot-taken"; "" if none."""
+        return self.type.rstrip("/").rsplit("/", 1)[-1] if self.type else ""
+
+    @property
     def offline(self) -> bool:
         return self.status == 0
 
@@ -26,6 +31,11 @@ class ApiError(Exception):
         fields = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
         text = self.detail or self.title
         return f"{text} ({fields})" if fields else text
+
+
+# What a view model reports as its last error: the server's problem, or a translation key for a
+# refusal decided on the device (e.g. "select_hospital"). Views put it into words (i18n.Translator).
+Failure = ApiError | str
 
 
 class MusubiApi:

@@ -4,28 +4,14 @@ zone a phone sends its times in; all stored instants are UTC ranges."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from schema.base import FieldError
+from schema.time import TOKYO as TOKYO
+from schema.time import day_bounds as day_bounds
+from schema.time import local_date as local_date
+from schema.time import month_bounds as month_bounds
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 MAX_UNITS_PER_BOOKING = 8
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), TOKYO)
-    return start, datetime.combine(day + timedelta(days=1), time(), TOKYO)
-
-
-def month_bounds(instant: datetime) -> tuple[datetime, datetime]:
-    local = instant.astimezone(TOKYO)
-    start = datetime(local.year, local.month, 1, tzinfo=TOKYO)
-    following = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=TOKYO)
-    return start, following
-
-
-def local_date(instant: datetime) -> date:
-    return instant.astimezone(TOKYO).date()
 
 
 def units_of_day(day: date, opens_at: time, closes_at: time, unit_minutes: int) -> list[tuple[datetime, datetime]]:

@@ -6,8 +6,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from backend.facilities.slots import TOKYO
-from mobile.api import ApiError, MusubiApi
+from mobile.api import ApiError, Failure, MusubiApi
+from schema.events import (
+    BookingCancelled,
+    BookingCreated,
+    ChildcareCancelled,
+    ChildcareOffered,
+    ChildcareReserved,
+    Event,
+    IntakeClosed,
+    IntakePlaced,
+    IntakeRequested,
+    IntakeResponded,
+    LotteryResult,
+    NurseryAvailabilityChanged,
+    ShelterVacancyChanged,
+    VacancyChanged,
+    WaitlistOffered,
+)
+from schema.time import TOKYO
 
 
 @dataclass
@@ -26,7 +43,7 @@ class ResidentModel:
     choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
     places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
     facilities_known: set[int] = field(default_factory=set)
-    error: str | None = None
+    error: Failure | None = None
 
     async def load(self) -> None:
         vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=20)
@@ -59,7 +76,7 @@ class ResidentModel:
         try:
             return await self.api.download("/v1/me/calendar.ics")
         except ApiError as error:
-            self.error = str(error)
+            self.error = error
             return None
 
     async def _do(self, method: str, path: str, body: Any = None) -> bool:
@@ -67,7 +84,7 @@ class ResidentModel:
         try:
             await self.api.request(method, path, body if body is not None else {})
         except ApiError as error:
-            self.error = str(error)
+            self.error = error
             return False
         await self.load()
         return True
@@ -119,9 +136,26 @@ class ResidentModel:
     async def reserve(self, child_id: int, session_id: int) -> bool:
         return await self._do("POST", "/v1/childcare/reservations", {"sessionId": session_id, "childId": child_id})
 
-    async def on_event(self, event: dict[str, Any]) -> None:
-        if event["type"].startswith(("booking.", "waitlist.", "childcare.")):
+    async def on_event(self, event: Event) -> None:
+        match event:
+            case (
+                BookingCreated()
+                | BookingCancelled()
+                | VacancyChanged()
+                | WaitlistOffered()
+                | LotteryResult()
+                | ChildcareReserved()
+                | ChildcareCancelled()
+                | ChildcareOffered()
+                | NurseryAvailabilityChanged()
+            ):
+                await self.resync()
+
+    async def resync(self) -> None:
+        try:
             await self.load()
+        except ApiError as error:
+            self.error = error
 
 
 @dataclass
@@ -137,7 +171,7 @@ class IntakeModel:
     sex: str = "female"
     category: str = "6-12:female"
     urgency: str = "urgent"
-    error: str | None = None
+    error: Failure | None = None
 
     async def load(self) -> None:
         self.vacancies = await self.api.get("/v1/shelters/vacancies")
@@ -149,7 +183,7 @@ class IntakeModel:
         try:
             await self.api.request(method, path, body)
         except ApiError as error:
-            self.error = str(error)
+            self.error = error
             return False
         await self.load()
         return True
@@ -170,6 +204,13 @@ class IntakeModel:
     async def set_beds(self, shelter_id: int, category: str, capacity: int) -> bool:
         return await self._do("PUT", f"/v1/shelters/{shelter_id}/units/{category}", {"capacity": max(0, capacity)})
 
-    async def on_event(self, event: dict[str, Any]) -> None:
-        if event["type"].startswith(("intake.", "shelter.")):
+    async def on_event(self, event: Event) -> None:
+        match event:
+            case IntakeRequested() | IntakeResponded() | IntakePlaced() | IntakeClosed() | ShelterVacancyChanged():
+                await self.resync()
+
+    async def resync(self) -> None:
+        try:
             await self.load()
+        except ApiError as error:
+            self.error = error

@@ -6,8 +6,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mobile.api import ApiError, MusubiApi
+import msgspec
+
+from mobile.api import ApiError, Failure, MusubiApi
 from mobile.send_queue import SendQueue
+from schema.ems import Case, HospitalBoard, HospitalRequest
+from schema.events import EmsDestinationSet, EmsRequestReleased, EmsRequestResponded, Event
 
 JCS_VALUES = ("0", "I-1", "I-2", "I-3", "II-10", "II-20", "II-30", "III-100", "III-200", "III-300")
 STEPS = {"age": (0, 130, 5), "sbp": (0, 300, 5), "hr": (0, 300, 5), "spo2": (0, 100, 1), "e": (1, 4, 1),
@@ -21,6 +25,16 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * r * math.asin(math.sqrt(a))
+
+
+@dataclass(frozen=True)
+class HospitalChoice:
+    """A hospital as the crew weighs it: its best department status on the board and its distance."""
+
+    hospital_id: int
+    name: str
+    best: str
+    km: float | None
 
 
 @dataclass
@@ -38,11 +52,11 @@ class ParamedicModel:
     hr: int = 80
     spo2: int = 98
     location: tuple[float, float] = (36.366, 140.471)  # Mito, until the phone gives a fix
-    hospitals: list[dict[str, Any]] = field(default_factory=list)
+    hospitals: list[HospitalChoice] = field(default_factory=list)
     selected: set[int] = field(default_factory=set)
     case_id: int | None = None
-    requests: dict[int, dict[str, Any]] = field(default_factory=dict)  # hospital id → latest request
-    error: str | None = None
+    requests: dict[int, HospitalRequest] = field(default_factory=dict)  # hospital id → latest request
+    error: Failure | None = None
     # Photos waiting for the case to exist or for the network: (file name, bytes).
     photos_pending: list[tuple[str, bytes]] = field(default_factory=list)
     photos_sent: list[str] = field(default_factory=list)
@@ -66,13 +80,20 @@ class ParamedicModel:
 
     async def load_hospitals(self) -> None:
         """Every hospital, best first: accepting departments, then distance."""
-        board = await self.api.get("/v1/hospitals/board")
+        board = msgspec.convert(await self.api.get("/v1/hospitals/board"), list[HospitalBoard])
         lat, lon = self.location
-        for hospital in board:
-            statuses = [d["status"] for d in hospital["departments"]] or ["unknown"]
-            hospital["best"] = min(statuses, key=BOARD_RANK.__getitem__)
-            hospital["km"] = distance_km(lat, lon, hospital["lat"], hospital["lon"]) if hospital["lat"] else 999.0
-        self.hospitals = sorted(board, key=lambda h: (BOARD_RANK[h["best"]], h["km"]))
+        choices = [
+            HospitalChoice(
+                hospital.hospital_id,
+                hospital.name,
+                min([d.status for d in hospital.departments] or ["unknown"], key=BOARD_RANK.__getitem__),
+                distance_km(lat, lon, hospital.lat, hospital.lon)
+                if hospital.lat is not None and hospital.lon is not None
+                else None,
+            )
+            for hospital in board
+        ]
+        self.hospitals = sorted(choices, key=lambda h: (BOARD_RANK[h.best], h.km is None, h.km or 0.0))
 
     def toggle(self, hospital_id: int) -> None:
         self.selected ^= {hospital_id}
@@ -81,7 +102,7 @@ class ParamedicModel:
         """Open the case (once) and ask every selected hospital — through the send queue, so it
         survives a dead zone and is never sent twice."""
         if not self.selected:
-            self.error = "select at least one hospital"
+            self.error = "select_hospital"
             return
         if self.case_id is None and self.open_key is None:
             self.open_key = self.queue.add("open_case", "POST", "/v1/ems/cases", self.case_body()).key
@@ -99,8 +120,8 @@ class ParamedicModel:
             self.case_id = opened.result["id"]
         for action in self.queue.items:
             if action.label == "send_to_hospitals" and action.status == "sent":
-                for request in action.result:
-                    self.requests.setdefault(request["hospitalId"], request)
+                for request in msgspec.convert(action.result, list[HospitalRequest]):
+                    self.requests.setdefault(request.hospital_id, request)
         await self._send_photos()
 
     async def attach(self, name: str, content: bytes) -> None:
@@ -115,24 +136,36 @@ class ParamedicModel:
             try:
                 await self.api.upload(f"/v1/ems/cases/{self.case_id}/attachments", content, media_type)
             except ApiError as error:
-                self.error = str(error)
+                self.error = error
                 if error.offline or error.status >= 500:
                     return  # keep it for the next flush
             else:
                 self.photos_sent.append(name)
             self.photos_pending.pop(0)
 
-    async def on_event(self, event: dict[str, Any]) -> None:
+    async def on_event(self, event: Event) -> None:
         """Live answers for the crew's fire department."""
-        data = event["data"]
-        if event["type"] in ("ems.request.responded", "ems.destination.set") and data.get("caseId") == self.case_id:
-            await self.refresh()
+        match event:
+            case (
+                EmsRequestResponded(case_id=case_id)
+                | EmsDestinationSet(case_id=case_id)
+                | EmsRequestReleased(case_id=case_id)
+            ) if case_id == self.case_id:
+                await self.resync()
 
     async def refresh(self) -> None:
         if self.case_id is None:
             return
-        case = await self.api.get(f"/v1/ems/cases/{self.case_id}")
-        self.requests = {r["hospitalId"]: r for r in case["requests"]}
+        case = msgspec.convert(await self.api.get(f"/v1/ems/cases/{self.case_id}"), Case)
+        self.requests = {r.hospital_id: r for r in case.requests}
+
+    async def resync(self) -> None:
+        """After a gap in the live stream: the answers again, and anything the queue still holds."""
+        try:
+            await self.flush()
+            await self.refresh()
+        except ApiError as error:
+            self.error = error
 
     async def confirm(self, hospital_id: int) -> bool:
         if self.case_id is None:
@@ -140,10 +173,10 @@ class ParamedicModel:
         try:
             await self.api.post(f"/v1/ems/cases/{self.case_id}/destination", {"hospitalId": hospital_id})
         except ApiError as error:
-            self.error = str(error)
+            self.error = error
             return False
         await self.refresh()
         return True
 
     def hospital_name(self, hospital_id: int) -> str:
-        return next((h["name"] for h in self.hospitals if h["hospitalId"] == hospital_id), f"#{hospital_id}")
+        return next((h.name for h in self.hospitals if h.hospital_id == hospital_id), f"#{hospital_id}")

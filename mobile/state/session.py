@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
-from mobile.api import ApiError, MusubiApi
+import msgspec
+
+from mobile.api import ApiError, Failure, MusubiApi
+from schema.accounts import Me, Membership
 
 # The first membership that matches decides the home screen; residents get the resident home.
 HOME_BY_ROLE = (
@@ -21,9 +23,9 @@ HOME_BY_ROLE = (
 @dataclass
 class SessionModel:
     api: MusubiApi
-    me: dict[str, Any] | None = None
-    error: str | None = None
-    memberships: list[dict[str, Any]] = field(default_factory=list)
+    me: Me | None = None
+    error: Failure | None = None
+    memberships: list[Membership] = field(default_factory=list)
     # What the person typed, bound to the login form: each keystroke's change event carries the
     # field's value, so the form never depends on the view's controls being the ones the browser
     # last patched (a re-render would otherwise read an empty, freshly built field).
@@ -39,13 +41,13 @@ class SessionModel:
         try:
             session = await self.api.post("/v1/sessions", {"email": self.email.strip(), "password": self.password})
         except ApiError as error:
-            self.error = str(error)
+            self.error = error
             self.password = ""  # the e-mail stays, so a mistyped password costs one field, not two
             return False
         self.password = ""
         self.api.token = session["token"]
-        self.me = await self.api.get("/v1/me")
-        self.memberships = self.me["memberships"]
+        self.me = msgspec.convert(await self.api.get("/v1/me"), Me)
+        self.memberships = self.me.memberships
         return True
 
     async def logout(self) -> None:
@@ -58,9 +60,9 @@ class SessionModel:
     @property
     def home(self) -> str:
         for kind, role, home in HOME_BY_ROLE:
-            if any(m["organizationKind"] == kind and (role is None or m["role"] == role) for m in self.memberships):
+            if any(m.organization_kind == kind and (role is None or m.role == role) for m in self.memberships):
                 return home
         return "resident"
 
     def organization(self, kind: str) -> int | None:
-        return next((m["organizationId"] for m in self.memberships if m["organizationKind"] == kind), None)
+        return next((m.organization_id for m in self.memberships if m.organization_kind == kind), None)

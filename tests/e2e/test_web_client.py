@@ -10,9 +10,6 @@ in tests/artifacts/e2e/ for people to look at.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -20,74 +17,10 @@ import pytest
 from icalendar import Calendar
 
 from tests.cluster import Cluster
-from tests.processes import MusubiProcess, free_port
-from tests.support import PASSWORD, Actor, Actors
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "e2e"
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
+from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
-
-
-@pytest.fixture
-async def web_client(cluster: Cluster, database_url: str) -> AsyncIterator[str]:
-    port = free_port()
-    web = MusubiProcess(
-        "web",
-        {
-            "DATABASE_URL": database_url,  # not used by the web client; keeps it from starting an embedded one
-            "REDIS_URL": "memory://",
-            "MUSUBI_WEB_API_URL": cluster.api_url(0),
-            "MUSUBI_WEB_PORT": str(port),
-            "MUSUBI_DATA_DIR": tempfile.mkdtemp(prefix="musubi-web-"),
-            "MUSUBI_SECRET_KEY": "unused-by-the-web-client",
-        },
-        port=port,
-    )
-    await web.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        web.terminate()
-
-
-async def snap(page: object, name: str) -> None:
-    # The accessibility tree updates before the canvas repaints: let a few frames pass.
-    await page.wait_for_timeout(600)  # type: ignore[attr-defined]
-    await page.screenshot(path=ARTIFACTS / name, full_page=True)  # type: ignore[attr-defined]
-
-
-async def log_in(page: object, url: str, person: Actor) -> None:
-    from playwright.async_api import expect
-
-    await page.goto(url)  # type: ignore[attr-defined]
-    # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
-    await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)  # type: ignore[attr-defined]
-    await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")  # type: ignore[attr-defined]
-    # Type like a person: Flutter's own text editing listens to keystrokes, not to DOM values. Flutter
-    # attaches its editor just after a field takes focus, and keystrokes before that reach the DOM but
-    # not the app; the app enables "log in" only once it has both fields, which is what a person waits
-    # for too, so type again until it does.
-    button = page.get_by_role("button", name="ログイン")  # type: ignore[attr-defined]
-    for _attempt in range(4):
-        for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
-            field = page.get_by_label(label)  # type: ignore[attr-defined]
-            await field.click()
-            await page.wait_for_function(  # type: ignore[attr-defined]
-                "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
-                arg=label,
-            )
-            await page.keyboard.press("Control+A")  # type: ignore[attr-defined]
-            await page.keyboard.type(text, delay=10)  # type: ignore[attr-defined]
-            await expect(field).to_have_value(text)
-        try:
-            await expect(button).to_be_enabled(timeout=5_000)
-            break
-        except AssertionError:
-            continue
-    await button.click()
 
 
 async def test_paramedic_sends_er_accepts_paramedic_sees_it(

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from mobile.api import MusubiApi
+from mobile.api import ApiError, MusubiApi
 from mobile.realtime import LiveConnection
 from mobile.send_queue import SendQueue
 from mobile.state.er import ErModel
@@ -33,7 +33,8 @@ async def test_session_picks_the_home_by_role(base_url: str, actors: Actors) -> 
     api = MusubiApi(base_url)
     session = SessionModel(api, email=paramedic.email, password="wrong password!")
     assert not await session.login()
-    assert session.error == "E-mail or password is wrong."
+    assert isinstance(session.error, ApiError)
+    assert str(session.error) == "E-mail or password is wrong."
     # The form keeps the e-mail and clears only the password.
     assert (session.email, session.password) == (paramedic.email, "")
     session.password = PASSWORD
@@ -114,21 +115,21 @@ async def test_paramedic_and_er_models_see_each_other_live(
     try:
         await _until(lambda: desk_live.state == "live" and crew_live.state == "live")
         await crew.load_hospitals()
-        assert [h["hospitalId"] for h in crew.hospitals][:1] == [hospitals[0]]  # nearest first
+        assert [h.hospital_id for h in crew.hospitals][:1] == [hospitals[0]]  # nearest first
         crew.selected = set(hospitals)
         await crew.send()
         await _until(lambda: bool(desk.inbox))
         assert desk.alert
         assert desk.chimes == 1  # one request to this hospital: one chime
-        await desk.open_case(desk.inbox[0]["caseId"])
+        await desk.open_case(desk.inbox[0].case_id)
         assert desk.case is not None
-        assert desk.case["vitals"][0]["spo2"] == crew.spo2
+        assert desk.case.vitals[0].spo2 == crew.spo2
         desk.acknowledge()
-        assert await desk.answer(desk.inbox[0]["requestId"], accept=True)
-        await _until(lambda: crew.requests[hospitals[0]]["status"] == "accepted")
+        assert await desk.answer(desk.inbox[0].request_id, accept=True)
+        await _until(lambda: crew.requests[hospitals[0]].status == "accepted")
         assert await crew.confirm(hospitals[0])
-        assert crew.requests[hospitals[0]]["status"] == "selected"
-        assert crew.requests[hospitals[1]]["status"] == "released"
+        assert crew.requests[hospitals[0]].status == "selected"
+        assert crew.requests[hospitals[1]].status == "released"
         assert "live" in states
     finally:
         await desk_live.stop()
@@ -149,8 +150,8 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
 ) -> None:
     from datetime import datetime, timedelta
 
-    from backend.facilities.slots import TOKYO
     from mobile.state.lists import ResidentModel
+    from schema.time import TOKYO
     from tests.integration.facilities.conftest import make_venue
 
     await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
@@ -255,8 +256,8 @@ async def test_resident_applies_to_a_lottery_from_the_model(
 ) -> None:
     from datetime import datetime
 
-    from backend.facilities.slots import TOKYO
     from mobile.state.lists import ResidentModel
+    from schema.time import TOKYO
     from tests.integration.facilities.conftest import make_venue
     from tests.integration.lottery.test_lottery import create_lottery
 
@@ -295,5 +296,5 @@ async def test_paramedic_photo_waits_for_the_case_then_uploads(base_url: str, ac
     assert await db.fetchval("SELECT media_type FROM ems_attachments") == "image/png"
     await model.attach("not-a-photo.png", b"%PDF-1.7")
     assert model.photos_pending == []
-    assert "JPEG or PNG" in (model.error or "")
+    assert "JPEG or PNG" in str(model.error)
     await api.close()

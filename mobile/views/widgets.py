@@ -1,0 +1,84 @@
+"""Pieces every home uses: headings, steppers, the error line, times, colours, the shell's face."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import flet as ft
+
+from mobile.api import Failure
+from mobile.state.i18n import Translator
+from mobile.state.session import SessionModel
+from schema.time import local_hhmm
+
+BIG = 56  # the main actions, for gloved hands
+TARGET = 48  # the smallest touch target (WCAG 2.5.5 / Material)
+# Dark enough for 4.5:1 against white text (WCAG AA) — amber and light greys are not.
+STATE_COLORS = {"live": ft.Colors.GREEN_800, "connecting": ft.Colors.BROWN_700, "offline": ft.Colors.RED_800}
+STATUS_COLORS = {"accepted": ft.Colors.GREEN_800, "selected": ft.Colors.BLUE_800, "declined": ft.Colors.RED_800,
+                 "pending": ft.Colors.GREY_800, "released": ft.Colors.GREY_800}  # fmt: skip
+MUTED = ft.Colors.GREY_800  # secondary text that still reads at 4.5:1 on white
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+class Shell(Protocol):
+    """What a home's view may use of the app around it."""
+
+    page: ft.Page
+    t: Translator
+    session: SessionModel
+
+    def act(self, work: Callable[[], Awaitable[object]]) -> Handler: ...
+
+    def render(self) -> None: ...
+
+
+def heading(text: str, size: int = 18) -> ft.Text:
+    return ft.Text(text, size=size, weight=ft.FontWeight.BOLD)
+
+
+def error_line(t: Translator, failure: Failure | None) -> list[ft.Control]:
+    """The last error in the chosen language, or nothing."""
+    if failure is None:
+        return []
+    return [ft.Text(t.failure(failure), color=ft.Colors.RED_800)]
+
+
+def icon_button(icon: ft.IconData, label: str, on_click: Handler, *, disabled: bool = False) -> ft.IconButton:
+    """An icon with a name a screen reader says, at least 48 px square."""
+    return ft.IconButton(
+        icon,
+        on_click=on_click,
+        tooltip=label,  # also its accessible name
+        icon_size=28,
+        width=TARGET,
+        height=TARGET,
+        disabled=disabled,
+    )
+
+
+def stepper(label: str, shown: str, minus: Handler, plus: Handler, *, label_width: int = 120) -> ft.Row:
+    """label  [−]  value  [+], each button named "label −" / "label +"."""
+    return ft.Row(
+        [
+            ft.Text(label, width=label_width),
+            icon_button(ft.Icons.REMOVE, f"{label} −", minus),
+            ft.Text(shown, size=22, width=72, text_align=ft.TextAlign.CENTER),
+            icon_button(ft.Icons.ADD, f"{label} +", plus),
+        ],
+        wrap=True,
+    )
+
+
+def local_time(instant: str | datetime) -> str:
+    """HH:MM in Japan time."""
+    return local_hhmm(instant)
+
+
+def badge(text: str, color: str) -> ft.Container:
+    return ft.Container(
+        ft.Text(text, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD), bgcolor=color, padding=8, border_radius=8
+    )

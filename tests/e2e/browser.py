@@ -1,0 +1,110 @@
+"""What the browser tests share: Chromium, logging in like a person, screenshots, a cuttable link."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.processes import free_port
+from tests.support import PASSWORD, Actor
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "e2e"
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+
+
+async def snap(page: Any, name: str) -> None:
+    # The accessibility tree updates before the canvas repaints: let a few frames pass.
+    await page.wait_for_timeout(600)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=ARTIFACTS / name, full_page=True)
+
+
+async def log_in(page: Any, url: str, person: Actor) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(url)
+    # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
+    await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
+    await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
+    # Type like a person: Flutter's own text editing listens to keystrokes, not to DOM values. Flutter
+    # attaches its editor just after a field takes focus, and keystrokes before that reach the DOM but
+    # not the app; the app enables "log in" only once it has both fields, which is what a person waits
+    # for too, so type again until it does.
+    button = page.get_by_role("button", name="ログイン")
+    for _attempt in range(4):
+        try:
+            for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
+                field = page.get_by_label(label)
+                await field.click()
+                await page.wait_for_function(
+                    "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
+                    arg=label,
+                )
+                await page.keyboard.press("Control+A")
+                await page.keyboard.type(text, delay=10)
+                await expect(field).to_have_value(text)
+            await expect(button).to_be_enabled(timeout=5_000)
+            break
+        except AssertionError:
+            continue  # keystrokes lost before Flutter's editor attached: type again, as a person would
+    await button.click()
+
+
+class CuttableLink:
+    """A TCP proxy between the browser and the web client that a test can cut and restore, like a
+    tunnel or a dead zone: cutting drops every open connection and refuses new ones until restored."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.cut_off = False
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def restore(self) -> None:
+        self.cut_off = False
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            client_writer.transport.abort()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        self._writers |= {client_writer, upstream_writer}
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            writer.transport.abort()
+
+        await asyncio.gather(pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer))
+        self._writers -= {client_writer, upstream_writer}

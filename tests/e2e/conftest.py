@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.cluster import Cluster
+from tests.e2e.browser import CuttableLink
+from tests.processes import MusubiProcess, free_port
+
+
+@pytest.fixture
+async def web_process(cluster: Cluster, database_url: str) -> AsyncIterator[MusubiProcess]:
+    port = free_port()
+    web = MusubiProcess(
+        "web",
+        {
+            "DATABASE_URL": database_url,  # not used by the web client; keeps it from starting an embedded one
+            "REDIS_URL": "memory://",
+            "MUSUBI_WEB_API_URL": cluster.api_url(0),
+            "MUSUBI_WEB_PORT": str(port),
+            "MUSUBI_DATA_DIR": tempfile.mkdtemp(prefix="musubi-web-"),
+            "MUSUBI_SECRET_KEY": "unused-by-the-web-client",
+        },
+        port=port,
+    )
+    await web.start()
+    try:
+        yield web
+    finally:
+        web.terminate()
+
+
+@pytest.fixture
+def web_client(web_process: MusubiProcess) -> str:
+    return f"http://127.0.0.1:{web_process.port}/"
+
+
+@pytest.fixture
+async def cuttable_web_client(web_process: MusubiProcess) -> AsyncIterator[CuttableLink]:
+    """The web client behind a link the test can cut (see CuttableLink)."""
+    assert web_process.port is not None
+    link = CuttableLink(web_process.port)
+    await link.start()
+    try:
+        yield link
+    finally:
+        await link.stop()
