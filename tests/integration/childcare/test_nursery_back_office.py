@@ -13,6 +13,8 @@ import pytest
 
 from backend.clock import MovableClock
 from backend.facilities.slots import TOKYO
+from backend.seed import DEMO_PASSWORD, seed_demo
+from backend.settings import Settings
 from tests.integration.childcare.test_childcare import (
     Nursery,
     apply,
@@ -422,3 +424,32 @@ async def test_attendance_is_recorded_once_on_the_session_day(
     # A child who came can no longer be cancelled by the parent (the deadline has passed anyway).
     cancel = await http.post(f"/v1/childcare/reservations/{arrived_id}/cancel", headers=parent.headers)
     assert_problem(cancel, 409)
+
+
+# -- demo seed ------------------------------------------------------------------------------------
+
+
+async def test_demo_seed_gives_the_nursery_a_week_of_sessions_and_a_roster_with_the_demo_child(
+    http: httpx.AsyncClient, db: asyncpg.Pool, database_url: str, test_settings: Settings
+) -> None:
+    await seed_demo(database_url, test_settings)
+    await seed_demo(database_url, test_settings)  # a second run adds nothing
+    login = await http.post("/v1/sessions", json={"email": "nursery@demo.musubi.jp", "password": DEMO_PASSWORD})
+    staff = {"Authorization": f"Bearer {login.json()['token']}"}
+    nursery_id = await db.fetchval("SELECT nursery_id FROM child_approvals")
+    today = datetime.now(TOKYO).date()
+    week = await http.get(
+        f"/v1/nurseries/{nursery_id}/sessions",
+        params={"from": str(today), "to": str(today + timedelta(days=7))},
+        headers=staff,
+    )
+    assert week.status_code == 200, week.text
+    weekdays = [d for d in (today + timedelta(days=n) for n in range(8)) if d.weekday() < 5]
+    assert sorted({s["date"] for s in week.json()}) == [str(d) for d in weekdays]
+    assert len(week.json()) == 2 * len(weekdays)
+    roster = await http.get(f"/v1/nurseries/{nursery_id}/roster", params={"date": str(weekdays[0])}, headers=staff)
+    assert roster.status_code == 200, roster.text
+    shown = [c for s in roster.json()["sessions"] for b in s["bands"] for c in b["children"]]
+    assert [(c["name"], c["allergies"]) for c in shown] == [("佐藤 葵 Aoi Sato", ["卵 egg"])]
+    assert await db.fetchval("SELECT sum(used) FROM childcare_places") == 2
+    assert await db.fetchval("SELECT sum(hours) FROM childcare_hours_used") == 8
