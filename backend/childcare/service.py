@@ -583,6 +583,9 @@ class ChildcareService:
             )
         if not await conn.fetchval(queries.IS_APPROVED, child_id, session["nursery_id"]):
             raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
+        # Only a clearer answer: a reservation racing the cancellation is refused by the closed places.
+        if session["cancelled_at"] is not None:
+            raise Conflict("The nursery has cancelled this session.", slug="session-cancelled")
         band = band_on(child["birth_date"], session["day"])
         if band is None:
             raise Unprocessable(errors=[FieldError(field="$.childId", message="The child is not 0–5 on that day")])

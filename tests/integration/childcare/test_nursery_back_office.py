@@ -207,6 +207,13 @@ async def test_another_nurserys_session_is_404_and_changes_nothing(
     )
     assert await table_counts(db) == before
     assert (await places(db, theirs))["3-5"] == (3, 0)
+    # The same requests from that nursery's own staff go through: the 404 above is the scope.
+    own = await http.patch(sessions_url(other, theirs), json={"capacity": {"3-5": 0}}, headers=other.staff.headers)
+    assert own.status_code == 200, own.text
+    roster = await http.get(
+        f"/v1/nurseries/{other.id}/roster", params={"date": str(in_days(5))}, headers=other.staff.headers
+    )
+    assert roster.status_code == 200, roster.text
 
 
 # -- cancellation ---------------------------------------------------------------------------------
@@ -263,7 +270,12 @@ async def test_cancelling_a_session_cancels_its_places_tells_the_parents_and_ret
         "/v1/childcare/availability", params={"date": str(day), "childId": child}, headers=reserved_parent.headers
     )
     assert session_id not in [m["sessionId"] for m in marks.json()]
-    assert_problem(await reserve(http, reserved_parent, session_id, child), 409)
+    assert_problem(await reserve(http, reserved_parent, session_id, child), 409, "session-cancelled")
+    assert_problem(
+        await http.post("/v1/childcare/waitlist", json={"sessionId": session_id, "childId": waiting_child},
+                        headers=waiting_parent.headers),
+        409, "session-cancelled",
+    )  # fmt: skip
     assert_problem(
         await http.post(f"{sessions_url(nursery, session_id)}/cancel", json={"reason": "again"},
                         headers=nursery.staff.headers),
