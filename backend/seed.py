@@ -135,6 +135,7 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
                 account_ids[account.local_part] = account_id
             await _seed_demo_child(conn, org_ids, account_ids, now)
             await _seed_back_office(conn, org_ids, account_ids, settings, now)
+            await _seed_nursery_week(conn, org_ids, account_ids, now)
     finally:
         await conn.close()
     return rows
@@ -337,3 +338,50 @@ def format_table(rows: Sequence[tuple[str, ...]], headers: tuple[str, ...]) -> s
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+# Places per band of each demo session: (block, {band: capacity}).
+DEMO_NURSERY_SESSIONS = (("morning", {"0": 3, "1-2": 6, "3-5": 10}), ("afternoon", {"0": 2, "1-2": 5, "3-5": 8}))
+DEMO_ROSTER_DAYS = 2  # the demo child is on the roster of the first two weekdays from today
+
+
+async def _seed_nursery_week(
+    conn: asyncpg.Connection, org_ids: dict[str, int], account_ids: dict[str, int], now: datetime
+) -> None:
+    """Sakura Nursery's sessions for today and the coming week (weekdays), and the demo child reserved
+    on the first mornings, so the session list and the day's roster have something to show. Running
+    the seed again adds the days that are new and changes nothing else."""
+    nursery, parent = org_ids["nursery"], account_ids["parent"]
+    child = await conn.fetchval("SELECT id FROM children WHERE parent_id = $1 AND name = $2", parent, DEMO_CHILD[0])
+    today = now.astimezone(TOKYO).date()
+    weekdays = [today + timedelta(days=n) for n in range(8) if (today + timedelta(days=n)).weekday() < 5]
+    for day in weekdays:
+        for block, capacity in DEMO_NURSERY_SESSIONS:
+            session_id = await conn.fetchval(
+                "INSERT INTO childcare_sessions (nursery_id, day, block, cancel_deadline_hours, created_at)"
+                " VALUES ($1, $2, $3, 24, $4) ON CONFLICT (nursery_id, day, block) DO NOTHING RETURNING id",
+                nursery, day, block, now,
+            )  # fmt: skip
+            if session_id is None:
+                continue  # seeded on an earlier run
+            await conn.execute(
+                "INSERT INTO childcare_places (session_id, band, capacity)"
+                " SELECT $1, band, capacity FROM unnest($2::text[], $3::int[]) AS p(band, capacity)",
+                session_id, list(capacity), list(capacity.values()),
+            )  # fmt: skip
+            if child is None or block != "morning" or day not in weekdays[:DEMO_ROSTER_DAYS]:
+                continue
+            # As a reservation over HTTP would: the place, the hours, the reservation.
+            await conn.execute(
+                "UPDATE childcare_places SET used = used + 1 WHERE session_id = $1 AND band = '3-5'", session_id
+            )
+            await conn.execute(
+                "INSERT INTO childcare_hours_used AS u (child_id, month, hours) VALUES ($1, $2, 4)"
+                " ON CONFLICT (child_id, month) DO UPDATE SET hours = u.hours + 4",
+                child, day.replace(day=1),
+            )  # fmt: skip
+            await conn.execute(
+                "INSERT INTO childcare_reservations (session_id, child_id, band, hours, status, created_at)"
+                " VALUES ($1, $2, '3-5', 4, 'reserved', $3)",
+                session_id, child, now,
+            )  # fmt: skip

@@ -22,6 +22,12 @@ class BandCapacity(Input):
     three_to_five: Places = msgspec.field(name="3-5", default=0)
 
 
+class BandCapacityChange(Input):
+    zero: Places | None = msgspec.field(name="0", default=None)
+    one_to_two: Places | None = msgspec.field(name="1-2", default=None)
+    three_to_five: Places | None = msgspec.field(name="3-5", default=None)
+
+
 class SessionCreate(Input):
     date: date
     block: Block
@@ -36,11 +42,32 @@ class SessionPlaces(Wire):
 
 
 class Session(Wire):
+    """A session and its places per band (`used`: places taken, by reserved and held children)."""
+
     id: int
     nursery_id: int
     date: date
     block: Block
     places: list[SessionPlaces]
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+
+
+class SessionUpdate(Input):
+    """New capacities for some bands; a band left out keeps its capacity. Never below the places taken."""
+
+    capacity: BandCapacityChange
+
+
+class SessionCancel(Input):
+    """Why the nursery cancels (staff illness, closure): the parents are told the session is cancelled."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class SessionCancelled(Wire):
+    session: Session
+    reservations_cancelled: int
 
 
 class ChildCreate(Input):
@@ -126,6 +153,7 @@ class Reservation(Wire):
     status: Literal["held", "reserved", "cancelled", "released", "no_show"]
     hold_until: datetime | None
     created_at: datetime
+    arrived_at: datetime | None
 
 
 class MyReservation(Reservation):
@@ -154,3 +182,48 @@ class QuotaUpdate(Input):
 class Quota(Wire):
     municipality_id: int
     monthly_hours: int
+
+
+AttendanceState = Literal["arrived", "no_show"]
+
+
+class AttendanceUpdate(Input):
+    """At the door: the child came (arrived) or did not (no_show)."""
+
+    state: AttendanceState
+
+
+class RosterChild(Wire):
+    """A child on the day's list, with what staff must know at the door (allergies, notes)."""
+
+    reservation_id: int
+    child_id: int
+    name: str
+    birth_date: date
+    age_years: int
+    allergies: list[str]
+    notes: str
+    attendance: Literal["expected", "arrived", "no_show"]
+    arrived_at: datetime | None
+
+
+class RosterBand(Wire):
+    band: Band
+    capacity: int
+    used: int
+    children: list[RosterChild]
+
+
+class RosterSession(Wire):
+    session_id: int
+    block: Block
+    cancelled_at: datetime | None
+    bands: list[RosterBand]
+
+
+class Roster(Wire):
+    """The day's roster (園児名簿) of one nursery: who is expected in which session and band."""
+
+    nursery_id: int
+    date: date
+    sessions: list[RosterSession]

@@ -154,6 +154,8 @@ class ChildcareReserved(Event, tag="childcare.reserved"):
 class ChildcareCancelled(Event, tag="childcare.cancelled"):
     reservation_id: int
     session_id: int
+    # True when the nursery cancelled the whole session, so the parent's app can say so.
+    by_nursery: bool = False
 
 
 class ChildcareOffered(Event, tag="childcare.offered"):

@@ -107,12 +107,13 @@ SELECT s.id AS session_id, s.nursery_id, s.block, p.band, p.capacity - p.used AS
   FROM childcare_sessions s
   JOIN organizations o ON o.id = s.nursery_id
   JOIN childcare_places p ON p.session_id = s.id AND p.band = $2
- WHERE s.day = $1 AND ($3::int IS NULL OR o.municipality_id = $3)
+ WHERE s.day = $1 AND s.cancelled_at IS NULL AND ($3::int IS NULL OR o.municipality_id = $3)
  ORDER BY s.nursery_id, s.block
 """
 
 TAKE_PLACE = """
-UPDATE childcare_places SET used = used + 1 WHERE session_id = $1 AND band = $2 AND used < capacity RETURNING used
+UPDATE childcare_places SET used = used + 1
+ WHERE session_id = $1 AND band = $2 AND used < capacity AND NOT closed RETURNING used
 """
 
 FREE_PLACE = "UPDATE childcare_places SET used = used - 1 WHERE session_id = $1 AND band = $2 AND used > 0"
@@ -133,7 +134,7 @@ SELECT id FROM childcare_reservations
  WHERE session_id = $1 AND child_id = $2 AND status = 'held' AND hold_until > $3 FOR UPDATE
 """
 
-RESERVATION_COLUMNS = "id, session_id, child_id, band, hours, status, hold_until, created_at"
+RESERVATION_COLUMNS = "id, session_id, child_id, band, hours, status, hold_until, created_at, arrived_at"
 
 INSERT_RESERVATION = f"""
 INSERT INTO childcare_reservations (session_id, child_id, band, hours, status, hold_until, created_at)
@@ -208,11 +209,105 @@ RETURNING municipality_id, monthly_hours
 MUNICIPALITIES_OF = "SELECT municipality_id FROM organizations WHERE id = ANY($1::bigint[])"
 
 MY_RESERVATIONS = """
-SELECT r.id, r.session_id, r.child_id, r.band, r.hours, r.status, r.hold_until, r.created_at,
+SELECT r.id, r.session_id, r.child_id, r.band, r.hours, r.status, r.hold_until, r.created_at, r.arrived_at,
        s.nursery_id, s.day AS date, s.block
   FROM childcare_reservations r
   JOIN children c ON c.id = r.child_id
   JOIN childcare_sessions s ON s.id = r.session_id
  WHERE c.parent_id = $1 AND r.status IN ('held', 'reserved') AND s.day >= $2 AND r.id > $3
  ORDER BY r.id LIMIT $4
+"""
+
+
+# -- nursery back office ------------------------------------------------------------------------
+
+# A nursery's sessions by date range, keyset-paged on (day, id), with places per band.
+SESSIONS_OF_NURSERY = """
+SELECT s.id, s.nursery_id, s.day AS date, s.block, s.cancelled_at, s.cancel_reason,
+       array_agg(p.band ORDER BY p.band) AS bands,
+       array_agg(p.capacity ORDER BY p.band) AS capacities,
+       array_agg(p.used ORDER BY p.band) AS taken
+  FROM childcare_sessions s JOIN childcare_places p ON p.session_id = s.id
+ WHERE s.nursery_id = $1 AND s.day BETWEEN $2 AND $3 AND (s.day, s.id) > ($4::date, $5::bigint)
+ GROUP BY s.id
+ ORDER BY s.day, s.id
+ LIMIT $6
+"""
+
+# The session row is the lock that orders a capacity edit and a cancellation of the same session.
+# NO KEY UPDATE, not UPDATE: a reservation's foreign key takes KEY SHARE on this row while it holds
+# a place, and a full UPDATE lock would deadlock with it.
+SESSION_OF_NURSERY_FOR_UPDATE = """
+SELECT id, nursery_id, day, block, cancelled_at FROM childcare_sessions
+ WHERE id = $1 AND nursery_id = $2 FOR NO KEY UPDATE
+"""
+
+# The CHECK (used <= capacity) refuses a capacity below the places taken, whatever raced it; a
+# closed (cancelled) place is not changed.
+SET_CAPACITY = """
+UPDATE childcare_places p SET capacity = new.capacity
+  FROM unnest($2::text[], $3::int[]) AS new(band, capacity)
+ WHERE p.session_id = $1 AND p.band = new.band AND NOT p.closed
+RETURNING p.band
+"""
+
+CANCEL_SESSION = """
+UPDATE childcare_sessions SET cancelled_at = $2, cancelled_by = $3, cancel_reason = $4
+ WHERE id = $1 AND cancelled_at IS NULL
+"""
+
+# Taken before reading the live reservations: a reservation that already took a place holds this
+# lock until it commits, so the read that follows sees it.
+LOCK_PLACES = "SELECT band FROM childcare_places WHERE session_id = $1 ORDER BY band FOR UPDATE"
+
+LIVE_RESERVATIONS_OF_SESSION = """
+SELECT r.id, r.child_id, r.hours, r.status, c.parent_id
+  FROM childcare_reservations r JOIN children c ON c.id = r.child_id
+ WHERE r.session_id = $1 AND r.status IN ('held', 'reserved')
+ ORDER BY r.id
+ FOR UPDATE OF r
+"""
+
+CANCEL_RESERVATIONS = """
+UPDATE childcare_reservations SET status = 'cancelled', ended_at = $2, hold_until = NULL
+ WHERE id = ANY($1::bigint[]) AND status IN ('held', 'reserved')
+"""
+
+# A child has at most one live place in a session, so each child appears once here.
+REFUND_HOURS_OF_CHILDREN = """
+UPDATE childcare_hours_used u SET hours = greatest(u.hours - back.hours, 0)
+  FROM unnest($1::bigint[], $2::int[]) AS back(child_id, hours)
+ WHERE u.child_id = back.child_id AND u.month = $3
+"""
+
+WAITLIST_OF_SESSION_EXPIRED = """
+UPDATE childcare_waitlist SET status = 'expired' WHERE session_id = $1 AND status IN ('waiting', 'offered')
+"""
+
+CLOSE_PLACES = "UPDATE childcare_places SET used = 0, closed = true WHERE session_id = $1"
+
+# The day's roster: every session and band of the day, with the children who hold a place (or
+# did not come). One statement, so the list printed at the door is one consistent picture.
+ROSTER = """
+SELECT s.id AS session_id, s.block, s.cancelled_at, p.band, p.capacity, p.used,
+       r.id AS reservation_id, r.status, r.arrived_at,
+       c.id AS child_id, c.name, c.birth_date, c.allergies, c.notes
+  FROM childcare_sessions s
+  JOIN childcare_places p ON p.session_id = s.id
+  LEFT JOIN childcare_reservations r ON r.session_id = s.id AND r.band = p.band AND r.status IN ('reserved', 'no_show')
+  LEFT JOIN children c ON c.id = r.child_id
+ WHERE s.nursery_id = $1 AND s.day = $2
+ ORDER BY s.block, s.id, p.band, c.name, r.id
+"""
+
+MARK_ARRIVED = f"""
+UPDATE childcare_reservations SET arrived_at = $2
+ WHERE id = $1 AND status = 'reserved' AND arrived_at IS NULL
+RETURNING {RESERVATION_COLUMNS}
+"""
+
+MARK_NO_SHOW = f"""
+UPDATE childcare_reservations SET status = 'no_show', ended_at = $2
+ WHERE id = $1 AND status = 'reserved' AND arrived_at IS NULL
+RETURNING {RESERVATION_COLUMNS}
 """

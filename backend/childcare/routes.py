@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Request, Response, Router, delete, get, post, put
+from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -21,6 +21,7 @@ from schema.childcare import (
     ApplicationDecline,
     Approval,
     ApprovalCreate,
+    AttendanceUpdate,
     Availability,
     Child,
     ChildCreate,
@@ -30,8 +31,12 @@ from schema.childcare import (
     QuotaUpdate,
     Reservation,
     ReservationCreate,
+    Roster,
     Session,
+    SessionCancel,
+    SessionCancelled,
     SessionCreate,
+    SessionUpdate,
     WaitlistCreate,
     WaitlistEntry,
 )
@@ -54,6 +59,67 @@ def childcare_service(state: State) -> ChildcareService:
 async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], caller: Me, childcare: Service) -> Session:
     """Open a session (date, block) with places per age band: {"0": n, "1-2": n, "3-5": n}."""
     return await childcare.create_session(caller, nursery_id, data)
+
+
+@get(
+    "/v1/nurseries/{nursery_id:int}/sessions",
+    access=NURSERY_STAFF,
+    operation_id="listChildcareSessions",
+    tags=["childcare"],
+)
+async def list_sessions(
+    request: Request[Any, Any, Any],
+    nursery_id: IdParam,
+    caller: Me,
+    childcare: Service,
+    first: Annotated[date, QueryParameter(name="from")],
+    last: Annotated[date, QueryParameter(name="to")],
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[Session]]:
+    """The nursery's sessions from `from` to `to` (inclusive, at most 92 days), with places taken per band."""
+    items, next_cursor = await childcare.sessions(caller, nursery_id, first, last, cursor, limit)
+    return page(request, items, next_cursor)
+
+
+@patch(
+    "/v1/nurseries/{nursery_id:int}/sessions/{session_id:int}",
+    access=NURSERY_STAFF,
+    operation_id="updateChildcareSession",
+    tags=["childcare"],
+)
+async def update_session(
+    nursery_id: IdParam, session_id: IdParam, data: JSONBody[SessionUpdate], caller: Me, childcare: Service
+) -> Session:
+    """Change places per band before the session starts; 409 `capacity-below-places-taken` below the places taken."""
+    return await childcare.update_session(caller, nursery_id, session_id, data)
+
+
+@post(
+    "/v1/nurseries/{nursery_id:int}/sessions/{session_id:int}/cancel",
+    access=NURSERY_STAFF,
+    operation_id="cancelChildcareSession",
+    status_code=200,
+    tags=["childcare"],
+)
+async def cancel_session(
+    nursery_id: IdParam, session_id: IdParam, data: JSONBody[SessionCancel], caller: Me, childcare: Service
+) -> SessionCancelled:
+    """Cancel the session: reservations cancelled, parents notified, quota hours given back."""
+    return await childcare.cancel_session(caller, nursery_id, session_id, data.reason)
+
+
+@get(
+    "/v1/nurseries/{nursery_id:int}/roster",
+    access=NURSERY_STAFF,
+    operation_id="nurseryRoster",
+    tags=["childcare"],
+)
+async def roster(
+    nursery_id: IdParam, caller: Me, childcare: Service, day: Annotated[date, QueryParameter(name="date")]
+) -> Roster:
+    """The day's children per session and band, with allergies and notes (audited: one row per view)."""
+    return await childcare.roster(caller, nursery_id, day)
 
 
 @post("/v1/children", access=VERIFIED, operation_id="registerChild", tags=["childcare"])
@@ -195,15 +261,17 @@ async def cancel(reservation_id: IdParam, caller: Me, childcare: Service) -> Res
 
 
 @post(
-    "/v1/childcare/reservations/{reservation_id:int}/no-show",
+    "/v1/childcare/reservations/{reservation_id:int}/attendance",
     access=NURSERY_STAFF,
-    operation_id="recordNoShow",
+    operation_id="recordAttendance",
     status_code=200,
     tags=["childcare"],
 )
-async def no_show(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
-    """Staff record that the child did not come."""
-    return await childcare.record_no_show(caller, reservation_id)
+async def attendance(
+    reservation_id: IdParam, data: JSONBody[AttendanceUpdate], caller: Me, childcare: Service
+) -> Reservation:
+    """Staff record on the session day that the child arrived, or did not come (no_show)."""
+    return await childcare.record_attendance(caller, reservation_id, data.state)
 
 
 @post("/v1/childcare/waitlist", access=VERIFIED, operation_id="joinChildcareWaitlist", tags=["childcare"])
@@ -232,6 +300,10 @@ router = Router(
     path="/",
     route_handlers=[
         create_session,
+        list_sessions,
+        update_session,
+        cancel_session,
+        roster,
         register_child,
         list_children,
         get_child,
@@ -245,7 +317,7 @@ router = Router(
         reserve,
         my_reservations,
         cancel,
-        no_show,
+        attendance,
         join_waitlist,
         set_quota,
     ],

@@ -23,13 +23,14 @@ from backend.audit import record_audit
 from backend.childcare import queries
 from backend.context import AppContext
 from backend.db import retry_transient
-from backend.errors import Conflict, Forbidden, NotFound, Unprocessable, register_constraint
+from backend.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
 from backend.facilities.slots import TOKYO
 from backend.outbox import emit_all
 from schema.base import FieldError
 from schema.childcare import (
     Application,
     Approval,
+    AttendanceState,
     Availability,
     Band,
     Block,
@@ -40,9 +41,15 @@ from schema.childcare import (
     PendingApplication,
     Quota,
     Reservation,
+    Roster,
+    RosterBand,
+    RosterChild,
+    RosterSession,
     Session,
+    SessionCancelled,
     SessionCreate,
     SessionPlaces,
+    SessionUpdate,
     WaitlistEntry,
 )
 from schema.events import (
@@ -63,6 +70,13 @@ register_constraint("child_approvals_pkey", 409, "already-approved", "The child 
 register_constraint(
     "child_applications_one_pending", 409, "already-applied", "The child already has a pending application there"
 )
+register_constraint(
+    "childcare_places_within_capacity",
+    409,
+    "capacity-below-places-taken",
+    "The capacity can not go below the places already taken",
+)
+register_constraint("childcare_reservations_arrival_of_reserved", 409, "child-arrived", "The child has already arrived")
 
 NURSERY_STAFF = (Member("nursery", "staff"), Member("nursery", "admin"))
 MUNICIPAL_STAFF = (Member("municipality", "staff"), Member("municipality", "admin"))
@@ -74,6 +88,8 @@ BLOCKS: dict[str, tuple[time, int]] = {
 }
 FEW_PLACES = 2  # at or below this many free places a session shows △
 HOLD_MINUTES = 60
+# A session list covers at most this many days per request: a quarter, enough for a planning view.
+MAX_SESSION_RANGE_DAYS = 92
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -105,6 +121,19 @@ def _month(day: date) -> date:
     return day.replace(day=1)
 
 
+def _session_cursor(cursor: str | None, first: date) -> tuple[date, int]:
+    """(day, id) after which the next page of sessions starts; the cursor is `<day>.<id>`."""
+    if cursor is None:
+        return first, 0
+    day, _, session_id = cursor.partition(".")
+    try:
+        if not session_id.isdigit() or len(session_id) > 18:
+            raise ValueError(session_id)
+        return date.fromisoformat(day), int(session_id)
+    except ValueError:
+        raise BadRequest("The cursor is not one this server gave out.", slug="bad-cursor") from None
+
+
 class ChildcareService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -133,6 +162,198 @@ class ChildcareService:
             block=data.block,
             places=[SessionPlaces(**dict(p)) for p in places],
         )
+
+    async def sessions(
+        self, caller: Caller, nursery_id: int, first: date, last: date, cursor: str | None, limit: int
+    ) -> tuple[list[Session], str | None]:
+        """The nursery's sessions from `first` to `last` (inclusive), by day, with places taken per band."""
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        if last < first:
+            raise BadRequest("`to` is before `from`.", slug="bad-range")
+        if (last - first).days >= MAX_SESSION_RANGE_DAYS:
+            raise BadRequest(f"At most {MAX_SESSION_RANGE_DAYS} days per request.", slug="range-too-long")
+        after_day, after_id = _session_cursor(cursor, first)
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.SESSIONS_OF_NURSERY, nursery_id, first, last, after_day, after_id, limit)
+        items = [
+            Session(
+                id=r["id"],
+                nursery_id=r["nursery_id"],
+                date=r["date"],
+                block=r["block"],
+                places=[
+                    SessionPlaces(band=b, capacity=c, used=u)
+                    for b, c, u in zip(r["bands"], r["capacities"], r["taken"], strict=True)
+                ],
+                cancelled_at=r["cancelled_at"],
+                cancel_reason=r["cancel_reason"],
+            )
+            for r in rows
+        ]
+        next_cursor = f"{rows[-1]['date']}.{rows[-1]['id']}" if len(rows) == limit else None
+        return items, next_cursor
+
+    @retry_transient
+    async def update_session(self, caller: Caller, nursery_id: int, session_id: int, data: SessionUpdate) -> Session:
+        """New capacities; the database refuses one below the places taken (409), so no reservation
+        racing this edit can end up over capacity. Places added go to waiters first."""
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        wanted = {
+            band: capacity
+            for band, capacity in (
+                ("0", data.capacity.zero),
+                ("1-2", data.capacity.one_to_two),
+                ("3-5", data.capacity.three_to_five),
+            )
+            if capacity is not None
+        }
+        if not wanted:
+            raise Unprocessable(errors=[FieldError(field="$.capacity", message="Name at least one band")])
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            session = await self._open_session_of_nursery(conn, nursery_id, session_id, now)
+            await conn.execute(queries.SET_CAPACITY, session_id, list(wanted), list(wanted.values()))
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="childcare.session.capacity",
+                subject_type="childcare_session",
+                subject_id=session_id,
+                reason=", ".join(f"{band}: {capacity}" for band, capacity in wanted.items()),
+                at=now,
+            )
+            events: list[tuple[str, Event]] = [_availability_changed(nursery_id, session_id)]
+            hours = BLOCKS[session["block"]][1]
+            for band in wanted:
+                while (offer := await self._hold_for_next_waiter(conn, session_id, band, hours, now=now)) is not None:
+                    events.append(offer)
+            await emit_all(conn, events, at=now)
+            return await self._session(conn, session)
+
+    @retry_transient
+    async def cancel_session(self, caller: Caller, nursery_id: int, session_id: int, reason: str) -> SessionCancelled:
+        """Cancel the session at once: every reservation and hold cancelled, the hours given back to
+        the month's quota, the waitlist closed, each parent told — all in one transaction."""
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            session = await self._open_session_of_nursery(conn, nursery_id, session_id, now)
+            await conn.execute(queries.CANCEL_SESSION, session_id, now, caller.account_id, reason)
+            await conn.execute(queries.LOCK_PLACES, session_id)
+            live = await conn.fetch(queries.LIVE_RESERVATIONS_OF_SESSION, session_id)
+            await conn.execute(queries.CANCEL_RESERVATIONS, [r["id"] for r in live], now)
+            # Held places were never charged to the quota; reserved ones were.
+            charged = [r for r in live if r["status"] == "reserved"]
+            await conn.execute(
+                queries.REFUND_HOURS_OF_CHILDREN,
+                [r["child_id"] for r in charged],
+                [r["hours"] for r in charged],
+                _month(session["day"]),
+            )
+            await conn.execute(queries.WAITLIST_OF_SESSION_EXPIRED, session_id)
+            await conn.execute(queries.CLOSE_PLACES, session_id)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="childcare.session.cancel",
+                subject_type="childcare_session",
+                subject_id=session_id,
+                reason=f"{reason} (reservations {', '.join(str(r['id']) for r in live) or 'none'})",
+                at=now,
+            )
+            events: list[tuple[str, Event]] = [
+                (
+                    f"user:{r['parent_id']}",
+                    ChildcareCancelled(reservation_id=r["id"], session_id=session_id, by_nursery=True),
+                )
+                for r in live
+            ]
+            events.append(_availability_changed(nursery_id, session_id))
+            await emit_all(conn, events, at=now)
+            cancelled = await self._session(conn, session)
+        return SessionCancelled(session=cancelled, reservations_cancelled=len(live))
+
+    async def _open_session_of_nursery(
+        self, conn: asyncpg.Connection, nursery_id: int, session_id: int, now: datetime
+    ) -> asyncpg.Record:
+        """The session, locked, if it belongs to the nursery and can still change; 404 for another nursery's."""
+        session = await conn.fetchrow(queries.SESSION_OF_NURSERY_FOR_UPDATE, session_id, nursery_id)
+        if session is None:
+            raise NotFound()
+        if session["cancelled_at"] is not None:
+            raise Conflict("The session is cancelled.", slug="session-cancelled")
+        if _session_start(session["day"], session["block"]) <= now:
+            raise Conflict("The session has started.", slug="session-started")
+        return session
+
+    async def _session(self, conn: asyncpg.Connection, session: asyncpg.Record) -> Session:
+        current = await conn.fetchrow(queries.SESSION, session["id"])
+        assert current is not None  # locked by this transaction since _open_session_of_nursery
+        places = await conn.fetch(queries.PLACES, session["id"])
+        return Session(
+            id=current["id"],
+            nursery_id=current["nursery_id"],
+            date=current["day"],
+            block=current["block"],
+            places=[SessionPlaces(**dict(p)) for p in places],
+            cancelled_at=current["cancelled_at"],
+            cancel_reason=current["cancel_reason"],
+        )
+
+    # -- the day's roster (園児名簿) ------------------------------------------------------------
+
+    async def roster(self, caller: Caller, nursery_id: int, day: date) -> Roster:
+        """Children expected on `day` per session and band, with allergies and notes. One audit row per
+        view names every child shown, in the transaction of the read."""
+        if nursery_id not in _nurseries(caller):
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.ROSTER, nursery_id, day)
+            shown = [r["child_id"] for r in rows if r["child_id"] is not None]
+            if shown:
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="childcare.roster.read",
+                    subject_type="nursery_roster",
+                    subject_id=f"{nursery_id}:{day}",
+                    reason=f"day roster of nursery {nursery_id} on {day}: children {', '.join(map(str, shown))}",
+                    at=now,
+                )
+        sessions: dict[int, RosterSession] = {}
+        bands: dict[tuple[int, str], RosterBand] = {}
+        for r in rows:
+            if r["session_id"] not in sessions:
+                sessions[r["session_id"]] = RosterSession(
+                    session_id=r["session_id"], block=r["block"], cancelled_at=r["cancelled_at"], bands=[]
+                )
+            key = (r["session_id"], r["band"])
+            if key not in bands:
+                bands[key] = RosterBand(band=r["band"], capacity=r["capacity"], used=r["used"], children=[])
+                sessions[r["session_id"]].bands.append(bands[key])
+            if r["child_id"] is not None:
+                bands[key].children.append(
+                    RosterChild(
+                        reservation_id=r["reservation_id"],
+                        child_id=r["child_id"],
+                        name=r["name"],
+                        birth_date=r["birth_date"],
+                        age_years=age_on(r["birth_date"], day),
+                        allergies=list(r["allergies"]),
+                        notes=r["notes"],
+                        attendance="no_show"
+                        if r["status"] == "no_show"
+                        else "arrived"
+                        if r["arrived_at"] is not None
+                        else "expected",
+                        arrived_at=r["arrived_at"],
+                    )
+                )
+        return Roster(nursery_id=nursery_id, date=day, sessions=list(sessions.values()))
 
     # -- children ----------------------------------------------------------------------
 
@@ -362,6 +583,9 @@ class ChildcareService:
             )
         if not await conn.fetchval(queries.IS_APPROVED, child_id, session["nursery_id"]):
             raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
+        # Only a clearer answer: a reservation racing the cancellation is refused by the closed places.
+        if session["cancelled_at"] is not None:
+            raise Conflict("The nursery has cancelled this session.", slug="session-cancelled")
         band = band_on(child["birth_date"], session["day"])
         if band is None:
             raise Unprocessable(errors=[FieldError(field="$.childId", message="The child is not 0–5 on that day")])
@@ -442,19 +666,26 @@ class ChildcareService:
             )
         return Reservation(**dict(row))
 
-    async def record_no_show(self, caller: Caller, reservation_id: int) -> Reservation:
+    async def record_attendance(self, caller: Caller, reservation_id: int, state: AttendanceState) -> Reservation:
+        """At the door, on the session day: arrived, or no-show. Either is recorded once; a no-show keeps
+        the place taken (the session is under way) and the hours charged."""
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
             current = await conn.fetchrow(queries.RESERVATION_FOR_UPDATE, reservation_id)
             if current is None or current["nursery_id"] not in _nurseries(caller):
                 raise NotFound()
-            if current["status"] != "reserved":
+            if current["day"] > now.astimezone(TOKYO).date():
+                raise Conflict("Attendance is recorded on the session day.", slug="session-not-started")
+            query = queries.MARK_ARRIVED if state == "arrived" else queries.MARK_NO_SHOW
+            row = await conn.fetchrow(query, reservation_id, now)
+            if row is None:
+                if current["arrived_at"] is not None:
+                    raise Conflict("The child's arrival is already recorded.", slug="attendance-recorded")
                 raise Conflict(f"The reservation is {current['status']}.", slug="not-reserved")
-            row = await conn.fetchrow(queries.END_RESERVATION, reservation_id, "no_show", now)
             await record_audit(
                 conn,
                 actor=caller.account_id,
-                action="childcare.no_show",
+                action=f"childcare.attendance.{state}",
                 subject_type="child",
                 subject_id=current["child_id"],
                 reason=f"reservation {reservation_id}",
@@ -472,28 +703,29 @@ class ChildcareService:
                 queries.REFUND_HOURS, reservation["child_id"], _month(reservation["day"]), reservation["hours"]
             )
         events: list[tuple[str, Event]] = [_availability_changed(reservation["nursery_id"], reservation["session_id"])]
-        waiter = await conn.fetchrow(queries.NEXT_WAITER, reservation["session_id"], reservation["band"])
-        if waiter is not None and await conn.fetchval(
-            queries.TAKE_PLACE, reservation["session_id"], reservation["band"]
-        ):
-            hold_until = now + timedelta(minutes=HOLD_MINUTES)
-            hold = await conn.fetchrow(
-                queries.INSERT_RESERVATION,
-                reservation["session_id"],
-                waiter["child_id"],
-                reservation["band"],
-                reservation["hours"],
-                "held",
-                hold_until,
-                now,
-            )
-            assert hold is not None  # INSERT … RETURNING always returns the row
-            await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold["id"])
-            offer = ChildcareOffered(
-                reservation_id=hold["id"], session_id=reservation["session_id"], hold_until=hold_until.isoformat()
-            )
-            events.append((f"user:{waiter['parent_id']}", offer))
+        offer = await self._hold_for_next_waiter(
+            conn, reservation["session_id"], reservation["band"], reservation["hours"], now=now
+        )
+        if offer is not None:
+            events.append(offer)
         await emit_all(conn, events, at=now)
+
+    async def _hold_for_next_waiter(
+        self, conn: asyncpg.Connection, session_id: int, band: str, hours: int, *, now: datetime
+    ) -> tuple[str, Event] | None:
+        """Take a free place of the band for the first waiter, held until they confirm; None when
+        nobody waits or no place is free."""
+        waiter = await conn.fetchrow(queries.NEXT_WAITER, session_id, band)
+        if waiter is None or not await conn.fetchval(queries.TAKE_PLACE, session_id, band):
+            return None
+        hold_until = now + timedelta(minutes=HOLD_MINUTES)
+        hold = await conn.fetchrow(
+            queries.INSERT_RESERVATION, session_id, waiter["child_id"], band, hours, "held", hold_until, now
+        )
+        assert hold is not None  # INSERT … RETURNING always returns the row
+        await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold["id"])
+        offer = ChildcareOffered(reservation_id=hold["id"], session_id=session_id, hold_until=hold_until.isoformat())
+        return f"user:{waiter['parent_id']}", offer
 
     async def join_waitlist(self, caller: Caller, session_id: int, child_id: int) -> WaitlistEntry:
         async with self.ctx.acquire() as conn, conn.transaction():

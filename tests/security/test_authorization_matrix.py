@@ -104,6 +104,10 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/lotteries"): EVERYONE,
     ("GET", "/v1/me/lottery-applications"): SIGNED_IN,
     ("POST", "/v1/nurseries/{nursery_id:int}/sessions"): frozenset({"nursery_staff"}),
+    ("GET", "/v1/nurseries/{nursery_id:int}/sessions"): frozenset({"nursery_staff"}),
+    ("PATCH", "/v1/nurseries/{nursery_id:int}/sessions/{session_id:int}"): frozenset({"nursery_staff"}),
+    ("POST", "/v1/nurseries/{nursery_id:int}/sessions/{session_id:int}/cancel"): frozenset({"nursery_staff"}),
+    ("GET", "/v1/nurseries/{nursery_id:int}/roster"): frozenset({"nursery_staff"}),
     ("POST", "/v1/children"): SIGNED_IN,
     ("GET", "/v1/children"): SIGNED_IN,
     ("GET", "/v1/children/{child_id:int}"): SIGNED_IN,
@@ -117,7 +121,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/childcare/reservations"): SIGNED_IN,
     ("GET", "/v1/childcare/reservations"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations/{reservation_id:int}/cancel"): SIGNED_IN,
-    ("POST", "/v1/childcare/reservations/{reservation_id:int}/no-show"): frozenset({"nursery_staff"}),
+    ("POST", "/v1/childcare/reservations/{reservation_id:int}/attendance"): frozenset({"nursery_staff"}),
     ("POST", "/v1/childcare/waitlist"): SIGNED_IN,
     ("PUT", "/v1/municipalities/{municipality_id:int}/childcare-quota"): frozenset(
         {"municipality_staff", "prefecture_admin"}
@@ -237,7 +241,7 @@ async def test_each_role_gets_what_the_matrix_says(
             if person is not None and (method, path) == ("DELETE", "/v1/me"):
                 person = await actors.login(person.email, person.account_id)
             headers = person.headers if person else {}
-            body: dict[str, Any] | None = {} if method in ("POST", "PUT") else None
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
             response = await http.request(method, concrete(path), json=body, headers=headers)
             if role in allowed:
                 ok = response.status_code not in (401, 403)
@@ -270,6 +274,10 @@ async def test_allowed_roles_of_another_organisation_get_404(
         ("nursery_staff", "POST", f"/v1/nurseries/{foreign['nursery']}/sessions",
          {"date": "2030-01-10", "block": "morning", "capacity": {"3-5": 1}}),
         ("nursery_staff", "GET", f"/v1/nurseries/{foreign['nursery']}/applications", None),
+        ("nursery_staff", "GET", f"/v1/nurseries/{foreign['nursery']}/sessions?from=2030-01-01&to=2030-01-31", None),
+        ("nursery_staff", "PATCH", f"/v1/nurseries/{foreign['nursery']}/sessions/1", {"capacity": {"3-5": 1}}),
+        ("nursery_staff", "POST", f"/v1/nurseries/{foreign['nursery']}/sessions/1/cancel", {"reason": "x"}),
+        ("nursery_staff", "GET", f"/v1/nurseries/{foreign['nursery']}/roster?date=2030-01-10", None),
         ("shelter_staff", "PUT", f"/v1/shelters/{foreign['shelter']}/units/special", {"capacity": 1}),
         ("er_staff", "PUT", f"/v1/hospitals/{foreign['hospital']}/board/cardiology",
          {"status": "accepting", "until": "2099-01-01T00:00:00+09:00"}),

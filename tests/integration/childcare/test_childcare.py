@@ -282,18 +282,6 @@ async def test_reminder_the_day_before(
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE type = 'childcare.reminder'") == 1
 
 
-async def test_no_show_is_recorded_by_the_nursery(http: httpx.AsyncClient, actors: Actors, nursery: Nursery) -> None:
-    session_id = await session(http, nursery, in_days(3))
-    parent = await actors.resident()
-    child = await child_of(http, parent, years_before(in_days(3), 3), approve_at=nursery)
-    reservation = (await reserve(http, parent, session_id, child)).json()
-    assert_problem(
-        await http.post(f"/v1/childcare/reservations/{reservation['id']}/no-show", headers=parent.headers), 403
-    )
-    recorded = await http.post(f"/v1/childcare/reservations/{reservation['id']}/no-show", headers=nursery.staff.headers)
-    assert recorded.json()["status"] == "no_show"
-
-
 # -- consent before visibility: applications and approvals (issue 15, item 1) -------------------
 
 
