@@ -115,6 +115,16 @@ LABELS: dict[str, tuple[str, str]] = {
 # Problem+json `type` slugs (backend/errors.py and the services) → what a person reads.
 PROBLEMS: dict[str, tuple[str, str]] = {
     "bad-request": ("リクエストが正しくありません", "The request is not valid"),
+    "attendance-recorded": ("出欠はすでに記録されています", "Attendance is already recorded"),
+    "bad-range": ("期間の指定が正しくありません", "The date range is not valid"),
+    "capacity-below-places-taken": (
+        "予約済みの人数より少なくはできません",
+        "Capacity cannot go below the places taken",
+    ),
+    "child-arrived": ("お子さんはすでに登園しています", "The child has already arrived"),
+    "range-too-long": ("期間が長すぎます", "The date range is too long"),
+    "session-cancelled": ("この回は中止になりました", "This session is cancelled"),
+    "session-not-started": ("この回はまだ始まっていません", "This session has not started yet"),
     "already-active": ("この組織は有効です", "This organisation is active"),
     "already-closed": ("この事案は終了しています", "This case is already closed"),
     "already-deactivated": ("この組織はすでに無効です", "This organisation is already deactivated"),
