@@ -71,7 +71,13 @@ async def timed_post(
     if key is not None:
         headers["Idempotency-Key"] = key
     started = time.perf_counter()
-    status, _ = await connection.request("POST", "/v1/bookings", body, headers)
+    try:
+        status, _ = await connection.request("POST", "/v1/bookings", body, headers)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        # The server dropped the connection without an answer (counted as status 0); reconnect next time.
+        connection.close()
+        connection.writer = None
+        return 0, time.perf_counter() - started, -1
     elapsed = time.perf_counter() - started
     return status, elapsed, int(connection.last_headers.get(b"musubi-db-statements", b"-1"))
 
