@@ -8,6 +8,10 @@ constraint: conflicting in-flight inserts could otherwise deadlock in the exclus
 Waitlist holds are bookings with status 'held', so the same constraint keeps a held slot
 from a competing booker. Whatever frees a slot (cancellation, unpaid provisional booking,
 hold not taken) hands it to the next waiter in the same transaction.
+
+In a rush a booking is judged by its round trips: the common case writes through book_slot
+(migration 0022), one statement that is its own transaction; only a slot with something to
+release or a hold to take goes through the Python transaction in `_book_slot`.
 """
 
 from __future__ import annotations
