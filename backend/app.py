@@ -29,6 +29,7 @@ from backend.lottery.routes import router as lottery_router
 from backend.push.routes import router as push_router
 from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
+from backend.statement_count import StatementCountMiddleware
 from backend.validation import validate_json_body
 
 log = logging.getLogger("musubi.app")
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         guards=[enforce_access],
         before_request=validate_json_body,
         middleware=[
+            # Bench only, outermost so that the Idempotency-Key's statements count too.
+            *([StatementCountMiddleware()] if settings.count_statements else []),
             # The client address (login throttling, anonymous Idempotency-Keys) comes from
             # X-Forwarded-For only when the peer is a configured proxy, taking the right-most
             # address that is not one: the app decides, so the server must not (`proxy_headers=False`).

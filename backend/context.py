@@ -45,6 +45,7 @@ async def open_context(settings: Settings, clock: Clock) -> AppContext:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        count_statements=settings.count_statements,
     )
     redis = None
     if settings.redis_url is not None and not settings.redis_url.startswith("memory:"):

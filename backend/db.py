@@ -8,6 +8,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from importlib import resources
 from typing import ParamSpec, TypeVar
 
@@ -30,6 +31,17 @@ _MIGRATION_LOCK_KEY = 0x6D7573756269  # "musubi"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+# Bench only (settings.count_statements): the statements sent on behalf of the current request.
+# asyncpg calls query loggers with loop.call_soon, which carries the request task's context.
+statements_of_request: ContextVar[list[int] | None] = ContextVar("statements_of_request", default=None)
+
+
+def _count_statement(_record: object) -> None:
+    counter = statements_of_request.get()
+    if counter is not None:
+        counter[0] += 1
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # jsonb in and out as plain Python values via msgspec, which is faster than the json module.
     for type_name in ("json", "jsonb"):
@@ -48,14 +60,24 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     LISTEN or SET; code that does (the relay, the migrator) uses its own connection."""
 
 
+async def _init_counted_connection(conn: asyncpg.Connection) -> None:
+    await _init_connection(conn)
+    conn.add_query_logger(_count_statement)
+
+
 async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 20, statement_timeout_ms: int = 5_000
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 20,
+    statement_timeout_ms: int = 5_000,
+    count_statements: bool = False,
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=_init_counted_connection if count_statements else _init_connection,
         reset=_keep_session,
         # A connection idle this long is closed, so a burst does not pin connections forever.
         max_inactive_connection_lifetime=60,

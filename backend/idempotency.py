@@ -10,7 +10,9 @@ dies mid-way (process killed) leaves a lease that runs out after `idempotency_le
 
 Replays are requests. The caller is resolved and the handler's guards run *before* a stored
 answer is considered, so a caller who lost the role since gets 401/403 as a fresh request
-would, not the first answer; a refused request claims no key.
+would, not the first answer; a refused request claims no key. For a handler open to anyone
+signed in, the session lookup claims the key in the same statement (a round trip saved on every
+POST the client makes), which only a live session's account can do.
 
 A handler declares what may be kept of its answer:
 - `idempotency=False`: nothing; its response carries a secret (a login token) that storing
@@ -43,6 +45,17 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
+from backend.accounts.access import (
+    SIGNED_IN,
+    Caller,
+    access_rules,
+    bearer_token,
+    caller_from_row,
+    hash_token,
+    remember_caller,
+    remembered_caller,
+)
+from backend.accounts.queries import CALLER_BY_TOKEN
 from backend.accounts.routes import resolve_caller
 from backend.context import AppContext, app_context
 from backend.errors import Conflict, DomainError, TooManyRequests, Unprocessable
@@ -88,6 +101,18 @@ _STORE = """
 UPDATE idempotency_keys
    SET response_status = $3, response_headers = $4, response_body = $5, response_ref = $6, locked_until = NULL
  WHERE principal = $1 AND key = $2
+"""
+# The session lookup of backend/accounts (CALLER_BY_TOKEN: $1 token hash, $2 now) and _CLAIM for
+# that account, in one statement: a claim is only inserted for a live session's account.
+_CALLER_CLAIMING = f"""
+WITH caller AS ({CALLER_BY_TOKEN}),
+claim AS (
+    INSERT INTO idempotency_keys (principal, key, request_hash, locked_until, created_at)
+    SELECT 'account:' || account_id, $3, $4, $5, $2 FROM caller
+    ON CONFLICT (principal, key) DO NOTHING
+    RETURNING true
+)
+SELECT caller.*, EXISTS (SELECT 1 FROM claim) AS claimed FROM caller
 """
 _RELEASE = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND response_status IS NULL"
 
@@ -176,11 +201,22 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if not _valid_key(key):
             raise _KeyError()
 
+        handler = request.route_handler
+        ctx = app_context(request.app.state)
+        limit = handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
+        body: bytes | None = None
+        claimed = False
+        token = bearer_token(request)
+        if token is not None and access_rules(handler) == (SIGNED_IN,) and not remembered_caller(request)[0]:
+            # Any live session passes a signed-in handler's guard, so the session lookup claims the key
+            # in the same statement (one round trip): without a session (401 below) nothing is claimed.
+            body, messages = await _read_body(receive, limit)
+            request_hash = _request_hash(http_scope, body)
+            caller, claimed = await self._caller_claiming(ctx, token, key, request_hash)
+            remember_caller(request, caller)
         # The same guards the handler runs, before any stored answer is looked at: a replay is a
         # request, and a refused request leaves no key behind.
-        handler = request.route_handler
         await handler.authorize_connection(request)
-        ctx = app_context(request.app.state)
         caller = await resolve_caller(request)
         if caller is not None:
             principal, cap = f"account:{caller.account_id}", None
@@ -188,11 +224,12 @@ class IdempotencyMiddleware(ASGIMiddleware):
             # The address as settled by MUSUBI_TRUSTED_PROXIES (backend/app.py), never a header.
             principal = "address:" + (request.client.host if request.client else "unknown")
             cap = ctx.settings.max_anonymous_idempotency_keys
-        limit = handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
-        body, messages = await _read_body(receive, limit)
-        request_hash = _request_hash(http_scope, body)
+        if body is None:
+            body, messages = await _read_body(receive, limit)
+            request_hash = _request_hash(http_scope, body)
 
-        stored = await self._claim_or_wait(ctx, principal, key, request_hash, cap)
+        # Claimed with the session, or else claimed here; an existing key is looked at and waited for.
+        stored = None if claimed else await self._claim_or_wait(ctx, principal, key, request_hash, cap)
         if stored is not None:
             if stored["response_ref"] is not None:
                 await self._reread(request, stored, send)
@@ -232,13 +269,31 @@ class IdempotencyMiddleware(ASGIMiddleware):
         for message in captured:
             await send(message)
 
+    async def _caller_claiming(
+        self, ctx: AppContext, token: str, key: str, request_hash: bytes
+    ) -> tuple[Caller | None, bool]:
+        """The caller behind the token and whether the key is now theirs (False: it exists, or no caller)."""
+        now = ctx.clock.now()
+        lease = timedelta(seconds=ctx.settings.idempotency_lease_seconds)
+        async with ctx.acquire() as conn:
+            row = await conn.fetchrow(_CALLER_CLAIMING, hash_token(token), now, key, request_hash, now + lease)
+        if row is None:
+            return None, False
+        return caller_from_row(row), bool(row["claimed"])
+
     async def _claim(self, ctx: AppContext, principal: str, key: str, request_hash: bytes, cap: int | None) -> bool:
         """True when this request now owns the key; False when it exists (to be looked at)."""
         now = ctx.clock.now()
         lease = timedelta(seconds=ctx.settings.idempotency_lease_seconds)
         ttl = timedelta(hours=ctx.settings.idempotency_ttl_hours)
-        async with ctx.acquire() as conn, conn.transaction():
-            if cap is not None:
+        async with ctx.acquire() as conn:
+            if cap is None:
+                # A signed-in caller's claim is one statement (one round trip, no BEGIN/COMMIT); the
+                # take-over, a second statement, is only for a key that already exists.
+                if await conn.fetchval(_CLAIM, principal, key, request_hash, now + lease, now):
+                    return True
+                return bool(await conn.fetchval(_TAKE_OVER, principal, key, request_hash, now + lease, now, now - ttl))
+            async with conn.transaction():
                 await conn.execute(_LOCK_PRINCIPAL, principal)
                 if await conn.fetchval(_KEY_EXISTS, principal, key) is None:
                     kept = await conn.fetchrow(_KEYS_OF_PRINCIPAL, principal, now - ttl)
@@ -248,9 +303,9 @@ class IdempotencyMiddleware(ASGIMiddleware):
                             slug="too-many-idempotency-keys",
                             retry_after_s=int((kept["oldest"] + ttl - now).total_seconds()) + 1,
                         )
-            if await conn.fetchval(_CLAIM, principal, key, request_hash, now + lease, now):
-                return True
-            return bool(await conn.fetchval(_TAKE_OVER, principal, key, request_hash, now + lease, now, now - ttl))
+                if await conn.fetchval(_CLAIM, principal, key, request_hash, now + lease, now):
+                    return True
+                return bool(await conn.fetchval(_TAKE_OVER, principal, key, request_hash, now + lease, now, now - ttl))
 
     async def _claim_or_wait(
         self, ctx: AppContext, principal: str, key: str, request_hash: bytes, cap: int | None

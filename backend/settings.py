@@ -108,6 +108,8 @@ class Settings:
     db_acquire_timeout_s: float = 5.0
     # Largest accepted request body (attachments have their own limit).
     max_body_bytes: int = 1_048_576
+    # Bench only: count the statements each HTTP request sends to PostgreSQL into a response header.
+    count_statements: bool = False
     # argon2id cost (RFC 9106 second recommended profile by default).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65_536
@@ -201,6 +203,7 @@ class Settings:
             db_statement_timeout_ms=_int("MUSUBI_DB_STATEMENT_TIMEOUT_MS", 5_000),
             db_acquire_timeout_s=_int("MUSUBI_DB_ACQUIRE_TIMEOUT_MS", 5_000) / 1000,
             max_body_bytes=_int("MUSUBI_MAX_BODY_BYTES", 1_048_576),
+            count_statements=_env("MUSUBI_COUNT_STATEMENTS", "false") == "true",
             argon2_time_cost=_int("MUSUBI_ARGON2_TIME_COST", 3),
             argon2_memory_kib=_int("MUSUBI_ARGON2_MEMORY_KIB", 65_536),
             argon2_parallelism=_int("MUSUBI_ARGON2_PARALLELISM", 4),

@@ -1,14 +1,18 @@
 """Facility booking under load, on the ibaraki data set (800 facilities, 3,000 resources, 400k bookings).
 
-Prints:
-  (a) a booking rush through HTTP: N concurrent clients booking distinct slots (bookings/s,
-      p50/p99), then N clients racing for one hot slot (exactly one must win);
+Prints, in one run:
+  (a) a booking rush through HTTP: N concurrent clients booking distinct slots, without and
+      then with an Idempotency-Key (bookings/s, p50/p99, round trips to PostgreSQL per booking,
+      counted by the API in bench-only mode, MUSUBI_COUNT_STATEMENTS);
+  (a) N clients racing for one hot slot, on fresh slots, `--hot-trials` times (each must be
+      exactly 1 × 201 and N-1 × 409);
   (b) pgbench running the equivalent single-INSERT transaction into the same table, and
       the HTTP/pgbench throughput ratio;
   (c) vacancy-search p50/p95 over HTTP;
 and the number of overlapping live bookings afterwards (must be 0).
 
-Usage: python -m bench.booking [--clients 500] [--per-client 4] [--searches 300] [--pgbench-seconds 10]
+Usage: python -m bench.booking [--clients 200] [--per-client 4] [--hot-trials 40] [--api-workers 2]
+                                [--searches 300] [--pgbench-seconds 10] [--server uvicorn|granian]
 Uses DATABASE_URL when set (a scratch database is created on that server), otherwise an
 embedded PostgreSQL. The API runs as its own process (`musubi serve`).
 """
@@ -59,10 +63,23 @@ async def sessions_for(db: asyncpg.Pool, count: int) -> list[str]:
     return tokens
 
 
-async def timed_post(connection: Connection, token: str, body: dict[str, object]) -> tuple[int, float]:
+async def timed_post(
+    connection: Connection, token: str, body: dict[str, object], key: str | None = None
+) -> tuple[int, float, int]:
+    """Status, latency and the statements the API sent to PostgreSQL for this request."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
     started = time.perf_counter()
-    status, _ = await connection.request("POST", "/v1/bookings", body, {"Authorization": f"Bearer {token}"})
-    return status, time.perf_counter() - started
+    try:
+        status, _ = await connection.request("POST", "/v1/bookings", body, headers)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        # The server dropped the connection without an answer (counted as status 0); reconnect next time.
+        connection.close()
+        connection.writer = None
+        return 0, time.perf_counter() - started, -1
+    elapsed = time.perf_counter() - started
+    return status, elapsed, int(connection.last_headers.get(b"musubi-db-statements", b"-1"))
 
 
 def slot(resource_id: int, days_ahead: int, hour: int) -> dict[str, object]:
@@ -71,45 +88,57 @@ def slot(resource_id: int, days_ahead: int, hour: int) -> dict[str, object]:
     return {"resourceId": resource_id, "start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
 
 
-async def rush_distinct(port: int, tokens: list[str], resources: list[int], per_client: int) -> float:
-    async def one_client(index: int, token: str) -> list[tuple[int, float]]:
+async def rush_distinct(
+    port: int, tokens: list[str], resources: list[int], per_client: int, days_ahead: int, with_key: bool
+) -> float:
+    async def one_client(index: int, token: str) -> list[tuple[int, float, int]]:
         client = Connection("127.0.0.1", port)
         results = []
         for k in range(per_client):
             n = index * per_client + k
             # Beyond the seeded year, one client per resource and day: every slot is free.
-            body = slot(resources[n % len(resources)], 200 + n // len(resources), 9 + k % 12)
-            results.append(await timed_post(client, token, body))
+            body = slot(resources[n % len(resources)], days_ahead + n // len(resources), 9 + k % 12)
+            key = f"bench-{days_ahead}-{n}" if with_key else None
+            results.append(await timed_post(client, token, body, key))
         client.close()
         return results
 
     started = time.perf_counter()
     outcomes = [r for batch in await asyncio.gather(*(one_client(i, t) for i, t in enumerate(tokens))) for r in batch]
     elapsed = time.perf_counter() - started
-    latencies = [latency for _, latency in outcomes]
-    statuses = sorted({status for status, _ in outcomes})
+    latencies = [latency for _, latency, _ in outcomes]
+    statuses = sorted({status for status, _, _ in outcomes})
+    trips = sorted({count for status, _, count in outcomes if status == 201})
     print(
-        f"(a) {len(tokens)} clients × {per_client} distinct slots: {len(outcomes) / elapsed:,.0f} bookings/s, "
-        f"p50 {ms(percentile(latencies, 50))}, p99 {ms(percentile(latencies, 99))}, statuses {statuses}"
+        f"(a) {len(tokens)} clients × {per_client} distinct slots, {'with' if with_key else 'without'} "
+        f"Idempotency-Key: {len(outcomes) / elapsed:,.0f} bookings/s, p50 {ms(percentile(latencies, 50))}, "
+        f"p99 {ms(percentile(latencies, 99))}, statuses {statuses}, round trips per booking {trips}"
     )
     return len(outcomes) / elapsed
 
 
-async def rush_hot_slot(port: int, tokens: list[str], resource_id: int) -> None:
-    body = slot(resource_id, 400, 10)
-    phones = [Connection("127.0.0.1", port) for _ in tokens]
-    started = time.perf_counter()
-    outcomes = await asyncio.gather(*(timed_post(phone, t, body) for phone, t in zip(phones, tokens, strict=True)))
-    for phone in phones:
-        phone.close()
-    elapsed = time.perf_counter() - started
-    latencies = [latency for _, latency in outcomes]
-    wins = sum(status == 201 for status, _ in outcomes)
-    conflicts = sum(status == 409 for status, _ in outcomes)
-    print(
-        f"(a) {len(tokens)} clients on one hot slot: {wins} × 201, {conflicts} × 409 in {elapsed:.2f} s, "
-        f"p50 {ms(percentile(latencies, 50))}, p99 {ms(percentile(latencies, 99))}"
-    )
+async def rush_hot_slot(port: int, tokens: list[str], resource_id: int, trials: int) -> None:
+    exact = 0
+    for trial in range(trials):
+        body = slot(resource_id, 400 + trial // 12, 9 + trial % 12)  # a fresh slot each trial
+        phones = [Connection("127.0.0.1", port) for _ in tokens]
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(timed_post(phone, t, body) for phone, t in zip(phones, tokens, strict=True)))
+        elapsed = time.perf_counter() - started
+        for phone in phones:
+            phone.close()
+        latencies = [latency for _, latency, _ in outcomes]
+        wins = sum(status == 201 for status, _, _ in outcomes)
+        conflicts = sum(status == 409 for status, _, _ in outcomes)
+        others = sorted({status for status, _, _ in outcomes} - {201, 409})
+        exact += wins == 1 and conflicts == len(tokens) - 1
+        trips = sorted({count for _, _, count in outcomes})
+        print(
+            f"(a) hot slot, trial {trial + 1}/{trials}: {wins} × 201, {conflicts} × 409, other {others}, "
+            f"{elapsed:.2f} s, p50 {ms(percentile(latencies, 50))}, p99 {ms(percentile(latencies, 99))}, "
+            f"round trips {trips}"
+        )
+    print(f"(a) hot slot: {exact}/{trials} trials exactly 1 × 201 and {len(tokens) - 1} × 409")
 
 
 def pgbench(database_url: str, seconds: int, clients: int, resource_ids: tuple[int, int], account_id: int) -> float:
@@ -169,12 +198,13 @@ async def vacancy_search(port: int, municipality_ids: list[int], count: int) -> 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--per-client", type=int, default=4)
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--pool", type=int, default=20, help="API pool size, and pgbench's client count")
-    parser.add_argument("--api-workers", type=int, default=1, help="musubi serve --workers")
+    parser.add_argument("--api-workers", type=int, default=2, help="musubi serve --workers")
+    parser.add_argument("--hot-trials", type=int, default=40, help="hot-slot trials, each on a fresh slot")
     args = parser.parse_args()
     raise_fd_limit()
 
@@ -191,6 +221,7 @@ async def main() -> None:
             "MUSUBI_PORT": str(port),
             "MUSUBI_SECRET_KEY": "bench",
             "MUSUBI_DB_POOL_MAX": str(args.pool),
+            "MUSUBI_COUNT_STATEMENTS": "true",
         },
     )
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
@@ -204,13 +235,14 @@ async def main() -> None:
                 "SELECT id FROM resources WHERE max_bookings_per_month IS NULL AND NOT lottery_only ORDER BY id"
             )
         ]
-        http_rate = await rush_distinct(port, tokens, resources, args.per_client)
-        await rush_hot_slot(port, tokens, resources[0])
+        http_rate = await rush_distinct(port, tokens, resources, args.per_client, 200, with_key=False)
+        keyed_rate = await rush_distinct(port, tokens, resources, args.per_client, 300, with_key=True)
+        await rush_hot_slot(port, tokens, resources[0], args.hot_trials)
         lowest, highest = await db.fetchrow("SELECT min(id), max(id) FROM resources")
         account = await db.fetchval("SELECT min(id) FROM accounts WHERE email LIKE '%@scale.musubi.jp'")
         tps = pgbench(database_url, args.pgbench_seconds, args.pool, (lowest, highest), account)
         print(f"(b) pgbench, same INSERT into bookings, {args.pool} clients: {tps:,.0f} tps")
-        print(f"    HTTP booking throughput = {http_rate / tps:.0%} of pgbench")
+        print(f"    HTTP booking throughput = {http_rate / tps:.0%} of pgbench ({keyed_rate / tps:.0%} with a key)")
         municipality_ids = [r["id"] for r in await db.fetch("SELECT DISTINCT municipality_id AS id FROM facilities")]
         await vacancy_search(port, municipality_ids, args.searches)
         overlaps = await db.fetchval(

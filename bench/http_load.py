@@ -18,6 +18,8 @@ class Connection:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        # The headers of the last response, names in lower case.
+        self.last_headers: dict[bytes, bytes] = {}
 
     async def request(
         self, method: str, path: str, json: object | None = None, headers: dict[str, str] | None = None
@@ -33,12 +35,12 @@ class Connection:
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         status_line = await self.reader.readuntil(b"\r\n")
         status = int(status_line.split(b" ", 2)[1])
-        length = 0
+        headers = {}
         while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value.strip())
-        return status, await self.reader.readexactly(length)
+            headers[name.strip().lower()] = value.strip()
+        self.last_headers = headers
+        return status, await self.reader.readexactly(int(headers.get(b"content-length", 0)))
 
     def close(self) -> None:
         if self.writer is not None:

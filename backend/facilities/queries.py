@@ -90,17 +90,12 @@ SELECT resource_id, lower(during) AS start, upper(during) AS "end", status FROM 
 # and 5xx in a booking rush. Queued, the second writer meets a committed row and gets its 409 at
 # once; bookings_no_overlap still decides, the lock only orders the writers. Keyed by the Tokyo
 # day, because a booking never leaves its opening day, so different days of one room never wait.
-_SLOT_DAY_KEY = (
-    "hashtextextended('booking-day:' || ({resource})::bigint::text || ':'"
-    " || (({start})::timestamptz AT TIME ZONE 'Asia/Tokyo')::date::text, 0)"
-)
-
-LOCK_SLOT_DAY = f"SELECT pg_advisory_xact_lock({_SLOT_DAY_KEY.format(resource='$1', start='$2')})"
+# The key is the SQL function booking_day_key (migration 0019_book_slot_function), which book_slot uses too.
+LOCK_SLOT_DAY = "SELECT pg_advisory_xact_lock(booking_day_key($1, $2))"
 
 # The same lock for a change of an existing booking, found by its id (resource and time never change).
-LOCK_BOOKING_DAY = f"""
-SELECT pg_advisory_xact_lock({_SLOT_DAY_KEY.format(resource="resource_id", start="lower(during)")})
-  FROM bookings WHERE id = $1
+LOCK_BOOKING_DAY = """
+SELECT pg_advisory_xact_lock(booking_day_key(resource_id, lower(during))) FROM bookings WHERE id = $1
 """
 
 FACILITY_OF_RESOURCE = "SELECT facility_id FROM resources WHERE id = $1"
@@ -114,6 +109,13 @@ BOOKINGS_IN_MONTH = """
 SELECT count(*) FROM bookings
  WHERE account_id = $1 AND resource_id = $2 AND status IN ('provisional', 'confirmed') AND during && tstzrange($3, $4)
 """
+
+# The whole of a common booking in one statement and one round trip (no BEGIN/COMMIT: run it
+# outside a transaction). The function in migration 0019_book_slot_function, step by step: the day's lock (as
+# LOCK_SLOT_DAY); a way out to the transactional path when run-out bookings or the booker's own
+# hold lie in the slot; the monthly cap (as LOCK_BOOKER + BOOKINGS_IN_MONTH); INSERT_BOOKING; the
+# audit row; the outbox rows, whose "bookingId" it fills in. Returns `outcome` and BOOKING_COLUMNS.
+BOOK_SLOT = "SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 
 OWN_HOLD = """
 SELECT id FROM bookings

@@ -8,6 +8,10 @@ constraint: conflicting in-flight inserts could otherwise deadlock in the exclus
 Waitlist holds are bookings with status 'held', so the same constraint keeps a held slot
 from a competing booker. Whatever frees a slot (cancellation, unpaid provisional booking,
 hold not taken) hands it to the next waiter in the same transaction.
+
+In a rush a booking is judged by its round trips: the common case writes through book_slot
+(migration 0019_book_slot_function), one statement that is its own transaction; only a slot with something to
+release or a hold to take goes through the Python transaction in `_book_slot`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from backend.db import TRANSIENT_FAILURES, retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.facilities import queries
 from backend.facilities.slots import day_bounds, local_date, month_bounds, slot_problems, units_of_day
-from backend.outbox import emit, emit_all
+from backend.outbox import emit, emit_all, outbox_columns
 from schema.base import FieldError
 from schema.events import BookingCancelled, BookingCreated, Event, VacancyChanged, WaitlistOffered
 from schema.facilities import (
@@ -80,6 +84,21 @@ def _fee(resource: asyncpg.Record, data: BookingCreate) -> int:
     if resource["booker_municipality_id"] != resource["municipality_id"] and non_resident_rate is not None:
         rate = non_resident_rate
     return int(units * rate * (100 - (resource["reduction_percent"] or 0)) // 100)
+
+
+def _terms(resource: asyncpg.Record, data: BookingCreate, now: datetime) -> tuple[str, int, datetime | None]:
+    """Status, fee and payment deadline of a new booking."""
+    fee = _fee(resource, data)
+    paid_later = fee > 0 and not resource["pay_at_counter"]
+    # A reduction is the resident's own claim: provisional until staff have checked it.
+    pending = paid_later or data.reduction is not None
+    status = "provisional" if pending else "confirmed"
+    pay_by = min(now + timedelta(hours=resource["payment_deadline_hours"]), data.start) if pending else None
+    return status, fee, pay_by
+
+
+def _monthly_cap(resource: asyncpg.Record) -> Conflict:
+    return Conflict(f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap")
 
 
 class FacilityService:
@@ -245,6 +264,36 @@ class FacilityService:
                 raise Conflict("This resource is allocated by lottery.", slug="lottery-only")
             if resource["slot_taken"]:
                 raise Conflict(title="The time overlaps a live booking", slug="slot-taken")
+            status, fee, pay_by = _terms(resource, data, now)
+            month_start, month_end = month_bounds(data.start)
+            events = [
+                # bookingId 0 is a placeholder: book_slot fills in the id of the row it inserts.
+                (f"user:{caller.account_id}", BookingCreated(booking_id=0, resource_id=resource["id"])),
+                _vacancy_changed(resource["facility_id"], resource["id"], data.start),
+            ]
+            # Outside a transaction on purpose: the one statement is its own transaction.
+            row = await conn.fetchrow(
+                queries.BOOK_SLOT,
+                resource["id"],
+                caller.account_id,
+                data.start,
+                data.end,
+                status,
+                fee,
+                data.reduction,
+                pay_by,
+                now,
+                resource["max_bookings_per_month"],
+                month_start,
+                month_end,
+                *outbox_columns(events),
+            )
+            assert row is not None  # book_slot returns one row whatever the outcome
+            if row["outcome"] == "monthly-cap":
+                raise _monthly_cap(resource)
+            if row["outcome"] == "booked":
+                return Booking(**{k: v for k, v in row.items() if k != "outcome"})
+            # Run-out bookings to release, or the booker's own hold to take: the full transaction.
             async with conn.transaction():
                 return await self._book_slot(conn, caller, data, resource, now)
 
@@ -263,16 +312,9 @@ class FacilityService:
                 queries.BOOKINGS_IN_MONTH, caller.account_id, resource["id"], month_start, month_end
             )
             if count >= resource["max_bookings_per_month"]:
-                raise Conflict(
-                    f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap"
-                )
+                raise _monthly_cap(resource)
 
-        fee = _fee(resource, data)
-        paid_later = fee > 0 and not resource["pay_at_counter"]
-        # A reduction is the resident's own claim: provisional until staff have checked it.
-        pending = paid_later or data.reduction is not None
-        status = "provisional" if pending else "confirmed"
-        pay_by = min(now + timedelta(hours=resource["payment_deadline_hours"]), data.start) if pending else None
+        status, fee, pay_by = _terms(resource, data, now)
         if hold_id is not None:
             row = await conn.fetchrow(queries.TAKE_HOLD, hold_id, status, fee, data.reduction, pay_by)
             await conn.execute(queries.WAITLIST_BOOKED, hold_id)

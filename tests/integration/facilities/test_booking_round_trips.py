@@ -1,0 +1,76 @@
+"""A booking is judged in a rush by its round trips to PostgreSQL (issue 16): the session, the
+checks and the booking itself; with an Idempotency-Key, the key's claim rides on the session
+lookup and its stored answer adds one. Counted by the API itself (MUSUBI_COUNT_STATEMENTS, as
+bench/booking.py runs it): every statement asyncpg sends, BEGIN and COMMIT included."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from backend.app import create_app
+from backend.clock import MovableClock
+from backend.settings import Settings
+from tests.integration.facilities.conftest import Venue
+from tests.support import Actors
+
+
+@pytest.fixture
+async def counting(test_settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
+    """A second API on the same database, counting its statements."""
+    app = create_app(dataclasses.replace(test_settings, count_statements=True), clock=clock)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=False))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    host, port = sock.getsockname()
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30) as client:
+        yield client
+    server.should_exit = True
+    await task
+
+
+def statements(response: httpx.Response) -> int:
+    return int(response.headers["musubi-db-statements"])
+
+
+async def test_a_booking_costs_three_round_trips_and_four_with_an_idempotency_key(
+    counting: httpx.AsyncClient, actors: Actors, free_venue: Venue, venue: Venue
+) -> None:
+    http = counting
+    person = await actors.resident()
+    # Once, so each statement is prepared on the connections (a pool's cost, not a booking's).
+    for hour in (9, 10, 11):
+        warm = await http.post("/v1/bookings", json=free_venue.slot(3, hour), headers=person.headers)
+        assert warm.status_code == 201, warm.text
+        keyed = {**person.headers, "Idempotency-Key": f"warm-{hour}"}
+        warm = await http.post("/v1/bookings", json=free_venue.slot(4, hour), headers=keyed)
+        assert warm.status_code == 201, warm.text
+
+    free = await http.post("/v1/bookings", json=free_venue.slot(5, 9), headers=person.headers)
+    assert free.status_code == 201, free.text
+    assert statements(free) <= 3
+
+    paid = await http.post("/v1/bookings", json=venue.slot(5, 9), headers=person.headers)
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["status"] == "provisional"
+    assert statements(paid) <= 3
+
+    keyed = {**person.headers, "Idempotency-Key": "round-trips-1"}
+    with_key = await http.post("/v1/bookings", json=free_venue.slot(5, 10), headers=keyed)
+    assert with_key.status_code == 201, with_key.text
+    assert statements(with_key) <= 4
+
+    replay = await http.post("/v1/bookings", json=free_venue.slot(5, 10), headers=keyed)
+    assert replay.status_code == 201
+    assert replay.json() == with_key.json()
