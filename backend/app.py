@@ -24,6 +24,7 @@ from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
 from backend.lottery.routes import router as lottery_router
+from backend.metrics import HttpMetricsMiddleware, metrics_endpoint
 from backend.push.routes import router as push_router
 from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         route_handlers=[
             health,
             ready,
+            metrics_endpoint,
             accounts_router,
             facilities_router,
             lottery_router,
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         guards=[enforce_access],
         before_request=validate_json_body,
         middleware=[
+            HttpMetricsMiddleware(),
             # The client address (login throttling, anonymous Idempotency-Keys) comes from
             # X-Forwarded-For only when the peer is a configured proxy, taking the right-most
             # address that is not one: the app decides, so the server must not (`proxy_headers=False`).

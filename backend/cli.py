@@ -17,6 +17,7 @@ from backend.context import open_context
 from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.jobs import sweep_forever
+from backend.metrics import observe_pool_forever, start_metrics_port
 from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
@@ -73,9 +74,13 @@ async def _run(
         raise SystemExit("push-worker needs MUSUBI_APNS_KEY_FILE, _KEY_ID, _TEAM_ID and _TOPIC")
     # Loops that run until cancelled, and the context the worker loops share.
     background: list[asyncio.Task[None]] = []
+    if not (api or gateway):  # those two serve /metrics on their own port
+        start_metrics_port(settings.metrics_host, settings.metrics_port)
     if relay:
         background.append(asyncio.create_task(OutboxRelay(settings.database_url, bus).run()))
     worker_ctx = await open_context(settings, SystemClock()) if worker or apns is not None else None
+    if worker_ctx is not None and not api:
+        background.append(asyncio.create_task(observe_pool_forever(worker_ctx.db)))
     if worker_ctx is not None and worker:
         background.append(asyncio.create_task(sweep_forever(worker_ctx)))
     if worker_ctx is not None and apns is not None:
@@ -149,7 +154,21 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         MUSUBI_SECRET_KEY=settings.secret_key or "",
         MUSUBI_IDENTITY_KEYS=settings.identity_keys or "",
     )
+    _prepare_multiprocess_metrics()
     uvicorn.run("backend.app:create_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
+
+
+def _prepare_multiprocess_metrics() -> None:
+    """Workers share one port, so a scrape reaches any one of them: they write their samples to a
+    shared folder that /metrics merges. It must start empty, or a previous run's counts would add in."""
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="musubi-metrics-")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
 def _verify_lottery(api: str, lottery_id: int) -> int:

@@ -127,6 +127,9 @@ class Settings:
     apns_sandbox: bool = False
     # Log level of the Musubi loggers.
     log_level: str = "INFO"
+    # Where relay, worker and push-worker serve Prometheus metrics (API and gateway serve /metrics on their own port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -184,6 +187,8 @@ class Settings:
             apns_topic=_env("MUSUBI_APNS_TOPIC"),
             apns_sandbox=_env("MUSUBI_APNS_SANDBOX", "false") == "true",
             log_level=_env("MUSUBI_LOG_LEVEL", "INFO") or "INFO",
+            metrics_host=_env("MUSUBI_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
+            metrics_port=_int("MUSUBI_METRICS_PORT", 0) or None,
         )
 
 

@@ -38,6 +38,7 @@ FACILITY_STAFF = frozenset({"municipality_staff", "operator_staff", "prefecture_
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
     ("GET", "/ready"): EVERYONE,
+    ("GET", "/metrics"): EVERYONE,  # not routed by the public proxy (deploy/nginx.conf)
     ("POST", "/v1/accounts"): EVERYONE,
     ("POST", "/v1/sessions"): EVERYONE,
     ("DELETE", "/v1/sessions/current"): SIGNED_IN,
