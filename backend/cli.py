@@ -8,7 +8,6 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 
 import uvicorn
 
@@ -17,6 +16,7 @@ from backend.context import open_context
 from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.jobs import sweep_forever
+from backend.logs import configure_logging
 from backend.metrics import observe_pool_forever, start_metrics_port
 from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
@@ -30,12 +30,16 @@ from realtime.relay import OutboxRelay
 log = logging.getLogger("musubi.cli")
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(settings: Settings, *, json_lines: bool = True) -> None:
+    configure_logging(settings.log_level, json_lines=json_lines)
+
+
+def worker_app() -> object:
+    """The app of one `serve --workers N` process: a fresh interpreter, so logging is set up again."""
+    from backend.app import create_app
+
+    _configure_logging(get_settings())
+    return create_app()
 
 
 def _migrate(settings: Settings) -> None:
@@ -135,6 +139,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        # Our handlers (JSON lines) carry uvicorn's messages; our request line replaces its access log.
+        "log_config": None,
+        "access_log": False,
         "lifespan": "on",
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default), so a local client could
         # pick its own address; the app takes it only from MUSUBI_TRUSTED_PROXIES (backend/app.py).
@@ -155,7 +162,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         MUSUBI_IDENTITY_KEYS=settings.identity_keys or "",
     )
     _prepare_multiprocess_metrics()
-    uvicorn.run("backend.app:create_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
+    uvicorn.run("backend.cli:worker_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
 
 
 def _prepare_multiprocess_metrics() -> None:
@@ -217,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    _configure_logging(settings)
+    # JSON lines for log collectors; plain text for a person running the whole system at a terminal.
+    _configure_logging(settings, json_lines=args.command != "dev")
     if args.command == "lottery":
         raise SystemExit(_verify_lottery(args.api or f"http://{settings.host}:{settings.port}", args.lottery_id))
     settings = resolve_services(settings)
