@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 
 import uvicorn
 
@@ -178,6 +179,32 @@ def _prepare_multiprocess_metrics() -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 
+def _backup_or_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from backend import backup
+
+    # Only the database matters here: no embedded Redis for a backup.
+    settings = resolve_services(replace(settings, redis_url=settings.redis_url or "memory://"))
+    assert settings.database_url is not None
+    try:
+        if args.command == "backup":
+            manifest = asyncio.run(backup.backup(settings.database_url, Path(args.file)))
+            keys = ", ".join(f"{key} ({count})" for key, count in manifest.identity_keys.items()) or "none"
+            print(f"backup written to {args.file} (schema {manifest.schema_version}); identity key ids needed: {keys}")
+            print(f"manifest: {backup.manifest_path(Path(args.file))}; keep those keys as long as this backup")
+        else:
+            target = args.database_url or settings.database_url
+            report = asyncio.run(backup.restore(Path(args.file), target, settings.identity_keys))
+            print(f"restored {report.tables} tables; identity key ids {sorted(report.identity_keys) or 'none'}; "
+                  f"{report.identities_opened} sealed identities opened with the configured keys")  # fmt: skip
+    except backup.BackupError as error:
+        print(f"musubi {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _verify_lottery(api: str, lottery_id: int) -> int:
     """Fetch the published lottery over HTTP and recompute it; exit status 0 when it checks out."""
     import json
@@ -221,6 +248,11 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("lottery_id", type=int)
     verify.add_argument("--api", help="API base URL (default: this machine's MUSUBI_HOST/PORT)")
     commands.add_parser("dev", help="everything in one command: embedded services, migrations, demo data, API")
+    backup = commands.add_parser("backup", help="pg_dump (custom format) of DATABASE_URL, with a manifest of key ids")
+    backup.add_argument("file", help="where to write the dump (the manifest goes to FILE.json)")
+    restore = commands.add_parser("restore", help="restore a backup into an empty database and check its identity keys")
+    restore.add_argument("file")
+    restore.add_argument("--database-url", help="the empty target database (default: DATABASE_URL)")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -228,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     _configure_logging(settings, json_lines=args.command != "dev")
     if args.command == "lottery":
         raise SystemExit(_verify_lottery(args.api or f"http://{settings.host}:{settings.port}", args.lottery_id))
+    if args.command in ("backup", "restore"):
+        raise SystemExit(_backup_or_restore(args, settings))
     settings = resolve_services(settings)
     if args.command == "migrate":
         _migrate(settings)
