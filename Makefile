@@ -15,8 +15,9 @@ $(BIN)/.installed: pyproject.toml
 	@# The web client's Japanese font (IPAex Gothic): only the font file, not its matplotlib dependency.
 	$(BIN)/python -m pip install --quiet --no-deps 'japanize-matplotlib==1.1.3'
 	@# Tools some tests drive, from Debian: Chromium for the browser tests (Playwright drives it,
-	@# downloads nothing) and docker-compose to validate deploy/compose.yaml.
-	@missing=""; for tool in chromium:chromium docker-compose:docker-compose; do \
+	@# downloads nothing), docker-compose to validate deploy/compose.yaml, and promtool (package
+	@# prometheus) to check the alert rules in deploy/monitoring/.
+	@missing=""; for tool in chromium:chromium docker-compose:docker-compose promtool:prometheus; do \
 		command -v $${tool%%:*} >/dev/null 2>&1 || missing="$$missing $${tool#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

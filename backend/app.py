@@ -12,6 +12,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from backend import tracing
 from backend.accounts.access import PUBLIC, Caller, access_rules
 from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
@@ -25,7 +26,9 @@ from backend.errors import exception_handlers
 from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
+from backend.logs import RequestLogMiddleware
 from backend.lottery.routes import router as lottery_router
+from backend.metrics import HttpMetricsMiddleware, metrics_endpoint
 from backend.push.routes import router as push_router
 from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     if settings.database_url is None:
         raise RuntimeError("create_app needs settings.database_url; `musubi serve` starts an embedded one")
     the_clock = clock or SystemClock()
+    tracing.configure_tracing("api")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         route_handlers=[
             health,
             ready,
+            metrics_endpoint,
             accounts_router,
             facilities_router,
             calendars_router,
@@ -72,6 +77,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         middleware=[
             # Bench only, outermost so that the Idempotency-Key's statements count too.
             *([StatementCountMiddleware()] if settings.count_statements else []),
+            HttpMetricsMiddleware(),
+            RequestLogMiddleware(),
             # The client address (login throttling, anonymous Idempotency-Keys) comes from
             # X-Forwarded-For only when the peer is a configured proxy, taking the right-most
             # address that is not one: the app decides, so the server must not (`proxy_headers=False`).
@@ -82,6 +89,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],
+        plugins=tracing.litestar_plugins(),
+        # Logging is the process's business (backend/logs.py): Litestar would reconfigure the root logger.
+        logging_config=None,
         # The documents only (openapi.json/.yaml): the interactive renderers load their code from a CDN.
         openapi_config=OpenAPIConfig(title="Musubi", version="1.0.0", path=OPENAPI_PATH, render_plugins=[]),
         debug=False,

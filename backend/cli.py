@@ -17,9 +17,11 @@ from backend.context import open_context
 from backend.db import migrate
 from backend.embedded import resolve_services
 from backend.jobs import sweep_forever
+from backend.logs import configure_logging
 from backend.mail.sink import MailSink, start_sink
 from backend.mail.transport import SmtpTransport
 from backend.mail.worker import MailWorker
+from backend.metrics import observe_pool_forever, start_metrics_port
 from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
@@ -32,12 +34,16 @@ from realtime.relay import OutboxRelay
 log = logging.getLogger("musubi.cli")
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(settings: Settings, *, json_lines: bool = True) -> None:
+    configure_logging(settings.log_level, json_lines=json_lines)
+
+
+def worker_app() -> object:
+    """The app of one `serve --workers N` process: a fresh interpreter, so logging is set up again."""
+    from backend.app import create_app
+
+    _configure_logging(get_settings())
+    return create_app()
 
 
 def _migrate(settings: Settings) -> None:
@@ -69,7 +75,9 @@ async def _run(
 
     assert settings.database_url is not None
     stop = asyncio.Event()
-    bus = make_bus(settings.redis_url)
+    bus = make_bus(
+        settings.redis_url, sentinels=settings.redis_sentinels, sentinel_master=settings.redis_sentinel_master
+    )
     if isinstance(bus, MemoryBus) and (gateway or relay) and not (gateway and relay):
         raise SystemExit("REDIS_URL=memory:// works only when relay and gateway run in one process (musubi dev)")
     apns = apns_client_from_settings(settings) if push else None
@@ -77,6 +85,8 @@ async def _run(
         raise SystemExit("push-worker needs MUSUBI_APNS_KEY_FILE, _KEY_ID, _TEAM_ID and _TOPIC")
     # Loops that run until cancelled, and the context the worker loops share.
     background: list[asyncio.Task[None]] = []
+    if not (api or gateway):  # those two serve /metrics on their own port
+        start_metrics_port(settings.metrics_host, settings.metrics_port)
     if relay:
         background.append(asyncio.create_task(OutboxRelay(settings.database_url, bus).run()))
     sink_server = None
@@ -90,6 +100,8 @@ async def _run(
         smtp_url = f"smtp://127.0.0.1:{settings.dev_smtp_port}?starttls=false"
         print(f"Mail:            kept in {settings.data_dir / 'mail'} (links are printed here)", flush=True)
     worker_ctx = await open_context(settings, SystemClock()) if worker or mail or apns is not None else None
+    if worker_ctx is not None and not api:
+        background.append(asyncio.create_task(observe_pool_forever(worker_ctx.db)))
     if worker_ctx is not None and worker:
         background.append(asyncio.create_task(sweep_forever(worker_ctx)))
     if worker_ctx is not None and apns is not None:
@@ -148,6 +160,9 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
+        # Our handlers (JSON lines) carry uvicorn's messages; our request line replaces its access log.
+        "log_config": None,
+        "access_log": False,
         "lifespan": "on",
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default), so a local client could
         # pick its own address; the app takes it only from MUSUBI_TRUSTED_PROXIES (backend/app.py).
@@ -167,7 +182,47 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         MUSUBI_SECRET_KEY=settings.secret_key or "",
         MUSUBI_IDENTITY_KEYS=settings.identity_keys or "",
     )
-    uvicorn.run("backend.app:create_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
+    _prepare_multiprocess_metrics()
+    uvicorn.run("backend.cli:worker_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
+
+
+def _prepare_multiprocess_metrics() -> None:
+    """Workers share one port, so a scrape reaches any one of them: they write their samples to a
+    shared folder that /metrics merges. It must start empty, or a previous run's counts would add in."""
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="musubi-metrics-")
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+
+
+def _backup_or_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from backend import backup
+
+    # Only the database matters here: no embedded Redis for a backup.
+    settings = resolve_services(replace(settings, redis_url=settings.redis_url or "memory://"))
+    assert settings.database_url is not None
+    try:
+        if args.command == "backup":
+            manifest = asyncio.run(backup.backup(settings.database_url, Path(args.file)))
+            keys = ", ".join(f"{key} ({count})" for key, count in manifest.identity_keys.items()) or "none"
+            print(f"backup written to {args.file} (schema {manifest.schema_version}); identity key ids needed: {keys}")
+            print(f"manifest: {backup.manifest_path(Path(args.file))}; keep those keys as long as this backup")
+        else:
+            target = args.database_url or settings.database_url
+            report = asyncio.run(backup.restore(Path(args.file), target, settings.identity_keys))
+            print(f"restored {report.tables} tables; identity key ids {sorted(report.identity_keys) or 'none'}; "
+                  f"{report.identities_opened} sealed identities opened with the configured keys")  # fmt: skip
+    except backup.BackupError as error:
+        print(f"musubi {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _verify_lottery(api: str, lottery_id: int) -> int:
@@ -214,12 +269,20 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("lottery_id", type=int)
     verify.add_argument("--api", help="API base URL (default: this machine's MUSUBI_HOST/PORT)")
     commands.add_parser("dev", help="everything in one command: embedded services, migrations, demo data, API")
+    backup = commands.add_parser("backup", help="pg_dump (custom format) of DATABASE_URL, with a manifest of key ids")
+    backup.add_argument("file", help="where to write the dump (the manifest goes to FILE.json)")
+    restore = commands.add_parser("restore", help="restore a backup into an empty database and check its identity keys")
+    restore.add_argument("file")
+    restore.add_argument("--database-url", help="the empty target database (default: DATABASE_URL)")
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    _configure_logging(settings)
+    # JSON lines for log collectors; plain text for a person running the whole system at a terminal.
+    _configure_logging(settings, json_lines=args.command != "dev")
     if args.command == "lottery":
         raise SystemExit(_verify_lottery(args.api or f"http://{settings.host}:{settings.port}", args.lottery_id))
+    if args.command in ("backup", "restore"):
+        raise SystemExit(_backup_or_restore(args, settings))
     settings = resolve_services(settings)
     if args.command == "migrate":
         _migrate(settings)

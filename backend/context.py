@@ -14,6 +14,7 @@ from backend.clock import Clock
 from backend.db import create_pool
 from backend.settings import Settings
 from backend.shelters.identity import IdentityCipher, parse_keyring
+from realtime.bus import connect_redis
 
 
 @dataclass(slots=True)
@@ -49,7 +50,13 @@ async def open_context(settings: Settings, clock: Clock) -> AppContext:
     )
     redis = None
     if settings.redis_url is not None and not settings.redis_url.startswith("memory:"):
-        redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        redis = connect_redis(
+            settings.redis_url,
+            settings.redis_sentinels,
+            settings.redis_sentinel_master,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+        )
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_kib,

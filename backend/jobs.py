@@ -21,6 +21,7 @@ from backend.childcare.service import ChildcareService
 from backend.context import AppContext
 from backend.ems.service import EmsService
 from backend.facilities.service import FacilityService
+from backend.metrics import SWEEP_FAILURES
 
 log = logging.getLogger("musubi.jobs")
 
@@ -98,6 +99,7 @@ class Sweeper:
                 # Any failure, not only database ones: one step must never stop the others.
                 # CancelledError is not an Exception, so cancelling the sweeper still stops it.
                 self.failures[step_name(step)] += 1
+                SWEEP_FAILURES.labels(step_name(step)).inc()
                 log.exception("sweep step %s failed; the other steps run on", step_name(step))
 
     async def run(self, interval_s: float = 5.0) -> None:

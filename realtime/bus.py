@@ -11,9 +11,11 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 log = logging.getLogger("musubi.bus")
@@ -74,10 +76,32 @@ class MemoryBus:
         self._queues.clear()
 
 
+def connect_redis(url: str, sentinels: Sequence[str] = (), master: str = "musubi", **options: Any) -> aioredis.Redis:
+    """A client of the Redis at `url`, or — with Sentinel addresses — of whichever server the
+    Sentinels currently name master of `master` (asked again after a failover breaks the connection).
+    `url` then still supplies the password and database number; its host is not used."""
+    if not sentinels:
+        return aioredis.Redis.from_url(url, **options)
+    parsed = urlsplit(url)
+    database = int(parsed.path.strip("/") or 0)
+    addresses = [(host, int(port or 26379)) for host, _, port in (entry.rpartition(":") for entry in sentinels)]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        addresses,
+        sentinel_kwargs={"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
+        password=parsed.password,
+        db=database,
+        **options,
+    )
+    client: aioredis.Redis = sentinel.master_for(master)
+    return client
+
+
 class RedisBus:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sentinels: Sequence[str] = (), master: str = "musubi") -> None:
         self.url = url
-        self._publisher = aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.sentinels = tuple(sentinels)
+        self.master = master
+        self._publisher = connect_redis(url, sentinels, master, socket_timeout=2.0, socket_connect_timeout=2.0)
 
     async def publish(self, messages: Sequence[bytes]) -> None:
         async with self._publisher.pipeline(transaction=False) as pipe:
@@ -89,7 +113,9 @@ class RedisBus:
         backoff = 0.05
         while True:
             # health_check_interval makes a silently dead connection fail instead of hanging.
-            client = aioredis.Redis.from_url(self.url, socket_connect_timeout=2.0, health_check_interval=5)
+            client = connect_redis(
+                self.url, self.sentinels, self.master, socket_connect_timeout=2.0, health_check_interval=5
+            )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
@@ -120,7 +146,13 @@ class RedisBus:
         await self._publisher.aclose()
 
 
-def make_bus(redis_url: str | None, shared_memory_bus: MemoryBus | None = None) -> Bus:
+def make_bus(
+    redis_url: str | None,
+    shared_memory_bus: MemoryBus | None = None,
+    *,
+    sentinels: Sequence[str] = (),
+    sentinel_master: str = "musubi",
+) -> Bus:
     if redis_url is None or redis_url.startswith("memory:"):
         return shared_memory_bus or MemoryBus()
-    return RedisBus(redis_url)
+    return RedisBus(redis_url, sentinels, sentinel_master)

@@ -55,6 +55,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from realtime import metrics
 from realtime.bus import SUBSCRIBED, Bus, BusUnavailable
 from realtime.relay import encode_event
 from realtime.tickets import TicketClaims, TicketError, verify_ticket
@@ -173,7 +174,7 @@ class Gateway:
         self._spawn(self._consume_bus())
         self._spawn(self._ping_forever())
         self._server = await serve(
-            self._handle,
+            self._handle_observed,
             host,
             port,
             process_request=self._probe,
@@ -189,6 +190,9 @@ class Gateway:
     def _probe(self, connection: ServerConnection, request: Request) -> Response | None:
         """Plain HTTP probes for load balancers and Kubernetes; anything else goes on to the websocket."""
         path = request.path.split("?", 1)[0]
+        if path == "/metrics":
+            metrics.GATEWAY_SOCKETS.set(self.connection_count)
+            return connection.respond(HTTPStatus.OK, metrics.exposition().decode())
         if path == "/health":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if path == "/ready":
@@ -226,6 +230,12 @@ class Gateway:
 
     # -- connections ---------------------------------------------------------
 
+    async def _handle_observed(self, ws: ServerConnection) -> None:
+        try:
+            await self._handle(ws)
+        finally:
+            metrics.GATEWAY_CLOSES.labels(_close_code(ws)).inc()
+
     async def _handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         params = parse_qs(urlsplit(ws.request.path).query)
@@ -255,6 +265,7 @@ class Gateway:
         closes_at = self.clock() + self.max_age_s * random.uniform(0.8, 1.0)  # noqa: S311 - jitter, not secrecy
         client = _Client(ws, claims, last_id=self.head, closes_at=closes_at)
         self._register(client)
+        metrics.GATEWAY_ACCEPTED.inc()
         try:
             after = await self._starting_point(ws, params)
             if after is not None and after > self.head:
@@ -264,6 +275,7 @@ class Gateway:
                 after = None
             await ws.send(_encode.encode(Welcome(head=client.last_id, topics=list(client.topics))))
             if after is not None:
+                metrics.GATEWAY_RESUMES.inc()
                 # Every event up to `head` is in the table, so the replay covers it; without this,
                 # a replay that found nothing to send would leave the cursor at `after`, and a later
                 # catch-up would route old events past the floors below.
@@ -278,6 +290,7 @@ class Gateway:
                     if event_id > client.last_id:
                         client.last_id = event_id
                         await ws.send(message, text=True)
+                        metrics.GATEWAY_DELIVERIES.inc()
             client.pending = None
             async for _ in ws:  # clients have nothing more to say; keep reading for the close
                 pass
@@ -316,6 +329,7 @@ class Gateway:
                     del self._by_topic[topic]
 
     def _drop_slow(self, client: _Client) -> None:
+        metrics.GATEWAY_SLOW_CLOSES.inc()
         self._unregister(client)
         self._spawn(client.ws.close(CLOSE_SLOW_CONSUMER, "slow consumer: reconnect and resume"))
 
@@ -325,6 +339,7 @@ class Gateway:
         floors = [datetime.fromtimestamp(max(since, window_start), UTC) for since in client.claims.since]
         while True:
             rows = await self._pool.fetch(_REPLAY, after, list(client.topics), floors, _REPLAY_PAGE)
+            metrics.GATEWAY_REPLAYED.inc(len(rows))
             for row in rows:
                 client.last_id = row["seq"]
                 await client.ws.send(encode_event(row["seq"], row["topic"], row["type"], row["payload"]), text=True)
@@ -337,6 +352,7 @@ class Gateway:
     async def _consume_bus(self) -> None:
         async for message in self.bus.subscribe():
             if message == SUBSCRIBED:
+                metrics.GATEWAY_BUS_RESUBSCRIBES.inc()
                 await self._catch_up()
                 self.subscribed.set()
             else:
@@ -385,6 +401,7 @@ class Gateway:
             client.last_id = header.id
             ready.append(client.ws)
         broadcast(ready, message, text=True)
+        metrics.GATEWAY_DELIVERIES.inc(len(ready))
         for client in slow:
             self._drop_slow(client)
 
@@ -429,6 +446,13 @@ class Gateway:
             for client in [c for c in self._clients if c.closes_at <= now]:
                 client.closes_at = float("inf")  # closing once is enough
                 self._spawn(client.ws.close(CLOSE_SESSION_AGED, "socket age: get a new ticket and resume"))
+
+
+def _close_code(ws: ServerConnection) -> str:
+    """The code of the close frame this side sent (an echo of the client's, if it closed first);
+    1006 when the connection simply dropped."""
+    frame = ws.protocol.close_sent or ws.protocol.close_rcvd
+    return str(frame.code) if frame is not None else "1006"
 
 
 async def run_gateway(gateway: Gateway, host: str, port: int, stop: asyncio.Event) -> None:

@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import asyncpg
 import msgspec
 
+from realtime import metrics
 from realtime.bus import Bus
 
 log = logging.getLogger("musubi.relay")
@@ -36,13 +38,18 @@ WITH progress AS (
     SELECT id, $2::bigint + row_number() OVER (ORDER BY id) AS seq FROM batch
 )
 UPDATE outbox o SET seq = n.seq FROM numbered n WHERE o.id = n.id
-RETURNING o.seq, o.topic, o.type, o.payload::text AS payload
+RETURNING o.seq, o.topic, o.type, o.payload::text AS payload, o.created_at
 """
 _UNCONFIRMED = """
-SELECT seq, topic, type, payload::text AS payload FROM outbox
+SELECT seq, topic, type, payload::text AS payload, created_at FROM outbox
  WHERE seq > (SELECT published_through FROM relay_state) ORDER BY seq
 """
 _HEAD = "SELECT coalesce(max(seq), 0) FROM outbox"
+
+
+def leader_lock_key() -> tuple[int, int]:
+    """The leader lock as pg_locks shows it (classid, objid), for whoever checks that a leader exists."""
+    return _LEADER_LOCK >> 32, _LEADER_LOCK & 0xFFFFFFFF
 
 
 class WireEvent(msgspec.Struct):
@@ -95,6 +102,7 @@ class OutboxRelay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LEADER_LOCK):  # noqa: ASYNC110 - polling the database, no event to wait on
                 await asyncio.sleep(self.standby_interval_s)
             self.is_leader = True
+            metrics.RELAY_LEADER.set(1)
             log.info("relay is the leader")
             await conn.execute("INSERT INTO relay_state DEFAULT VALUES ON CONFLICT DO NOTHING")
             wake = asyncio.Event()
@@ -114,6 +122,7 @@ class OutboxRelay:
                         await asyncio.wait_for(wake.wait(), self.sweep_interval_s)
         finally:
             self.is_leader = False
+            metrics.RELAY_LEADER.set(0)
             with contextlib.suppress(Exception):
                 await conn.close()
 
@@ -125,8 +134,20 @@ class OutboxRelay:
         while True:
             try:
                 await self.bus.publish(messages)
+                _observe_published(rows)
                 return
             except Exception as exc:  # the bus is down: wait and send the whole batch again, in order
+                metrics.RELAY_PUBLISH_FAILURES.inc()
                 log.warning("publish failed (%r); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+
+def _observe_published(rows: Sequence[Any]) -> None:
+    """Commit → publish lag. `created_at` is the writer's clock at the change, close to its commit."""
+    now = datetime.now(UTC)
+    lags = [max((now - row["created_at"]).total_seconds(), 0.0) for row in rows]
+    for lag in lags:
+        metrics.RELAY_LAG.observe(lag)
+    metrics.RELAY_PUBLISHED.inc(len(rows))
+    metrics.RELAY_LAST_LAG.set(lags[-1])

@@ -22,6 +22,7 @@ import asyncpg
 from aioapns import NotificationRequest, PushType
 
 from backend.context import AppContext
+from backend.metrics import record_push_result
 from backend.push import queries
 from backend.push.messages import TOPIC_ROLES, URGENT, collapse_id, payload_for
 
@@ -127,13 +128,17 @@ class PushWorker:
         async with self.ctx.acquire() as conn, conn.transaction():
             if status == 200:
                 await conn.execute(queries.MARK_SENT, row["id"], now)
+                record_push_result("sent")
             elif reason in DEACTIVATING_REASONS or status == 410:
                 await conn.execute(queries.MARK_FINAL, row["id"], "unregistered", status, reason)
                 await conn.execute(queries.DEACTIVATE_DEVICE, row["device_id"], now, reason)
+                record_push_result("unregistered")
             elif (status == 0 or status == 429 or status >= 500) and row["attempts"] < MAX_ATTEMPTS:
                 delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (row["attempts"] - 1))
                 delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not secrecy
                 await conn.execute(queries.RETRY_LATER, row["id"], now + timedelta(seconds=delay), status, reason)
+                record_push_result("retry")
             else:
                 await conn.execute(queries.MARK_FINAL, row["id"], "failed", status, reason)
+                record_push_result("failed")
                 log.error("push %s to device %s failed for good: %s %s", row["id"], row["device_id"], status, reason)

@@ -40,6 +40,7 @@ MEMBERS = SIGNED_IN - {"resident"}
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/health"): EVERYONE,
     ("GET", "/ready"): EVERYONE,
+    ("GET", "/metrics"): EVERYONE,  # not routed by the public proxy (deploy/nginx.conf)
     ("POST", "/v1/accounts"): EVERYONE,
     ("POST", "/v1/accounts/verify"): EVERYONE,
     ("POST", "/v1/accounts/verification"): SIGNED_IN,
