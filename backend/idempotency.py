@@ -162,7 +162,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         http_scope = cast("HTTPScope", scope)  # `scopes` above admits HTTP only
-        if http_scope["method"] != "POST":
+        if http_scope["method"] not in ("POST", "PATCH"):
             await next_app(scope, receive, send)
             return
         request: Request[Any, Any, Any] = Request(scope, receive)

@@ -59,6 +59,15 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/me/calendar.ics"): SIGNED_IN,
     ("POST", "/v1/waitlist"): SIGNED_IN,
     ("GET", "/v1/me/waitlist"): SIGNED_IN,
+    ("GET", "/v1/organizations/{organization_id:int}/facilities"): FACILITY_STAFF,
+    ("PATCH", "/v1/resources/{resource_id:int}"): FACILITY_STAFF,
+    ("POST", "/v1/resources/{resource_id:int}/close"): FACILITY_STAFF,
+    ("POST", "/v1/resources/{resource_id:int}/reopen"): FACILITY_STAFF,
+    ("POST", "/v1/facilities/{facility_id:int}/closures"): FACILITY_STAFF,
+    ("GET", "/v1/facilities/{facility_id:int}/closures"): FACILITY_STAFF,
+    ("POST", "/v1/closures/{closure_id:int}/lift"): FACILITY_STAFF,
+    ("GET", "/v1/facilities/{facility_id:int}/bookings"): FACILITY_STAFF,
+    ("POST", "/v1/bookings/{booking_id:int}/no-show"): FACILITY_STAFF,
     ("POST", "/v1/lotteries"): FACILITY_STAFF,
     ("POST", "/v1/lotteries/{lottery_id:int}/applications"): SIGNED_IN,
     ("POST", "/v1/lotteries/{lottery_id:int}/draw"): FACILITY_STAFF,
@@ -172,7 +181,7 @@ async def test_each_role_gets_what_the_matrix_says(http: httpx.AsyncClient, app:
         for role in ROLES:
             person = cast.people[role]
             headers = person.headers if person else {}
-            body: dict[str, Any] | None = {} if method in ("POST", "PUT") else None
+            body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
             response = await http.request(method, concrete(path), json=body, headers=headers)
             if role in allowed:
                 ok = response.status_code not in (401, 403)
