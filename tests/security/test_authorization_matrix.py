@@ -74,6 +74,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/lotteries/{lottery_id:int}"): EVERYONE,
     ("GET", "/v1/lotteries"): EVERYONE,
     ("GET", "/v1/me/lottery-applications"): SIGNED_IN,
+    ("GET", "/v1/organizations/{organization_id:int}/lotteries"): FACILITY_STAFF,
+    ("POST", "/v1/lotteries/{lottery_id:int}/cancel"): FACILITY_STAFF,
     ("POST", "/v1/nurseries/{nursery_id:int}/sessions"): frozenset({"nursery_staff"}),
     ("POST", "/v1/children"): SIGNED_IN,
     ("GET", "/v1/children"): SIGNED_IN,

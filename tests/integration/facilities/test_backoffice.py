@@ -11,9 +11,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from backend.clock import MovableClock
 from tests.integration.facilities.conftest import Venue, make_venue
+from tests.integration.lottery.test_lottery import apply, create_lottery, next_month_day
 from tests.support import Actor, Actors, assert_problem, table_counts
 
 
@@ -84,10 +86,13 @@ async def test_staff_edit_fees_hours_reductions_and_new_bookings_use_them(
     assert response.status_code == 200, response.text
     edited = response.json()
     assert edited["name"] == "メインアリーナ（全面）"
-    assert edited["feePerUnit"] == 2000 and edited["nonResidentFeePerUnit"] is None
-    assert edited["opensAt"] == "08:00:00" and edited["closesAt"] == "21:00:00"
+    assert edited["feePerUnit"] == 2000
+    assert edited["nonResidentFeePerUnit"] is None
+    assert edited["opensAt"] == "08:00:00"
+    assert edited["closesAt"] == "21:00:00"
     assert edited["reductions"] == {"senior": 30}
-    assert edited["maxBookingsPerMonth"] == 4 and edited["waitlistHoldMinutes"] == 15
+    assert edited["maxBookingsPerMonth"] == 4
+    assert edited["waitlistHoldMinutes"] == 15
     replay = await http.patch(f"/v1/resources/{venue.resource_id}", json=patch, headers=headers)
     assert replay.headers.get("idempotent-replayed") == "true"
     assert await db.fetchval("SELECT count(*) FROM audit WHERE action = 'resource.update'") == 1
@@ -172,7 +177,8 @@ async def test_closing_with_cancel_bookings_tells_each_booker_why_and_refuses_ne
     assert {u["state"] for u in units.values()} == {"closed"}
 
     reopened = await http.post(f"/v1/resources/{venue.resource_id}/reopen", headers=venue.staff.headers)
-    assert reopened.status_code == 200 and reopened.json()["closedAt"] is None
+    assert reopened.status_code == 200
+    assert reopened.json()["closedAt"] is None
     await _book(http, paid_booker, venue.slot(8, 10))
 
 
@@ -190,28 +196,28 @@ async def test_a_closure_shows_closed_in_vacancy_search_and_the_database_refuses
     )
     assert created.status_code == 201, created.text
     closure = created.json()
-    assert closure["resourceId"] is None and closure["cancelledBookingIds"] == []
+    assert closure["resourceId"] is None
+    assert closure["cancelledBookingIds"] == []
 
     units = _vacancy_units(
         await http.get("/v1/vacancies", params={"date": venue.day(4).isoformat(), "facilityId": venue.facility_id}),
         venue.resource_id,
     )
     states = [units[k]["state"] for k in sorted(units)]
-    assert states[:3] == ["closed"] * 3 and set(states[3:]) == {"free"}
+    assert states[:3] == ["closed"] * 3
+    assert set(states[3:]) == {"free"}
 
     resident = await actors.resident()
     inside = await http.post("/v1/bookings", json=venue.slot(4, 11), headers=resident.headers)
     assert_problem(inside, 409, "facility-closed")
     # Even a write that skips the service's checks is refused by the database itself.
-    try:
+    with pytest.raises(asyncpg.ExclusionViolationError) as refused:
         await db.execute(
             "INSERT INTO bookings (resource_id, account_id, during, status, fee, created_at)"
             " VALUES ($1, $2, tstzrange($3::timestamptz, $4::timestamptz), 'confirmed', 0, now())",
             venue.resource_id, resident.account_id, datetime.fromisoformat(start), datetime.fromisoformat(end),
         )  # fmt: skip
-        raise AssertionError("the database let a booking into a closure")
-    except asyncpg.ExclusionViolationError as refused:
-        assert refused.constraint_name == "bookings_not_in_closure"
+    assert refused.value.constraint_name == "bookings_not_in_closure"
     await _book(http, resident, venue.slot(4, 12))  # right after it is free
 
     listed = await http.get(
@@ -221,7 +227,8 @@ async def test_a_closure_shows_closed_in_vacancy_search_and_the_database_refuses
     )
     assert [c["id"] for c in listed.json()] == [closure["id"]]
     lifted = await http.post(f"/v1/closures/{closure['id']}/lift", headers=venue.staff.headers)
-    assert lifted.status_code == 200 and lifted.json()["liftedAt"] is not None
+    assert lifted.status_code == 200
+    assert lifted.json()["liftedAt"] is not None
     await _book(http, resident, venue.slot(4, 10))
 
 
@@ -297,14 +304,18 @@ async def test_schedule_shows_booker_status_fee_reduction_and_payment_in_one_pag
     assert response.status_code == 200, response.text
     entries = response.json()
     assert [e["id"] for e in entries] == [first["id"], second["id"], other_day["id"]]
-    assert entries[0]["bookerName"] == "Test Person" and entries[0]["payment"] == "due"
+    assert entries[0]["bookerName"] == "Test Person"
+    assert entries[0]["payment"] == "due"
     assert entries[0]["resourceName"] == "メインアリーナ"
-    assert entries[1]["reduction"] == "disability" and entries[1]["fee"] == 0 and entries[1]["payment"] == "none"
+    assert entries[1]["reduction"] == "disability"
+    assert entries[1]["fee"] == 0
+    assert entries[1]["payment"] == "none"
     assert await db.fetchval("SELECT count(*) FROM audit WHERE action = 'facility.schedule.read'") == 1
 
     paged = await http.get(f"/v1/facilities/{venue.facility_id}/bookings", params={**params, "limit": 2},
                            headers=venue.staff.headers)  # fmt: skip
-    assert len(paged.json()) == 2 and 'rel="next"' in paged.headers["link"]
+    assert len(paged.json()) == 2
+    assert 'rel="next"' in paged.headers["link"]
     rest = await http.get(paged.headers["link"].split(">")[0].lstrip("<"), headers=venue.staff.headers)
     assert [e["id"] for e in rest.json()] == [other_day["id"]]
 
@@ -314,7 +325,8 @@ async def test_schedule_shows_booker_status_fee_reduction_and_payment_in_one_pag
     assert exported.headers["content-type"].startswith("text/csv")
     assert exported.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows[0][0] == "予約番号" and len(rows) == 4
+    assert rows[0][0] == "予約番号"
+    assert len(rows) == 4
     assert rows[2][5] == "'=cmd|calc"  # a formula-looking name stays text in Excel
 
     outsider = await actors.resident()
@@ -359,3 +371,48 @@ async def test_staff_of_another_operator_cannot_mark_a_no_show(
     clock.advance(timedelta(days=1, hours=6))
     staff = await actors.login(other.staff.email, other.staff.account_id)
     assert_problem(await http.post(f"/v1/bookings/{booking['id']}/no-show", headers=staff.headers), 404)
+
+
+# -- lotteries ------------------------------------------------------------------------
+
+
+async def test_operator_sees_demand_per_slot_and_cancels_a_lottery_before_its_close(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    lottery = await create_lottery(http, venue)
+    alice, bob = await actors.resident(), await actors.resident()
+    assert (await apply(http, alice, lottery["id"], venue, (10, 10), (11, 9))).status_code == 201
+    assert (await apply(http, bob, lottery["id"], venue, (11, 9), (10, 10))).status_code == 201
+    organization = await db.fetchval("SELECT organization_id FROM facilities WHERE id = $1", venue.facility_id)
+
+    listed = await http.get(f"/v1/organizations/{organization}/lotteries", headers=venue.staff.headers)
+    assert listed.status_code == 200, listed.text
+    [overview] = listed.json()
+    assert overview["applications"] == 2
+    demand = {(s["start"], s["applications"], s["firstChoice"]) for s in overview["slots"]}
+    assert len(demand) == 2
+    assert {(n, first) for _, n, first in demand} == {(2, 1)}
+
+    stranger = await actors.member("facility_operator", "staff", await actors.organization("facility_operator"))
+    hidden = await http.post(f"/v1/lotteries/{lottery['id']}/cancel", json={"reason": "x"}, headers=stranger.headers)
+    assert_problem(hidden, 404)
+
+    cancelled = await http.post(
+        f"/v1/lotteries/{lottery['id']}/cancel",
+        json={"reason": "体育館の改修のため中止"},
+        headers={**venue.staff.headers, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["resourceIds"] == [venue.resource_id]
+    for person in (alice, bob):
+        assert await _events(db, f"user:{person.account_id}", "lottery.cancelled") == [
+            {"type": "lottery.cancelled", "lotteryId": lottery["id"], "reason": "体育館の改修のため中止"}
+        ]
+    late = await apply(http, alice, lottery["id"], venue, (12, 10))
+    assert_problem(late, 409, "lottery-not-open")
+    again = await http.post(f"/v1/lotteries/{lottery['id']}/cancel", json={"reason": "x"}, headers=venue.staff.headers)
+    assert_problem(again, 409, "lottery-cancelled")
+    # The month is no longer held for the lottery: first-come booking works at once.
+    _, slot = next_month_day(10, 10)
+    await _book(http, alice, {"resourceId": venue.resource_id, **slot})
