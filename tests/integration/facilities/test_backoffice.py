@@ -14,6 +14,9 @@ import httpx
 import pytest
 
 from backend.clock import MovableClock
+from backend.facilities.slots import TOKYO
+from backend.seed import DEMO_PASSWORD, seed_demo
+from backend.settings import Settings
 from tests.integration.facilities.conftest import Venue, make_venue
 from tests.integration.lottery.test_lottery import apply, create_lottery, next_month_day
 from tests.support import Actor, Actors, assert_problem, table_counts
@@ -122,6 +125,9 @@ async def test_editing_another_organisations_resource_is_404_and_changes_nothing
         assert_problem(response, 404)
     assert await table_counts(db) == before
     assert dict(await db.fetchrow("SELECT * FROM resources WHERE id = $1", venue.resource_id)) == before_row
+    # The same requests from the owner's staff do their work, so the 404s above are about ownership.
+    mine = await http.patch(f"/v1/resources/{venue.resource_id}", json={"feePerUnit": 1}, headers=venue.staff.headers)
+    assert mine.status_code == 200, mine.text
 
 
 async def test_closing_a_resource_with_future_bookings_without_a_choice_is_409_and_changes_nothing(
@@ -371,6 +377,9 @@ async def test_staff_of_another_operator_cannot_mark_a_no_show(
     clock.advance(timedelta(days=1, hours=6))
     staff = await actors.login(other.staff.email, other.staff.account_id)
     assert_problem(await http.post(f"/v1/bookings/{booking['id']}/no-show", headers=staff.headers), 404)
+    owner = await actors.login(free_venue.staff.email, free_venue.staff.account_id)
+    marked = await http.post(f"/v1/bookings/{booking['id']}/no-show", headers=owner.headers)
+    assert marked.status_code == 200, marked.text
 
 
 # -- lotteries ------------------------------------------------------------------------
@@ -416,3 +425,27 @@ async def test_operator_sees_demand_per_slot_and_cancels_a_lottery_before_its_cl
     # The month is no longer held for the lottery: first-come booking works at once.
     _, slot = next_month_day(10, 10)
     await _book(http, alice, {"resourceId": venue.resource_id, **slot})
+
+
+# -- demo data ------------------------------------------------------------------------
+
+
+async def test_demo_seed_gives_the_facility_staff_a_week_on_their_schedule(
+    http: httpx.AsyncClient, db: asyncpg.Pool, database_url: str, test_settings: Settings
+) -> None:
+    await seed_demo(database_url, test_settings)
+    await seed_demo(database_url, test_settings)  # idempotent: still one week
+    session = await http.post("/v1/sessions", json={"email": "facility@demo.musubi.jp", "password": DEMO_PASSWORD})
+    staff = {"Authorization": f"Bearer {session.json()['token']}"}
+    [membership] = (await http.get("/v1/me", headers=staff)).json()["memberships"]
+    [facility] = (await http.get(f"/v1/organizations/{membership['organizationId']}/facilities", headers=staff)).json()
+    today = datetime.now(TOKYO).date()
+    params = {"from": (today + timedelta(days=1)).isoformat(), "to": (today + timedelta(days=7)).isoformat()}
+    schedule = await http.get(f"/v1/facilities/{facility['id']}/bookings", params=params, headers=staff)
+    assert schedule.status_code == 200, schedule.text
+    entries = schedule.json()
+    assert len(entries) == 14
+    assert {e["payment"] for e in entries} == {"paid", "due", "void"}
+    assert {e["bookerName"] for e in entries} == {"保護者 Parent"}
+    closures = await http.get(f"/v1/facilities/{facility['id']}/closures", params=params, headers=staff)
+    assert len(closures.json()) == 1
