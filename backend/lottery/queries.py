@@ -53,10 +53,21 @@ SELECT a.id AS application_id, a.pseudonym, a.resident, a.account_id,
  ORDER BY a.id
 """
 
+# What nobody can win: live bookings, and the time closed by a closure or a closed resource (the
+# database would refuse a winner's booking there, migration 0024, and fail the whole draw).
 LIVE_BOOKINGS_OF = """
-SELECT resource_id, lower(during) AS start, upper(during) AS "end" FROM bookings
- WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
-   AND status IN ('held', 'provisional', 'confirmed')
+SELECT resource_id, lower(during) AS start, upper(during) AS "end" FROM (
+    SELECT resource_id, during FROM bookings
+     WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
+       AND status IN ('held', 'provisional', 'confirmed')
+    UNION ALL
+    SELECT r.id, c.during * tstzrange($2, $3)
+      FROM resources r JOIN closures c ON c.facility_id = r.facility_id AND c.lifted_at IS NULL
+           AND (c.resource_id IS NULL OR c.resource_id = r.id) AND c.during && tstzrange($2, $3)
+     WHERE r.id = ANY($1::bigint[])
+    UNION ALL
+    SELECT id, tstzrange($2, $3) FROM resources WHERE id = ANY($1::bigint[]) AND closed_at IS NOT NULL
+) AS taken
  ORDER BY resource_id, lower(during)
 """
 

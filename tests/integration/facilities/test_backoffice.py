@@ -449,3 +449,24 @@ async def test_demo_seed_gives_the_facility_staff_a_week_on_their_schedule(
     assert {e["bookerName"] for e in entries} == {"保護者 Parent"}
     closures = await http.get(f"/v1/facilities/{facility['id']}/closures", params=params, headers=staff)
     assert len(closures.json()) == 1
+
+
+async def test_a_closure_in_a_lottery_month_is_taken_time_for_the_draw(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool, clock: MovableClock
+) -> None:
+    lottery = await create_lottery(http, venue)
+    applicant = await actors.resident()
+    assert (await apply(http, applicant, lottery["id"], venue, (10, 10), (11, 9))).status_code == 201
+    _, first_choice = next_month_day(10, 10)
+    closure = await http.post(
+        f"/v1/facilities/{venue.facility_id}/closures",
+        json={**first_choice, "reason": "設備点検"},
+        headers=venue.staff.headers,
+    )
+    assert closure.status_code == 201, closure.text
+    clock.advance(timedelta(days=1, minutes=1))  # past the close
+    staff = await actors.login(venue.staff.email, venue.staff.account_id)
+    drawn = await http.post(f"/v1/lotteries/{lottery['id']}/draw", headers=staff.headers)
+    assert drawn.status_code == 200, drawn.text
+    assert drawn.json()["results"][0]["wonRank"] == 2  # the closed first choice could not be won
+    assert len(drawn.json()["taken"]) == 1  # the closure, published as taken time
