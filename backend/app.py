@@ -23,6 +23,7 @@ from backend.clock import Clock, SystemClock
 from backend.context import open_context
 from backend.ems.routes import router as ems_router
 from backend.errors import exception_handlers
+from backend.facilities.backoffice_routes import router as facility_back_office_router
 from backend.facilities.routes import router as facilities_router
 from backend.health import health, ready
 from backend.idempotency import IdempotencyMiddleware
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             accounts_router,
             facilities_router,
             calendars_router,
+            facility_back_office_router,
             lottery_router,
             childcare_router,
             shelters_router,

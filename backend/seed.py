@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import get_args
 
 import asyncpg
@@ -136,6 +136,7 @@ async def seed_demo(database_url: str, settings: Settings) -> list[tuple[str, st
             await _seed_demo_child(conn, org_ids, account_ids, now)
             await _seed_back_office(conn, org_ids, account_ids, settings, now)
             await _seed_nursery_week(conn, org_ids, account_ids, now)
+            await _seed_week_of_bookings(conn, account_ids, now)
     finally:
         await conn.close()
     return rows
@@ -385,3 +386,44 @@ async def _seed_nursery_week(
                 " VALUES ($1, $2, '3-5', 4, 'reserved', $3)",
                 session_id, child, now,
             )  # fmt: skip
+
+
+DEMO_BOOKED_FACILITY = "千波公園テニスコート Senba Tennis Courts"  # the demo facility staff's own
+
+
+async def _seed_week_of_bookings(conn: asyncpg.Connection, account_ids: dict[str, int], now: datetime) -> None:
+    """A week of the parent's bookings on the facility staff's tennis courts (paid, awaiting payment,
+    one cancelled by staff) and a maintenance closure, so the operator's schedule has a week to show."""
+    parent, staff = account_ids["parent"], account_ids["facility"]
+    courts = await conn.fetch(
+        "SELECT r.id, r.facility_id, r.fee_per_unit FROM resources r JOIN facilities f ON f.id = r.facility_id"
+        " WHERE f.name = $1 ORDER BY r.id",
+        DEMO_BOOKED_FACILITY,
+    )
+    if len(courts) < 2 or await conn.fetchval(
+        "SELECT true FROM bookings WHERE account_id = $1 AND resource_id = $2 LIMIT 1", parent, courts[0]["id"]
+    ):
+        return
+    today = now.astimezone(TOKYO).date()
+    court_a, court_b = courts[0], courts[1]
+    for offset in range(1, 8):
+        day = today + timedelta(days=offset)
+        for court, hour, hours, status in ((court_a, 10, 2, "confirmed"), (court_b, 14, 1, "provisional")):
+            start = datetime.combine(day, time(hour), TOKYO)
+            if offset == 3 and court is court_b:
+                status = "cancelled"
+            await conn.execute(
+                "INSERT INTO bookings (resource_id, account_id, during, status, fee, pay_by, created_at, ended_at,"
+                "                      end_reason, ended_by)"
+                " VALUES ($1, $2, tstzrange($3, $4), $5, $6, $7, $8, $9, $10, $11)",
+                court["id"], parent, start, start + timedelta(hours=hours), status, court["fee_per_unit"] * hours,
+                min(now + timedelta(hours=72), start) if status != "confirmed" else None, now,
+                now if status == "cancelled" else None, "大会開催のため" if status == "cancelled" else None,
+                staff if status == "cancelled" else None,
+            )  # fmt: skip
+    maintenance = datetime.combine(today + timedelta(days=6), time(7), TOKYO)
+    await conn.execute(
+        "INSERT INTO closures (facility_id, resource_id, during, reason, created_by, created_at)"
+        " VALUES ($1, $2, tstzrange($3, $4), 'ネット張替え net replacement', $5, $6)",
+        court_b["facility_id"], court_b["id"], maintenance, maintenance + timedelta(hours=5), staff, now,
+    )  # fmt: skip

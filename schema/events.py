@@ -54,6 +54,8 @@ class BookingCreated(Event, tag="booking.created"):
 class BookingCancelled(Event, tag="booking.cancelled"):
     booking_id: int
     resource_id: int
+    # Why, when staff cancelled it (on behalf, a closure, the resource closing); fetch the booking for more.
+    reason: str | None = None
 
 
 class VacancyChanged(Event, tag="vacancy.changed"):
@@ -194,6 +196,27 @@ class NurseryAvailabilityChanged(Event, tag="nursery.availability.changed"):
     session_id: int
 
 
+class BookingNoShow(Event, tag="booking.no_show"):
+    """Facility staff recorded that nobody came for this booking."""
+
+    booking_id: int
+    resource_id: int
+
+
+class ResourceChanged(Event, tag="resource.changed"):
+    """The operator edited, closed or reopened a resource, or changed a closure on it: refetch the facility."""
+
+    facility_id: int
+    resource_id: int | None
+
+
+class LotteryCancelled(Event, tag="lottery.cancelled"):
+    """The lottery you applied to was cancelled before its close; nothing was drawn."""
+
+    lottery_id: int
+    reason: str
+
+
 class LotteryResult(Event, tag="lottery.result"):
     lottery_id: int
     application_id: int
@@ -231,6 +254,9 @@ AnyEvent = (
     | ChildApplicationDecided
     | NurseryAvailabilityChanged
     | LotteryResult
+    | BookingNoShow
+    | ResourceChanged
+    | LotteryCancelled
 )
 
 

@@ -11,7 +11,7 @@ from schema.base import Id, Input, Wire
 
 FacilityKind = Literal["gym", "court", "meeting_room", "pool", "field", "hall", "studio", "other"]
 BookingStatus = Literal["held", "provisional", "confirmed", "cancelled", "released"]
-VacancyState = Literal["free", "held", "booked"]
+VacancyState = Literal["free", "held", "booked", "closed"]
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Yen = Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
@@ -93,6 +93,12 @@ class Resource(Wire):
     waitlist_hold_minutes: int
     lottery_only: bool
     reductions: dict[str, int]
+    # Set while the resource is closed (no booking possible at all), with the reason given.
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
+    # 受付開始: a day opens for booking this many months before it; null = no limit.
+    resident_horizon_months: int | None = None
+    non_resident_horizon_months: int | None = None
 
 
 class FacilityDetail(Facility):
@@ -105,6 +111,10 @@ class Vacancy(Wire):
     start: datetime
     end: datetime
     state: VacancyState
+    # When the day opens for booking (受付開始): for residents, and for everyone else; null = already open
+    # or no horizon. Booking before that is refused with 409 `not-open-for-booking`.
+    opens_for_booking_at: datetime | None = None
+    opens_for_non_residents_at: datetime | None = None
 
 
 class BookingCreate(Input):
@@ -148,3 +158,89 @@ class WaitlistEntry(Wire):
     end: datetime
     status: Literal["waiting", "offered", "booked", "expired", "cancelled"]
     created_at: datetime
+
+
+# -- back office (facility operators) ------------------------------------------------
+
+HorizonMonths = Annotated[int, msgspec.Meta(ge=1, le=24)]
+PaymentState = Literal["none", "due", "paid", "at_counter", "refund_due", "void"]
+
+
+class ResourceUpdate(Input):
+    """PATCH of a resource: only the fields sent change; `null` clears an optional one."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    unit_minutes: Annotated[int, msgspec.Meta(ge=15, le=480, multiple_of=15)] | msgspec.UnsetType = msgspec.UNSET
+    opens_at: time | msgspec.UnsetType = msgspec.UNSET
+    closes_at: time | msgspec.UnsetType = msgspec.UNSET
+    fee_per_unit: Yen | msgspec.UnsetType = msgspec.UNSET
+    non_resident_fee_per_unit: Yen | msgspec.UnsetType | None = msgspec.UNSET
+    cancel_deadline_hours: Hours | msgspec.UnsetType = msgspec.UNSET
+    payment_deadline_hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 30)] | msgspec.UnsetType = msgspec.UNSET
+    pay_at_counter: bool | msgspec.UnsetType = msgspec.UNSET
+    max_bookings_per_month: Annotated[int, msgspec.Meta(ge=1, le=1000)] | msgspec.UnsetType | None = msgspec.UNSET
+    waitlist_hold_minutes: Annotated[int, msgspec.Meta(ge=1, le=24 * 60)] | msgspec.UnsetType = msgspec.UNSET
+    # Replaces the whole table of reductions (減免) when sent.
+    reductions: Annotated[dict[Category, Percent], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    resident_horizon_months: HorizonMonths | msgspec.UnsetType | None = msgspec.UNSET
+    non_resident_horizon_months: HorizonMonths | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ResourceClose(Input):
+    reason: Reason
+    # Future live bookings: cancel them (each booker told the reason, fees voided or refunded), or,
+    # when false, refuse with 409 `resource-has-bookings`.
+    cancel_bookings: bool = False
+
+
+class OwnFacility(FacilityDetail):
+    """A facility as its operator sees it: every resource, closed ones included."""
+
+
+class ClosureCreate(Input):
+    """休館日・メンテナンス: the whole facility, or one resource when `resourceId` is given."""
+
+    start: Instant
+    end: Instant
+    reason: Reason
+    resource_id: Id | None = None
+    cancel_bookings: bool = False
+
+
+class Closure(Wire):
+    id: int
+    facility_id: int
+    resource_id: int | None
+    start: datetime
+    end: datetime
+    reason: str
+    created_at: datetime
+    lifted_at: datetime | None
+    # Bookings cancelled to make room for it (only in the answer to its creation).
+    cancelled_booking_ids: list[int] | None = None
+
+
+class ScheduleEntry(Wire):
+    """One booking on the operator's schedule (予約台帳)."""
+
+    id: int
+    resource_id: int
+    resource_name: str
+    start: datetime
+    end: datetime
+    status: BookingStatus
+    booker_id: int
+    booker_name: str
+    fee: int
+    reduction: str | None
+    reduction_approved_at: datetime | None
+    payment: PaymentState
+    pay_by: datetime | None
+    no_show_at: datetime | None
+    end_reason: str | None
+    created_at: datetime
+
+
+class ResourceClosed(Wire):
+    resource: Resource
+    cancelled_booking_ids: list[int]

@@ -10,7 +10,7 @@ import msgspec
 from schema.base import Id, Input, Wire
 
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
-LotteryState = Literal["scheduled", "open", "closed", "drawn"]
+LotteryState = Literal["scheduled", "open", "closed", "drawn", "cancelled"]
 
 
 class LotteryCreate(Input):
@@ -103,3 +103,29 @@ class Lottery(LotterySummary, omit_defaults=True):
     taken: list[TakenSlot] | None = None
     results: list[DrawResult] | None = None
     result_digest: str | None = None
+
+
+# -- back office (facility operators) ------------------------------------------------
+
+
+class LotteryCancel(Input):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class SlotDemand(Wire):
+    """How many applications ask for one slot, and how many of them as their first choice (第1希望)."""
+
+    resource_id: int
+    start: datetime
+    end: datetime
+    applications: int
+    first_choice: int
+
+
+class LotteryOverview(LotterySummary):
+    """A lottery as its operator sees it: the demand per slot, no applicant named."""
+
+    applications: int
+    slots: list[SlotDemand]
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None

@@ -28,8 +28,15 @@ from backend.audit import record_audit
 from backend.context import AppContext
 from backend.db import TRANSIENT_FAILURES, retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
-from backend.facilities import queries
-from backend.facilities.slots import day_bounds, local_date, month_bounds, slot_problems, units_of_day
+from backend.facilities import backoffice_queries, queries
+from backend.facilities.slots import (
+    day_bounds,
+    local_date,
+    mark_closed_and_unopened,
+    month_bounds,
+    slot_problems,
+    units_of_day,
+)
 from backend.outbox import emit, emit_all, outbox_columns
 from schema.base import FieldError
 from schema.events import BookingCancelled, BookingCreated, Event, VacancyChanged, WaitlistOffered
@@ -207,6 +214,7 @@ class FacilityService:
         async with self.ctx.acquire() as conn:
             resources = await conn.fetch(queries.VACANCY_RESOURCES, kind, municipality_id, facility_id, after, limit)
             bookings = await conn.fetch(queries.LIVE_BOOKINGS_IN, [r["id"] for r in resources], start, end)
+            overlay = await conn.fetch(backoffice_queries.VACANCY_OVERLAY, [r["id"] for r in resources], start, end)
         by_resource: dict[int, list[asyncpg.Record]] = {}
         for booking in bookings:
             by_resource.setdefault(booking["resource_id"], []).append(booking)
@@ -229,6 +237,7 @@ class FacilityService:
                         state=state,
                     )
                 )
+        mark_closed_and_unopened(vacancies, overlay, day, self.ctx.clock.now())
         next_after = resources[-1]["id"] if len(resources) == limit else None
         return vacancies, next_after
 
@@ -522,7 +531,7 @@ class FacilityService:
                 [
                     (
                         f"user:{current['account_id']}",
-                        BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"]),
+                        BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"], reason=reason),
                     ),
                     _vacancy_changed(current["facility_id"], current["resource_id"], current["start"]),
                 ],

@@ -3,9 +3,13 @@ zone a phone sends its times in; all stored instants are UTC ranges."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import calendar
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from schema.base import FieldError
+from schema.facilities import Vacancy
 from schema.time import TOKYO as TOKYO
 from schema.time import day_bounds as day_bounds
 from schema.time import local_date as local_date
@@ -44,3 +48,33 @@ def slot_problems(
     if (end - start) // unit > MAX_UNITS_PER_BOOKING:
         return [FieldError(field="$.end", message=f"At most {MAX_UNITS_PER_BOOKING} units in one booking")]
     return []
+
+
+def opens_for_booking(day: date, months: int) -> datetime:
+    """受付開始: midnight (Asia/Tokyo) `months` months before `day`, the day clamped to the month's
+    end (31 March − 1 month opens on 28/29 February), as the database's booking_opens_at does."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return datetime.combine(date(year, month + 1, min(day.day, last_day)), time(), TOKYO)
+
+
+def mark_closed_and_unopened(
+    vacancies: list[Vacancy], overlay: Sequence[Mapping[str, Any]], day: date, now: datetime
+) -> None:
+    """Lay closures, closed resources and the booking horizon over a day's units (in place)."""
+    by_resource = {row["id"]: row for row in overlay}
+    for vacancy in vacancies:
+        row = by_resource.get(vacancy.resource_id)
+        if row is None:
+            continue
+        if row["closed"] or any(
+            closure.lower < vacancy.end and vacancy.start < closure.upper for closure in row["closures"]
+        ):
+            vacancy.state = "closed"
+        resident, non_resident = row["resident_horizon_months"], row["non_resident_horizon_months"]
+        non_resident = non_resident or resident
+        if resident is not None and (opens := opens_for_booking(day, resident)) > now:
+            vacancy.opens_for_booking_at = opens.astimezone(UTC)
+        if non_resident is not None and (opens := opens_for_booking(day, non_resident)) > now:
+            vacancy.opens_for_non_residents_at = opens.astimezone(UTC)

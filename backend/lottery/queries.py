@@ -20,7 +20,8 @@ INSERT INTO lottery_resources (lottery_id, resource_id) SELECT $1, unnest($2::bi
 """
 
 LOTTERY = """
-SELECT l.*, array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id)
+SELECT l.*, coalesce(l.cancelled_resource_ids,
+                    array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id))
            AS resource_ids
   FROM lotteries l WHERE l.id = $1
 """
@@ -52,10 +53,21 @@ SELECT a.id AS application_id, a.pseudonym, a.resident, a.account_id,
  ORDER BY a.id
 """
 
+# What nobody can win: live bookings, and the time closed by a closure or a closed resource (the
+# database would refuse a winner's booking there, migration 0020_facility_back_office, and fail the whole draw).
 LIVE_BOOKINGS_OF = """
-SELECT resource_id, lower(during) AS start, upper(during) AS "end" FROM bookings
- WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
-   AND status IN ('held', 'provisional', 'confirmed')
+SELECT resource_id, lower(during) AS start, upper(during) AS "end" FROM (
+    SELECT resource_id, during FROM bookings
+     WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
+       AND status IN ('held', 'provisional', 'confirmed')
+    UNION ALL
+    SELECT r.id, c.during * tstzrange($2, $3)
+      FROM resources r JOIN closures c ON c.facility_id = r.facility_id AND c.lifted_at IS NULL
+           AND (c.resource_id IS NULL OR c.resource_id = r.id) AND c.during && tstzrange($2, $3)
+     WHERE r.id = ANY($1::bigint[])
+    UNION ALL
+    SELECT id, tstzrange($2, $3) FROM resources WHERE id = ANY($1::bigint[]) AND closed_at IS NOT NULL
+) AS taken
  ORDER BY resource_id, lower(during)
 """
 
@@ -77,7 +89,8 @@ RESULTS = "SELECT application_id, won_rank FROM lottery_results WHERE lottery_id
 MARK_DRAWN = "UPDATE lotteries SET drawn_at = $2, result_digest = $3 WHERE id = $1"
 
 LOTTERIES = """
-SELECT l.*, array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id)
+SELECT l.*, coalesce(l.cancelled_resource_ids,
+                    array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id))
            AS resource_ids
   FROM lotteries l
  WHERE l.id > $1
@@ -91,7 +104,7 @@ MY_APPLICATIONS = """
 SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_id,
        jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
                                     'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences,
-       l.drawn_at, l.opens_at, l.closes_at, r.won_rank, r.booking_id
+       l.drawn_at, l.opens_at, l.closes_at, l.cancelled_at, r.won_rank, r.booking_id
   FROM lottery_applications a
   JOIN lottery_preferences p ON p.application_id = a.id
   JOIN lotteries l ON l.id = a.lottery_id
@@ -99,4 +112,38 @@ SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_
  WHERE a.account_id = $1 AND a.id > $2
  GROUP BY a.id, l.id, r.won_rank, r.booking_id
  ORDER BY a.id LIMIT $3
+"""
+
+# -- back office ----------------------------------------------------------------------
+
+# An organisation's lotteries with the demand per slot, in one query.
+ORGANIZATION_LOTTERIES = """
+SELECT l.*, coalesce(l.cancelled_resource_ids,
+                     array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id))
+           AS resource_ids,
+       (SELECT count(*) FROM lottery_applications WHERE lottery_id = l.id) AS applications,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('resourceId', d.resource_id, 'start', lower(d.during),
+                                                     'end', upper(d.during), 'applications', d.applications,
+                                                     'firstChoice', d.first_choice)
+                                  ORDER BY d.resource_id, lower(d.during))
+                   FROM (SELECT p.resource_id, p.during, count(*) AS applications,
+                                count(*) FILTER (WHERE p.rank = 1) AS first_choice
+                           FROM lottery_applications a JOIN lottery_preferences p ON p.application_id = a.id
+                          WHERE a.lottery_id = l.id
+                          GROUP BY p.resource_id, p.during) AS d), '[]') AS slots
+  FROM lotteries l
+ WHERE l.organization_id = $1 AND l.id > $2
+ ORDER BY l.id LIMIT $3
+"""
+
+APPLICANTS = "SELECT DISTINCT account_id FROM lottery_applications WHERE lottery_id = $1 ORDER BY account_id"
+
+# The resources leave lottery_resources, which is what keeps a lottery month shut to first-come
+# booking; the lottery keeps their ids for the record.
+CANCEL_LOTTERY = """
+WITH dropped AS (DELETE FROM lottery_resources WHERE lottery_id = $1 RETURNING resource_id)
+UPDATE lotteries
+   SET cancelled_at = $2, cancel_reason = $3,
+       cancelled_resource_ids = array(SELECT resource_id FROM dropped ORDER BY resource_id)
+ WHERE id = $1
 """

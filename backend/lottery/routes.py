@@ -15,7 +15,16 @@ from backend.facilities.service import FACILITY_STAFF
 from backend.lottery.service import LotteryService
 from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.base import MAX_ID
-from schema.lottery import Application, ApplicationCreate, Lottery, LotteryCreate, LotterySummary, MyApplication
+from schema.lottery import (
+    Application,
+    ApplicationCreate,
+    Lottery,
+    LotteryCancel,
+    LotteryCreate,
+    LotteryOverview,
+    LotterySummary,
+    MyApplication,
+)
 
 IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[LotteryService]
@@ -76,8 +85,48 @@ async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
     return await lotteries.lottery(lottery_id)
 
 
+@get(
+    "/v1/organizations/{organization_id:int}/lotteries",
+    access=STAFF,
+    operation_id="listOrganizationLotteries",
+    tags=["lottery", "facility back office"],
+)
+async def organization_lotteries(
+    request: Request[Any, Any, Any],
+    organization_id: IdParam,
+    caller: Me,
+    lotteries: Service,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[LotteryOverview]]:
+    """The operator's lotteries with the number of applications per slot (and first choices)."""
+    items = await lotteries.organization_lotteries(caller, organization_id, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@post(
+    "/v1/lotteries/{lottery_id:int}/cancel",
+    access=STAFF,
+    operation_id="cancelLottery",
+    status_code=200,
+    tags=["lottery", "facility back office"],
+)
+async def cancel_lottery(lottery_id: IdParam, data: JSONBody[LotteryCancel], caller: Me, lotteries: Service) -> Lottery:
+    """Call a lottery off before its close: applicants are told the reason; the month opens to first-come booking."""
+    return await lotteries.cancel(caller, lottery_id, data)
+
+
 router = Router(
     path="/",
-    route_handlers=[create_lottery, apply, draw, list_lotteries, my_applications, get_lottery],
+    route_handlers=[
+        create_lottery,
+        apply,
+        draw,
+        list_lotteries,
+        my_applications,
+        get_lottery,
+        organization_lotteries,
+        cancel_lottery,
+    ],
     dependencies={"lotteries": Provide(lottery_service, sync_to_thread=False)},
 )

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from backend.accounts.access import Caller
 from backend.audit import record_audit
@@ -29,19 +30,22 @@ from backend.lottery import queries
 from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
 from backend.outbox import emit_all
 from schema.base import FieldError
-from schema.events import Event, LotteryResult
+from schema.events import Event, LotteryCancelled, LotteryResult
 from schema.facilities import BookingCreate
 from schema.lottery import (
     Application,
     ApplicationCreate,
     DrawResult,
     Lottery,
+    LotteryCancel,
     LotteryCreate,
+    LotteryOverview,
     LotteryState,
     LotterySummary,
     MyApplication,
     PublishedApplication,
     PublishedPreference,
+    SlotDemand,
     TakenSlot,
 )
 
@@ -104,6 +108,8 @@ class LotteryService:
         now = self.ctx.clock.now()
         if row["drawn_at"] is not None:
             return "drawn"
+        if row.get("cancelled_at") is not None:
+            return "cancelled"
         return "scheduled" if now < row["opens_at"] else "open" if now < row["closes_at"] else "closed"
 
     async def lotteries(self, state: str | None, after: int, limit: int) -> list[LotterySummary]:
@@ -176,7 +182,11 @@ class LotteryService:
             lottery = await conn.fetchrow(queries.LOTTERY_FOR_UPDATE, lottery_id)
             if lottery is None:
                 raise NotFound()
-            if not lottery["opens_at"] <= now < lottery["closes_at"] or lottery["drawn_at"] is not None:
+            if (
+                not lottery["opens_at"] <= now < lottery["closes_at"]
+                or lottery["drawn_at"] is not None
+                or lottery["cancelled_at"] is not None
+            ):
                 raise Conflict("Applications are accepted only while the lottery is open.", slug="lottery-not-open")
             resources = {r["resource_id"] for r in await conn.fetch(queries.LOTTERY_RESOURCE_IDS, lottery_id)}
             month_start = datetime.combine(lottery["month"], datetime.min.time(), TOKYO)
@@ -237,6 +247,8 @@ class LotteryService:
                 caller.require_organization(lottery["organization_id"], roles=("admin", "staff"))
             if lottery["drawn_at"] is not None:
                 raise Conflict("This lottery has been drawn; there is no second draw.", slug="already-drawn")
+            if lottery["cancelled_at"] is not None:
+                raise Conflict("This lottery was cancelled.", slug="lottery-cancelled")
             if now < lottery["closes_at"]:
                 raise Conflict("The application window is still open.", slug="lottery-not-closed")
             rows = await conn.fetch(queries.PUBLISHED_APPLICATIONS, lottery_id)
@@ -284,6 +296,56 @@ class LotteryService:
                 subject_type="lottery",
                 subject_id=lottery_id,
                 reason=f"{sum(r is not None for r in wins.values())} of {len(wins)} applications won",
+                at=now,
+            )
+            return await self._published(conn, lottery_id)
+
+    # -- back office -----------------------------------------------------------------
+
+    async def organization_lotteries(
+        self, caller: Caller, organization_id: int, after: int, limit: int
+    ) -> list[LotteryOverview]:
+        if not caller.is_prefecture_admin:
+            caller.require_organization(organization_id, roles=("admin", "staff"))
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.ORGANIZATION_LOTTERIES, organization_id, after, limit)
+        fields = set(LotteryOverview.__struct_fields__) - {"state", "slots"}
+        return [
+            LotteryOverview(
+                **{k: v for k, v in dict(r).items() if k in fields},
+                state=self._state(r),
+                slots=msgspec.convert(r["slots"], list[SlotDemand], strict=False),
+            )
+            for r in rows
+        ]
+
+    @retry_transient
+    async def cancel(self, caller: Caller, lottery_id: int, data: LotteryCancel) -> Lottery:
+        """Call a lottery off before its close: nothing is drawn, each applicant is told why, and the
+        month opens to first-come booking as if there had been no lottery."""
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            lottery = await conn.fetchrow(queries.LOTTERY_FOR_UPDATE, lottery_id)
+            if lottery is None:
+                raise NotFound()
+            if not caller.is_prefecture_admin:
+                caller.require_organization(lottery["organization_id"], roles=("admin", "staff"))
+            if lottery["cancelled_at"] is not None:
+                raise Conflict("This lottery was already cancelled.", slug="lottery-cancelled")
+            if lottery["drawn_at"] is not None or now >= lottery["closes_at"]:
+                raise Conflict("A lottery can be cancelled only before its close.", slug="lottery-closed")
+            await conn.execute(queries.CANCEL_LOTTERY, lottery_id, now, data.reason)
+            applicants = [r["account_id"] for r in await conn.fetch(queries.APPLICANTS, lottery_id)]
+            if applicants:
+                cancelled = LotteryCancelled(lottery_id=lottery_id, reason=data.reason)
+                await emit_all(conn, [(f"user:{a}", cancelled) for a in applicants], at=now)
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="lottery.cancel",
+                subject_type="lottery",
+                subject_id=lottery_id,
+                reason=data.reason,
                 at=now,
             )
             return await self._published(conn, lottery_id)
