@@ -13,10 +13,9 @@ from litestar.openapi import OpenAPIConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import tracing
-from backend.accounts.access import PUBLIC, Caller, access_rules
-from backend.accounts.routes import current_caller, enforce_access
 from backend.accounts.routes import router as accounts_router
 from backend.analytics.routes import router as analytics_router
+from backend.auth import PUBLIC, Caller, access_rules, current_caller, enforce_access
 from backend.calendars.routes import router as calendars_router
 from backend.childcare.routes import router as childcare_router
 from backend.clock import Clock, SystemClock

@@ -11,9 +11,9 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from backend.clock import Clock
+from backend.crypto import IdentityCipher, parse_keyring
 from backend.db import create_pool
 from backend.settings import Settings
-from backend.shelters.identity import IdentityCipher, parse_keyring
 from realtime.bus import connect_redis
 
 

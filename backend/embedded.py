@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
+from backend.crypto import new_keyring_entry
 from backend.settings import Settings
-from backend.shelters.identity import new_keyring_entry
 
 log = logging.getLogger("musubi.embedded")
 

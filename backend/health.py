@@ -7,7 +7,7 @@ import asyncio
 from litestar import Response, get
 from litestar.datastructures import State
 
-from backend.accounts.access import PUBLIC
+from backend.auth import PUBLIC
 from backend.context import app_context
 from schema.service import Health, Readiness
 

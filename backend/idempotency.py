@@ -45,7 +45,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
-from backend.accounts.access import (
+from backend.auth import (
+    CALLER_BY_TOKEN,
     SIGNED_IN,
     Caller,
     access_rules,
@@ -54,9 +55,8 @@ from backend.accounts.access import (
     hash_token,
     remember_caller,
     remembered_caller,
+    resolve_caller,
 )
-from backend.accounts.queries import CALLER_BY_TOKEN
-from backend.accounts.routes import resolve_caller
 from backend.context import AppContext, app_context
 from backend.errors import Conflict, DomainError, TooManyRequests, Unprocessable
 
@@ -102,7 +102,7 @@ UPDATE idempotency_keys
    SET response_status = $3, response_headers = $4, response_body = $5, response_ref = $6, locked_until = NULL
  WHERE principal = $1 AND key = $2
 """
-# The session lookup of backend/accounts (CALLER_BY_TOKEN: $1 token hash, $2 now) and _CLAIM for
+# The session lookup of backend/auth.py (CALLER_BY_TOKEN: $1 token hash, $2 now) and _CLAIM for
 # that account, in one statement: a claim is only inserted for a live session's account.
 _CALLER_CLAIMING = f"""
 WITH caller AS ({CALLER_BY_TOKEN}),

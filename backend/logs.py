@@ -30,7 +30,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend import tracing
-from backend.accounts.access import remembered_caller
+from backend.auth import remembered_caller
 
 log = logging.getLogger("musubi.http")
 

@@ -12,9 +12,9 @@ import asyncpg
 from argon2 import PasswordHasher
 
 from backend.clock import SystemClock
+from backend.crypto import IdentityCipher, parse_keyring
 from backend.facilities.slots import TOKYO
 from backend.settings import Settings
-from backend.shelters.identity import IdentityCipher, parse_keyring
 from schema.ems import Department
 from schema.shelters import ChildIdentity
 

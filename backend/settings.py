@@ -11,6 +11,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -48,12 +49,62 @@ def _networks(name: str) -> tuple[str, ...]:
     return entries
 
 
+_SMTP_FLAG = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpTarget:
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool | None
+    timeout_s: float
+    validate_certs: bool
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """Raises ValueError naming what is wrong (the message never repeats the password)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError("the scheme must be smtp:// or smtps://")
+    if not parts.hostname:
+        raise ValueError("a host name is needed")
+    query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+    unknown = set(query) - {"starttls", "timeout", "verify"}
+    if unknown:
+        raise ValueError(f"unknown options: {', '.join(sorted(unknown))}")
+    for flag in ("starttls", "verify"):
+        if flag in query and query[flag] not in _SMTP_FLAG:
+            raise ValueError(f"{flag} must be true or false")
+    use_tls = parts.scheme == "smtps"
+    start_tls = _SMTP_FLAG[query["starttls"]] if "starttls" in query else None
+    if use_tls and start_tls:
+        raise ValueError("smtps:// is TLS already; starttls=true applies to smtp://")
+    try:
+        timeout_s = float(query.get("timeout", "10"))
+        port = parts.port or (465 if use_tls else 587 if start_tls else 25)
+    except ValueError:
+        raise ValueError("the port and timeout must be numbers") from None
+    if not 0 < timeout_s <= 300:
+        raise ValueError("timeout must be between 0 and 300 seconds")
+    return SmtpTarget(
+        hostname=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        use_tls=use_tls,
+        start_tls=False if use_tls else start_tls,
+        timeout_s=timeout_s,
+        validate_certs=_SMTP_FLAG[query.get("verify", "true")],
+    )
+
+
 def _smtp_url(name: str) -> str | None:
     raw = _env(name)
     if raw is None:
         return None
-    from backend.mail.transport import parse_smtp_url
-
     try:
         parse_smtp_url(raw)
     except ValueError as exc:

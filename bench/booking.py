@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 import asyncpg
 import msgspec
 
-from backend.accounts.access import hash_token, new_token
+from backend.auth import hash_token, new_token
 from backend.facilities.slots import TOKYO
 from backend.seed_scale import seed_ibaraki
 from bench.http_load import Connection

@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
-from backend.accounts.access import hash_token, new_token
+from backend.auth import hash_token, new_token
 from bench.http_load import Connection
 from bench.services import bench_redis, percentile, raise_fd_limit, scratch_database, start_musubi, stop_everything
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket

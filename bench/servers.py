@@ -20,7 +20,7 @@ from datetime import time as time_of_day
 
 import asyncpg
 
-from backend.accounts.access import hash_token, new_token
+from backend.auth import hash_token, new_token
 from backend.facilities.slots import TOKYO
 from bench.http_load import Connection
 from bench.services import drop_database, percentile, raise_fd_limit, scratch_database

@@ -24,10 +24,10 @@ from litestar import Litestar
 from backend.app import create_app
 from backend.clock import MovableClock
 from backend.context import AppContext, app_context
+from backend.crypto import new_keyring_entry
 from backend.db import migrate
 from backend.embedded import with_database
 from backend.settings import Settings
-from backend.shelters.identity import new_keyring_entry
 from tests.cluster import cluster, realtime, redis_server  # noqa: F401 - fixtures for every test package
 from tests.smtp_sink import smtp  # noqa: F401 - a real SMTP server for mail tests
 from tests.support import Actors

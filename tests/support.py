@@ -12,7 +12,7 @@ from typing import Any, get_args
 import asyncpg
 import httpx
 
-from backend.accounts.access import hash_token, new_token
+from backend.auth import hash_token, new_token
 from schema.ems import Department
 
 PASSWORD = "correct horse battery staple"

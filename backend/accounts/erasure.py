@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 
 from backend.accounts import queries
-from backend.accounts.access import Caller
 from backend.accounts.service import AccountService
+from backend.auth import Caller
 from backend.childcare.service import ChildcareService
 from backend.context import AppContext
 from backend.errors import DomainError

@@ -1,26 +1,5 @@
 """All SQL of the accounts context."""
 
-# Also notes when the session was last used (at most once a minute, so reads stay cheap).
-CALLER_BY_TOKEN = """
-WITH touched AS (
-    UPDATE sessions SET last_used_at = $2
-     WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
-       AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')
-)
-SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS NOT NULL AS email_verified,
-       coalesce(jsonb_agg(jsonb_build_object(
-                    'organizationId', o.id, 'organizationKind', o.kind, 'role', m.role)
-                ORDER BY o.id, m.role) FILTER (WHERE m.role IS NOT NULL), '[]') AS memberships
-  FROM sessions s
-  JOIN accounts a ON a.id = s.account_id
-  -- Read on every request, so a removed membership or a deactivated organisation stops
-  -- granting anything from the token's next request on.
-  LEFT JOIN (memberships m JOIN organizations o ON o.id = m.organization_id AND o.deactivated_at IS NULL)
-         ON m.account_id = a.id
- WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
- GROUP BY s.id, a.id
-"""
-
 INSERT_ACCOUNT = """
 INSERT INTO accounts (email, password_hash, display_name, locale, created_at)
 VALUES ($1, $2, $3, $4, $5)

@@ -5,29 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, Router, delete, get, patch, post, put
-from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import (
+from backend.accounts.erasure import delete_account
+from backend.accounts.pages import link_page
+from backend.accounts.service import AccountService
+from backend.auth import (
     ANY_ADMIN,
     PREFECTURE_ADMIN,
     PUBLIC,
     SIGNED_IN,
     Caller,
-    access_rules,
-    bearer_token,
-    check_access,
-    remember_caller,
-    remembered_caller,
 )
-from backend.accounts.erasure import delete_account
-from backend.accounts.pages import link_page
-from backend.accounts.service import AccountService
 from backend.context import app_context
-from backend.errors import DomainError, Unauthorized
+from backend.errors import DomainError
 from backend.organizations.routes import route_handlers as organization_handlers
 from schema.accounts import (
     Account,
@@ -59,33 +52,6 @@ LinkTokenParam = Annotated[str, PathParameter(min_length=10, max_length=100, pat
 
 def account_service(state: State) -> AccountService:
     return AccountService(app_context(state))
-
-
-async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:
-    """The caller behind the bearer token, looked up once per request and remembered."""
-    known, caller = remembered_caller(connection)
-    if known:
-        return caller
-    token = bearer_token(connection)
-    caller = await AccountService(app_context(connection.app.state)).authenticate(token) if token else None
-    remember_caller(connection, caller)
-    return caller
-
-
-async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """App-level guard: the handler's declared `access` rules, or fail closed."""
-    rules = access_rules(handler)
-    if rules is None:
-        raise RuntimeError(f"{handler} declares no access rules")
-    caller = None if PUBLIC in rules else await resolve_caller(connection)
-    check_access(rules, caller)
-
-
-async def current_caller(request: Request[Any, Any, Any]) -> Caller:
-    caller = await resolve_caller(request)
-    if caller is None:  # only reachable from a PUBLIC handler that asks for a caller
-        raise Unauthorized()
-    return caller
 
 
 @post("/v1/accounts", access=PUBLIC, operation_id="createAccount")

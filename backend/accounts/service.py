@@ -15,7 +15,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.accounts import queries
-from backend.accounts.access import (
+from backend.accounts.passwords import require_strong
+from backend.audit import record_audit
+from backend.auth import (
+    CALLER_BY_TOKEN,
     Caller,
     caller_from_row,
     hash_token,
@@ -25,8 +28,6 @@ from backend.accounts.access import (
     new_token,
     private_topics,
 )
-from backend.accounts.passwords import require_strong
-from backend.audit import record_audit
 from backend.context import AppContext
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from backend.mail import messages
@@ -92,7 +93,7 @@ class AccountService:
 
     async def authenticate(self, token: str) -> Caller | None:
         async with self.ctx.acquire() as conn:
-            row = await conn.fetchrow(queries.CALLER_BY_TOKEN, hash_token(token), self.ctx.clock.now())
+            row = await conn.fetchrow(CALLER_BY_TOKEN, hash_token(token), self.ctx.clock.now())
         return caller_from_row(row) if row else None
 
     async def register(self, data: AccountCreate) -> Account:

@@ -10,8 +10,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN
 from backend.analytics.service import AnalyticsService
+from backend.auth import PREFECTURE_ADMIN
 from backend.context import app_context
 from schema.stats import StatsOverview
 

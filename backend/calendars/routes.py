@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 
-from backend.accounts.access import PUBLIC, SIGNED_IN, Caller
+from backend.auth import PUBLIC, SIGNED_IN, Caller
 from backend.calendars import ics
 from backend.calendars.service import CalendarService, Feed
 from backend.context import app_context

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.accounts.access import Caller
+from backend.auth import Caller
 from backend.calendars import ics, queries
 from backend.context import AppContext
 from backend.errors import NotFound

@@ -18,8 +18,8 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
-from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
+from backend.auth import Caller, Member
 from backend.childcare import queries
 from backend.context import AppContext
 from backend.db import retry_transient

@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, Caller
 from backend.context import app_context
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH

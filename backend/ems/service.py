@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 import asyncpg
 
-from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
+from backend.auth import Caller, Member
 from backend.context import AppContext
 from backend.ems import queries
 from backend.ems.fhir import as_bundle, content_digest, handoff_document

@@ -18,8 +18,8 @@ import asyncpg
 import msgspec
 from asyncpg import Range
 
-from backend.accounts.access import Caller
 from backend.audit import record_audit
+from backend.auth import Caller
 from backend.context import AppContext
 from backend.db import retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, Caller
+from backend.auth import PREFECTURE_ADMIN, Caller
 from backend.context import app_context
 from backend.facilities.backoffice import MAX_EXPORT_ROWS, FacilityBackOffice, schedule_csv
 from backend.facilities.routes import _booking_cursor

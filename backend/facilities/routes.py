@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.facilities.service import FACILITY_STAFF, FacilityService

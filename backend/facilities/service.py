@@ -23,8 +23,8 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 from asyncpg import Range
 
-from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
+from backend.auth import Caller, Member
 from backend.context import AppContext
 from backend.db import TRANSIENT_FAILURES, retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
@@ -81,6 +81,12 @@ LIVE = ("held", "provisional", "confirmed")
 
 def _booking(row: asyncpg.Record) -> Booking:
     return Booking(**dict(row))
+
+
+async def booking_terms(conn: asyncpg.Connection, resource_id: int, account_id: int) -> asyncpg.Record | None:
+    """A resource's hours, unit and fee inputs for `account_id`, read in the caller's transaction (the
+    lottery checks its applicants' preferences against the same terms a booking would meet)."""
+    return await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, resource_id, None, account_id)
 
 
 def _fee(resource: asyncpg.Record, data: BookingCreate) -> int:

@@ -18,13 +18,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend.accounts.access import Caller
 from backend.audit import record_audit
+from backend.auth import Caller
 from backend.context import AppContext
 from backend.db import retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable
-from backend.facilities import queries as facility_queries
-from backend.facilities.service import FacilityService
+from backend.facilities.service import FacilityService, booking_terms
 from backend.facilities.slots import TOKYO, month_bounds, slot_problems
 from backend.lottery import queries
 from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
@@ -199,9 +198,8 @@ class LotteryService:
                 if month_bounds(preference.start)[0] != month_start:
                     problems.append(FieldError(field=f"{field}.start", message="Not in the lottery's month"))
                     continue
-                resource = await conn.fetchrow(
-                    facility_queries.RESOURCE_FOR_BOOKING, preference.resource_id, None, caller.account_id
-                )
+                resource = await booking_terms(conn, preference.resource_id, caller.account_id)
+                assert resource is not None  # a lottery's resources exist (foreign key)
                 for problem in slot_problems(
                     preference.start, preference.end, resource["opens_at"], resource["closes_at"],
                     resource["unit_minutes"], now,

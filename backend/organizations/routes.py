@@ -12,7 +12,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN, Caller
+from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN, Caller
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.organizations.service import OrganizationService

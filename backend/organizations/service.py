@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend.accounts.access import Caller, organization_topic
 from backend.accounts.service import end_live_access
 from backend.audit import record_audit
+from backend.auth import Caller, organization_topic
 from backend.context import AppContext
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable
 from backend.organizations import queries

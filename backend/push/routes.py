@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 
-from backend.accounts.access import SIGNED_IN, Caller
+from backend.auth import SIGNED_IN, Caller
 from backend.context import app_context
 from backend.push.service import DeviceService
 from schema.base import MAX_ID

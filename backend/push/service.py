@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.accounts.access import Caller
+from backend.auth import Caller
 from backend.context import AppContext
 from backend.errors import Conflict, NotFound
 from backend.push import queries

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.accounts.access import PREFECTURE_ADMIN, Caller
+from backend.auth import PREFECTURE_ADMIN, Caller
 from backend.context import app_context
 from backend.idempotency import Reread
 from backend.pagination import Cursor, Limit, id_cursor, page

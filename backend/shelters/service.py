@@ -16,9 +16,10 @@ import asyncpg
 import msgspec
 from cryptography.exceptions import InvalidTag
 
-from backend.accounts.access import Caller, Member
 from backend.audit import record_audit
+from backend.auth import Caller, Member
 from backend.context import AppContext
+from backend.crypto import IdentityCipher
 from backend.db import retry_transient
 from backend.errors import (
     Conflict,
@@ -30,7 +31,6 @@ from backend.errors import (
 )
 from backend.outbox import emit_all
 from backend.shelters import queries
-from backend.shelters.identity import IdentityCipher
 from schema.base import FieldError
 from schema.events import (
     Event,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
-from backend.accounts.access import hash_token, new_token
+from backend.auth import hash_token, new_token
 
 KINDS = ("municipality", "facility_operator", "nursery", "guidance_center", "shelter", "fire_department", "hospital",
          "prefecture")  # fmt: skip

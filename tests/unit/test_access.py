@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.accounts.access import (
+from backend.auth import (
     ANY_ADMIN,
     PREFECTURE_ADMIN,
     PUBLIC,

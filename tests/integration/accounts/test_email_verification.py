@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 
-from backend.accounts.access import hash_token
+from backend.auth import hash_token
 from backend.clock import MovableClock
 from backend.context import AppContext
 from tests.smtp_sink import SmtpServer

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
+from backend.crypto import IdentityCipher, new_keyring_entry, parse_keyring
 from backend.settings import Settings
-from backend.shelters.identity import IdentityCipher, new_keyring_entry, parse_keyring
 from tests.conftest import create_scratch_database, drop_database
 from tests.integration.shelters import test_intake
 from tests.integration.shelters.test_intake import Network, accept, new_request

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.accounts.access import Caller
+from backend.auth import Caller
 from backend.clock import MovableClock
 from backend.context import AppContext
 from backend.shelters.service import ShelterService

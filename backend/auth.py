@@ -1,4 +1,5 @@
-"""Who is calling, and what they may do.
+"""Who is calling, and what they may do: the core of authentication and access, used by every
+context's routes, the idempotency middleware and the app (so none of them reaches into a context).
 
 Every route handler declares `access=` in its decorator (Litestar puts it into `opt`); one
 app-level guard enforces it, and `create_app` refuses to start if a handler forgot. Rules
@@ -17,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from backend.context import app_context
 from backend.errors import Forbidden, NotFound, Unauthorized
 from schema.accounts import Membership, OrganizationKind, Role
 
-TOKEN_PREFIX: Final = "msb_"  # noqa: S105 - a prefix that makes leaked tokens easy to scan for
+TOKEN_PREFIX: Final = "msb_"
 _STATE_KEY: Final = "musubi.caller"
 
 
@@ -217,3 +220,58 @@ def check_access(rules: tuple[AccessRule, ...], caller: Caller | None) -> None:
                 title="E-mail address not verified",
             )
         raise Forbidden()
+
+
+# The caller behind a session token, with every live membership, in one statement. The session's
+# last use is touched at most once a minute.
+CALLER_BY_TOKEN = """
+WITH touched AS (
+    UPDATE sessions SET last_used_at = $2
+     WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+       AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')
+)
+SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS NOT NULL AS email_verified,
+       coalesce(jsonb_agg(jsonb_build_object(
+                    'organizationId', o.id, 'organizationKind', o.kind, 'role', m.role)
+                ORDER BY o.id, m.role) FILTER (WHERE m.role IS NOT NULL), '[]') AS memberships
+  FROM sessions s
+  JOIN accounts a ON a.id = s.account_id
+  -- Read on every request, so a removed membership or a deactivated organisation stops
+  -- granting anything from the token's next request on.
+  LEFT JOIN (memberships m JOIN organizations o ON o.id = m.organization_id AND o.deactivated_at IS NULL)
+         ON m.account_id = a.id
+ WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+ GROUP BY s.id, a.id
+"""
+
+
+async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:
+    """The caller behind the bearer token, looked up once per request and remembered."""
+    known, caller = remembered_caller(connection)
+    if known:
+        return caller
+    token = bearer_token(connection)
+    caller = None
+    if token:
+        ctx = app_context(connection.app.state)
+        async with ctx.acquire() as conn:
+            row = await conn.fetchrow(CALLER_BY_TOKEN, hash_token(token), ctx.clock.now())
+        caller = caller_from_row(row) if row else None
+    remember_caller(connection, caller)
+    return caller
+
+
+async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-level guard: the handler's declared `access` rules, or fail closed."""
+    rules = access_rules(handler)
+    if rules is None:
+        raise RuntimeError(f"{handler} declares no access rules")
+    caller = None if PUBLIC in rules else await resolve_caller(connection)
+    check_access(rules, caller)
+
+
+async def current_caller(request: Request[Any, Any, Any]) -> Caller:
+    caller = await resolve_caller(request)
+    if caller is None:  # only reachable from a PUBLIC handler that asks for a caller
+        raise Unauthorized()
+    return caller
