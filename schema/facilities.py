@@ -186,6 +186,15 @@ class ResourceUpdate(Input):
     non_resident_horizon_months: HorizonMonths | msgspec.UnsetType | None = msgspec.UNSET
 
 
+class FacilityUpdate(Input):
+    """PATCH of a facility: only the fields sent change; the position moves as a pair."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    address: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | msgspec.UnsetType = msgspec.UNSET
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)] | msgspec.UnsetType = msgspec.UNSET
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)] | msgspec.UnsetType = msgspec.UNSET
+
+
 class ResourceClose(Input):
     reason: Reason
     # Future live bookings: cancel them (each booker told the reason, fees voided or refunded), or,

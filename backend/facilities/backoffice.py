@@ -34,6 +34,8 @@ from schema.facilities import (
     Booking,
     Closure,
     ClosureCreate,
+    Facility,
+    FacilityUpdate,
     OwnFacility,
     Resource,
     ResourceClose,
@@ -86,6 +88,35 @@ class FacilityBackOffice:
         for resource in resources:
             by_facility.setdefault(resource["facility_id"], []).append(_resource(resource))
         return [OwnFacility(**dict(row), resources=by_facility.get(row["id"], [])) for row in rows]
+
+    @retry_transient
+    async def update_facility(self, caller: Caller, facility_id: int, data: FacilityUpdate) -> Facility:
+        """Rename the facility or move its address and position; bookings are untouched."""
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        if ("lat" in changes) != ("lon" in changes):
+            missing = "$.lon" if "lat" in changes else "$.lat"
+            raise Unprocessable(errors=[FieldError(field=missing, message="Latitude and longitude move together")])
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            current = await conn.fetchrow(sql.FACILITY_FOR_UPDATE, facility_id)
+            if current is None:
+                raise NotFound()
+            self._require_staff(caller, current["organization_id"])
+            merged = {**dict(current), **changes}
+            row = await conn.fetchrow(
+                sql.UPDATE_FACILITY, facility_id, merged["name"], merged["address"], merged["lat"], merged["lon"]
+            )
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="facility.update",
+                subject_type="facility",
+                subject_id=facility_id,
+                reason=", ".join(sorted(changes)),
+                at=now,
+            )
+            await self._resource_changed(conn, facility_id, None, now)
+        return Facility(**dict(row))
 
     async def _resource_for_update(self, conn: asyncpg.Connection, caller: Caller, resource_id: int) -> asyncpg.Record:
         current = await conn.fetchrow(sql.RESOURCE_FOR_UPDATE, resource_id)

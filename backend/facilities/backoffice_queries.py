@@ -9,6 +9,16 @@ SELECT id, organization_id, municipality_id, name, kind, address, lat, lon FROM 
 
 FACILITY_OWNER = "SELECT organization_id FROM facilities WHERE id = $1"
 
+# Locks the row so two edits of one facility apply one after the other.
+FACILITY_FOR_UPDATE = """
+SELECT id, organization_id, municipality_id, name, kind, address, lat, lon FROM facilities WHERE id = $1 FOR UPDATE
+"""
+
+UPDATE_FACILITY = """
+UPDATE facilities SET name = $2, address = $3, lat = $4, lon = $5 WHERE id = $1
+RETURNING id, organization_id, municipality_id, name, kind, address, lat, lon
+"""
+
 RESOURCE_FOR_UPDATE = """
 SELECT r.*, f.organization_id FROM resources r JOIN facilities f ON f.id = r.facility_id
  WHERE r.id = $1

@@ -6,14 +6,12 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.auth import PREFECTURE_ADMIN, Caller
-from backend.context import app_context
 from backend.facilities.backoffice import MAX_EXPORT_ROWS, FacilityBackOffice, schedule_csv
-from backend.facilities.routes import _booking_cursor
+from backend.facilities.routes import _booking_cursor, back_office
 from backend.facilities.service import FACILITY_STAFF
 from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.base import MAX_ID
@@ -33,10 +31,6 @@ FromDay = Annotated[date, QueryParameter(name="from", description="First day, As
 ToDay = Annotated[date, QueryParameter(name="to", description="Last day (included), Asia/Tokyo")]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
 TAGS = ["facility back office"]
-
-
-def back_office(state: State) -> FacilityBackOffice:
-    return FacilityBackOffice(app_context(state))
 
 
 Office = NamedDependency[FacilityBackOffice]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from litestar import Request, Response, Router, get, post
+from litestar import Request, Response, Router, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -13,6 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
 from backend.context import app_context
 from backend.errors import BadRequest
+from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
 from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.base import MAX_ID
@@ -24,6 +25,7 @@ from schema.facilities import (
     FacilityCreate,
     FacilityDetail,
     FacilityKind,
+    FacilityUpdate,
     Resource,
     ResourceCreate,
     Vacancy,
@@ -194,10 +196,31 @@ async def my_waitlist(
     return page(request, items, str(items[-1].id) if len(items) == limit else None)
 
 
+def back_office(state: State) -> FacilityBackOffice:
+    return FacilityBackOffice(app_context(state))
+
+
+# On the facility's own path, so it lives in this router (two routers on one path shadow each
+# other's methods in Litestar); the work is the back office's.
+@patch(
+    "/v1/facilities/{facility_id:int}",
+    access=(*FACILITY_STAFF, PREFECTURE_ADMIN),
+    operation_id="updateFacility",
+    tags=["facility back office"],
+    dependencies={"office": Provide(back_office, sync_to_thread=False)},
+)
+async def update_facility(
+    facility_id: IdParam, data: JSONBody[FacilityUpdate], caller: Me, office: NamedDependency[FacilityBackOffice]
+) -> Facility:
+    """Rename the facility or change its address and position (lat and lon together)."""
+    return await office.update_facility(caller, facility_id, data)
+
+
 router = Router(
     path="/",
     route_handlers=[
         create_facility,
+        update_facility,
         create_resource,
         list_facilities,
         get_facility,

@@ -99,6 +99,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/waitlist"): SIGNED_IN,
     ("GET", "/v1/me/waitlist"): SIGNED_IN,
     ("GET", "/v1/organizations/{organization_id:int}/facilities"): FACILITY_STAFF,
+    ("PATCH", "/v1/facilities/{facility_id:int}"): FACILITY_STAFF,
     ("PATCH", "/v1/resources/{resource_id:int}"): FACILITY_STAFF,
     ("POST", "/v1/resources/{resource_id:int}/close"): FACILITY_STAFF,
     ("POST", "/v1/resources/{resource_id:int}/reopen"): FACILITY_STAFF,

@@ -470,3 +470,24 @@ async def test_a_closure_in_a_lottery_month_is_taken_time_for_the_draw(
     assert drawn.status_code == 200, drawn.text
     assert drawn.json()["results"][0]["wonRank"] == 2  # the closed first choice could not be won
     assert len(drawn.json()["taken"]) == 1  # the closure, published as taken time
+
+
+async def test_staff_rename_and_move_their_facility_and_the_position_moves_as_a_pair(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    path = f"/v1/facilities/{venue.facility_id}"
+    half = await http.patch(path, json={"lat": 36.4}, headers=venue.staff.headers)
+    assert_problem(half, 422)
+    other = await actors.member("municipality", "staff", await actors.organization("municipality"))
+    assert_problem(await http.patch(path, json={"name": "乗っ取り"}, headers=other.headers), 404)
+    response = await http.patch(
+        path,
+        json={"name": "水戸市総合体育館（新館）", "address": "水戸市緑町2-1", "lat": 36.37, "lon": 140.47},
+        headers=venue.staff.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "水戸市総合体育館（新館）"
+    assert (response.json()["lat"], response.json()["lon"]) == (36.37, 140.47)
+    shown = (await http.get(path, headers=venue.staff.headers)).json()
+    assert shown["address"] == "水戸市緑町2-1"
+    assert await db.fetchval("SELECT count(*) FROM audit WHERE action = 'facility.update'") == 1
