@@ -289,6 +289,16 @@ def _on_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` is the database failing (gone, restarting, saturated) rather than the request."""
+    return isinstance(exc, _UNAVAILABLE)
+
+
+def unavailable_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The 503 problem+json for a database failure, for code that must answer it outside the handlers."""
+    return _on_unavailable(request, exc)
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, _UNAVAILABLE):
         return _on_unavailable(request, exc)

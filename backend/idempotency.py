@@ -58,7 +58,14 @@ from backend.auth import (
     resolve_caller,
 )
 from backend.context import AppContext, app_context
-from backend.errors import Conflict, DomainError, TooManyRequests, Unprocessable
+from backend.errors import (
+    Conflict,
+    DomainError,
+    TooManyRequests,
+    Unprocessable,
+    database_unavailable,
+    unavailable_response,
+)
 
 log = logging.getLogger("musubi.idempotency")
 
@@ -264,8 +271,21 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 if name.lower() in _KEPT_HEADERS
             ]
             kept_body = None if reference is not None else response_body
-            async with ctx.acquire() as conn:
-                await conn.execute(_STORE, principal, key, status, headers, kept_body, reference)
+            try:
+                async with ctx.acquire() as conn:
+                    await conn.execute(_STORE, principal, key, status, headers, kept_body, reference)
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                # The database went away between the handler's commit and keeping its answer (a
+                # primary lost mid-request). Sending the 2xx now would promise a replay no retry could
+                # get, so the client hears 503 and retries with its key. Answered here, not raised:
+                # the handler's response has already "started" as far as Litestar can tell, and an
+                # exception past that point would reach the client as a bare 500.
+                await self._release(ctx, principal, key)
+                problem = unavailable_response(request, error)
+                await problem.to_asgi_response(app=None, request=request)(scope, receive, send)
+                return
         for message in captured:
             await send(message)
 
