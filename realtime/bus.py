@@ -76,12 +76,18 @@ class MemoryBus:
         self._queues.clear()
 
 
+_POOL_SIZE = 64
+
+
 def connect_redis(url: str, sentinels: Sequence[str] = (), master: str = "musubi", **options: Any) -> aioredis.Redis:
     """A client of the Redis at `url`, or — with Sentinel addresses — of whichever server the
     Sentinels currently name master of `master` (asked again after a failover breaks the connection).
     `url` then still supplies the password and database number; its host is not used."""
     if not sentinels:
-        return aioredis.Redis.from_url(url, **options)
+        # A blocking pool: a burst (thousands of sockets reconnecting after a gateway restart, each
+        # claiming its ticket) waits a moment for a connection instead of failing at the pool's cap.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=_POOL_SIZE, timeout=5, **options)
+        return aioredis.Redis(connection_pool=pool)
     parsed = urlsplit(url)
     database = int(parsed.path.strip("/") or 0)
     addresses = [(host, int(port or 26379)) for host, _, port in (entry.rpartition(":") for entry in sentinels)]
