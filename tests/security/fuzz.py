@@ -26,8 +26,9 @@ async def all_roles_token(database_url: str) -> str:
     conn = await asyncpg.connect(database_url)
     try:
         account = await conn.fetchval(
-            "INSERT INTO accounts (email, password_hash, display_name, created_at)"
-            " VALUES ('fuzz-' || gen_random_uuid() || '@example.jp', '!', 'Fuzz', $1) RETURNING id",
+            # Verified, so the operations that need a verified address are fuzzed too.
+            "INSERT INTO accounts (email, password_hash, display_name, created_at, email_verified_at)"
+            " VALUES ('fuzz-' || gen_random_uuid() || '@example.jp', '!', 'Fuzz', $1, $1) RETURNING id",
             now,
         )
         for kind in KINDS:
