@@ -224,12 +224,14 @@ def check_access(rules: tuple[AccessRule, ...], caller: Caller | None) -> None:
 
 # The caller behind a session token, with every live membership, in one statement. The session's
 # last use is touched at most once a minute.
-CALLER_BY_TOKEN = """
-WITH touched AS (
+# A data-modifying CTE must sit at the top level of a statement, so the two parts are named apart:
+# the idempotency middleware composes them with its key claim into one statement of its own.
+TOUCH_SESSION = """touched AS (
     UPDATE sessions SET last_used_at = $2
      WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
        AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')
-)
+)"""
+CALLER_OF_SESSION = """
 SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS NOT NULL AS email_verified,
        coalesce(jsonb_agg(jsonb_build_object(
                     'organizationId', o.id, 'organizationKind', o.kind, 'role', m.role)
@@ -243,6 +245,7 @@ SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS 
  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
  GROUP BY s.id, a.id
 """
+CALLER_BY_TOKEN = f"WITH {TOUCH_SESSION}{CALLER_OF_SESSION}"
 
 
 async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:

@@ -46,8 +46,10 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
 from backend.auth import (
-    CALLER_BY_TOKEN,
+    CALLER_OF_SESSION,
     SIGNED_IN,
+    TOUCH_SESSION,
+    VERIFIED,
     Caller,
     access_rules,
     bearer_token,
@@ -109,10 +111,11 @@ UPDATE idempotency_keys
    SET response_status = $3, response_headers = $4, response_body = $5, response_ref = $6, locked_until = NULL
  WHERE principal = $1 AND key = $2
 """
-# The session lookup of backend/auth.py (CALLER_BY_TOKEN: $1 token hash, $2 now) and _CLAIM for
-# that account, in one statement: a claim is only inserted for a live session's account.
+# The session lookup of backend/auth.py ($1 token hash, $2 now) and _CLAIM for that account, in one
+# statement: a claim is only inserted for a live session's account.
 _CALLER_CLAIMING = f"""
-WITH caller AS ({CALLER_BY_TOKEN}),
+WITH {TOUCH_SESSION},
+caller AS ({CALLER_OF_SESSION}),
 claim AS (
     INSERT INTO idempotency_keys (principal, key, request_hash, locked_until, created_at)
     SELECT 'account:' || account_id, $3, $4, $5, $2 FROM caller
@@ -121,6 +124,9 @@ claim AS (
 )
 SELECT caller.*, EXISTS (SELECT 1 FROM claim) AS claimed FROM caller
 """
+# Handlers whose guard any live session passes (VERIFIED: a verified one), so the key can be claimed
+# in the session lookup itself.
+_OPEN_TO_SESSIONS = ((SIGNED_IN,), (VERIFIED,))
 _RELEASE = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND response_status IS NULL"
 
 
@@ -214,16 +220,23 @@ class IdempotencyMiddleware(ASGIMiddleware):
         body: bytes | None = None
         claimed = False
         token = bearer_token(request)
-        if token is not None and access_rules(handler) == (SIGNED_IN,) and not remembered_caller(request)[0]:
-            # Any live session passes a signed-in handler's guard, so the session lookup claims the key
-            # in the same statement (one round trip): without a session (401 below) nothing is claimed.
+        if token is not None and access_rules(handler) in _OPEN_TO_SESSIONS and not remembered_caller(request)[0]:
+            # A live session passes a signed-in handler's guard (a verified one, a VERIFIED handler's), so
+            # the session lookup claims the key in the same statement (one round trip): without a session
+            # (401 below) nothing is claimed, and a claim the guard then refuses is released.
             body, messages = await _read_body(receive, limit)
             request_hash = _request_hash(http_scope, body)
             caller, claimed = await self._caller_claiming(ctx, token, key, request_hash)
             remember_caller(request, caller)
         # The same guards the handler runs, before any stored answer is looked at: a replay is a
         # request, and a refused request leaves no key behind.
-        await handler.authorize_connection(request)
+        try:
+            await handler.authorize_connection(request)
+        except Exception:
+            cached = remembered_caller(request)[1]
+            if claimed and cached is not None:
+                await self._release(ctx, f"account:{cached.account_id}", key)
+            raise
         caller = await resolve_caller(request)
         if caller is not None:
             principal, cap = f"account:{caller.account_id}", None
