@@ -293,7 +293,7 @@ async def test_nursery_approving_a_child_who_did_not_apply_gets_404_and_still_ca
     refused = assert_problem(await approve(http, nursery, child), 404)
     # The same answer as for a child id that does not exist: nothing tells the nursery the child is real.
     unknown = assert_problem(await approve(http, nursery, child + 1000), 404)
-    assert refused == {**unknown, "instance": refused["instance"]}
+    assert refused == {**unknown, "instance": refused["instance"], "traceId": refused["traceId"]}
     assert_problem(await http.get(f"/v1/children/{child}", headers=nursery.staff.headers), 404)
     elsewhere = Nursery(await actors.organization("nursery"), nursery.staff)
     elsewhere.staff = await actors.member("nursery", "staff", elsewhere.id)
