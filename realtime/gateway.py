@@ -51,9 +51,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import msgspec
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import OPEN
 
 from realtime import metrics
 from realtime.bus import SUBSCRIBED, Bus, BusUnavailable
@@ -104,7 +106,12 @@ _header = msgspec.json.Decoder(_Header)
 _control = msgspec.json.Decoder(_Control)
 _resume = msgspec.json.Decoder(Resume)
 _encode = msgspec.json.Encoder()
-_PING: Final = _encode.encode(Ping())
+_PING_FRAME: Final = Frame(Opcode.TEXT, _encode.encode(Ping())).serialize(mask=False)
+
+
+def _text_frame(message: bytes) -> bytes:
+    """The message as the single unmasked text frame a server sends (RFC 6455 §5.2)."""
+    return Frame(Opcode.TEXT, message).serialize(mask=False)
 
 
 class _Client:
@@ -384,24 +391,35 @@ class Gateway:
         subscribers = self._by_topic.get(header.topic)
         if not subscribers:
             return
-        ready = []
+        # Framed once here, then copied into each socket's transport: websockets' `broadcast()`
+        # builds and serialises a frame per connection, which at 10,000 sockets is most of the
+        # cost. Writing a pre-framed message directly is sound because the sockets have no
+        # extensions (compression=None), the gateway never sends fragmented messages, and every
+        # websockets send writes its whole frame synchronously, so frames never interleave.
+        frame = _text_frame(message)
+        event_id = header.id
+        limit = self.max_write_buffer
         slow = []
+        delivered = 0
         for client in subscribers:
-            if header.id <= client.last_id:
+            if event_id <= client.last_id:
                 continue
             if client.pending is not None:
                 client.pending.append(message)
                 if len(client.pending) > self.max_pending:
                     slow.append(client)
                 continue
-            transport = client.ws.transport
-            if transport is None or transport.get_write_buffer_size() > self.max_write_buffer:
+            ws = client.ws
+            if ws.protocol.state is not OPEN:
+                continue  # closing: its handler unregisters it
+            transport = ws.transport
+            if transport.get_write_buffer_size() > limit:
                 slow.append(client)
                 continue
-            client.last_id = header.id
-            ready.append(client.ws)
-        broadcast(ready, message, text=True)
-        metrics.GATEWAY_DELIVERIES.inc(len(ready))
+            client.last_id = event_id
+            transport.write(frame)
+            delivered += 1
+        metrics.GATEWAY_DELIVERIES.inc(delivered)
         for client in slow:
             self._drop_slow(client)
 
@@ -441,8 +459,9 @@ class Gateway:
             await asyncio.sleep(self.ping_interval_s)
             now = self.clock()
             self._forget_old_revocations(now)
-            live = [c.ws for c in self._clients if c.pending is None]
-            broadcast(live, _PING, text=True)
+            for client in self._clients:
+                if client.pending is None and client.ws.protocol.state is OPEN:
+                    client.ws.transport.write(_PING_FRAME)
             for client in [c for c in self._clients if c.closes_at <= now]:
                 client.closes_at = float("inf")  # closing once is enough
                 self._spawn(client.ws.close(CLOSE_SESSION_AGED, "socket age: get a new ticket and resume"))
