@@ -163,6 +163,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "home_nursery": ("保育園", "Nursery"),
     "home_facility": ("施設管理", "Facilities"),
     "home_resident": ("住民", "Resident"),
+    # Administrators (issue 23).
+    "home_admin": ("管理", "Administration"),
+    "members": ("メンバー", "Members"),
+    "invitations": ("招待中", "Invitations"),
+    "invite": ("招待する", "Invite"),
+    "revoke": ("招待を取消", "Revoke"),
+    "email_needed": ("メールアドレスを入力してください", "Please enter an e-mail address"),
+    "audit_log": ("監査ログ", "Audit log"),
+    "subject_type": ("対象の種類", "Subject type"),
+    "subject_id": ("対象のID", "Subject id"),
+    "filter": ("絞り込む", "Filter"),
 }
 
 # Problem+json `type` slugs (backend/errors.py and the services) → what a person reads.

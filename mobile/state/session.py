@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import get_args
 
 import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
-from schema.accounts import Me, Membership
+from schema.accounts import Me, Membership, OrganizationKind
 
 # The first membership that matches decides the home screen; residents get the resident home.
 HOME_BY_ROLE = (
@@ -19,6 +20,9 @@ HOME_BY_ROLE = (
     ("nursery", None, "nursery"),
     ("facility_operator", None, "facility"),
     ("municipality", None, "facility"),
+    # Administrators also get the administration home (members, invitations, audit log).
+    ("prefecture", None, "admin"),
+    *((kind, "admin", "admin") for kind in get_args(OrganizationKind) if kind != "prefecture"),
 )
 
 

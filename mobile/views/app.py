@@ -29,7 +29,7 @@ from mobile.sounds import alert_tone
 from mobile.state.er import ErModel
 from mobile.state.i18n import Translator
 from mobile.state.session import SessionModel
-from mobile.views import er, facility, intake, nursery, paramedic, resident
+from mobile.views import admin, er, facility, intake, nursery, paramedic, resident
 from mobile.views.widgets import BIG, STATE_COLORS, TARGET, Handler, badge, error_line
 from schema.events import Event
 
@@ -66,6 +66,7 @@ HOMES: dict[str, Home] = {
     "resident": Home(resident.open_home, resident.view),
     "nursery": Home(nursery.open_home, nursery.view),
     "facility": Home(facility.open_home, facility.view),
+    "admin": Home(admin.open_home, admin.view),
 }
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 
 from mobile.api import ApiError, MusubiApi
+from mobile.state.admin import AdminModel
 from mobile.state.facility import FacilityModel
 from mobile.state.nursery import NurseryModel, monday_of
 from mobile.state.session import SessionModel
@@ -206,4 +207,48 @@ async def test_a_person_with_two_memberships_has_two_homes_and_keeps_the_chosen_
     await session.logout()
     assert session.chosen is None
     assert session.homes == ["resident"]
+    await api.close()
+
+
+async def test_an_admin_invites_revokes_and_finds_who_read_a_childs_record(
+    base_url: str, http: httpx.AsyncClient, actors: Actors
+) -> None:
+    nursery_id = await actors.organization("nursery", municipality_id=1)
+    admin = await actors.member("nursery", "admin", nursery_id)
+    staff = await actors.member("nursery", "staff", nursery_id)
+    parent = await actors.resident()
+    registered = await http.post(
+        "/v1/children", json={"name": "高橋 湊", "birthDate": str(years_before(in_days(0), 3))}, headers=parent.headers
+    )
+    child_id = registered.json()["id"]
+    await apply(http, parent, child_id, Nursery(nursery_id, staff))
+    approved = await http.post(
+        f"/v1/children/{child_id}/approvals", json={"nurseryId": nursery_id}, headers=staff.headers
+    )
+    assert approved.status_code == 201, approved.text
+    assert (await http.get(f"/v1/children/{child_id}", headers=staff.headers)).status_code == 200
+
+    api, session = await signed_in(base_url, admin.email)
+    assert session.homes == ["nursery", "admin"]
+    model = AdminModel(api, nursery_id)
+    await model.resync()
+    assert model.error is None
+    assert {m["email"] for m in model.members} == {admin.email, staff.email}
+
+    assert not await model.invite()
+    assert model.error == "email_needed"
+    model.email = "new.staff@example.jp"
+    assert await model.invite(), model.error
+    assert [i["email"] for i in model.invitations] == ["new.staff@example.jp"]
+    assert model.email == ""
+    assert await model.revoke(model.invitations[0]["id"]), model.error
+    assert model.invitations == []
+
+    await model.filter_audit("child", str(child_id))
+    assert model.error is None
+    assert model.audit
+    assert {(e["subjectType"], e["subjectId"]) for e in model.audit} == {("child", str(child_id))}
+    assert staff.email in {e["actorEmail"] for e in model.audit}
+    await model.filter_audit("child", "999999")
+    assert model.audit == []
     await api.close()
