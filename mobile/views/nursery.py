@@ -233,6 +233,8 @@ def week(shell: Shell, model: NurseryModel) -> list[ft.Control]:
                     wrap=True,
                 )
             )
+        # Its own semantics node: otherwise Flutter folds the card's lines into the reason field's name.
+        lines = [ft.Semantics(container=True, content=ft.Column(lines))]
         reason = ft.TextField(label=t("cancel_reason"), width=220)
 
         async def cancel(session_id: int = session["id"], reason: ft.TextField = reason) -> None:
