@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
 from tests.integration.childcare.test_childcare import Nursery, apply, in_days, reserve, years_before
-from tests.support import Actors
+from tests.support import PASSWORD, Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
@@ -133,9 +133,7 @@ async def test_a_person_with_two_memberships_switches_role_and_the_device_rememb
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        # One browser profile: the second visit below is the same device.
-        device = await browser.new_context(viewport={"width": 800, "height": 1000})
-        page = await device.new_page()
+        page = await browser.new_page(viewport={"width": 800, "height": 1000})
         try:
             await log_in(page, web_client, person)
             await expect(page.get_by_text("面談の申込")).to_be_visible(timeout=30_000)
@@ -147,12 +145,23 @@ async def test_a_person_with_two_memberships_switches_role_and_the_device_rememb
             await expect(page.get_by_text("面談の申込")).to_have_count(0)
             await snap(page, "switch-2-facility.png")
 
-            # Next time on this device, the facility home opens first.
+            # Next time on this device, the facility home opens first: logging out forgets the choice
+            # in the app, so only the device's storage can bring it back.
             await page.get_by_role("button", name="ログアウト").click()
-            await expect(page.get_by_role("button", name="ログイン")).to_be_visible(timeout=30_000)
-            await page.close()
-            page = await device.new_page()
-            await log_in(page, web_client, person)
+            login = page.get_by_role("button", name="ログイン")
+            await expect(login).to_be_visible(timeout=30_000)
+            await expect(page.get_by_label("メールアドレス")).to_have_value(person.email)  # kept after logout
+            password = page.get_by_label("パスワード")
+            for _attempt in range(4):
+                await password.click()
+                await page.keyboard.press("Control+A")
+                await page.keyboard.type(PASSWORD, delay=10)
+                try:
+                    await expect(login).to_be_enabled(timeout=5_000)
+                    break
+                except AssertionError:
+                    continue  # keystrokes lost before Flutter's editor attached: type again
+            await login.click()
             await expect(page.get_by_text("予約台帳")).to_be_visible(timeout=30_000)
             await expect(page.get_by_text("面談の申込")).to_have_count(0)
             await snap(page, "switch-3-remembered.png")
