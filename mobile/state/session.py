@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import get_args
 
 import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
-from schema.accounts import Me, Membership
+from schema.accounts import Me, Membership, OrganizationKind
 
 # The first membership that matches decides the home screen; residents get the resident home.
 HOME_BY_ROLE = (
@@ -17,6 +18,11 @@ HOME_BY_ROLE = (
     ("guidance_center", "caseworker", "caseworker"),
     ("shelter", None, "shelter"),
     ("nursery", None, "nursery"),
+    ("facility_operator", None, "facility"),
+    ("municipality", None, "facility"),
+    # Administrators also get the administration home (members, invitations, audit log).
+    ("prefecture", None, "admin"),
+    *((kind, "admin", "admin") for kind in get_args(OrganizationKind) if kind != "prefecture"),
 )
 
 
@@ -31,6 +37,8 @@ class SessionModel:
     # last patched (a re-render would otherwise read an empty, freshly built field).
     email: str = ""
     password: str = ""
+    # The home picked by a person with several memberships (remembered per device by the shell).
+    chosen: str | None = None
 
     @property
     def can_log_in(self) -> bool:
@@ -56,13 +64,25 @@ class SessionModel:
         self.api.token = None
         self.me = None
         self.memberships = []
+        self.chosen = None
+
+    @property
+    def homes(self) -> list[str]:
+        """Every home the person's memberships open, in the table's order; residents have one."""
+        found: list[str] = []
+        for kind, role, home in HOME_BY_ROLE:
+            if home not in found and any(
+                m.organization_kind == kind and (role is None or m.role == role) for m in self.memberships
+            ):
+                found.append(home)
+        return found or ["resident"]
 
     @property
     def home(self) -> str:
-        for kind, role, home in HOME_BY_ROLE:
-            if any(m.organization_kind == kind and (role is None or m.role == role) for m in self.memberships):
-                return home
-        return "resident"
+        homes = self.homes
+        if self.chosen is not None and self.chosen in homes:
+            return self.chosen
+        return homes[0]
 
     def organization(self, kind: str) -> int | None:
         return next((m.organization_id for m in self.memberships if m.organization_kind == kind), None)

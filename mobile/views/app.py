@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import flet as ft
@@ -28,13 +29,14 @@ from mobile.sounds import alert_tone
 from mobile.state.er import ErModel
 from mobile.state.i18n import Translator
 from mobile.state.session import SessionModel
-from mobile.views import er, intake, paramedic, resident
+from mobile.views import admin, er, facility, intake, nursery, paramedic, resident
 from mobile.views.widgets import BIG, STATE_COLORS, TARGET, Handler, badge, error_line
 from schema.events import Event
 
 log = logging.getLogger("musubi.web")
 
 CHIME_TIMEOUT_SECONDS = 3.0
+PREFERENCE_TIMEOUT_SECONDS = 3.0
 
 
 class HomeModel(Protocol):
@@ -62,6 +64,9 @@ HOMES: dict[str, Home] = {
     "caseworker": Home(intake.open_home, intake.view),
     "shelter": Home(intake.open_home, intake.view),
     "resident": Home(resident.open_home, resident.view),
+    "nursery": Home(nursery.open_home, nursery.view),
+    "facility": Home(facility.open_home, facility.view),
+    "admin": Home(admin.open_home, admin.view),
 }
 
 
@@ -82,6 +87,7 @@ class MusubiApp:
         self.chime: fta.Audio | None = None
         self.chimed = 0
         self._watchdog: asyncio.Task[None] | None = None
+        self.preferences: ft.SharedPreferences | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -178,9 +184,24 @@ class MusubiApp:
                 badge(t(self.live_state), STATE_COLORS.get(self.live_state, ft.Colors.GREY_800)),
                 ft.TextButton(t("language"), height=TARGET, on_click=self.act(self.toggle_language)),
                 ft.TextButton(t("logout"), height=TARGET, on_click=self.act(self.logout)),
+                *self.role_switcher(),
             ],
             wrap=True,
         )
+
+    def role_switcher(self) -> list[ft.Control]:
+        """One button per home for people with several memberships; the current one filled."""
+        homes = self.session.homes
+        if len(homes) < 2:
+            return []
+        return [
+            (ft.Button if home == self.session.home else ft.OutlinedButton)(
+                f"{self.t('switch_to')}: {self.t('home_' + home)}",
+                height=TARGET,
+                on_click=self.act(partial(self.switch_home, home)),
+            )
+            for home in homes
+        ]
 
     def login_screen(self) -> list[ft.Control]:
         t, session = self.t, self.session
@@ -226,9 +247,39 @@ class MusubiApp:
 
     # -- homes ----------------------------------------------------------------------------------
 
+    def _preference_key(self) -> str:
+        assert self.session.me is not None
+        return f"musubi.home.{self.session.me.id}"
+
+    async def _preferences(self, work: Callable[[ft.SharedPreferences], Awaitable[Any]]) -> Any:
+        """Read or write this device's storage; a browser that does not answer must not hold up login."""
+        if self.preferences is None:
+            self.preferences = ft.SharedPreferences()
+            self.page.services.append(self.preferences)
+        with contextlib.suppress(Exception):
+            return await asyncio.wait_for(work(self.preferences), PREFERENCE_TIMEOUT_SECONDS)
+        return None
+
+    async def switch_home(self, home: str) -> None:
+        """Close the current home and open the chosen one; this device remembers the choice."""
+        if home == self.session.home or home not in self.session.homes:
+            return
+        key = self._preference_key()
+        await self._preferences(lambda prefs: prefs.set(key, home))
+        await self.stop_home()
+        self.session.chosen = home
+        await self.open_home()
+
     async def login(self) -> None:
         if not self.session.can_log_in or not await self.session.login():
             return
+        if len(self.session.homes) > 1:
+            key = self._preference_key()
+            remembered = await self._preferences(lambda prefs: prefs.get(key))
+            self.session.chosen = remembered if isinstance(remembered, str) else None
+        await self.open_home()
+
+    async def open_home(self) -> None:
         home = home_for(self.session.home)
         self.model = await home.open(self)
         if home.chime:
@@ -242,6 +293,10 @@ class MusubiApp:
         self.live.start()
 
     async def stop_home(self) -> None:
+        self.model = None
+        if self.chime is not None:
+            self.page.services.remove(self.chime)
+            self.chime, self.chimed = None, 0
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -252,10 +307,6 @@ class MusubiApp:
     async def logout(self) -> None:
         await self.stop_home()
         await self.session.logout()
-        self.model = None
-        if self.chime is not None:
-            self.page.services.remove(self.chime)
-            self.chime, self.chimed = None, 0
 
 
 def make_main(
