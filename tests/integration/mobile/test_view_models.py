@@ -205,28 +205,70 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
 
     center = await actors.organization("guidance_center")
     caseworker = await actors.member("guidance_center", "caseworker", center)
-    shelter = await actors.organization("shelter")
+    shelter, other, unasked = [await actors.organization("shelter") for _ in range(3)]
     staff = await actors.member("shelter", "staff", shelter)
-    await http.put(f"/v1/shelters/{shelter}/units/6-12:female", json={"capacity": 2}, headers=staff.headers)
+    other_staff = await actors.member("shelter", "staff", other)
+    unasked_staff = await actors.member("shelter", "staff", unasked)
+    for owner, who in ((shelter, staff), (other, other_staff), (unasked, unasked_staff)):
+        for category in ("0-5:any", "6-12:female"):
+            await http.put(f"/v1/shelters/{owner}/units/{category}", json={"capacity": 2}, headers=who.headers)
     worker_api, staff_api = await signed_in(base_url, caseworker.email), await signed_in(base_url, staff.email)
-    worker, desk = IntakeModel(worker_api), IntakeModel(staff_api)
-    await worker.load()
-    await desk.load()
-    assert worker.shelters == [shelter]
+    other_api = await signed_in(base_url, other_staff.email)
+    worker, desk, other_desk = IntakeModel(worker_api), IntakeModel(staff_api), IntakeModel(other_api)
+    for model in (worker, desk, other_desk):
+        await model.load()
+    assert worker.shelters == sorted([shelter, other, unasked])
+
+    # A 3-year-old boy: the age decides the band, and small children share a unit here.
+    worker.sex = "male"
+    await worker.set_age(3)
+    assert worker.category == "0-5:any"
+    await worker.set_age(9)
+    assert worker.category == "6-12:male"  # no shared 6-12 unit anywhere: the boys' one, by default
+    worker.sex = "female"
+    assert worker.category == "6-12:female"
+    worker.sex = "male"
+    await worker.set_age(3)
+    assert worker.free_beds(shelter) == 2
+    worker.urgency = "emergency"
+    worker.needs = {"allergy_care"}
+    assert not await worker.send_request()  # nobody chosen: nothing sent
+    assert worker.error == "choose_shelters"
+    await worker.choose(shelter, True)
+    await worker.choose(other, True)
     assert await worker.send_request()
+    [request] = worker.requests
+    assert (request["ageYears"], request["sex"], request["category"], request["urgency"], request["needs"]) == (
+        3, "male", "0-5:any", "emergency", ["allergy_care"],
+    )  # fmt: skip
+    assert sorted(t["shelterId"] for t in request["targets"]) == sorted([shelter, other])
+
+    # The other shelter declines: first the question why, then the reason goes out as a code.
+    await other_desk.load()
+    assert not await other_desk.answer(request["id"], accept=False)
+    assert other_desk.declining == request["id"]
+    assert await other_desk.answer(request["id"], accept=False, reason="no_beds")
+    assert other_desk.declining is None
     await desk.load()
-    [request] = desk.requests
-    assert "child" not in request
+    assert "child" not in desk.requests[0]
     assert await desk.answer(request["id"], accept=True)
     await worker.load()
-    assert worker.requests[0]["targets"][0]["status"] == "accepted"
-    assert await worker.place(request["id"], shelter, "高橋 結衣", "2017-05-05")
+    answers = {t["shelterId"]: (t["status"], t["reason"]) for t in worker.requests[0]["targets"]}
+    assert answers == {shelter: ("accepted", None), other: ("declined", "no_beds")}
+
+    assert not await worker.place(request["id"], shelter)  # no name yet: nothing sent
+    worker.names[(request["id"], shelter)] = "高橋 陽太"
+    worker.births[(request["id"], shelter)] = "2023-05-05"
+    assert await worker.place(request["id"], shelter)
     await desk.load()
-    assert desk.requests[0]["child"]["name"] == "高橋 結衣"
+    assert desk.requests[0]["child"]["name"] == "高橋 陽太"
+    assert desk.free_beds(shelter, "0-5:any") == 1
+    assert await desk.discharge(desk.requests[0]["placement"]["id"])
+    assert desk.free_beds(shelter, "0-5:any") == 2
     assert await desk.set_beds(shelter, "6-12:female", 3)
-    assert [v["capacity"] for v in desk.vacancies] == [3]
-    await worker_api.close()
-    await staff_api.close()
+    assert desk.free_beds(shelter, "6-12:female") == 3
+    for api in (worker_api, staff_api, other_api):
+        await api.close()
 
 
 async def test_resident_takes_a_waitlist_offer_in_one_tap(
