@@ -42,13 +42,19 @@ class ResidentModel:
     applications: list[dict[str, Any]] = field(default_factory=list)  # the caller's, with results
     choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
     places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
+    resources: dict[int, dict[str, Any]] = field(default_factory=dict)  # resource id → its fees and rules
+    confirming: dict[str, Any] | None = None  # the slot in the confirmation sheet
+    reduction: str | None = None  # the 減免 category claimed in the sheet
     facilities_known: set[int] = field(default_factory=set)
+    waiting: set[tuple[int, str]] = field(default_factory=set)  # (resource id, start) the caller waits for
     error: Failure | None = None
 
     async def load(self) -> None:
-        vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=20)
-        self.vacancies = [v for v in vacancies if v["state"] == "free"]
+        # Booked slots stay on screen: that is where a resident joins the waitlist.
+        self.vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=200)
         self.bookings = await self.api.get("/v1/me/bookings")
+        entries = await self.api.get("/v1/me/waitlist", limit=200)
+        self.waiting = {(e["resourceId"], e["start"]) for e in entries if e["status"] in ("waiting", "offered")}
         self.children = await self.api.get("/v1/children")
         self.reservations = await self.api.get("/v1/childcare/reservations")
         self.lotteries = await self.api.get("/v1/lotteries", state="open")
@@ -65,10 +71,17 @@ class ResidentModel:
             facility = await self.api.get(f"/v1/facilities/{facility_id}")
             for resource in facility["resources"]:
                 self.places[resource["id"]] = f"{facility['name']} · {resource['name']}"
+                self.resources[resource["id"]] = resource
             self.facilities_known.add(facility_id)
 
     def place(self, resource_id: int) -> str:
         return self.places.get(resource_id, f"#{resource_id}")
+
+    @property
+    def mine(self) -> set[tuple[int, str]]:
+        """The slots the caller holds a live booking for: no waitlist button on one's own booking."""
+        live = ("provisional", "confirmed", "held")
+        return {(b["resourceId"], b["start"]) for b in self.bookings if b["status"] in live}
 
     async def calendar(self) -> bytes | None:
         """The caller's upcoming bookings as an iCalendar file, for the phone's calendar app."""
@@ -93,9 +106,53 @@ class ResidentModel:
         self.day += timedelta(days=days)
         await self.load()
 
+    async def ask_to_book(self, vacancy: dict[str, Any]) -> None:
+        """Open the confirmation sheet: nothing is booked before the resident has seen the fee and rules."""
+        self.confirming, self.reduction = vacancy, None
+
+    async def close_sheet(self) -> None:
+        self.confirming, self.reduction = None, None
+
+    def quote(self, vacancy: dict[str, Any]) -> dict[str, Any]:
+        """What the sheet shows, by the same rule as the server (units × rate, less the reduction,
+        rounded down). Which rate applies the server decides from the registered address, so both
+        are shown when they differ."""
+        resource = self.resources.get(vacancy["resourceId"], {})
+        start, end = datetime.fromisoformat(vacancy["start"]), datetime.fromisoformat(vacancy["end"])
+        units = (end - start) // timedelta(minutes=resource.get("unitMinutes", 60))
+        percent = resource.get("reductions", {}).get(self.reduction, 0) if self.reduction else 0
+
+        def fee(rate: int | None) -> int | None:
+            return None if rate is None else int(units * rate * (100 - percent) // 100)
+
+        now = datetime.now(TOKYO)
+        return {
+            "resident": fee(resource.get("feePerUnit", 0)),
+            "nonResident": fee(resource.get("nonResidentFeePerUnit")),
+            "reductions": sorted(resource.get("reductions", {})),
+            "cancelBy": start - timedelta(hours=resource.get("cancelDeadlineHours", 0)),
+            "payBy": min(now + timedelta(hours=resource.get("paymentDeadlineHours", 72)), start),
+        }
+
+    async def confirm(self) -> bool:
+        vacancy = self.confirming
+        if vacancy is None:
+            return False
+        body: dict[str, Any] = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
+        if self.reduction:
+            body["reduction"] = self.reduction
+        booked = await self._do("POST", "/v1/bookings", body)
+        if booked:
+            await self.close_sheet()
+        return booked
+
     async def book(self, vacancy: dict[str, Any]) -> bool:
+        await self.ask_to_book(vacancy)
+        return await self.confirm()
+
+    async def join_waitlist(self, vacancy: dict[str, Any]) -> bool:
         body = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
-        return await self._do("POST", "/v1/bookings", body)
+        return await self._do("POST", "/v1/waitlist", body)
 
     async def take_hold(self, held: dict[str, Any]) -> bool:
         """A waitlist offer: the held slot becomes the caller's booking in one tap."""
