@@ -42,13 +42,19 @@ class ResidentModel:
     applications: list[dict[str, Any]] = field(default_factory=list)  # the caller's, with results
     choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
     places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
+    resources: dict[int, dict[str, Any]] = field(default_factory=dict)  # resource id → its fees and rules
+    confirming: dict[str, Any] | None = None  # the slot in the confirmation sheet
+    reduction: str | None = None  # the 減免 category claimed in the sheet
     facilities_known: set[int] = field(default_factory=set)
+    waiting: set[tuple[int, str]] = field(default_factory=set)  # (resource id, start) the caller waits for
     error: Failure | None = None
 
     async def load(self) -> None:
-        vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=20)
-        self.vacancies = [v for v in vacancies if v["state"] == "free"]
+        # Booked slots stay on screen: that is where a resident joins the waitlist.
+        self.vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=200)
         self.bookings = await self.api.get("/v1/me/bookings")
+        entries = await self.api.get("/v1/me/waitlist", limit=200)
+        self.waiting = {(e["resourceId"], e["start"]) for e in entries if e["status"] in ("waiting", "offered")}
         self.children = await self.api.get("/v1/children")
         self.reservations = await self.api.get("/v1/childcare/reservations")
         self.lotteries = await self.api.get("/v1/lotteries", state="open")
@@ -65,10 +71,17 @@ class ResidentModel:
             facility = await self.api.get(f"/v1/facilities/{facility_id}")
             for resource in facility["resources"]:
                 self.places[resource["id"]] = f"{facility['name']} · {resource['name']}"
+                self.resources[resource["id"]] = resource
             self.facilities_known.add(facility_id)
 
     def place(self, resource_id: int) -> str:
         return self.places.get(resource_id, f"#{resource_id}")
+
+    @property
+    def mine(self) -> set[tuple[int, str]]:
+        """The slots the caller holds a live booking for: no waitlist button on one's own booking."""
+        live = ("provisional", "confirmed", "held")
+        return {(b["resourceId"], b["start"]) for b in self.bookings if b["status"] in live}
 
     async def calendar(self) -> bytes | None:
         """The caller's upcoming bookings as an iCalendar file, for the phone's calendar app."""
@@ -93,9 +106,53 @@ class ResidentModel:
         self.day += timedelta(days=days)
         await self.load()
 
+    async def ask_to_book(self, vacancy: dict[str, Any]) -> None:
+        """Open the confirmation sheet: nothing is booked before the resident has seen the fee and rules."""
+        self.confirming, self.reduction = vacancy, None
+
+    async def close_sheet(self) -> None:
+        self.confirming, self.reduction = None, None
+
+    def quote(self, vacancy: dict[str, Any]) -> dict[str, Any]:
+        """What the sheet shows, by the same rule as the server (units × rate, less the reduction,
+        rounded down). Which rate applies the server decides from the registered address, so both
+        are shown when they differ."""
+        resource = self.resources.get(vacancy["resourceId"], {})
+        start, end = datetime.fromisoformat(vacancy["start"]), datetime.fromisoformat(vacancy["end"])
+        units = (end - start) // timedelta(minutes=resource.get("unitMinutes", 60))
+        percent = resource.get("reductions", {}).get(self.reduction, 0) if self.reduction else 0
+
+        def fee(rate: int | None) -> int | None:
+            return None if rate is None else int(units * rate * (100 - percent) // 100)
+
+        now = datetime.now(TOKYO)
+        return {
+            "resident": fee(resource.get("feePerUnit", 0)),
+            "nonResident": fee(resource.get("nonResidentFeePerUnit")),
+            "reductions": sorted(resource.get("reductions", {})),
+            "cancelBy": start - timedelta(hours=resource.get("cancelDeadlineHours", 0)),
+            "payBy": min(now + timedelta(hours=resource.get("paymentDeadlineHours", 72)), start),
+        }
+
+    async def confirm(self) -> bool:
+        vacancy = self.confirming
+        if vacancy is None:
+            return False
+        body: dict[str, Any] = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
+        if self.reduction:
+            body["reduction"] = self.reduction
+        booked = await self._do("POST", "/v1/bookings", body)
+        if booked:
+            await self.close_sheet()
+        return booked
+
     async def book(self, vacancy: dict[str, Any]) -> bool:
+        await self.ask_to_book(vacancy)
+        return await self.confirm()
+
+    async def join_waitlist(self, vacancy: dict[str, Any]) -> bool:
         body = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
-        return await self._do("POST", "/v1/bookings", body)
+        return await self._do("POST", "/v1/waitlist", body)
 
     async def take_hold(self, held: dict[str, Any]) -> bool:
         """A waitlist offer: the held slot becomes the caller's booking in one tap."""
@@ -158,6 +215,21 @@ class ResidentModel:
             self.error = error
 
 
+AGE_BANDS = ((0, 5), (6, 12), (13, 17))
+INTAKE_SEXES = ("female", "male", "other")
+URGENCIES = ("emergency", "urgent", "planned")
+# What a caseworker most often has to tell a shelter before it can say yes; codes on the wire
+# (the server takes [a-z_] words), words on screen through the translator.
+NEEDS = ("medical_care", "disability_support", "sibling_group", "language_support", "allergy_care")
+# Why a shelter says no. The code travels as the reason, so the caseworker reads it in their own
+# language; anything else a server holds is shown as written.
+DECLINE_REASONS = ("no_beds", "outside_category", "cannot_meet_needs", "staffing", "other")
+
+
+def age_band(age: int) -> str:
+    return next(f"{low}-{high}" for low, high in AGE_BANDS if low <= age <= high)
+
+
 @dataclass
 class IntakeModel:
     """Caseworkers (send requests, see answers live, place) and shelter staff (answer, beds)."""
@@ -165,18 +237,58 @@ class IntakeModel:
     api: MusubiApi
     vacancies: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
-    shelters: list[int] = field(default_factory=list)
     # The caseworker's draft: no name, ever, until placement.
     age: int = 8
     sex: str = "female"
-    category: str = "6-12:female"
     urgency: str = "urgent"
+    needs: set[str] = field(default_factory=set)
+    chosen: set[int] = field(default_factory=set)  # the shelters to ask
+    # Placement form per (request, shelter), kept here so a live re-render never wipes typing.
+    names: dict[tuple[int, int], str] = field(default_factory=dict)
+    births: dict[tuple[int, int], str] = field(default_factory=dict)
+    declining: int | None = None  # the request whose decline reasons are open
     error: Failure | None = None
 
     async def load(self) -> None:
         self.vacancies = await self.api.get("/v1/shelters/vacancies")
-        self.shelters = sorted({v["shelterId"] for v in self.vacancies})
         self.requests = await self.api.get("/v1/intake-requests")
+
+    @property
+    def shelters(self) -> list[int]:
+        return sorted({v["shelterId"] for v in self.vacancies})
+
+    @property
+    def category(self) -> str:
+        """The bed category the child needs: the age band, split by sex where the shelters split it.
+        A sex-specific unit is preferred; where no shelter has one for this band (small children
+        usually share), the band's shared unit; "other" always goes to the shared unit."""
+        band = age_band(self.age)
+        specific = f"{band}:{self.sex}"
+        known = {v["category"] for v in self.vacancies}
+        if self.sex in ("female", "male") and (specific in known or f"{band}:any" not in known):
+            return specific
+        return f"{band}:any"
+
+    def free_beds(self, shelter_id: int, category: str | None = None) -> int | None:
+        """Free beds of that shelter in the category (the draft's by default); None if it has no such unit."""
+        wanted = category or self.category
+        for vacancy in self.vacancies:
+            if vacancy["shelterId"] == shelter_id and vacancy["category"] == wanted:
+                return int(vacancy["capacity"] - vacancy["occupied"] - vacancy.get("held", 0))
+        return None
+
+    async def set_age(self, age: int) -> None:
+        self.age = max(0, min(17, age))
+
+    async def nudge_age(self, delta: int) -> None:
+        # Relative, not "set to what the screen showed": two taps before a redraw are two years.
+        await self.set_age(self.age + delta)
+
+    async def choose(self, shelter_id: int, chosen: bool) -> None:
+        if chosen:
+            self.chosen.add(shelter_id)
+        else:
+            self.chosen.discard(shelter_id)
 
     async def _do(self, method: str, path: str, body: Any) -> bool:
         self.error = None
@@ -189,17 +301,37 @@ class IntakeModel:
         return True
 
     async def send_request(self) -> bool:
+        if not self.chosen:
+            self.error = "choose_shelters"
+            return False
         body = {"ageYears": self.age, "sex": self.sex, "category": self.category, "urgency": self.urgency,
-                "shelterIds": self.shelters}  # fmt: skip
-        return await self._do("POST", "/v1/intake-requests", body)
+                "needs": sorted(self.needs), "shelterIds": sorted(self.chosen)}  # fmt: skip
+        if sent := await self._do("POST", "/v1/intake-requests", body):
+            self.chosen, self.needs = set(), set()
+        return sent
 
-    async def answer(self, request_id: int, accept: bool) -> bool:
-        body = {"decision": "accept"} if accept else {"decision": "decline", "reason": "満床 no bed"}
+    async def answer(self, request_id: int, accept: bool, reason: str | None = None) -> bool:
+        if not accept and reason is None:
+            self.declining = request_id  # ask why first
+            return False
+        self.declining = None
+        body = {"decision": "accept"} if accept else {"decision": "decline", "reason": reason}
         return await self._do("POST", f"/v1/intake-requests/{request_id}/responses", body)
 
-    async def place(self, request_id: int, shelter_id: int, name: str, birth_date: str) -> bool:
-        body = {"shelterId": shelter_id, "child": {"name": name, "birthDate": birth_date}}
-        return await self._do("POST", f"/v1/intake-requests/{request_id}/placement", body)
+    async def place(self, request_id: int, shelter_id: int) -> bool:
+        key = (request_id, shelter_id)
+        name, birth = self.names.get(key, "").strip(), self.births.get(key, "").strip()
+        if not name or not birth:
+            self.error = "name_and_birth_needed"
+            return False
+        body = {"shelterId": shelter_id, "child": {"name": name, "birthDate": birth}}
+        if placed := await self._do("POST", f"/v1/intake-requests/{request_id}/placement", body):
+            self.names.pop(key, None)
+            self.births.pop(key, None)
+        return placed
+
+    async def discharge(self, placement_id: int) -> bool:
+        return await self._do("POST", f"/v1/placements/{placement_id}/discharge", {})
 
     async def set_beds(self, shelter_id: int, category: str, capacity: int) -> bool:
         return await self._do("PUT", f"/v1/shelters/{shelter_id}/units/{category}", {"capacity": max(0, capacity)})

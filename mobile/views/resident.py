@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import flet as ft
 
+from mobile.state.i18n import LABELS
 from mobile.state.lists import ResidentModel
-from mobile.views.widgets import TARGET, Shell, error_line, heading, icon_button, local_time, stepper
+from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
 
 
 async def open_home(shell: Shell) -> ResidentModel:
@@ -29,19 +31,24 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         )
     ]
     place = None
-    for vacancy in model.vacancies[:20]:
+    for vacancy in model.vacancies:
         if model.place(vacancy["resourceId"]) != place:
             place = model.place(vacancy["resourceId"])
             controls.append(ft.Text(place, weight=ft.FontWeight.BOLD))
         when = f"{local_time(vacancy['start'])}–{local_time(vacancy['end'])}"
-        controls.append(
-            ft.Row(
-                [
-                    ft.Text(when, expand=True),
-                    ft.Button(t("book"), height=TARGET, on_click=shell.act(partial(model.book, vacancy))),
-                ]
+        action: ft.Control
+        if vacancy["state"] == "free":
+            action = ft.Button(t("book"), height=TARGET, on_click=partial(open_sheet, shell, model, vacancy))
+        elif (vacancy["resourceId"], vacancy["start"]) in model.mine:
+            action = ft.Text(t("your_booking"), color=MUTED)
+        elif (vacancy["resourceId"], vacancy["start"]) in model.waiting:
+            action = ft.Text(t("on_waitlist"), color=MUTED)
+        else:
+            action = ft.OutlinedButton(
+                t("join_waitlist"), height=TARGET, on_click=shell.act(partial(model.join_waitlist, vacancy))
             )
-        )
+        state = "" if vacancy["state"] == "free" else f" · {t('slot_' + vacancy['state'])}"
+        controls.append(ft.Row([ft.Text(f"{when}{state}", width=150), action], wrap=True))
 
     async def save_calendar() -> None:
         if (ics := await model.calendar()) is not None:
@@ -141,3 +148,75 @@ def lottery_card(shell: Shell, model: ResidentModel, lottery: dict[str, Any]) ->
             padding=12,
         )
     )
+
+
+def _sheet_content(
+    shell: Shell, model: ResidentModel, vacancy: dict[str, Any], redraw: Callable[[], None]
+) -> ft.Control:
+    t = shell.t
+    quote = model.quote(vacancy)
+    lines: list[ft.Control] = [
+        ft.Text(f"{model.place(vacancy['resourceId'])}", weight=ft.FontWeight.BOLD),
+        ft.Text(f"{vacancy['start'][:10]} {local_time(vacancy['start'])}–{local_time(vacancy['end'])}"),
+        ft.Text(f"{t('fee_resident')}: ¥{quote['resident']:,}", size=18, weight=ft.FontWeight.BOLD),
+    ]
+    if quote["nonResident"] is not None and quote["nonResident"] != quote["resident"]:
+        lines.append(ft.Text(f"{t('fee_non_resident')}: ¥{quote['nonResident']:,}", size=18))
+        lines.append(ft.Text(t("rate_by_address"), color=MUTED))
+    if quote["reductions"]:
+
+        async def pick(event: Any) -> None:
+            model.reduction = event.control.value or None
+            redraw()
+
+        options = ["", *quote["reductions"]]
+        lines += [
+            ft.Text(t("reduction")),
+            ft.RadioGroup(
+                ft.Column(
+                    [
+                        ft.Radio(value=o, label=t(o) if o in LABELS else o or t("no_reduction"), height=TARGET)
+                        for o in options
+                    ]
+                ),
+                value=model.reduction or "",
+                on_change=pick,
+            ),
+        ]
+    cancel_by, pay_by = quote["cancelBy"], quote["payBy"]
+    lines += [
+        ft.Text(f"{t('cancel_by')}: {cancel_by:%Y-%m-%d} {local_time(cancel_by)}"),
+        ft.Text(f"{t('pay_by')}: {pay_by:%Y-%m-%d} {local_time(pay_by)}"),
+    ]
+    return ft.Column(lines, tight=True, scroll=ft.ScrollMode.AUTO)
+
+
+async def open_sheet(shell: Shell, model: ResidentModel, vacancy: dict[str, Any], _: Any = None) -> None:
+    """The confirmation sheet: fee, reduction, cancellation and payment deadlines, then Confirm."""
+    t = shell.t
+    await model.ask_to_book(vacancy)
+
+    def redraw() -> None:
+        sheet.content = _sheet_content(shell, model, vacancy, redraw)
+        sheet.update()
+
+    async def confirm(_: Any) -> None:
+        shell.page.pop_dialog()
+        await model.confirm()
+        shell.render()
+
+    async def cancel(_: Any) -> None:
+        shell.page.pop_dialog()
+        await model.close_sheet()
+
+    sheet = ft.AlertDialog(
+        modal=True,
+        title=ft.Text(t("confirm_booking")),
+        content=ft.Text(""),
+        actions=[
+            ft.TextButton(t("back"), height=TARGET, on_click=cancel),
+            ft.Button(t("confirm"), height=TARGET, on_click=confirm),
+        ],
+    )
+    sheet.content = _sheet_content(shell, model, vacancy, redraw)
+    shell.page.show_dialog(sheet)

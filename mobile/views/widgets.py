@@ -47,16 +47,21 @@ def error_line(t: Translator, failure: Failure | None) -> list[ft.Control]:
     return [ft.Text(t.failure(failure), color=ft.Colors.RED_800)]
 
 
-def icon_button(icon: ft.IconData, label: str, on_click: Handler, *, disabled: bool = False) -> ft.IconButton:
-    """An icon with a name a screen reader says, at least 48 px square."""
-    return ft.IconButton(
-        icon,
-        on_click=on_click,
-        tooltip=label,  # also its accessible name
-        icon_size=28,
-        width=TARGET,
-        height=TARGET,
-        disabled=disabled,
+def icon_button(icon: ft.IconData, label: str, on_click: Handler, *, disabled: bool = False) -> ft.Control:
+    """An icon with a name a screen reader says, at least 48 px square. A tooltip does not reach the
+    browser's accessibility tree (the button came out nameless) and next to a label it is read
+    twice, so the name lives on the semantics only."""
+    return ft.Semantics(
+        content=ft.IconButton(
+            icon,
+            on_click=on_click,
+            icon_size=28,
+            width=TARGET,
+            height=TARGET,
+            disabled=disabled,
+        ),
+        label=label,
+        button=True,
     )
 
 

@@ -79,15 +79,17 @@ async def test_paramedic_sends_er_accepts_paramedic_sees_it(
             await browser.close()
 
 
-async def test_resident_books_a_slot_and_takes_it_to_their_calendar(
+async def test_resident_books_a_paid_slot_through_the_sheet_waits_for_a_booked_one_and_saves_to_calendar(
     http: httpx.AsyncClient, actors: Actors, web_client: str
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
     from tests.integration.facilities.conftest import make_venue
 
-    await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
-    parent = await actors.resident()
+    venue = await make_venue(http, actors, nonResidentFeePerUnit=None)  # ¥1000 an hour, 減免 child/disability
+    other, parent = await actors.resident(), await actors.resident()
+    taken = await http.post("/v1/bookings", json=venue.slot(1, 20), headers=other.headers)
+    assert taken.status_code == 201, taken.text
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     async with async_playwright() as playwright:
@@ -96,12 +98,28 @@ async def test_resident_books_a_slot_and_takes_it_to_their_calendar(
         try:
             await log_in(phone, web_client, parent)
             await expect(phone.get_by_text("水戸市総合体育館 · メインアリーナ")).to_be_visible(timeout=30_000)
-            await expect(phone.get_by_role("button", name="予約", exact=True)).to_have_count(12)
+            book = phone.get_by_role("button", name="予約", exact=True)
+            await expect(book).to_have_count(11)
             await snap(phone, "7-resident-vacancies.png")
-            await phone.get_by_role("button", name="予約", exact=True).first.click()
-            await expect(phone.get_by_role("button", name="予約", exact=True)).to_have_count(11, timeout=30_000)
-            await expect(phone.get_by_text("本予約", exact=False)).to_be_visible()
-            await snap(phone, "8-resident-booked.png")
+            await book.first.click()
+            # The sheet: the fee, the reduction, the deadlines; nothing booked yet.
+            await expect(phone.get_by_text("予約の確認")).to_be_visible(timeout=30_000)
+            await expect(phone.get_by_text("料金 (市民): ¥1,000")).to_be_visible()
+            await expect(phone.get_by_text("無料キャンセル期限", exact=False)).to_be_visible()
+            await expect(phone.get_by_text("支払期限", exact=False)).to_be_visible()
+            await phone.get_by_role("radio", name="子ども").click()
+            await expect(phone.get_by_text("料金 (市民): ¥500")).to_be_visible(timeout=30_000)
+            await snap(phone, "8-resident-confirmation-sheet.png")
+            await phone.get_by_role("button", name="予約を確定").click()
+            await expect(book).to_have_count(10, timeout=30_000)
+            await expect(phone.get_by_text("¥500", exact=False)).to_be_visible()
+            await snap(phone, "9-resident-booked.png")
+
+            # The slot someone else booked is there, with the waitlist.
+            await phone.get_by_role("button", name="キャンセル待ちに登録").click()
+            await expect(phone.get_by_text("キャンセル待ち中")).to_be_visible(timeout=30_000)
+            await snap(phone, "10-resident-on-waitlist.png")
+
             async with phone.expect_download(timeout=30_000) as saved:
                 await phone.get_by_role("button", name="カレンダーに追加").click()
             download = await saved.value

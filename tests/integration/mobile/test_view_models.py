@@ -176,9 +176,16 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
     assert (applied["status"], approved.status_code) == ("pending", 201)
     await model.load()
     assert len(model.vacancies) == 12
-    assert await model.book(model.vacancies[0])
+    # The sheet first: nothing is booked until the resident confirms what they saw.
+    await model.ask_to_book(model.vacancies[0])
+    quote = model.quote(model.vacancies[0])
+    assert (quote["resident"], quote["nonResident"]) == (0, None)
+    assert await model.confirm()
+    assert model.confirming is None
     assert [b["status"] for b in model.bookings] == ["confirmed"]
-    assert len(model.vacancies) == 11
+    # The booked slot stays on screen (for the waitlist), no longer free.
+    assert [v["state"] for v in model.vacancies].count("free") == 11
+    assert len(model.vacancies) == 12
     booking = model.bookings[0]
     assert model.place(booking["resourceId"]) == model.place(model.vacancies[0]["resourceId"])
     assert model.place(booking["resourceId"]) == "水戸市総合体育館 · メインアリーナ"
@@ -205,28 +212,70 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
 
     center = await actors.organization("guidance_center")
     caseworker = await actors.member("guidance_center", "caseworker", center)
-    shelter = await actors.organization("shelter")
+    shelter, other, unasked = [await actors.organization("shelter") for _ in range(3)]
     staff = await actors.member("shelter", "staff", shelter)
-    await http.put(f"/v1/shelters/{shelter}/units/6-12:female", json={"capacity": 2}, headers=staff.headers)
+    other_staff = await actors.member("shelter", "staff", other)
+    unasked_staff = await actors.member("shelter", "staff", unasked)
+    for owner, who in ((shelter, staff), (other, other_staff), (unasked, unasked_staff)):
+        for category in ("0-5:any", "6-12:female"):
+            await http.put(f"/v1/shelters/{owner}/units/{category}", json={"capacity": 2}, headers=who.headers)
     worker_api, staff_api = await signed_in(base_url, caseworker.email), await signed_in(base_url, staff.email)
-    worker, desk = IntakeModel(worker_api), IntakeModel(staff_api)
-    await worker.load()
-    await desk.load()
-    assert worker.shelters == [shelter]
+    other_api = await signed_in(base_url, other_staff.email)
+    worker, desk, other_desk = IntakeModel(worker_api), IntakeModel(staff_api), IntakeModel(other_api)
+    for model in (worker, desk, other_desk):
+        await model.load()
+    assert worker.shelters == sorted([shelter, other, unasked])
+
+    # A 3-year-old boy: the age decides the band, and small children share a unit here.
+    worker.sex = "male"
+    await worker.set_age(3)
+    assert worker.category == "0-5:any"
+    await worker.set_age(9)
+    assert worker.category == "6-12:male"  # no shared 6-12 unit anywhere: the boys' one, by default
+    worker.sex = "female"
+    assert worker.category == "6-12:female"
+    worker.sex = "male"
+    await worker.set_age(3)
+    assert worker.free_beds(shelter) == 2
+    worker.urgency = "emergency"
+    worker.needs = {"allergy_care"}
+    assert not await worker.send_request()  # nobody chosen: nothing sent
+    assert worker.error == "choose_shelters"
+    await worker.choose(shelter, True)
+    await worker.choose(other, True)
     assert await worker.send_request()
+    [request] = worker.requests
+    assert (request["ageYears"], request["sex"], request["category"], request["urgency"], request["needs"]) == (
+        3, "male", "0-5:any", "emergency", ["allergy_care"],
+    )  # fmt: skip
+    assert sorted(t["shelterId"] for t in request["targets"]) == sorted([shelter, other])
+
+    # The other shelter declines: first the question why, then the reason goes out as a code.
+    await other_desk.load()
+    assert not await other_desk.answer(request["id"], accept=False)
+    assert other_desk.declining == request["id"]
+    assert await other_desk.answer(request["id"], accept=False, reason="no_beds")
+    assert other_desk.declining is None
     await desk.load()
-    [request] = desk.requests
-    assert "child" not in request
+    assert "child" not in desk.requests[0]
     assert await desk.answer(request["id"], accept=True)
     await worker.load()
-    assert worker.requests[0]["targets"][0]["status"] == "accepted"
-    assert await worker.place(request["id"], shelter, "高橋 結衣", "2017-05-05")
+    answers = {t["shelterId"]: (t["status"], t["reason"]) for t in worker.requests[0]["targets"]}
+    assert answers == {shelter: ("accepted", None), other: ("declined", "no_beds")}
+
+    assert not await worker.place(request["id"], shelter)  # no name yet: nothing sent
+    worker.names[(request["id"], shelter)] = "高橋 陽太"
+    worker.births[(request["id"], shelter)] = "2023-05-05"
+    assert await worker.place(request["id"], shelter)
     await desk.load()
-    assert desk.requests[0]["child"]["name"] == "高橋 結衣"
+    assert desk.requests[0]["child"]["name"] == "高橋 陽太"
+    assert desk.free_beds(shelter, "0-5:any") == 1
+    assert await desk.discharge(desk.requests[0]["placement"]["id"])
+    assert desk.free_beds(shelter, "0-5:any") == 2
     assert await desk.set_beds(shelter, "6-12:female", 3)
-    assert [v["capacity"] for v in desk.vacancies] == [3]
-    await worker_api.close()
-    await staff_api.close()
+    assert desk.free_beds(shelter, "6-12:female") == 3
+    for api in (worker_api, staff_api, other_api):
+        await api.close()
 
 
 async def test_resident_takes_a_waitlist_offer_in_one_tap(
@@ -248,6 +297,47 @@ async def test_resident_takes_a_waitlist_offer_in_one_tap(
     assert held["status"] == "held"
     assert await model.take_hold(held)
     assert [(b["id"], b["status"]) for b in model.bookings] == [(held["id"], "confirmed")]
+    await api.close()
+
+
+async def test_resident_confirms_a_paid_slot_with_a_reduction_and_waits_for_a_booked_one(
+    base_url: str, actors: Actors, http: httpx.AsyncClient
+) -> None:
+    from datetime import datetime, timedelta
+
+    from mobile.state.lists import ResidentModel
+    from schema.time import TOKYO, local_hhmm
+    from tests.integration.facilities.conftest import make_venue
+
+    venue = await make_venue(http, actors)  # ¥1000 an hour, ¥1500 for non-residents, 減免 child 50 %
+    other, me = await actors.resident(), await actors.resident()
+    taken = venue.slot(2, 10)
+    assert (await http.post("/v1/bookings", json=taken, headers=other.headers)).status_code == 201
+    api = await signed_in(base_url, me.email)
+    model = ResidentModel(api)
+    model.day = datetime.now(TOKYO).date() + timedelta(days=2)
+    await model.load()
+    states = {local_hhmm(v["start"]): v["state"] for v in model.vacancies}
+    assert states["10:00"] == "booked"  # shown, not hidden
+    free = next(v for v in model.vacancies if v["state"] == "free")
+    await model.ask_to_book(free)
+    quote = model.quote(free)
+    assert (quote["resident"], quote["nonResident"], quote["reductions"]) == (1000, 1500, ["child", "disability"])
+    assert quote["cancelBy"] == datetime.fromisoformat(free["start"]) - timedelta(hours=24)
+    model.reduction = "child"
+    quote = model.quote(free)
+    assert (quote["resident"], quote["nonResident"]) == (500, 750)
+    assert await model.confirm()
+    [booking] = model.bookings
+    # The server picks the rate from the registered address (this test resident has none): the
+    # sheet showed both, and the fee charged is one of them, the reduction applied.
+    assert booking["fee"] == quote["nonResident"]
+    assert (booking["reduction"], booking["status"]) == ("child", "provisional")
+    assert booking["payBy"] is not None
+
+    booked = next(v for v in model.vacancies if v["state"] == "booked" and local_hhmm(v["start"]) == "10:00")
+    assert await model.join_waitlist(booked)
+    assert (booked["resourceId"], booked["start"]) in model.waiting
     await api.close()
 
 
