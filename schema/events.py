@@ -58,6 +58,14 @@ class BookingCancelled(Event, tag="booking.cancelled"):
     reason: str | None = None
 
 
+class BookingPaymentDue(Event, tag="booking.payment_due"):
+    """A provisional booking's payment deadline is tomorrow (sent once per booking)."""
+
+    booking_id: int
+    resource_id: int
+    pay_by: str
+
+
 class VacancyChanged(Event, tag="vacancy.changed"):
     """Something on this facility's board changed on `date` (Asia/Tokyo); refetch /v1/vacancies."""
 
@@ -231,6 +239,7 @@ AnyEvent = (
     | LiveAccessRevoked
     | BookingCreated
     | BookingCancelled
+    | BookingPaymentDue
     | VacancyChanged
     | WaitlistOffered
     | EmsRequestCreated

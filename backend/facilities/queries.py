@@ -257,3 +257,14 @@ WITH b AS (
 )
 SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
 """
+
+# Provisional bookings whose deadline falls on `$2` (a Tokyo date) and that were not reminded yet;
+# still ahead of now, since one that ran out is released instead.
+MARK_PAYMENT_DUE_TOMORROW = """
+UPDATE bookings SET payment_reminded_at = $1
+ WHERE id IN (SELECT id FROM bookings
+               WHERE status = 'provisional' AND payment_reminded_at IS NULL AND pay_by > $1
+                 AND (pay_by AT TIME ZONE 'Asia/Tokyo')::date = $2
+               ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING id, account_id, resource_id, pay_by
+"""
