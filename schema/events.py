@@ -218,6 +218,21 @@ class ResourceChanged(Event, tag="resource.changed"):
     resource_id: int | None
 
 
+class ResidencyChanged(Event, tag="residency.changed"):
+    """Your declared residency was verified, declined or ended: refetch GET /v1/me/residency."""
+
+    residency_id: int
+    municipality_id: int
+    status: str
+
+
+class ResidencyRequested(Event, tag="residency.requested"):
+    """A resident declared this municipality: GET /v1/municipalities/{id}/residency-requests."""
+
+    residency_id: int
+    municipality_id: int
+
+
 class LotteryCancelled(Event, tag="lottery.cancelled"):
     """The lottery you applied to was cancelled before its close; nothing was drawn."""
 
@@ -266,6 +281,8 @@ AnyEvent = (
     | BookingNoShow
     | ResourceChanged
     | LotteryCancelled
+    | ResidencyChanged
+    | ResidencyRequested
 )
 
 

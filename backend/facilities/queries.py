@@ -37,7 +37,7 @@ SELECT r.*, coalesce((SELECT jsonb_object_agg(category, percent) FROM fee_reduct
 RESOURCE_FOR_BOOKING = """
 SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
        (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent,
-       (SELECT municipality_id FROM accounts WHERE id = $3) AS booker_municipality_id
+       verified_municipality($3) AS booker_municipality_id
   FROM resources r JOIN facilities f ON f.id = r.facility_id
  WHERE r.id = $1
 """
@@ -54,7 +54,7 @@ SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
 BOOKING_CHECKS = """
 SELECT r.*, f.municipality_id, f.organization_id,
        (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent,
-       (SELECT municipality_id FROM accounts WHERE id = $3) AS booker_municipality_id,
+       verified_municipality($3) AS booker_municipality_id,
        EXISTS (SELECT 1 FROM lottery_resources lr JOIN lotteries l ON l.id = lr.lottery_id
                 WHERE lr.resource_id = r.id AND l.month = $6 AND ($7 < l.first_come_at OR l.drawn_at IS NULL))
            AS lottery_month,
