@@ -39,6 +39,12 @@ async def release_expired_bookings(ctx: AppContext) -> None:
         log.info("released %d expired bookings/holds", released)
 
 
+async def remind_payment_due_tomorrow(ctx: AppContext) -> None:
+    reminded = await FacilityService(ctx).remind_payment_due()
+    if reminded:
+        log.info("reminded %d bookers of tomorrow's payment deadline", reminded)
+
+
 async def pass_on_expired_childcare_holds(ctx: AppContext) -> None:
     if await ChildcareService(ctx).expire_holds():
         log.info("passed on expired childcare holds")
@@ -69,6 +75,7 @@ async def forget_old_idempotency_keys(ctx: AppContext) -> None:
 
 SWEEP_STEPS: tuple[SweepStep, ...] = (
     release_expired_bookings,
+    remind_payment_due_tomorrow,
     pass_on_expired_childcare_holds,
     send_childcare_reminders,
     realert_unanswered_hospital_requests,

@@ -210,3 +210,37 @@ __all__ = [
     "SessionCreate",
     "SessionInfo",
 ]
+
+
+ResidencyStatus = Literal["pending", "verified", "declined", "ended"]
+
+
+class ResidencyDeclaration(Input):
+    municipality_id: MunicipalityId
+
+
+class Residency(Wire):
+    """The caller's declared municipality of residence and where its verification stands: only
+    `verified` gives resident fees, the resident booking horizon and the lottery's resident tier."""
+
+    id: int
+    municipality_id: int
+    status: ResidencyStatus
+    declared_at: datetime
+    decided_at: datetime | None
+    decline_reason: str | None
+
+
+class ResidencyRequest(Wire):
+    """A declaration waiting in the municipality's queue: whom to check at the counter."""
+
+    id: int
+    account_id: int
+    display_name: str
+    email: str
+    municipality_id: int
+    declared_at: datetime
+
+
+class ResidencyDecline(Input):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]

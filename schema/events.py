@@ -58,6 +58,14 @@ class BookingCancelled(Event, tag="booking.cancelled"):
     reason: str | None = None
 
 
+class BookingPaymentDue(Event, tag="booking.payment_due"):
+    """A provisional booking's payment deadline is tomorrow (sent once per booking)."""
+
+    booking_id: int
+    resource_id: int
+    pay_by: str
+
+
 class VacancyChanged(Event, tag="vacancy.changed"):
     """Something on this facility's board changed on `date` (Asia/Tokyo); refetch /v1/vacancies."""
 
@@ -210,6 +218,21 @@ class ResourceChanged(Event, tag="resource.changed"):
     resource_id: int | None
 
 
+class ResidencyChanged(Event, tag="residency.changed"):
+    """Your declared residency was verified, declined or ended: refetch GET /v1/me/residency."""
+
+    residency_id: int
+    municipality_id: int
+    status: str
+
+
+class ResidencyRequested(Event, tag="residency.requested"):
+    """A resident declared this municipality: GET /v1/municipalities/{id}/residency-requests."""
+
+    residency_id: int
+    municipality_id: int
+
+
 class LotteryCancelled(Event, tag="lottery.cancelled"):
     """The lottery you applied to was cancelled before its close; nothing was drawn."""
 
@@ -231,6 +254,7 @@ AnyEvent = (
     | LiveAccessRevoked
     | BookingCreated
     | BookingCancelled
+    | BookingPaymentDue
     | VacancyChanged
     | WaitlistOffered
     | EmsRequestCreated
@@ -257,6 +281,8 @@ AnyEvent = (
     | BookingNoShow
     | ResourceChanged
     | LotteryCancelled
+    | ResidencyChanged
+    | ResidencyRequested
 )
 
 

@@ -85,6 +85,17 @@ class Actors:
         assert session.status_code == 201, session.text
         return Actor(account_id=account_id, email=email, token=session.json()["token"])
 
+    async def lives_in(self, actor: Actor, municipality_id: int) -> None:
+        """A residency already verified at the counter (the API path is tested in test_residency.py)."""
+        now = datetime.now(UTC)
+        await self.db.execute(
+            "INSERT INTO residencies (account_id, municipality_id, status, declared_at, decided_at)"
+            " VALUES ($1, $2, 'verified', $3, $3)",
+            actor.account_id,
+            municipality_id,
+            now,
+        )
+
     async def many_residents(self, count: int) -> list[Actor]:
         """Signed-in residents made straight in the database (same token scheme as login), for races."""
         now = datetime.now(UTC)

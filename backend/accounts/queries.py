@@ -121,6 +121,9 @@ FORGET_ACCOUNT_TOKENS = "DELETE FROM account_tokens WHERE account_id = $1"
 
 FORGET_QUEUED_MAIL = "DELETE FROM email_outbox WHERE account_id = $1"
 
+# Where someone lives is personal; an erased account is nobody's resident.
+FORGET_RESIDENCIES = "DELETE FROM residencies WHERE account_id = $1"
+
 REVOKE_MEMBERSHIPS = "DELETE FROM memberships WHERE account_id = $1"
 
 # The export: every table's rows that name the account, as JSON (no secrets: hashes are left out).
@@ -137,6 +140,8 @@ _EXPORT_ROWS: dict[str, str] = {
     " WHERE c.parent_id = $1 ORDER BY a.id",
     "childcareReservations": "SELECT r.* FROM childcare_reservations r JOIN children c ON c.id = r.child_id"
     " WHERE c.parent_id = $1 ORDER BY r.id",
+    "residencies": "SELECT id, municipality_id, status, declared_at, decided_at, decline_reason, ended_at"
+    " FROM residencies WHERE account_id = $1 ORDER BY id",
     "devices": "SELECT id, platform, locale, created_at, deactivated_at FROM devices WHERE account_id = $1",
     "audit": "SELECT * FROM audit WHERE subject_type = 'account' AND subject_id = $1::bigint::text ORDER BY id",
     "mail": "SELECT id, kind, to_address, status, created_at, sent_at FROM email_outbox WHERE account_id = $1"
@@ -260,3 +265,49 @@ CLEAR_LOGIN_FAILURES = "DELETE FROM login_throttle WHERE bucket = $1"
 EXPORT_QUERIES: dict[str, str] = {
     name: f"SELECT coalesce(jsonb_agg(to_jsonb(x)), '[]'::jsonb) FROM ({rows}) x" for name, rows in _EXPORT_ROWS.items()
 }
+
+# -- residency ------------------------------------------------------------------------------------
+
+MUNICIPALITY_EXISTS = "SELECT EXISTS (SELECT 1 FROM municipalities WHERE id = $1)"
+
+RESIDENCY_COLUMNS = "id, municipality_id, status, declared_at, decided_at, decline_reason"
+
+LIVE_RESIDENCY = f"""
+SELECT {RESIDENCY_COLUMNS} FROM residencies WHERE account_id = $1 AND status IN ('pending', 'verified')
+"""
+
+# The newest declaration, whatever became of it (a declined one stays visible with its reason).
+CURRENT_RESIDENCY = f"""
+SELECT {RESIDENCY_COLUMNS} FROM residencies WHERE account_id = $1 AND status <> 'ended' ORDER BY id DESC LIMIT 1
+"""
+
+END_RESIDENCY = "UPDATE residencies SET status = 'ended', ended_at = $2 WHERE id = $1"
+
+INSERT_RESIDENCY = f"""
+INSERT INTO residencies (account_id, municipality_id, status, declared_at) VALUES ($1, $2, 'pending', $3)
+RETURNING {RESIDENCY_COLUMNS}
+"""
+
+# Organisations of this municipality whose staff hear of a new declaration.
+MUNICIPALITY_OFFICES = """
+SELECT id FROM organizations WHERE kind = 'municipality' AND municipality_id = $1 AND deactivated_at IS NULL
+"""
+
+MUNICIPALITIES_OF_ORGANIZATIONS = "SELECT municipality_id FROM organizations WHERE id = ANY($1::bigint[])"
+
+RESIDENCY_QUEUE = """
+SELECT r.id, r.account_id, a.display_name, a.email, r.municipality_id, r.declared_at
+  FROM residencies r JOIN accounts a ON a.id = r.account_id
+ WHERE r.municipality_id = $1 AND r.status = 'pending' AND r.id > $2
+ ORDER BY r.id LIMIT $3
+"""
+
+RESIDENCY_FOR_DECISION = """
+SELECT id, account_id, status FROM residencies WHERE id = $1 AND municipality_id = $2 FOR UPDATE
+"""
+
+DECIDE_RESIDENCY = f"""
+UPDATE residencies SET status = $2, decided_at = $3, decided_by = $4, decline_reason = $5
+ WHERE id = $1 AND status = 'pending'
+RETURNING {RESIDENCY_COLUMNS}
+"""

@@ -11,17 +11,21 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.accounts.erasure import delete_account
 from backend.accounts.pages import link_page
+from backend.accounts.residency import ResidencyService
 from backend.accounts.service import AccountService
 from backend.auth import (
     ANY_ADMIN,
     PREFECTURE_ADMIN,
     PUBLIC,
     SIGNED_IN,
+    VERIFIED,
     Caller,
+    Member,
 )
 from backend.context import app_context
 from backend.errors import DomainError
 from backend.organizations.routes import route_handlers as organization_handlers
+from backend.pagination import Cursor, Limit, id_cursor, page
 from schema.accounts import (
     Account,
     AccountCreate,
@@ -38,6 +42,10 @@ from schema.accounts import (
     PasswordReset,
     PasswordResetRequest,
     ProfileUpdate,
+    Residency,
+    ResidencyDeclaration,
+    ResidencyDecline,
+    ResidencyRequest,
     Session,
     SessionCreate,
     SessionInfo,
@@ -52,6 +60,13 @@ LinkTokenParam = Annotated[str, PathParameter(min_length=10, max_length=100, pat
 
 def account_service(state: State) -> AccountService:
     return AccountService(app_context(state))
+
+
+def residency_service(state: State) -> ResidencyService:
+    return ResidencyService(app_context(state))
+
+
+MUNICIPAL_STAFF = (Member("municipality", "staff"), Member("municipality", "admin"))
 
 
 @post("/v1/accounts", access=PUBLIC, operation_id="createAccount")
@@ -175,6 +190,74 @@ async def update_me(
 ) -> Me:
     """Change the display name, language or notification preferences (per kind and channel)."""
     return await accounts.update_profile(caller, data)
+
+
+@put("/v1/me/residency", access=VERIFIED, operation_id="declareResidency")
+async def declare_residency(
+    data: JSONBody[ResidencyDeclaration],
+    caller: NamedDependency[Caller],
+    residencies: NamedDependency[ResidencyService],
+) -> Residency:
+    """Declare the municipality you live in; it counts once that municipality verifies it. A move
+    (another municipality) ends the current residency, verified or not; the same one again changes nothing."""
+    return await residencies.declare(caller, data.municipality_id)
+
+
+@get("/v1/me/residency", access=SIGNED_IN, operation_id="getMyResidency")
+async def get_residency(caller: NamedDependency[Caller], residencies: NamedDependency[ResidencyService]) -> Residency:
+    """The caller's newest declaration and its state (pending, verified, or declined with the reason)."""
+    return await residencies.current(caller)
+
+
+@get(
+    "/v1/municipalities/{municipality_id:int}/residency-requests",
+    access=MUNICIPAL_STAFF,
+    operation_id="listResidencyRequests",
+)
+async def list_residency_requests(
+    request: Request[Any, Any, Any],
+    municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+    caller: NamedDependency[Caller],
+    residencies: NamedDependency[ResidencyService],
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[ResidencyRequest]]:
+    """Declarations waiting for this municipality's check, oldest first."""
+    items = await residencies.queue(caller, municipality_id, id_cursor(cursor), limit)
+    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+
+
+@post(
+    "/v1/municipalities/{municipality_id:int}/residency-requests/{residency_id:int}/approve",
+    access=MUNICIPAL_STAFF,
+    operation_id="approveResidency",
+    status_code=200,
+)
+async def approve_residency(
+    municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+    residency_id: IdParam,
+    caller: NamedDependency[Caller],
+    residencies: NamedDependency[ResidencyService],
+) -> Residency:
+    """The residence record was checked: from now on the account is this municipality's resident."""
+    return await residencies.decide(caller, municipality_id, residency_id, approve=True, reason=None)
+
+
+@post(
+    "/v1/municipalities/{municipality_id:int}/residency-requests/{residency_id:int}/decline",
+    access=MUNICIPAL_STAFF,
+    operation_id="declineResidency",
+    status_code=200,
+)
+async def decline_residency(
+    municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+    residency_id: IdParam,
+    data: JSONBody[ResidencyDecline],
+    caller: NamedDependency[Caller],
+    residencies: NamedDependency[ResidencyService],
+) -> Residency:
+    """Not a resident here (the reason is shown to the person)."""
+    return await residencies.decide(caller, municipality_id, residency_id, approve=False, reason=data.reason)
 
 
 @get("/v1/me/sessions", access=SIGNED_IN, operation_id="listMySessions")
@@ -316,6 +399,11 @@ router = Router(
         revoke_other_sessions,
         export_me,
         delete_me,
+        declare_residency,
+        get_residency,
+        list_residency_requests,
+        approve_residency,
+        decline_residency,
         create_organization,
         invite,
         list_invitations,
@@ -325,5 +413,8 @@ router = Router(
         create_realtime_ticket,
         *organization_handlers,
     ],
-    dependencies={"accounts": Provide(account_service, sync_to_thread=False)},
+    dependencies={
+        "accounts": Provide(account_service, sync_to_thread=False),
+        "residencies": Provide(residency_service, sync_to_thread=False),
+    },
 )

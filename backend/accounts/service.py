@@ -353,6 +353,7 @@ class AccountService:
                 queries.FORGET_DEVICES,
                 queries.FORGET_ACCOUNT_TOKENS,
                 queries.FORGET_QUEUED_MAIL,
+                queries.FORGET_RESIDENCIES,
             ):
                 await conn.execute(statement, caller.account_id)
             await conn.execute(queries.ERASE_ACCOUNT, caller.account_id, at)

@@ -25,10 +25,10 @@ RETURNING id
 """
 
 CHILD = """
-SELECT c.*, a.municipality_id AS parent_municipality_id,
+SELECT c.*, verified_municipality(c.parent_id) AS parent_municipality_id,
        coalesce(array(SELECT nursery_id FROM child_approvals WHERE child_id = c.id ORDER BY nursery_id), '{}')
            AS approved_nursery_ids
-  FROM children c JOIN accounts a ON a.id = c.parent_id WHERE c.id = $1
+  FROM children c WHERE c.id = $1
 """
 
 # Nurseries where the child is approved or has (had) a reservation: their staff may see the child.

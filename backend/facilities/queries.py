@@ -37,7 +37,7 @@ SELECT r.*, coalesce((SELECT jsonb_object_agg(category, percent) FROM fee_reduct
 RESOURCE_FOR_BOOKING = """
 SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
        (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent,
-       (SELECT municipality_id FROM accounts WHERE id = $3) AS booker_municipality_id
+       verified_municipality($3) AS booker_municipality_id
   FROM resources r JOIN facilities f ON f.id = r.facility_id
  WHERE r.id = $1
 """
@@ -54,7 +54,7 @@ SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
 BOOKING_CHECKS = """
 SELECT r.*, f.municipality_id, f.organization_id,
        (SELECT percent FROM fee_reductions WHERE resource_id = r.id AND category = $2) AS reduction_percent,
-       (SELECT municipality_id FROM accounts WHERE id = $3) AS booker_municipality_id,
+       verified_municipality($3) AS booker_municipality_id,
        EXISTS (SELECT 1 FROM lottery_resources lr JOIN lotteries l ON l.id = lr.lottery_id
                 WHERE lr.resource_id = r.id AND l.month = $6 AND ($7 < l.first_come_at OR l.drawn_at IS NULL))
            AS lottery_month,
@@ -256,4 +256,15 @@ WITH b AS (
     RETURNING *
 )
 SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
+"""
+
+# Provisional bookings whose deadline falls on `$2` (a Tokyo date) and that were not reminded yet;
+# still ahead of now, since one that ran out is released instead.
+MARK_PAYMENT_DUE_TOMORROW = """
+UPDATE bookings SET payment_reminded_at = $1
+ WHERE id IN (SELECT id FROM bookings
+               WHERE status = 'provisional' AND payment_reminded_at IS NULL AND pay_by > $1
+                 AND (pay_by AT TIME ZONE 'Asia/Tokyo')::date = $2
+               ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING id, account_id, resource_id, pay_by
 """

@@ -30,6 +30,7 @@ from backend.db import TRANSIENT_FAILURES, retry_transient
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.facilities import backoffice_queries, queries
 from backend.facilities.slots import (
+    TOKYO,
     day_bounds,
     local_date,
     mark_closed_and_unopened,
@@ -39,7 +40,14 @@ from backend.facilities.slots import (
 )
 from backend.outbox import emit, emit_all, outbox_columns
 from schema.base import FieldError
-from schema.events import BookingCancelled, BookingCreated, Event, VacancyChanged, WaitlistOffered
+from schema.events import (
+    BookingCancelled,
+    BookingCreated,
+    BookingPaymentDue,
+    Event,
+    VacancyChanged,
+    WaitlistOffered,
+)
 from schema.facilities import (
     Booking,
     BookingCancel,
@@ -605,6 +613,30 @@ class FacilityService:
                     # Nothing of this slot was written; the next sweep (or the next booking there) frees it.
                     log.warning("releasing resource %s: %s", slot["resource_id"], failure.sqlstate)
         return released
+
+    async def remind_payment_due(self, batch: int = 500) -> int:
+        """The day before a provisional booking's payment deadline (Tokyo date), tell its booker,
+        once: the booking is marked in the same statement that picks it, so a second sweeper (or
+        the next round) finds nothing left to remind."""
+        now = self.ctx.clock.now()
+        tomorrow = now.astimezone(TOKYO).date() + timedelta(days=1)
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.MARK_PAYMENT_DUE_TOMORROW, now, tomorrow, batch)
+            if rows:
+                await emit_all(
+                    conn,
+                    [
+                        (
+                            f"user:{r['account_id']}",
+                            BookingPaymentDue(
+                                booking_id=r["id"], resource_id=r["resource_id"], pay_by=r["pay_by"].isoformat()
+                            ),
+                        )
+                        for r in rows
+                    ],
+                    at=now,
+                )
+        return len(rows)
 
     async def _free_expired(
         self, conn: asyncpg.Connection, resource_id: int, during: Range[datetime], now: datetime

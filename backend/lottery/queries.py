@@ -30,7 +30,8 @@ LOTTERY_FOR_UPDATE = "SELECT * FROM lotteries WHERE id = $1 FOR UPDATE"
 
 APPLICATIONS_OF = "SELECT count(*) FROM lottery_applications WHERE lottery_id = $1 AND account_id = $2"
 
-ACCOUNT_MUNICIPALITY = "SELECT municipality_id FROM accounts WHERE id = $1"
+# Only a verified residency puts an applicant in the resident tier (a declaration alone does not).
+ACCOUNT_MUNICIPALITY = "SELECT verified_municipality($1)"
 
 INSERT_APPLICATION = """
 INSERT INTO lottery_applications (lottery_id, account_id, pseudonym, resident, created_at)

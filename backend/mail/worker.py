@@ -26,6 +26,7 @@ import asyncpg
 
 from backend.context import AppContext
 from backend.mail import queries
+from backend.mail.notices import MailNotifier
 
 log = logging.getLogger("musubi.mail")
 
@@ -53,11 +54,13 @@ class MailWorker:
     async def run(self) -> None:
         while True:
             try:
+                # Notices first, so a round sends what it has just planned.
+                planned = await MailNotifier(self.ctx).plan()
                 sent = await self.send_due()
             except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
                 log.warning("mail round failed (%r); trying again", exc)
-                sent = 0
-            if not sent:
+                planned = sent = 0
+            if not planned and not sent:
                 await asyncio.sleep(self.poll_interval_s)
 
     async def send_due(self) -> int:

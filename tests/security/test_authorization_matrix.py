@@ -61,6 +61,15 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/me/export"): SIGNED_IN,
     ("DELETE", "/v1/me/sessions"): SIGNED_IN,
     ("DELETE", "/v1/me"): SIGNED_IN,
+    ("PUT", "/v1/me/residency"): SIGNED_IN,
+    ("GET", "/v1/me/residency"): SIGNED_IN,
+    ("GET", "/v1/municipalities/{municipality_id:int}/residency-requests"): frozenset({"municipality_staff"}),
+    ("POST", "/v1/municipalities/{municipality_id:int}/residency-requests/{residency_id:int}/approve"): frozenset(
+        {"municipality_staff"}
+    ),
+    ("POST", "/v1/municipalities/{municipality_id:int}/residency-requests/{residency_id:int}/decline"): frozenset(
+        {"municipality_staff"}
+    ),
     ("POST", "/v1/organizations"): frozenset({"prefecture_admin"}),
     ("POST", "/v1/organizations/{organization_id:int}/invitations"): frozenset({"hospital_admin", "prefecture_admin"}),
     ("GET", "/v1/organizations/{organization_id:int}/invitations"): frozenset({"hospital_admin", "prefecture_admin"}),
@@ -295,6 +304,9 @@ async def test_allowed_roles_of_another_organisation_get_404(
         ("er_staff", "PUT", f"/v1/hospitals/{foreign['hospital']}/board/cardiology",
          {"status": "accepting", "until": "2099-01-01T00:00:00+09:00"}),
         ("municipality_staff", "PUT", "/v1/municipalities/2/childcare-quota", {"monthlyHours": 10}),
+        ("municipality_staff", "GET", "/v1/municipalities/2/residency-requests", None),
+        ("municipality_staff", "POST", "/v1/municipalities/2/residency-requests/1/approve", None),
+        ("municipality_staff", "POST", "/v1/municipalities/2/residency-requests/1/decline", {"reason": "x"}),
         ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}", None),
         ("hospital_admin", "PATCH", f"/v1/organizations/{foreign['hospital']}", {"name": "Mine now"}),
         ("hospital_admin", "GET", f"/v1/organizations/{foreign['hospital']}/members", None),

@@ -60,8 +60,8 @@ async def test_fees_residents_non_residents_and_reductions(
     http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
 ) -> None:
     resident, visitor = await actors.resident(), await actors.resident()
-    await db.execute("UPDATE accounts SET municipality_id = 1 WHERE id = $1", resident.account_id)
-    await db.execute("UPDATE accounts SET municipality_id = 2 WHERE id = $1", visitor.account_id)
+    await actors.lives_in(resident, 1)
+    await actors.lives_in(visitor, 2)
     home = (await http.post("/v1/bookings", json=venue.slot(5, 9, units=2), headers=resident.headers)).json()
     away = (await http.post("/v1/bookings", json=venue.slot(5, 11, units=2), headers=visitor.headers)).json()
     child = (

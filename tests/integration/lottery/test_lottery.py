@@ -72,9 +72,9 @@ async def test_lottery_from_commitment_to_verified_draw(
     residents = [await actors.resident() for _ in range(3)]
     visitors = [await actors.resident() for _ in range(3)]
     for person in residents:
-        await db.execute("UPDATE accounts SET municipality_id = 1 WHERE id = $1", person.account_id)
+        await actors.lives_in(person, 1)
     for person in visitors:
-        await db.execute("UPDATE accounts SET municipality_id = 9 WHERE id = $1", person.account_id)
+        await actors.lives_in(person, 9)
     # Everyone wants the 10th at 10:00 first; second and third choices differ.
     for n, person in enumerate([*residents, *visitors]):
         applied = await apply(http, person, lottery["id"], venue, (10, 10), (10, 11 + n % 3), (11, 9 + n))
