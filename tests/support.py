@@ -80,6 +80,21 @@ class Actors:
         assert body, f"no {kind} mail queued for account {account_id}"
         return token_in(body)
 
+    async def invite(self, admin: Actor, organization_id: int, invitee: Actor, role: str) -> str:
+        """The admin invites the person's address; the token of the mailed link (read from the outbox)."""
+        sent = await self.http.post(
+            f"/v1/organizations/{organization_id}/invitations",
+            json={"email": invitee.email, "role": role},
+            headers=admin.headers,
+        )
+        assert sent.status_code == 201, sent.text
+        body = await self.db.fetchval(
+            "SELECT body_text FROM email_outbox WHERE lower(to_address) = lower($1) ORDER BY id DESC LIMIT 1",
+            invitee.email,
+        )
+        assert body, f"no invitation mailed to {invitee.email}"
+        return token_in(body)
+
     async def login(self, email: str, account_id: int) -> Actor:
         session = await self.http.post("/v1/sessions", json={"email": email, "password": PASSWORD})
         assert session.status_code == 201, session.text

@@ -250,6 +250,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
         "There are future bookings; choose whether to cancel them",
     ),
     "resource-open": ("この施設は利用できる状態です", "This room or court is open"),
+    "residency-decided": ("この申請はすでに処理されています", "This declaration is already decided"),
     "already-active": ("この組織は有効です", "This organisation is active"),
     "already-closed": ("この事案は終了しています", "This case is already closed"),
     "already-deactivated": ("この組織はすでに無効です", "This organisation is already deactivated"),

@@ -30,10 +30,9 @@ async def test_event_committed_through_api_reaches_only_subscribed_client(
     bystander_ws = await open_socket(realtime.url, await ticket_for(http, bystander))
     await asyncio.sleep(0.3)  # past the resume wait: both are live
 
-    granted = await http.post(
-        f"/v1/organizations/{hospital}/members", json={"email": nurse.email, "role": "er_staff"}, headers=admin.headers
-    )
-    assert granted.status_code == 201
+    token = await actors.invite(admin, hospital, nurse, "er_staff")
+    granted = await http.post(f"/v1/invitations/{token}/accept", headers=nurse.headers)
+    assert granted.status_code == 201, granted.text
     [event] = await next_events(nurse_ws, 1)
     assert event["topic"] == f"user:{nurse.account_id}"
     assert event["type"] == "account.membership_granted"

@@ -27,12 +27,9 @@ async def test_client_on_gateway_one_receives_event_committed_through_api_two(
     nurse = await actors.resident()
     ws = await open_socket(cluster.gateway_url(0), await ticket_for(http, nurse))
     await asyncio.sleep(0.7)
+    token = await actors.invite(admin, hospital, nurse, "er_staff")
     async with httpx.AsyncClient(base_url=cluster.api_url(1)) as api_two:
-        response = await api_two.post(
-            f"/v1/organizations/{hospital}/members",
-            json={"email": nurse.email, "role": "er_staff"},
-            headers=admin.headers,
-        )
+        response = await api_two.post(f"/v1/invitations/{token}/accept", headers=nurse.headers)
     assert response.status_code == 201, response.text
     [event] = await next_events(ws, 1)
     assert event["type"] == "account.membership_granted"
