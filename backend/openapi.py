@@ -141,6 +141,7 @@ def complete_openapi(app: Litestar, document: OpenAPI) -> OpenAPI:
         rules = access_rules(handler) or ()
         operation.security = [] if PUBLIC in rules else [{BEARER: []}]
         parameters = operation.parameters or []
+        _carry_parameter_bounds(handler, parameters)
         has_params = bool(parameters)
         has_path_ids = "{" in path
         responses = operation.responses or {}
@@ -183,13 +184,33 @@ _BOUNDS = (("ge", "minimum"), ("le", "maximum"), ("gt", "exclusive_minimum"), ("
 
 
 def _carry_bounds(prop: Any, kind: msgspec.inspect.Type) -> None:
-    """Litestar drops a bound of 0 on `int | None` (falsy); the server enforces it, so the document says it."""
+    """The bounds msgspec enforces. (Litestar drops a bound of 0 on `int | None`, being falsy.)"""
     for member in kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,):
         if isinstance(member, msgspec.inspect.IntType | msgspec.inspect.FloatType):
             for constraint, keyword in _BOUNDS:
                 value = getattr(member, constraint)
-                if value is not None and getattr(prop, keyword, None) is None:
+                # Always from msgspec: Litestar's bounds are floats, and 2**63 - 1 does not survive that.
+                if value is not None:
                     setattr(prop, keyword, value)
+
+
+def _carry_parameter_bounds(handler: HTTPRouteHandler, parameters: list[Any]) -> None:
+    """Exact integer bounds of path and query parameters (Litestar writes them as floats: an id of
+    2**63 would look valid)."""
+    by_name = {}
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        definition = field.kwarg_definition
+        alias = getattr(definition, "query", None) or getattr(definition, "name", None) or name
+        by_name[alias] = definition
+    for parameter in parameters:
+        definition = by_name.get(parameter.name)
+        schema = parameter.schema
+        if definition is None or not isinstance(schema, Schema):
+            continue
+        for constraint, keyword in _BOUNDS:
+            value = getattr(definition, constraint, None)
+            if isinstance(value, int) and not isinstance(value, bool):
+                setattr(schema, keyword, value)
 
 
 def _structs(annotation: Any) -> Iterator[type[msgspec.Struct]]:
