@@ -25,6 +25,7 @@ from litestar.openapi.spec import (
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Parameter,
     Reference,
     RequestBody,
     Schema,
@@ -99,7 +100,7 @@ def statuses(handler: HTTPRouteHandler, method: str, has_params: bool, has_path_
     if not public:
         answers.add(403)
     if has_path_ids or body:
-        answers.add(404)  # a path id, or an id in the body, that does not exist or is not the caller's
+        answers.add(404)  # an id in the path, query or body that does not exist or is not the caller's
     if body or has_params:
         answers.update({400, 422})
     if method in MUTATING:
@@ -143,8 +144,12 @@ def complete_openapi(app: Litestar, document: OpenAPI) -> OpenAPI:
         parameters = operation.parameters or []
         _carry_parameter_bounds(handler, parameters)
         has_params = bool(parameters)
-        has_path_ids = "{" in path
+        # An id in the path or the query (`childId`) may name nothing the caller can see.
+        has_path_ids = "{" in path or any(
+            isinstance(p, Parameter) and p.param_in != "header" and p.name.endswith(("Id", "_id")) for p in parameters
+        )
         responses = operation.responses or {}
+        _document_csv(parameters, responses)
         # Litestar's default 400 describes its own error shape, which never reaches the wire.
         responses.pop("400", None)
         for status in statuses(handler, method, has_params, has_path_ids):
@@ -192,6 +197,25 @@ def _carry_bounds(prop: Any, kind: msgspec.inspect.Type) -> None:
                 # Always from msgspec: Litestar's bounds are floats, and 2**63 - 1 does not survive that.
                 if value is not None:
                     setattr(prop, keyword, value)
+
+
+def _document_csv(parameters: list[Any], responses: dict[str, Any]) -> None:
+    """A `format` query parameter offering csv means the 200 may also be text/csv (or Accept: text/csv)."""
+    offers_csv = any(
+        isinstance(p, Parameter) and p.name == "format" and "csv" in _enum_values(p.schema) for p in parameters
+    )
+    ok = responses.get("200")
+    if offers_csv and isinstance(ok, OpenAPIResponse) and ok.content is not None:
+        ok.content["text/csv"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+
+
+def _enum_values(schema: Any) -> list[Any]:
+    if not isinstance(schema, Schema):
+        return []
+    values = list(schema.enum or [])
+    for member in schema.one_of or []:
+        values.extend(_enum_values(member))
+    return values
 
 
 def _carry_parameter_bounds(handler: HTTPRouteHandler, parameters: list[Any]) -> None:
