@@ -71,7 +71,13 @@ async def revoke_calendar_feed(caller: Me, calendars: Service) -> None:
     await calendars.revoke_feed(caller)
 
 
-@get("/v1/calendar/{feed_file:str}", access=PUBLIC, operation_id="calendarFeed", tags=["bookings"])
+@get(
+    "/v1/calendar/{feed_file:str}",
+    access=PUBLIC,
+    operation_id="calendarFeed",
+    media_type="text/calendar",
+    tags=["bookings"],
+)
 async def calendar_feed(request: Request[Any, Any, Any], feed_file: FeedFile, calendars: Service) -> Response[bytes]:
     """A person's calendar by its secret URL, for calendar apps that cannot send a login (webcal:// subscriptions).
     Conditional GETs (If-None-Match, If-Modified-Since) answer 304."""

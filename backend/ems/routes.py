@@ -102,7 +102,13 @@ def _api_url(request: Request[Any, Any, Any]) -> str:
     return configured or str(request.base_url)
 
 
-@get("/v1/ems/cases/{case_id:int}/fhir", access=CASE_READERS, operation_id="getEmsCaseFhir", tags=["ems"])
+@get(
+    "/v1/ems/cases/{case_id:int}/fhir",
+    access=CASE_READERS,
+    operation_id="getEmsCaseFhir",
+    media_type="application/fhir+json",
+    tags=["ems"],
+)
 async def get_fhir(
     request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service
 ) -> Response[dict[str, Any]]:
@@ -112,7 +118,7 @@ async def get_fhir(
     return Response(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
 
 
-@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", tags=["ems"])
+@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", media_type="application/fhir+json", tags=["ems"])
 async def jcs_code_system(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The FHIR CodeSystem the handoff codes the Japan Coma Scale in; its canonical URL is this address."""
     return Response(fhir.jcs_code_system(_api_url(request)), media_type="application/fhir+json")
