@@ -93,7 +93,8 @@ def statuses(handler: HTTPRouteHandler, method: str, has_params: bool, has_path_
     rules = access_rules(handler) or ()
     public = PUBLIC in rules
     body = "data" in handler.parsed_fn_signature.parameters
-    answers = {503}
+    # Statuses the rules below cannot infer, declared on the handler: `@get(..., answers=(404,))`.
+    answers = {503, *handler.opt.get("answers", ())}
     # A public handler that asks who is calling still refuses an unknown token.
     if not public or "caller" in handler.resolve_dependencies() or "caller" in handler.parsed_fn_signature.parameters:
         answers.add(401)

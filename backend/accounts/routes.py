@@ -203,9 +203,10 @@ async def declare_residency(
     return await residencies.declare(caller, data.municipality_id)
 
 
-@get("/v1/me/residency", access=SIGNED_IN, operation_id="getMyResidency")
+@get("/v1/me/residency", access=SIGNED_IN, operation_id="getMyResidency", answers=(404,))
 async def get_residency(caller: NamedDependency[Caller], residencies: NamedDependency[ResidencyService]) -> Residency:
-    """The caller's newest declaration and its state (pending, verified, or declined with the reason)."""
+    """The caller's newest declaration and its state (pending, verified, or declined with the reason);
+    404 before any declaration."""
     return await residencies.current(caller)
 
 

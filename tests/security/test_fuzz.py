@@ -9,25 +9,6 @@ from tests.processes import MusubiProcess, free_port, musubi_env
 from tests.security.fuzz import ALL_CHECKS, all_roles_token, parent_token, run_schemathesis
 
 
-async def test_generated_requests_never_get_5xx_and_match_the_documented_schema(
-    database_url: str, test_settings: Settings
-) -> None:
-    port = free_port()
-    env = musubi_env(database_url, "memory://", test_settings)
-    api = MusubiProcess("serve", {**env, "MUSUBI_PORT": str(port)}, port=port)
-    await api.start()
-    try:
-        token = await all_roles_token(database_url)
-        result = run_schemathesis(f"http://127.0.0.1:{port}", token, max_examples=3)
-    finally:
-        api.terminate()
-    assert result.returncode == 0, result.stdout[-5000:]
-    generated = re.search(r"(\d+) generated", result.stdout)
-    assert generated is not None
-    assert int(generated.group(1)) > 500
-    assert "Authentication failed" not in result.stdout
-
-
 @pytest.mark.parametrize("role", ["parent", "admin"])
 async def test_every_answer_is_the_one_documented_for_a_parent_and_an_admin(
     database_url: str, test_settings: Settings, role: str
