@@ -25,6 +25,8 @@ from tests.support import Actors
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 CUT_SECONDS = 10
+# Limits are generous so a loaded CI machine does not flake: a test waits for what a person sees, it
+# does not time it (in the runs we watched the banner showed ~0.4 s after the cut).
 BACK_WITHIN_MS = 60_000  # the reload of the page after the link returns (slow on a loaded CI machine)
 
 
@@ -67,7 +69,7 @@ async def test_er_desk_sees_a_request_sent_right_after_its_connection_came_back(
 
             link.cut()
             # The person at the desk is told at once, and still sees the last screen.
-            await expect(desk.get_by_text("切断", exact=False).first).to_be_visible(timeout=3_000)
+            await expect(desk.get_by_text("切断", exact=False).first).to_be_visible(timeout=20_000)
             await snap(desk, "c1-er-during-cut.png")
             await asyncio.sleep(CUT_SECONDS)
             link.restore()
@@ -79,8 +81,8 @@ async def test_er_desk_sees_a_request_sent_right_after_its_connection_came_back(
             )
             assert sent.status_code == 201, sent.text
             await back_online(desk)
-            await expect(desk.get_by_text("新しい受入照会があります")).to_be_visible(timeout=5_000)
-            await expect(desk.get_by_role("group", name=re.compile("胸痛 chest pain"))).to_be_visible(timeout=5_000)
+            await expect(desk.get_by_text("新しい受入照会があります")).to_be_visible(timeout=20_000)
+            await expect(desk.get_by_role("group", name=re.compile("胸痛 chest pain"))).to_be_visible(timeout=20_000)
             await desk.wait_for_function("window.chimes >= 1", timeout=10_000)
             await snap(desk, "c2-er-after-cut-new-request.png")
         finally:
@@ -110,7 +112,7 @@ async def test_paramedic_sees_an_acceptance_that_arrived_during_the_cut(
             await expect(crew.get_by_text("回答待ち")).to_have_count(1, timeout=30_000)
 
             link.cut()
-            await expect(crew.get_by_text("切断", exact=False).first).to_be_visible(timeout=3_000)
+            await expect(crew.get_by_text("切断", exact=False).first).to_be_visible(timeout=20_000)
             [request] = (await http.get("/v1/ems/inbox", headers=nurse.headers)).json()
             answered = await http.post(
                 f"/v1/ems/requests/{request['requestId']}/response",
@@ -123,7 +125,7 @@ async def test_paramedic_sees_an_acceptance_that_arrived_during_the_cut(
             link.restore()
 
             await back_online(crew)
-            await expect(crew.get_by_role("button", name="この病院に決定")).to_be_visible(timeout=5_000)
+            await expect(crew.get_by_role("button", name="この病院に決定")).to_be_visible(timeout=20_000)
             await snap(crew, "c4-paramedic-after-cut.png")
         finally:
             await browser.close()
