@@ -72,7 +72,7 @@ async def test_reset_by_mail_sets_a_new_password_once_and_ends_every_session(
     person = await actors.resident("forgetful@example.jp")
     asked = await http.post("/v1/password-resets", json={"email": "Forgetful@example.jp"})
     assert asked.status_code == 202
-    link = await smtp.link_to(ctx, "forgetful@example.jp")
+    link = await smtp.link_to(ctx, "forgetful@example.jp", path="/reset-password")
     assert link.startswith(f"{ctx.settings.public_base_url}/reset-password?token=")
     token = token_in(link)
     page = await http.get(link.removeprefix(ctx.settings.public_base_url))
