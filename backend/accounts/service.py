@@ -18,9 +18,7 @@ from backend.accounts import queries
 from backend.accounts.passwords import require_strong
 from backend.audit import record_audit
 from backend.auth import (
-    CALLER_BY_TOKEN,
     Caller,
-    caller_from_row,
     hash_token,
     may_join,
     membership_grants,
@@ -90,11 +88,6 @@ class _Throttled(Exception):
 class AccountService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-
-    async def authenticate(self, token: str) -> Caller | None:
-        async with self.ctx.acquire() as conn:
-            row = await conn.fetchrow(CALLER_BY_TOKEN, hash_token(token), self.ctx.clock.now())
-        return caller_from_row(row) if row else None
 
     async def register(self, data: AccountCreate) -> Account:
         require_strong(data.password, "$.password", data.email)
