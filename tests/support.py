@@ -88,11 +88,16 @@ class Actors:
             headers=admin.headers,
         )
         assert sent.status_code == 201, sent.text
+        return await self.invitation_token(invitee.email)
+
+    async def invitation_token(self, email: str) -> str:
+        """The token of the newest invitation mailed to `email`, read from the outbox (no worker runs)."""
         body = await self.db.fetchval(
-            "SELECT body_text FROM email_outbox WHERE lower(to_address) = lower($1) ORDER BY id DESC LIMIT 1",
-            invitee.email,
+            "SELECT body_text FROM email_outbox WHERE lower(to_address) = lower($1) AND kind = 'invitation'"
+            " ORDER BY id DESC LIMIT 1",
+            email,
         )
-        assert body, f"no invitation mailed to {invitee.email}"
+        assert body, f"no invitation mailed to {email}"
         return token_in(body)
 
     async def login(self, email: str, account_id: int) -> Actor:

@@ -11,7 +11,7 @@ import httpx
 from backend.clock import MovableClock
 from backend.context import AppContext
 from tests.smtp_sink import SmtpServer
-from tests.support import PASSWORD, Actor, Actors, assert_problem, token_in
+from tests.support import PASSWORD, Actor, Actors, assert_problem
 
 
 async def _invite(http: httpx.AsyncClient, admin: Actor, organization_id: int, email: str, role: str) -> int:
@@ -21,14 +21,6 @@ async def _invite(http: httpx.AsyncClient, admin: Actor, organization_id: int, e
     assert response.status_code == 201, response.text
     invitation_id: int = response.json()["id"]
     return invitation_id
-
-
-async def _token_mailed_to(db: asyncpg.Pool, email: str) -> str:
-    body = await db.fetchval(
-        "SELECT body_text FROM email_outbox WHERE to_address = $1 AND kind = 'invitation' ORDER BY id DESC LIMIT 1",
-        email,
-    )
-    return token_in(body)
 
 
 async def _memberships(http: httpx.AsyncClient, person: Actor) -> list[dict[str, object]]:
@@ -82,7 +74,7 @@ async def test_registering_the_address_first_gets_the_attacker_nothing(
     await _invite(http, admin, hospital, "newhire@hospital.example.jp", "er_staff")
     assert await _memberships(http, attacker) == []
     # Even holding the link (the worst case), an unverified account cannot take the role.
-    token = await _token_mailed_to(db, "newhire@hospital.example.jp")
+    token = await actors.invitation_token("newhire@hospital.example.jp")
     response = await http.post(f"/v1/invitations/{token}/accept", headers=attacker.headers)
     assert_problem(response, 403, "email-not-verified")
     assert await _memberships(http, attacker) == []
@@ -96,7 +88,7 @@ async def test_invitation_for_another_address_is_refused(
     admin = await actors.member("hospital", "admin", hospital)
     someone_else = await actors.resident()
     await _invite(http, admin, hospital, "invitee@example.jp", "admin")
-    token = await _token_mailed_to(db, "invitee@example.jp")
+    token = await actors.invitation_token("invitee@example.jp")
     response = await http.post(f"/v1/invitations/{token}/accept", headers=someone_else.headers)
     assert_problem(response, 403, "invitation-for-another-address")
     assert await _memberships(http, someone_else) == []
@@ -115,7 +107,7 @@ async def test_admin_lists_and_revokes_pending_invitations(
         ("a@example.jp", "staff", admin.account_id),
         ("b@example.jp", "staff", admin.account_id),
     ]
-    token = await _token_mailed_to(db, "a@example.jp")
+    token = await actors.invitation_token("a@example.jp")
     url = f"/v1/organizations/{shelter}/invitations/{first}"
     assert (await http.delete(url, headers=admin.headers)).status_code == 204
     assert_problem(await http.delete(url, headers=admin.headers), 404)
@@ -131,14 +123,14 @@ async def test_inviting_again_replaces_the_earlier_link(
     admin = await actors.member("fire_department", "admin", fire)
     medic = await actors.resident("medic@example.jp")
     await _invite(http, admin, fire, "medic@example.jp", "paramedic")
-    old = await _token_mailed_to(db, "medic@example.jp")
+    old = await actors.invitation_token("medic@example.jp")
     await _invite(http, admin, fire, "medic@example.jp", "paramedic")
-    new = await _token_mailed_to(db, "medic@example.jp")
+    new = await actors.invitation_token("medic@example.jp")
     assert_problem(await http.post(f"/v1/invitations/{old}/accept", headers=medic.headers), 404)
     assert (await http.post(f"/v1/invitations/{new}/accept", headers=medic.headers)).status_code == 201
     # Already holding the role: a second invitation cannot grant it twice.
     await _invite(http, admin, fire, "medic@example.jp", "paramedic")
-    again = await _token_mailed_to(db, "medic@example.jp")
+    again = await actors.invitation_token("medic@example.jp")
     assert_problem(await http.post(f"/v1/invitations/{again}/accept", headers=medic.headers), 409, "already-member")
 
 
@@ -148,7 +140,7 @@ async def test_invitation_expires(
     hospital = await actors.organization("hospital")
     admin = await actors.member("hospital", "admin", hospital)
     await _invite(http, admin, hospital, "slow@example.jp", "staff")
-    token = await _token_mailed_to(db, "slow@example.jp")
+    token = await actors.invitation_token("slow@example.jp")
     clock.advance(timedelta(days=ctx.settings.invitation_days, minutes=1))
     slow = await actors.resident("slow@example.jp")
     assert_problem(await http.post(f"/v1/invitations/{token}/accept", headers=slow.headers), 404)
