@@ -37,6 +37,7 @@ log = logging.getLogger("musubi.web")
 
 CHIME_TIMEOUT_SECONDS = 3.0
 PREFERENCE_TIMEOUT_SECONDS = 3.0
+SCREEN_KEY = "screen"  # the one root every redraw is reconciled against
 
 
 class HomeModel(Protocol):
@@ -102,11 +103,16 @@ class MusubiApp:
 
     def render(self) -> None:
         """Draw the whole screen from the models. While the browser is away there is nobody to draw
-        for (Flet drops the updates): the redraw on `connect` brings it up to date."""
+        for (Flet drops the updates): the redraw on `connect` brings it up to date.
+
+        The screen is rebuilt as new Python objects, but under one keyed root, so Flet reconciles
+        it with what the browser shows like React does: a control of the same type at the same
+        place keeps its identity and only its changed properties travel. Without the key every
+        redraw (a live-state change, an event) replaced every widget, and a tap that landed during
+        the swap went to a widget that no longer existed and was lost."""
         if not self.browser_connected:
             return
-        self.page.controls.clear()
-        self.page.controls.extend(self.screen())
+        self.page.controls[:] = [ft.Column(self.screen(), key=SCREEN_KEY)]
         self.page.update()
         self.ring_if_due()
 
