@@ -212,6 +212,7 @@ def _beds(shell: Shell, model: IntakeModel) -> list[ft.Control]:
                             ),
                         ],
                         spacing=4,
+                        tight=True,
                         vertical_alignment=ft.CrossAxisAlignment.CENTER,
                     ),
                 ],
@@ -230,7 +231,9 @@ def _in_care(shell: Shell, model: IntakeModel) -> list[ft.Control]:
     if not children:
         controls.append(ft.Text(t("no_items")))
     for child in children:
-        controls.append(ft.Card(ft.Container(ft.Column(_child_lines(shell, model, child)), padding=12)))
+        # Not one merged semantic node: the child's lines and the discharge button are reached on their own.
+        card = ft.Card(ft.Container(ft.Column(_child_lines(shell, model, child)), padding=12), semantic_container=False)
+        controls.append(card)
     return controls
 
 
@@ -274,7 +277,7 @@ def _state_filter(shell: Shell, model: IntakeModel) -> ft.Control:
     choices += [(state, f"{t(state)} {count}") for state, count in counts.items()]
     buttons: list[ft.Control] = []
     for state, text in choices:
-        kind = ft.Button if model.state == state else ft.OutlinedButton
+        kind = ft.FilledButton if model.state == state else ft.OutlinedButton
         buttons.append(kind(text, height=TARGET, on_click=shell.act(partial(model.show_state, state))))
     return ft.Row(buttons, wrap=True, spacing=6, run_spacing=6)
 
