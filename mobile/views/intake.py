@@ -193,7 +193,7 @@ def _beds(shell: Shell, model: IntakeModel) -> list[ft.Control]:
         controls.append(
             ft.Row(
                 [
-                    ft.Text(title, weight=ft.FontWeight.BOLD),
+                    ft.Text(title, weight=ft.FontWeight.BOLD, width=140),
                     ft.Row(
                         [
                             icon_button(
@@ -254,7 +254,12 @@ def _child_lines(shell: Shell, model: IntakeModel, child: InCare) -> list[ft.Con
             ft.Text(t("confirm_discharge"), weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800),
             ft.Row(
                 [
-                    ft.Button(t("discharge_yes"), height=TARGET, on_click=shell.act(model.confirm_discharge)),
+                    ft.FilledButton(
+                        t("discharge_yes"),
+                        height=TARGET,
+                        style=ft.ButtonStyle(bgcolor=ft.Colors.RED_800, color=ft.Colors.WHITE),
+                        on_click=shell.act(model.confirm_discharge),
+                    ),
                     ft.TextButton(t("keep_in_care"), height=TARGET, on_click=shell.act(model.keep_in_care)),
                 ],
                 wrap=True,
