@@ -121,5 +121,13 @@ async def test_caseworker_places_a_boy_by_shelter_name_and_the_shelter_discharge
             await expect(worker.get_by_text("退所済", exact=False)).to_be_visible(timeout=30_000)
             await expect(worker.get_by_text("入所先: 一時保護所みらい")).to_have_count(0)
             await snap(worker, "i8-caseworker-after-discharge.png")
+
+            # The same words in English: states and categories read as words, not codes.
+            await worker.get_by_role("button", name="English").click()
+            await expect(worker.get_by_role("button", name="Placed 1", exact=True)).to_be_visible(timeout=30_000)
+            await expect(
+                worker.get_by_text("3 yrs · Male · 0–5 yrs, any sex · Urgent · Placed", exact=False)
+            ).to_be_visible()
+            await snap(worker, "i9-caseworker-in-english.png")
         finally:
             await browser.close()
