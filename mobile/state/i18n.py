@@ -206,7 +206,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "placed_at_shelter": ("入所先", "Placed at"),
     "placed_time": ("入所", "Placed"),
     "requested_time": ("依頼", "Requested"),
-    "minutes_to_placement": ("措置まで", "to placement"),
+    "minutes_to_placement": ("措置まで", "time to placement:"),
     "under_a_minute": ("1分未満", "under 1 min"),
     "confirm_discharge": ("この児童を退所とします。よろしいですか？", "Discharge this child? The bed becomes free."),
     "discharge_yes": ("退所を確定", "Yes, discharge"),

@@ -272,14 +272,16 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     worker.births[(request["id"], shelter)] = "2023-05-05"
     assert await worker.place(request["id"], shelter)
     [placed] = worker.in_care
-    assert placed.shelter_id == shelter and placed.minutes_to_placement is not None
+    assert placed.shelter_id == shelter
+    assert placed.minutes_to_placement is not None
     await worker.show_state("placed")
     assert [r["id"] for r in worker.shown] == [request["id"]]
     await desk.load()
     assert desk.requests[0]["child"]["name"] == "高橋 陽太"
     assert desk.free_beds(shelter, "0-5:any") == 1
     [in_care] = desk.in_care
-    assert in_care.child is not None and in_care.child["name"] == "高橋 陽太"
+    assert in_care.child is not None
+    assert in_care.child["name"] == "高橋 陽太"
     await desk.ask_discharge(in_care.placement_id)
     await desk.keep_in_care()
     assert not await desk.confirm_discharge()  # "no" closed the question: nothing sent
