@@ -59,7 +59,7 @@ async def _generate(document: dict[str, Any], folder: Path) -> ModuleType:
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     # Warnings mean an operation or a model was left out: the document said something it could not use.
-    assert "Warning" not in made.stdout, made.stdout
+    assert "Warning" not in made.stdout + made.stderr, made.stdout + made.stderr
     checked = await asyncio.to_thread(
         _run, sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(folder / ".mypy_cache"), PACKAGE, cwd=folder
     )
