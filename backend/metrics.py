@@ -294,9 +294,9 @@ async def metrics_endpoint(state: State) -> Response[bytes]:
 # -- background processes --------------------------------------------------------------------------
 
 
-def start_metrics_port(host: str, port: int | None) -> None:
-    """The relay, worker and push worker have no HTTP server of their own: a small one in a thread."""
-    if port is None:
+def start_metrics_port(host: str, port: int) -> None:
+    """The relay, worker and push worker have no HTTP server of their own: a small one in a thread (port 0: none)."""
+    if not port:
         return
     start_http_server(port, addr=host)
     log.info("metrics on http://%s:%d/metrics", host, port)

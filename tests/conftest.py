@@ -92,7 +92,7 @@ def test_settings(database_url: str) -> Settings:
         argon2_memory_kib=1024,
         argon2_parallelism=1,
         db_pool_max=30,
-        idempotency_wait_seconds=10.0,
+        idempotency_wait_ms=10_000,
     )
 
 
