@@ -43,8 +43,8 @@ from schema.ems import (
     HospitalDepartment,
     HospitalDepartmentCreate,
     HospitalRequest,
-    IncomingCase,
     InboxItem,
+    IncomingCase,
     RequestResponse,
     VitalsCreate,
     VitalsRecord,
@@ -102,6 +102,13 @@ def _er_hospitals(caller: Caller) -> frozenset[int]:
 
 def _fire_departments(caller: Caller) -> frozenset[int]:
     return caller.organization_ids("fire_department", roles=("paramedic", "admin"))
+
+
+def _without_case_id(row: asyncpg.Record) -> dict[str, Any]:
+    """A row of a query over several cases, as the fields of its one-case Struct."""
+    fields = dict(row)
+    del fields["case_id"]
+    return fields
 
 
 def _unknown_department(field: str) -> Unprocessable:
@@ -367,10 +374,10 @@ class EmsService:
             case_ids = [r["case_id"] for r in rows]
             vitals: dict[int, list[VitalsRecord]] = {case_id: [] for case_id in case_ids}
             for v in await conn.fetch(queries.VITALS_OF_CASES, case_ids):
-                vitals[v["case_id"]].append(VitalsRecord(**{k: v[k] for k in v.keys() if k != "case_id"}))
+                vitals[v["case_id"]].append(VitalsRecord(**_without_case_id(v)))
             photos: dict[int, list[Attachment]] = {case_id: [] for case_id in case_ids}
             for a in await conn.fetch(queries.ATTACHMENTS_OF_CASES, case_ids):
-                photos[a["case_id"]].append(Attachment(**{k: a[k] for k in a.keys() if k != "case_id"}))
+                photos[a["case_id"]].append(Attachment(**_without_case_id(a)))
             for row in rows:
                 await record_audit(
                     conn,
