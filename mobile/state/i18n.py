@@ -64,7 +64,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "enlarge_photo": ("写真を拡大", "Enlarge photo"),
     "department": ("診療科", "Department"),
     "board_not_set": ("未設定", "not set"),
-    "until": ("まで", "until"),
+    "until_time": ("{time} まで", "until {time}"),
     "dept_emergency": ("救急科", "Emergency"),
     "dept_internal_medicine": ("内科", "Internal medicine"),
     "dept_cardiology": ("循環器内科", "Cardiology"),

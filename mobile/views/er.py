@@ -63,10 +63,11 @@ def view(shell: Shell, model: ErModel) -> list[ft.Control]:
     if not model.inbox:
         controls.append(ft.Text(t("no_items")))
     for item in model.inbox:
+        age = f"{item.estimated_age}{t('years_old')}" if item.estimated_age is not None else "-"
+        eta = f"{item.eta_minutes}{t('minutes')}" if item.eta_minutes is not None else "-"
         summary = (
-            f"#{item.case_id} · {item.estimated_age if item.estimated_age is not None else '-'} · "
-            f"{t(item.sex or 'unknown')} · {item.chief_complaint or '-'} · JCS {item.jcs or '-'} · "
-            f"ETA {item.eta_minutes if item.eta_minutes is not None else '-'}"
+            f"#{item.case_id} · {age} · {t(item.sex or 'unknown')} · {item.chief_complaint or '-'} · "
+            f"JCS {item.jcs or '-'} · {t('eta')} {eta}"
         )
         buttons: list[ft.Control] = [
             ft.Text(t(item.status), color=STATUS_COLORS.get(item.status)),
@@ -98,11 +99,9 @@ def board_section(shell: Shell, model: ErModel, hospital_id: int) -> list[ft.Con
     t = shell.t
     lines: list[ft.Control] = [heading(t("board"))]
     for entry in model.board:
-        until = (
-            f" ({local_time(entry.until)} {t('until')})"
-            if entry.until is not None and entry.status != "unknown"
-            else ""
-        )
+        until = ""
+        if entry.until is not None and entry.status != "unknown":  # an expired status has no "until"
+            until = f" ({t('until_time').format(time=local_time(entry.until))})"
         lines.append(ft.Text(f"{t('dept_' + entry.department)}: {t('board_' + entry.status)}{until}"))
 
     async def choose(event: Any) -> None:

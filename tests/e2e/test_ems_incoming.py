@@ -79,6 +79,18 @@ async def test_destination_er_sees_the_incoming_patient_with_eta_and_a_second_vi
             await log_in(desk, web_client, nurse)
             await expect(desk.get_by_text("受入照会")).to_be_visible(timeout=30_000)
             await expect(desk.get_by_text("接続中")).to_be_visible(timeout=30_000)
+            # The board shows each department's current status, as the crews see it.
+            await expect(desk.get_by_text("救急科: 未設定")).to_be_visible()
+            accepting = desk.get_by_text("救急科: 受入体制あり", exact=True)
+            for _attempt in range(3):  # a tap during the redraw after login is lost; a person taps again
+                await desk.get_by_role("button", name="受入体制あり").click()
+                try:
+                    await expect(accepting).to_be_visible(timeout=15_000)
+                    break
+                except AssertionError:
+                    continue
+            await expect(accepting).to_be_visible()
+            await expect(desk.get_by_text("救急科: 受入体制あり (", exact=False)).to_be_visible()
 
             # The whole case, as a crew enters it.
             await log_in(crew, web_client, paramedic)
@@ -91,6 +103,7 @@ async def test_destination_er_sees_the_incoming_patient_with_eta_and_a_second_vi
             await tap_until(crew, "到着まで (分) +", "12")
             await tap_until(crew, "拡張期血圧 −", "75")
             box = crew.get_by_role("checkbox", name="水戸中央病院", exact=False)
+            await expect(crew.get_by_text("0.0 km · 受入体制あり")).to_be_visible()
             for _attempt in range(3):
                 await box.click()
                 try:
