@@ -125,7 +125,14 @@ def board_section(shell: Shell, model: ErModel, hospital_id: int) -> list[ft.Con
         ),
         ft.Row(
             [
-                (ft.Button if status == current else ft.OutlinedButton)(
+                ft.Button(
+                    t(status),
+                    height=TARGET,
+                    bgcolor=ft.Colors.BLUE_100,
+                    on_click=shell.act(partial(model.set_board, hospital_id, status)),
+                )
+                if status == current
+                else ft.OutlinedButton(
                     t(status), height=TARGET, on_click=shell.act(partial(model.set_board, hospital_id, status))
                 )
                 for status in ("accepting", "limited", "not_accepting")

@@ -171,6 +171,11 @@ async def test_destination_er_sees_the_incoming_patient_with_eta_and_a_second_vi
             await expect(crew.get_by_text("病院からの回答")).to_have_count(0, timeout=30_000)
             await expect(crew.get_by_label("主訴", exact=True)).to_have_value("")
             await snap(crew, "ems-6-paramedic-new-case.png")
+            # Status words and labels in the other language too, never raw codes.
+            await crew.get_by_role("button", name="English").click()
+            await expect(crew.get_by_text("0.0 km · Accepting")).to_be_visible(timeout=30_000)
+            await expect(crew.get_by_text("30.5 km · Status unknown")).to_be_visible()
+            await snap(crew, "ems-7-paramedic-english.png")
             del hitachi
         finally:
             await browser.close()
