@@ -35,6 +35,7 @@ from schema.ems import (
     HospitalDepartmentCreate,
     HospitalRequest,
     InboxItem,
+    IncomingCase,
     RequestResponse,
     RequestsCreate,
     VitalsCreate,
@@ -136,6 +137,18 @@ async def send_requests(
 async def inbox(caller: Me, ems: Service, limit: Limit = 100) -> list[InboxItem]:
     """Open requests to the caller's hospital(s), newest first (each case shown is audited)."""
     return await ems.inbox(caller, limit)
+
+
+@get("/v1/ems/incoming", access=ER_STAFF, operation_id="emsIncoming", tags=["ems"])
+async def incoming(
+    caller: Me,
+    ems: Service,
+    hospital_id: Annotated[int | None, QueryParameter(name="hospitalId", ge=1, le=MAX_ID)] = None,
+    limit: Limit = 100,
+) -> list[IncomingCase]:
+    """Patients whose destination is the caller's hospital (or `hospitalId`, one of them), not yet
+    handed over: ETA, every vitals set and the photos' ids (each case shown is audited)."""
+    return await ems.incoming(caller, hospital_id, limit)
 
 
 @post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest", tags=["ems"])
@@ -285,6 +298,7 @@ router = Router(
         jcs_code_system,
         send_requests,
         inbox,
+        incoming,
         answer_request,
         set_destination,
         update_board,

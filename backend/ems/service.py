@@ -44,12 +44,14 @@ from schema.ems import (
     HospitalDepartmentCreate,
     HospitalRequest,
     InboxItem,
+    IncomingCase,
     RequestResponse,
     VitalsCreate,
     VitalsRecord,
 )
 from schema.events import (
     EmsCaseClosed,
+    EmsCaseUpdated,
     EmsDestinationSet,
     EmsRequestCreated,
     EmsRequestRealerted,
@@ -100,6 +102,13 @@ def _er_hospitals(caller: Caller) -> frozenset[int]:
 
 def _fire_departments(caller: Caller) -> frozenset[int]:
     return caller.organization_ids("fire_department", roles=("paramedic", "admin"))
+
+
+def _without_case_id(row: asyncpg.Record) -> dict[str, Any]:
+    """A row of a query over several cases, as the fields of its one-case Struct."""
+    fields = dict(row)
+    del fields["case_id"]
+    return fields
 
 
 def _unknown_department(field: str) -> Unprocessable:
@@ -240,7 +249,15 @@ class EmsService:
                 caller.account_id,
                 now,
             )
+            await self._tell_destination(conn, case_id, now)
         return VitalsRecord(**dict(row))
+
+    async def _tell_destination(self, conn: asyncpg.Connection, case_id: int, at: datetime) -> None:
+        """The hospital the patient is heading to sees new vitals and photos live (its incoming list)."""
+        destination = await conn.fetchval(queries.SELECTED_HOSPITAL, case_id)
+        if destination is not None:
+            event = EmsCaseUpdated(case_id=case_id, hospital_id=destination)
+            await emit(conn, topic=f"hospital:{destination}", event=event, at=at)
 
     async def add_attachment(self, caller: Caller, case_id: int, declared_type: str, content: bytes) -> Attachment:
         media_type = sniff_image(content)
@@ -275,6 +292,7 @@ class EmsService:
                 caller.account_id,
                 self.ctx.clock.now(),
             )
+            await self._tell_destination(conn, case_id, self.ctx.clock.now())
         return Attachment(**dict(row))
 
     async def attachment(self, caller: Caller, case_id: int, attachment_id: int) -> tuple[str, bytes]:
@@ -344,6 +362,55 @@ class EmsService:
                     at=now,
                 )
         return [InboxItem(**dict(r)) for r in rows]
+
+    async def incoming(self, caller: Caller, hospital_id: int | None, limit: int) -> list[IncomingCase]:
+        """Patients bound for the caller's hospital(s), soonest chosen first; each case shown is audited."""
+        hospitals = _er_hospitals(caller)
+        if hospital_id is not None and hospital_id not in hospitals:
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.INCOMING, list(hospitals), hospital_id, limit)
+            case_ids = [r["case_id"] for r in rows]
+            vitals: dict[int, list[VitalsRecord]] = {case_id: [] for case_id in case_ids}
+            for v in await conn.fetch(queries.VITALS_OF_CASES, case_ids):
+                vitals[v["case_id"]].append(VitalsRecord(**_without_case_id(v)))
+            photos: dict[int, list[Attachment]] = {case_id: [] for case_id in case_ids}
+            for a in await conn.fetch(queries.ATTACHMENTS_OF_CASES, case_ids):
+                photos[a["case_id"]].append(Attachment(**_without_case_id(a)))
+            for row in rows:
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="ems.case.incoming",
+                    subject_type="ems_case",
+                    subject_id=row["case_id"],
+                    reason=f"destination is hospital {row['hospital_id']}",
+                    at=now,
+                )
+        return [
+            IncomingCase(
+                case_id=r["case_id"],
+                request_id=r["request_id"],
+                hospital_id=r["hospital_id"],
+                department=r["department"],
+                opened_at=r["opened_at"],
+                destination_at=r["destination_at"],
+                estimated_age=r["estimated_age"],
+                sex=r["sex"],
+                chief_complaint=r["chief_complaint"],
+                jcs=r["jcs"],
+                gcs=GcsRecord(e=r["gcs_e"], v=r["gcs_v"], m=r["gcs_m"]) if r["gcs_e"] is not None else None,
+                allergies=list(r["allergies"] or []),
+                medications=list(r["medications"] or []),
+                eta_minutes=r["eta_minutes"],
+                eta_at=r["eta_at"],
+                latest_vitals=vitals[r["case_id"]][-1] if vitals[r["case_id"]] else None,
+                vitals=vitals[r["case_id"]],
+                attachments=photos[r["case_id"]],
+            )
+            for r in rows
+        ]
 
     async def respond(self, caller: Caller, request_id: int, data: RequestResponse) -> HospitalRequest:
         now = self.ctx.clock.now()
