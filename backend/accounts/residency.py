@@ -20,13 +20,14 @@ from backend.auth import Caller
 from backend.context import AppContext
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
 from schema.accounts import Residency, ResidencyRequest
 from schema.base import FieldError
 from schema.events import Event, ResidencyChanged, ResidencyRequested
 
 
 def _residency(row: asyncpg.Record) -> Residency:
-    return Residency(**dict(row))
+    return from_row(Residency, row)
 
 
 class ResidencyService:
@@ -107,7 +108,7 @@ class ResidencyService:
         async with self.ctx.acquire() as conn:
             await self._require_staff_of(conn, caller, municipality_id)
             rows = await conn.fetch(queries.RESIDENCY_QUEUE, municipality_id, after, limit)
-        return [ResidencyRequest(**dict(r)) for r in rows]
+        return from_rows(ResidencyRequest, rows)
 
     async def decide(
         self, caller: Caller, municipality_id: int, residency_id: int, *, approve: bool, reason: str | None

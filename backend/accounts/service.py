@@ -31,6 +31,7 @@ from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyReq
 from backend.mail import messages
 from backend.mail.outbox import queue_mail
 from backend.outbox import emit
+from backend.rows import from_row, from_rows
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
@@ -309,7 +310,7 @@ class AccountService:
     async def sessions(self, caller: Caller) -> list[SessionInfo]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.SESSIONS_OF, caller.account_id, self.ctx.clock.now())
-        return [SessionInfo(**dict(row), current=row["id"] == caller.session_id) for row in rows]
+        return [from_row(SessionInfo, row, current=row["id"] == caller.session_id) for row in rows]
 
     async def revoke_session(self, caller: Caller, session_id: int) -> None:
         """End one of the caller's own sessions (404 for anyone else's) and close its sockets."""
@@ -493,7 +494,7 @@ class AccountService:
             row = await conn.fetchrow(
                 queries.INSERT_ORGANIZATION, data.kind, data.name, data.municipality_id, self.ctx.clock.now()
             )
-        return Organization(**dict(row))
+        return from_row(Organization, row)
 
     def _require_admin_of(self, caller: Caller, organization_id: int) -> None:
         if not caller.is_prefecture_admin:
@@ -536,7 +537,7 @@ class AccountService:
                 reason=f"role {data.role}",
                 at=now,
             )
-        return Invitation(**dict(row))
+        return from_row(Invitation, row)
 
     async def pending_invitations(self, caller: Caller, organization_id: int) -> list[Invitation]:
         self._require_admin_of(caller, organization_id)
@@ -544,7 +545,7 @@ class AccountService:
             if await conn.fetchval(queries.ORGANIZATION_EXISTS, organization_id) is None:
                 raise NotFound()
             rows = await conn.fetch(queries.PENDING_INVITATIONS, organization_id, self.ctx.clock.now())
-        return [Invitation(**dict(row)) for row in rows]
+        return from_rows(Invitation, rows)
 
     async def revoke_invitation(self, caller: Caller, organization_id: int, invitation_id: int) -> None:
         self._require_admin_of(caller, organization_id)

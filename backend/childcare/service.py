@@ -26,6 +26,7 @@ from backend.db import retry_transient
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
 from backend.facilities.slots import TOKYO
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
 from schema.base import FieldError
 from schema.childcare import (
     Application,
@@ -160,7 +161,7 @@ class ChildcareService:
             nursery_id=nursery_id,
             date=data.date,
             block=data.block,
-            places=[SessionPlaces(**dict(p)) for p in places],
+            places=from_rows(SessionPlaces, places),
         )
 
     async def sessions(
@@ -177,17 +178,13 @@ class ChildcareService:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.SESSIONS_OF_NURSERY, nursery_id, first, last, after_day, after_id, limit)
         items = [
-            Session(
-                id=r["id"],
-                nursery_id=r["nursery_id"],
-                date=r["date"],
-                block=r["block"],
+            from_row(
+                Session,
+                r,
                 places=[
                     SessionPlaces(band=b, capacity=c, used=u)
                     for b, c, u in zip(r["bands"], r["capacities"], r["taken"], strict=True)
                 ],
-                cancelled_at=r["cancelled_at"],
-                cancel_reason=r["cancel_reason"],
             )
             for r in rows
         ]
@@ -298,7 +295,7 @@ class ChildcareService:
             nursery_id=current["nursery_id"],
             date=current["day"],
             block=current["block"],
-            places=[SessionPlaces(**dict(p)) for p in places],
+            places=from_rows(SessionPlaces, places),
             cancelled_at=current["cancelled_at"],
             cancel_reason=current["cancel_reason"],
         )
@@ -401,14 +398,7 @@ class ChildcareService:
                 reason="staff of a nursery where the child is approved or reserved",
                 at=self.ctx.clock.now(),
             )
-        return Child(
-            id=row["id"],
-            name=row["name"],
-            birth_date=row["birth_date"],
-            allergies=list(row["allergies"]),
-            notes=row["notes"],
-            approved_nursery_ids=list(row["approved_nursery_ids"]),
-        )
+        return from_row(Child, row)
 
     # -- applications and approvals (面談) ---------------------------------------------------
 
@@ -434,13 +424,13 @@ class ChildcareService:
             )
             applied = ChildApplied(application_id=row["id"], nursery_id=nursery_id)
             await emit_all(conn, [(f"nursery:{nursery_id}", applied)], at=now)
-        return Application(**dict(row))
+        return from_row(Application, row)
 
     async def applications_of_child(self, caller: Caller, child_id: int, after: int, limit: int) -> list[Application]:
         async with self.ctx.acquire() as conn:
             await self._own_child(conn, caller, child_id)
             rows = await conn.fetch(queries.APPLICATIONS_OF_CHILD, child_id, after, limit)
-        return [Application(**dict(r)) for r in rows]
+        return from_rows(Application, rows)
 
     async def withdraw(self, caller: Caller, child_id: int, application_id: int) -> None:
         now = self.ctx.clock.now()
@@ -472,17 +462,7 @@ class ChildcareService:
                     reason=f"pending application {row['id']} to nursery {nursery_id} (name and age only)",
                     at=now,
                 )
-        return [
-            PendingApplication(
-                id=r["id"],
-                child_id=r["child_id"],
-                nursery_id=r["nursery_id"],
-                child_name=r["child_name"],
-                age_years=age_on(r["birth_date"], today),
-                applied_at=r["applied_at"],
-            )
-            for r in rows
-        ]
+        return [from_row(PendingApplication, r, age_years=age_on(r["birth_date"], today)) for r in rows]
 
     async def decline(self, caller: Caller, child_id: int, application_id: int, reason: str) -> Application:
         nurseries = _nurseries(caller)
@@ -499,7 +479,7 @@ class ChildcareService:
             await self._decided(
                 conn, caller, row, action="child.application.decline", reason=f"declined at nursery {row['nursery_id']}"
             )
-        return Application(**dict(row))
+        return from_row(Application, row)
 
     async def approve(self, caller: Caller, child_id: int, nursery_id: int) -> Approval:
         """面談 done: answers the child's pending application to this nursery; 404 without one, so a
@@ -525,7 +505,7 @@ class ChildcareService:
             )
             application = await conn.fetchrow(queries.APPLICATION, row["application_id"], child_id)
             await self._emit_decided(conn, application, at=now)
-        return Approval(**dict(row))
+        return from_row(Approval, row)
 
     async def _decided(
         self, conn: asyncpg.Connection, caller: Caller, application: asyncpg.Record, *, action: str, reason: str
@@ -570,7 +550,7 @@ class ChildcareService:
             if band is None:
                 return []
             rows = await conn.fetch(queries.AVAILABILITY, day, band, municipality_id)
-        return [Availability(**dict(r), mark=mark_for(r["remaining"])) for r in rows]
+        return [from_row(Availability, r, mark=mark_for(r["remaining"])) for r in rows]
 
     async def _bookable(
         self, conn: asyncpg.Connection, caller: Caller, session_id: int, child_id: int
@@ -634,13 +614,13 @@ class ChildcareService:
                 ],
                 at=now,
             )
-        return Reservation(**dict(row))
+        return from_row(Reservation, row)
 
     async def my_reservations(self, caller: Caller, after: int, limit: int) -> list[MyReservation]:
         today = self.ctx.clock.now().astimezone(TOKYO).date()
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MY_RESERVATIONS, caller.account_id, today, after, limit)
-        return [MyReservation(**dict(r)) for r in rows]
+        return from_rows(MyReservation, rows)
 
     @retry_transient
     async def cancel(self, caller: Caller, reservation_id: int) -> Reservation:
@@ -664,7 +644,7 @@ class ChildcareService:
                 [(f"user:{caller.account_id}", cancelled), (f"nursery:{current['nursery_id']}", cancelled)],
                 at=now,
             )
-        return Reservation(**dict(row))
+        return from_row(Reservation, row)
 
     async def record_attendance(self, caller: Caller, reservation_id: int, state: AttendanceState) -> Reservation:
         """At the door, on the session day: arrived, or no-show. Either is recorded once; a no-show keeps
@@ -691,7 +671,7 @@ class ChildcareService:
                 reason=f"reservation {reservation_id}",
                 at=now,
             )
-        return Reservation(**dict(row))
+        return from_row(Reservation, row)
 
     async def _free(
         self, conn: asyncpg.Connection, reservation: asyncpg.Record, *, refund: bool, now: datetime
@@ -741,7 +721,7 @@ class ChildcareService:
                     title="Too many waitlist entries",
                 )
             row = await conn.fetchrow(queries.INSERT_WAITLIST, session_id, child_id, band, self.ctx.clock.now())
-        return WaitlistEntry(**dict(row))
+        return from_row(WaitlistEntry, row)
 
     async def set_quota(self, caller: Caller, municipality_id: int, monthly_hours: int) -> Quota:
         allowed = caller.is_prefecture_admin
@@ -753,7 +733,7 @@ class ChildcareService:
             if not allowed:
                 raise NotFound()
             row = await conn.fetchrow(queries.UPSERT_QUOTA, municipality_id, monthly_hours, self.ctx.clock.now())
-        return Quota(**dict(row))
+        return from_row(Quota, row)
 
     # -- housekeeping ------------------------------------------------------------------------
 

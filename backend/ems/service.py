@@ -28,6 +28,7 @@ from backend.ems import queries
 from backend.ems.fhir import as_bundle, content_digest, handoff_document
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.outbox import emit, emit_all
+from backend.rows import from_row, from_rows
 from schema.base import FieldError
 from schema.ems import (
     Attachment,
@@ -215,9 +216,9 @@ class EmsService:
             medications=list(case["medications"] or []),
             location={"lat": case["lat"], "lon": case["lon"]} if case["lat"] is not None else None,
             eta_minutes=case["eta_minutes"],
-            vitals=[VitalsRecord(**dict(v)) for v in vitals],
-            attachments=[Attachment(**dict(a)) for a in attachments],
-            requests=[HospitalRequest(**dict(r)) for r in requests],
+            vitals=from_rows(VitalsRecord, vitals),
+            attachments=from_rows(Attachment, attachments),
+            requests=from_rows(HospitalRequest, requests),
             destination_hospital_id=next((r["hospital_id"] for r in requests if r["status"] == "selected"), None),
         )
 
@@ -240,7 +241,7 @@ class EmsService:
                 caller.account_id,
                 now,
             )
-        return VitalsRecord(**dict(row))
+        return from_row(VitalsRecord, row)
 
     async def add_attachment(self, caller: Caller, case_id: int, declared_type: str, content: bytes) -> Attachment:
         media_type = sniff_image(content)
@@ -275,7 +276,7 @@ class EmsService:
                 caller.account_id,
                 self.ctx.clock.now(),
             )
-        return Attachment(**dict(row))
+        return from_row(Attachment, row)
 
     async def attachment(self, caller: Caller, case_id: int, attachment_id: int) -> tuple[str, bytes]:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -327,7 +328,7 @@ class EmsService:
             if events:
                 await emit_all(conn, events, at=now)
             rows = await conn.fetch(queries.REQUESTS, case_id)
-        return [HospitalRequest(**dict(r)) for r in rows if r["hospital_id"] in hospitals]
+        return [from_row(HospitalRequest, r) for r in rows if r["hospital_id"] in hospitals]
 
     async def inbox(self, caller: Caller, limit: int) -> list[InboxItem]:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -343,7 +344,7 @@ class EmsService:
                     reason=f"request {row['request_id']} to the caller's hospital",
                     at=now,
                 )
-        return [InboxItem(**dict(r)) for r in rows]
+        return from_rows(InboxItem, rows)
 
     async def respond(self, caller: Caller, request_id: int, data: RequestResponse) -> HospitalRequest:
         now = self.ctx.clock.now()
@@ -398,7 +399,7 @@ class EmsService:
                 ),
                 at=now,
             )
-        return HospitalRequest(**dict(row))
+        return from_row(HospitalRequest, row)
 
     async def set_destination(self, caller: Caller, case_id: int, hospital_id: int) -> HospitalRequest:
         now = self.ctx.clock.now()
@@ -423,7 +424,7 @@ class EmsService:
             ]
             await emit_all(conn, events, at=now)
             row = next(r for r in await conn.fetch(queries.REQUESTS, case_id) if r["request_id"] == selected)
-        return HospitalRequest(**dict(row))
+        return from_row(HospitalRequest, row)
 
     # -- acceptance board ----------------------------------------------------------------
 
@@ -445,7 +446,7 @@ class EmsService:
                 event=HospitalBoardChanged(hospital_id=hospital_id, department=department),
                 at=now,
             )
-        return BoardEntry(**dict(row))
+        return from_row(BoardEntry, row)
 
     async def board(self) -> list[HospitalBoard]:
         async with self.ctx.acquire() as conn:
@@ -476,7 +477,7 @@ class EmsService:
             raise NotFound()
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.DEPARTMENTS, hospital_id, include_retired)
-        return [HospitalDepartment(**dict(r)) for r in rows]
+        return from_rows(HospitalDepartment, rows)
 
     async def create_department(
         self, caller: Caller, hospital_id: int, data: HospitalDepartmentCreate
@@ -489,7 +490,7 @@ class EmsService:
             if row is None:
                 raise Conflict("The hospital already runs this department.", slug="department-exists")
             await self._department_changed(conn, caller, hospital_id, data.department, "create", now)
-        return HospitalDepartment(**dict(row))
+        return from_row(HospitalDepartment, row)
 
     async def retire_department(self, caller: Caller, hospital_id: int, department: str) -> None:
         """The department leaves the board and takes no more answers; past answers keep naming it."""
@@ -544,7 +545,7 @@ class EmsService:
                     reason="fire department's case list",
                     at=now,
                 )
-        return [FireCase(**dict(r)) for r in rows]
+        return from_rows(FireCase, rows)
 
     async def close_case(self, caller: Caller, case_id: int, data: CaseClose) -> FireCase:
         if data.outcome == "not_transported" and data.reason is None:
@@ -583,7 +584,7 @@ class EmsService:
             ]
             await emit_all(conn, events, at=now)
             row = await conn.fetchrow(queries.FIRE_CASES, case["fire_department_id"], None, None, None, case_id + 1, 1)
-        return FireCase(**dict(row))
+        return from_row(FireCase, row)
 
     # -- statistics and housekeeping -------------------------------------------------------
 

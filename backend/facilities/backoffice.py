@@ -28,6 +28,7 @@ from backend.facilities import queries
 from backend.facilities.service import _booking, _vacancy_changed
 from backend.facilities.slots import TOKYO, day_bounds, local_date
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
 from schema.base import FieldError
 from schema.events import BookingCancelled, BookingNoShow, Event, ResourceChanged
 from schema.facilities import (
@@ -62,11 +63,6 @@ MAX_SCHEDULE_DAYS = 62
 MAX_EXPORT_ROWS = 10_000
 
 
-def _resource(row: asyncpg.Record) -> Resource:
-    fields = set(Resource.__struct_fields__)
-    return Resource(**{k: v for k, v in dict(row).items() if k in fields})
-
-
 class FacilityBackOffice:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -86,8 +82,8 @@ class FacilityBackOffice:
             resources = await conn.fetch(queries.RESOURCES, [r["id"] for r in rows])
         by_facility: dict[int, list[Resource]] = {}
         for resource in resources:
-            by_facility.setdefault(resource["facility_id"], []).append(_resource(resource))
-        return [OwnFacility(**dict(row), resources=by_facility.get(row["id"], [])) for row in rows]
+            by_facility.setdefault(resource["facility_id"], []).append(from_row(Resource, resource))
+        return [from_row(OwnFacility, row, resources=by_facility.get(row["id"], [])) for row in rows]
 
     @retry_transient
     async def update_facility(self, caller: Caller, facility_id: int, data: FacilityUpdate) -> Facility:
@@ -116,7 +112,7 @@ class FacilityBackOffice:
                 at=now,
             )
             await self._resource_changed(conn, facility_id, None, now)
-        return Facility(**dict(row))
+        return from_row(Facility, row)
 
     async def _resource_for_update(self, conn: asyncpg.Connection, caller: Caller, resource_id: int) -> asyncpg.Record:
         current = await conn.fetchrow(sql.RESOURCE_FOR_UPDATE, resource_id)
@@ -127,7 +123,7 @@ class FacilityBackOffice:
 
     async def _read_resource(self, conn: asyncpg.Connection, facility_id: int, resource_id: int) -> Resource:
         rows = await conn.fetch(queries.RESOURCES, [facility_id])
-        return next(_resource(r) for r in rows if r["id"] == resource_id)
+        return next(from_row(Resource, r) for r in rows if r["id"] == resource_id)
 
     @retry_transient
     async def update_resource(self, caller: Caller, resource_id: int, data: ResourceUpdate) -> Resource:
@@ -265,7 +261,7 @@ class FacilityBackOffice:
                 at=now,
             )
             await self._closure_changed(conn, facility_id, data.resource_id, data.start, data.end, now)
-        return Closure(**dict(row), cancelled_booking_ids=cancelled)
+        return from_row(Closure, row, cancelled_booking_ids=cancelled)
 
     async def closures(
         self,
@@ -281,7 +277,7 @@ class FacilityBackOffice:
         async with self.ctx.acquire() as conn:
             await self._facility_owner(conn, caller, facility_id)
             rows = await conn.fetch(sql.CLOSURES_OF_FACILITY, facility_id, start, end, include_lifted, after, limit)
-        return [Closure(**dict(r)) for r in rows]
+        return from_rows(Closure, rows)
 
     @retry_transient
     async def lift_closure(self, caller: Caller, closure_id: int) -> Closure:
@@ -307,7 +303,7 @@ class FacilityBackOffice:
             await self._closure_changed(
                 conn, current["facility_id"], current["resource_id"], row["start"], row["end"], now
             )
-        return Closure(**dict(row))
+        return from_row(Closure, row)
 
     async def _clear_bookings(
         self,
@@ -412,7 +408,7 @@ class FacilityBackOffice:
                 reason=f"{first_day.isoformat()}..{last_day.isoformat()}: {len(rows)} booking(s)",
                 at=now,
             )
-        return [ScheduleEntry(**dict(r)) for r in rows]
+        return from_rows(ScheduleEntry, rows)
 
     @retry_transient
     async def mark_no_show(self, caller: Caller, booking_id: int) -> Booking:

@@ -39,6 +39,7 @@ from backend.facilities.slots import (
     units_of_day,
 )
 from backend.outbox import emit, emit_all, outbox_columns
+from backend.rows import from_row, from_rows
 from schema.base import FieldError
 from schema.events import (
     BookingCancelled,
@@ -88,7 +89,7 @@ LIVE = ("held", "provisional", "confirmed")
 
 
 def _booking(row: asyncpg.Record) -> Booking:
-    return Booking(**dict(row))
+    return from_row(Booking, row)
 
 
 async def booking_terms(conn: asyncpg.Connection, resource_id: int, account_id: int) -> asyncpg.Record | None:
@@ -156,7 +157,7 @@ class FacilityService:
                 data.lon,
                 self.ctx.clock.now(),
             )
-        return Facility(**dict(row))
+        return from_row(Facility, row)
 
     async def add_resource(self, caller: Caller, facility_id: int, data: ResourceCreate) -> Resource:
         async with self.ctx.acquire() as conn:
@@ -198,12 +199,7 @@ class FacilityService:
         self, conn: asyncpg.Connection, facility_ids: Sequence[int], only: int | None = None
     ) -> list[Resource]:
         rows = await conn.fetch(queries.RESOURCES, list(facility_ids))
-        fields = set(Resource.__struct_fields__)
-        return [
-            Resource(**{k: v for k, v in dict(row).items() if k in fields})
-            for row in rows
-            if only is None or row["id"] == only
-        ]
+        return [from_row(Resource, row) for row in rows if only is None or row["id"] == only]
 
     async def facility(self, facility_id: int) -> FacilityDetail:
         async with self.ctx.acquire() as conn:
@@ -211,12 +207,12 @@ class FacilityService:
             if row is None:
                 raise NotFound()
             resources = await self._resources(conn, [facility_id])
-        return FacilityDetail(**dict(row), resources=resources)
+        return from_row(FacilityDetail, row, resources=resources)
 
     async def facilities(self, municipality_id: int | None, kind: str | None, after: int, limit: int) -> list[Facility]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.FACILITIES, municipality_id, kind, after, limit)
-        return [Facility(**dict(row)) for row in rows]
+        return from_rows(Facility, rows)
 
     # -- vacancies -------------------------------------------------------------
 
@@ -589,12 +585,12 @@ class FacilityService:
             row = await conn.fetchrow(
                 queries.INSERT_WAITLIST, data.resource_id, caller.account_id, data.start, data.end, now
             )
-        return WaitlistEntry(**dict(row))
+        return from_row(WaitlistEntry, row)
 
     async def my_waitlist(self, caller: Caller, after: int, limit: int) -> list[WaitlistEntry]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MY_WAITLIST, caller.account_id, after, limit)
-        return [WaitlistEntry(**dict(row)) for row in rows]
+        return from_rows(WaitlistEntry, rows)
 
     async def release_expired(self, batch: int = 200) -> int:
         """Release unpaid provisional bookings and untaken holds whose time ran out, handing

@@ -28,6 +28,7 @@ from backend.context import AppContext
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable
 from backend.organizations import queries
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
 from schema.accounts import Role
 from schema.base import FieldError
 from schema.events import Event, MembershipChanged, OrganizationChanged
@@ -42,17 +43,11 @@ from schema.organizations import (
 
 
 def _detail(row: asyncpg.Record) -> OrganizationDetail:
-    return OrganizationDetail(**dict(row))
+    return from_row(OrganizationDetail, row)
 
 
 def _member(row: asyncpg.Record) -> OrganizationMember:
-    return OrganizationMember(
-        account_id=row["account_id"],
-        email=row["email"],
-        display_name=row["display_name"],
-        roles=list(row["roles"]),
-        since=row["since"],
-    )
+    return from_row(OrganizationMember, row)
 
 
 def administered(caller: Caller) -> frozenset[int] | None:
@@ -327,4 +322,4 @@ class OrganizationService:
                 reason=" ".join(f"{k}={v}" for k, v in filters.items() if v is not None) or None,
                 at=now,
             )
-        return [AuditEntry(**dict(r)) for r in rows]
+        return from_rows(AuditEntry, rows)

@@ -30,6 +30,7 @@ from backend.errors import (
     register_constraint,
 )
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
 from backend.shelters import queries
 from schema.base import FieldError
 from schema.events import (
@@ -108,12 +109,12 @@ class ShelterService:
             await emit_all(
                 conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=now
             )
-        return Vacancy(**dict(row))
+        return from_row(Vacancy, row)
 
     async def vacancies(self, shelter_id: int | None) -> list[Vacancy]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.VACANCIES, shelter_id)
-        return [Vacancy(**dict(r)) for r in rows]
+        return from_rows(Vacancy, rows)
 
     # -- requests --------------------------------------------------------------------
 
@@ -220,7 +221,7 @@ class ShelterService:
             needs=list(request["needs"]),
             urgency=request["urgency"],
             status=request["status"],
-            targets=[Target(**dict(t)) for t in (targets if is_center else own_shelters)],
+            targets=[from_row(Target, t) for t in (targets if is_center else own_shelters)],
             placement=_placement(placement) if placement is not None and (is_center or chosen) else None,
             child=child,
         )
@@ -253,7 +254,7 @@ class ShelterService:
             )
             event = IntakeResponded(request_id=request_id, shelter_id=target["shelter_id"], decision=status)
             await emit_all(conn, [(f"guidance:{request['guidance_center_id']}", event)], at=now)
-        return Target(**dict(row))
+        return from_row(Target, row)
 
     def _cipher(self) -> IdentityCipher:
         if self.ctx.identity is None:
@@ -344,7 +345,7 @@ class ShelterService:
         self._own_shelter(caller, shelter_id)
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.CATEGORIES, shelter_id, include_retired)
-        return [ShelterCategory(**dict(r)) for r in rows]
+        return from_rows(ShelterCategory, rows)
 
     async def create_category(self, caller: Caller, shelter_id: int, data: ShelterCategoryCreate) -> ShelterCategory:
         self._own_shelter(caller, shelter_id)
@@ -357,7 +358,7 @@ class ShelterService:
                 raise Conflict("This shelter already has that category; rename it or change its beds.",
                                slug="category-exists")  # fmt: skip
             await self._category_changed(conn, caller, shelter_id, data.category, "create", now)
-        return ShelterCategory(**dict(row))
+        return from_row(ShelterCategory, row)
 
     async def update_category(
         self, caller: Caller, shelter_id: int, category: str, data: ShelterCategoryUpdate
@@ -373,7 +374,7 @@ class ShelterService:
             # Below the beds in use, the CHECK shelter_units_within_capacity answers 409 over-capacity.
             row = await conn.fetchrow(queries.UPDATE_CATEGORY, shelter_id, category, label, capacity, now)
             await self._category_changed(conn, caller, shelter_id, category, "update", now)
-        return ShelterCategory(**dict(row))
+        return from_row(ShelterCategory, row)
 
     async def retire_category(self, caller: Caller, shelter_id: int, category: str) -> None:
         self._own_shelter(caller, shelter_id)
