@@ -25,7 +25,7 @@ from backend.auth import (
 from backend.context import app_context
 from backend.errors import DomainError
 from backend.organizations.routes import route_handlers as organization_handlers
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, page
 from schema.accounts import (
     Account,
     AccountCreate,
@@ -224,8 +224,8 @@ async def list_residency_requests(
     limit: Limit = 50,
 ) -> Response[list[ResidencyRequest]]:
     """Declarations waiting for this municipality's check, oldest first."""
-    items = await residencies.queue(caller, municipality_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await residencies.queue(caller, municipality_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -13,7 +14,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED, Caller
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
 from backend.context import app_context
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, decode_cursor, page
 from schema.base import MAX_ID
 from schema.childcare import (
     Application,
@@ -78,8 +79,13 @@ async def list_sessions(
     limit: Limit = 50,
 ) -> Response[list[Session]]:
     """The nursery's sessions from `from` to `to` (inclusive, at most 92 days), with places taken per band."""
-    items, next_cursor = await childcare.sessions(caller, nursery_id, first, last, cursor, limit)
-    return page(request, items, next_cursor)
+    after = decode_cursor(cursor, _DayKey, (first, 0))
+    items = await childcare.sessions(caller, nursery_id, first, last, after, limit)
+    return page(request, items, limit, key=lambda session: (session.date, session.id))
+
+
+# Sessions page by (day, id): the key of the last one listed.
+_DayKey = tuple[date, Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]]
 
 
 @patch(
@@ -133,8 +139,8 @@ async def list_children(
     request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[Child]]:
     """The parent's children, or (nursery staff) children approved at their nursery (audited)."""
-    items = await childcare.children(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.children(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get("/v1/children/{child_id:int}", access=SIGNED_IN, operation_id="getChild", tags=["childcare"])
@@ -166,8 +172,8 @@ async def child_applications(
     limit: Limit = 50,
 ) -> Response[list[Application]]:
     """The parent's applications for this child, with each nursery's answer."""
-    items = await childcare.applications_of_child(caller, child_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.applications_of_child(caller, child_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @delete(
@@ -211,8 +217,8 @@ async def nursery_applications(
     limit: Limit = 50,
 ) -> Response[list[PendingApplication]]:
     """Pending applications to the nursery: the child's name and age only (audited)."""
-    items = await childcare.pending_applications(caller, nursery_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.pending_applications(caller, nursery_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild", tags=["childcare"])
@@ -244,8 +250,8 @@ async def my_reservations(
     request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[MyReservation]]:
     """The parent's upcoming reservations and held places."""
-    items = await childcare.my_reservations(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.my_reservations(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post(

@@ -122,19 +122,6 @@ def _month(day: date) -> date:
     return day.replace(day=1)
 
 
-def _session_cursor(cursor: str | None, first: date) -> tuple[date, int]:
-    """(day, id) after which the next page of sessions starts; the cursor is `<day>.<id>`."""
-    if cursor is None:
-        return first, 0
-    day, _, session_id = cursor.partition(".")
-    try:
-        if not session_id.isdigit() or len(session_id) > 18:
-            raise ValueError(session_id)
-        return date.fromisoformat(day), int(session_id)
-    except ValueError:
-        raise BadRequest("The cursor is not one this server gave out.", slug="bad-cursor") from None
-
-
 class ChildcareService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -165,8 +152,8 @@ class ChildcareService:
         )
 
     async def sessions(
-        self, caller: Caller, nursery_id: int, first: date, last: date, cursor: str | None, limit: int
-    ) -> tuple[list[Session], str | None]:
+        self, caller: Caller, nursery_id: int, first: date, last: date, after: tuple[date, int], limit: int
+    ) -> list[Session]:
         """The nursery's sessions from `first` to `last` (inclusive), by day, with places taken per band."""
         if nursery_id not in _nurseries(caller):
             raise NotFound()
@@ -174,7 +161,7 @@ class ChildcareService:
             raise BadRequest("`to` is before `from`.", slug="bad-range")
         if (last - first).days >= MAX_SESSION_RANGE_DAYS:
             raise BadRequest(f"At most {MAX_SESSION_RANGE_DAYS} days per request.", slug="range-too-long")
-        after_day, after_id = _session_cursor(cursor, first)
+        after_day, after_id = after
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.SESSIONS_OF_NURSERY, nursery_id, first, last, after_day, after_id, limit)
         items = [
@@ -188,8 +175,7 @@ class ChildcareService:
             )
             for r in rows
         ]
-        next_cursor = f"{rows[-1]['date']}.{rows[-1]['id']}" if len(rows) == limit else None
-        return items, next_cursor
+        return items
 
     @retry_transient
     async def update_session(self, caller: Caller, nursery_id: int, session_id: int, data: SessionUpdate) -> Session:

@@ -16,7 +16,7 @@ from backend.context import app_context
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, before_id, page
 from schema.base import MAX_ID
 from schema.ems import (
     Attachment,
@@ -255,9 +255,9 @@ async def list_fire_cases(
     if day is not None:
         start = datetime.combine(day, time(), TOKYO)
         window = (start, start + timedelta(days=1))
-    before = MAX_ID if cursor is None else id_cursor(cursor)
+    before = before_id(cursor)
     items = await ems.fire_cases(caller, fire_department_id, window, case_state, before, limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    return page(request, items, limit)
 
 
 @post(

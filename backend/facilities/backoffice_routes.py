@@ -11,9 +11,9 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.auth import PREFECTURE_ADMIN, Caller
 from backend.facilities.backoffice import MAX_EXPORT_ROWS, FacilityBackOffice, schedule_csv
-from backend.facilities.routes import _booking_cursor, back_office
+from backend.facilities.routes import _booking_cursor, _by_start, back_office
 from backend.facilities.service import FACILITY_STAFF
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, page
 from schema.base import MAX_ID
 from schema.facilities import (
     Booking,
@@ -47,8 +47,8 @@ async def own_facilities(
     limit: Limit = 50,
 ) -> Response[list[OwnFacility]]:
     """The organisation's facilities with every resource, closed ones included."""
-    items = await office.own_facilities(caller, organization_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await office.own_facilities(caller, organization_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @patch("/v1/resources/{resource_id:int}", access=STAFF, operation_id="updateResource", tags=TAGS)
@@ -93,8 +93,8 @@ async def list_closures(
     limit: Limit = 50,
 ) -> Response[list[Closure]]:
     """Closures overlapping the days, by id."""
-    items = await office.closures(caller, facility_id, first_day, last_day, include_lifted, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await office.closures(caller, facility_id, first_day, last_day, include_lifted, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post("/v1/closures/{closure_id:int}/lift", access=STAFF, operation_id="liftClosure", status_code=200, tags=TAGS)
@@ -127,8 +127,7 @@ async def facility_schedule(
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     items = await office.schedule(caller, facility_id, first_day, last_day, _booking_cursor(cursor), limit)
-    last = items[-1] if len(items) == limit else None
-    return page(request, items, f"{int(last.start.timestamp() * 1_000_000)}.{last.id}" if last else None)
+    return page(request, items, limit, key=_by_start)
 
 
 @post("/v1/bookings/{booking_id:int}/no-show", access=STAFF, operation_id="markNoShow", status_code=200, tags=TAGS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, Router, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -12,10 +13,9 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
 from backend.context import app_context
-from backend.errors import BadRequest
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, decode_cursor, page, page_from
 from schema.base import MAX_ID
 from schema.facilities import (
     Booking,
@@ -28,6 +28,7 @@ from schema.facilities import (
     FacilityUpdate,
     Resource,
     ResourceCreate,
+    ScheduleEntry,
     Vacancy,
     WaitlistCreate,
     WaitlistEntry,
@@ -72,8 +73,8 @@ async def list_facilities(
     limit: Limit = 50,
 ) -> Response[list[Facility]]:
     """Facilities by municipality and kind, by id."""
-    items = await facilities.facilities(municipality_id, kind, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await facilities.facilities(municipality_id, kind, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get("/v1/facilities/{facility_id:int}", access=PUBLIC, operation_id="getFacility", tags=["facilities"])
@@ -95,8 +96,8 @@ async def list_vacancies(
 ) -> Response[list[Vacancy]]:
     """Every booking unit of the day for matching resources: free, held (for a waiter) or booked.
     Pages over resources (`limit` resources per page)."""
-    items, next_after = await facilities.vacancies(day, kind, municipality_id, facility_id, id_cursor(cursor), limit)
-    return page(request, items, str(next_after) if next_after is not None else None)
+    items, next_after = await facilities.vacancies(day, kind, municipality_id, facility_id, after_id(cursor), limit)
+    return page_from(request, items, next_after)
 
 
 @post("/v1/bookings", access=VERIFIED, operation_id="createBooking", tags=["bookings"])
@@ -168,17 +169,19 @@ async def my_bookings(
 ) -> Response[list[Booking]]:
     """The caller's bookings by start time (live ones unless includeEnded)."""
     items = await facilities.my_bookings(caller, _booking_cursor(cursor), include_ended, limit)
-    next_cursor = f"{int(items[-1].start.timestamp() * 1_000_000)}.{items[-1].id}" if len(items) == limit else None
-    return page(request, items, next_cursor)
+    return page(request, items, limit, key=_by_start)
+
+
+# Bookings page by (start, id): the key of the last one listed.
+_StartKey = tuple[Annotated[datetime, msgspec.Meta(tz=True)], Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]]
 
 
 def _booking_cursor(cursor: str | None) -> tuple[datetime, int]:
-    if cursor is None:
-        return datetime.min.replace(tzinfo=UTC), 0
-    micros, _, booking_id = cursor.partition(".")
-    if not (micros.isdigit() and booking_id.isdigit() and len(micros) <= 17 and len(booking_id) <= 19):
-        raise BadRequest("The cursor is not one this server gave out.", slug="bad-cursor")
-    return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(booking_id)
+    return decode_cursor(cursor, _StartKey, (datetime.min.replace(tzinfo=UTC), 0))
+
+
+def _by_start(booking: Booking | ScheduleEntry) -> tuple[datetime, int]:
+    return booking.start, booking.id
 
 
 @post("/v1/waitlist", access=VERIFIED, operation_id="joinWaitlist", tags=["bookings"])
@@ -192,8 +195,8 @@ async def my_waitlist(
     request: Request[Any, Any, Any], caller: Me, facilities: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[WaitlistEntry]]:
     """The caller's waitlist entries."""
-    items = await facilities.my_waitlist(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await facilities.my_waitlist(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 def back_office(state: State) -> FacilityBackOffice:

@@ -13,7 +13,7 @@ from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
 from backend.context import app_context
 from backend.facilities.service import FACILITY_STAFF
 from backend.lottery.service import LotteryService
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, page
 from schema.base import MAX_ID
 from schema.lottery import (
     Application,
@@ -65,8 +65,8 @@ async def list_lotteries(
     limit: Limit = 50,
 ) -> Response[list[LotterySummary]]:
     """Lotteries, optionally only those open for applications or already drawn."""
-    items = await lotteries.lotteries(only, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await lotteries.lotteries(only, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get("/v1/me/lottery-applications", access=SIGNED_IN, operation_id="listMyLotteryApplications", tags=["lottery"])
@@ -74,8 +74,8 @@ async def my_applications(
     request: Request[Any, Any, Any], caller: Me, lotteries: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[MyApplication]]:
     """The caller's applications, with the result once drawn."""
-    items = await lotteries.my_applications(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await lotteries.my_applications(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get("/v1/lotteries/{lottery_id:int}", access=PUBLIC, operation_id="getLottery", tags=["lottery"])
@@ -100,8 +100,8 @@ async def organization_lotteries(
     limit: Limit = 50,
 ) -> Response[list[LotteryOverview]]:
     """The operator's lotteries with the number of applications per slot (and first choices)."""
-    items = await lotteries.organization_lotteries(caller, organization_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await lotteries.organization_lotteries(caller, organization_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post(

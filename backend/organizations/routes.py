@@ -16,7 +16,7 @@ from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN, Caller
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.organizations.service import OrganizationService
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, before_id, page
 from schema.accounts import OrganizationKind
 from schema.base import MAX_ID
 from schema.organizations import (
@@ -61,8 +61,8 @@ async def list_organizations(
     limit: Limit = 50,
 ) -> Response[list[OrganizationDetail]]:
     """Organisations by id (filter by kind and municipality): all for the prefecture, one's own for an admin."""
-    items = await organizations.organizations(caller, kind, municipality_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await organizations.organizations(caller, kind, municipality_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get(
@@ -135,8 +135,8 @@ async def list_members(
     limit: Limit = 50,
 ) -> Response[list[OrganizationMember]]:
     """The members with their roles, by account id."""
-    items = await organizations.members(caller, organization_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].account_id) if len(items) == limit else None)
+    items = await organizations.members(caller, organization_id, after_id(cursor), limit)
+    return page(request, items, limit, key=lambda member: member.account_id)
 
 
 @patch(
@@ -195,10 +195,10 @@ async def audit_log(
         actor=actor,
         start=start,
         end=end,
-        before=MAX_ID if cursor is None else id_cursor(cursor),
+        before=before_id(cursor),
         limit=size,
     )
-    paged = page(request, items, str(items[-1].id) if len(items) == size else None)
+    paged = page(request, items, size)
     if not as_csv:
         return paged
     return Response(

@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from backend.auth import PREFECTURE_ADMIN, Caller
 from backend.context import app_context
 from backend.idempotency import Reread
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import Cursor, Limit, after_id, before_id, page
 from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
 from schema.base import MAX_ID
 from schema.shelters import (
@@ -83,9 +83,9 @@ async def list_requests(
     request: Request[Any, Any, Any], caller: Me, shelters: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[IntakeRequest]]:
     """The centre's requests (caseworkers) or those sent to the shelter (staff), newest first (audited)."""
-    before = MAX_ID if cursor is None else id_cursor(cursor)
+    before = before_id(cursor)
     items = await shelters.requests(caller, before, limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    return page(request, items, limit)
 
 
 @get("/v1/intake-requests/{request_id:int}", access=INVOLVED, operation_id="getIntakeRequest", tags=["shelters"])
@@ -218,8 +218,8 @@ async def list_placements(
     limit: Limit = 50,
 ) -> Response[list[CurrentPlacement]]:
     """The children placed here now, with who they are (this shelter was chosen); each one shown is audited."""
-    items = await shelters.current_placements(caller, shelter_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await shelters.current_placements(caller, shelter_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get(
@@ -238,9 +238,9 @@ async def list_center_requests(
     limit: Limit = 50,
 ) -> Response[list[IntakeSummary]]:
     """The centre's requests by state, newest first, with minutes to placement (no identities)."""
-    before = MAX_ID if cursor is None else id_cursor(cursor)
+    before = before_id(cursor)
     items = await shelters.center_requests(caller, center_id, status, before, limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    return page(request, items, limit)
 
 
 @post(
