@@ -21,6 +21,7 @@ from backend.context import AppContext
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.outbox import emit_all
 from backend.rows import from_row, from_rows
+from backend.topics import municipality_topic, user_topic
 from schema.accounts import Residency, ResidencyRequest
 from schema.base import FieldError
 from schema.events import Event, ResidencyChanged, ResidencyRequested
@@ -50,7 +51,7 @@ class ResidencyService:
                 await self._end(conn, caller.account_id, live, "moved", now)
                 events.append(
                     (
-                        f"user:{caller.account_id}",
+                        user_topic(caller.account_id),
                         ResidencyChanged(
                             residency_id=live["id"], municipality_id=live["municipality_id"], status="ended"
                         ),
@@ -69,7 +70,7 @@ class ResidencyService:
             )
             requested = ResidencyRequested(residency_id=row["id"], municipality_id=municipality_id)
             events.extend(
-                (f"municipality:{office['id']}", requested)
+                (municipality_topic(office["id"]), requested)
                 for office in await conn.fetch(queries.MUNICIPALITY_OFFICES, municipality_id)
             )
             await emit_all(conn, events, at=now)
@@ -135,5 +136,5 @@ class ResidencyService:
                 at=now,
             )
             changed = ResidencyChanged(residency_id=residency_id, municipality_id=municipality_id, status=status)
-            await emit_all(conn, [(f"user:{current['account_id']}", changed)], at=now)
+            await emit_all(conn, [(user_topic(current["account_id"]), changed)], at=now)
         return _residency(row)

@@ -32,6 +32,7 @@ from backend.mail import messages
 from backend.mail.outbox import queue_mail
 from backend.outbox import emit
 from backend.rows import from_row, from_rows
+from backend.topics import user_topic
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
@@ -596,7 +597,7 @@ class AccountService:
             # The member's open clients refresh their roles (and realtime topics) on this.
             await emit(
                 conn,
-                topic=f"user:{caller.account_id}",
+                topic=user_topic(caller.account_id),
                 event=MembershipGranted(organization_id=organization_id, role=role),
                 at=now,
             )

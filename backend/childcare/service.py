@@ -27,6 +27,7 @@ from backend.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessa
 from backend.facilities.slots import TOKYO
 from backend.outbox import emit_all
 from backend.rows import from_row, from_rows
+from backend.topics import nursery_topic, nursery_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.childcare import (
     Application,
@@ -249,7 +250,7 @@ class ChildcareService:
             )
             events: list[tuple[str, Event]] = [
                 (
-                    f"user:{r['parent_id']}",
+                    user_topic(r["parent_id"]),
                     ChildcareCancelled(reservation_id=r["id"], session_id=session_id, by_nursery=True),
                 )
                 for r in live
@@ -409,7 +410,7 @@ class ChildcareService:
                 at=now,
             )
             applied = ChildApplied(application_id=row["id"], nursery_id=nursery_id)
-            await emit_all(conn, [(f"nursery:{nursery_id}", applied)], at=now)
+            await emit_all(conn, [(nursery_topic(nursery_id), applied)], at=now)
         return from_row(Application, row)
 
     async def applications_of_child(self, caller: Caller, child_id: int, after: int, limit: int) -> list[Application]:
@@ -517,7 +518,9 @@ class ChildcareService:
             nursery_id=application["nursery_id"],
             status=application["status"],
         )
-        await emit_all(conn, [(f"user:{parent_id}", decided), (f"nursery:{application['nursery_id']}", decided)], at=at)
+        await emit_all(
+            conn, [(user_topic(parent_id), decided), (nursery_topic(application["nursery_id"]), decided)], at=at
+        )
 
     async def _own_child(self, conn: asyncpg.Connection, caller: Caller, child_id: int) -> asyncpg.Record:
         child = await conn.fetchrow(queries.CHILD, child_id)
@@ -594,8 +597,8 @@ class ChildcareService:
             await emit_all(
                 conn,
                 [
-                    (f"user:{caller.account_id}", reserved),
-                    (f"nursery:{session['nursery_id']}", reserved),
+                    (user_topic(caller.account_id), reserved),
+                    (nursery_topic(session["nursery_id"]), reserved),
                     _availability_changed(session["nursery_id"], session_id),
                 ],
                 at=now,
@@ -627,7 +630,7 @@ class ChildcareService:
             cancelled = ChildcareCancelled(reservation_id=reservation_id, session_id=current["session_id"])
             await emit_all(
                 conn,
-                [(f"user:{caller.account_id}", cancelled), (f"nursery:{current['nursery_id']}", cancelled)],
+                [(user_topic(caller.account_id), cancelled), (nursery_topic(current["nursery_id"]), cancelled)],
                 at=now,
             )
         return from_row(Reservation, row)
@@ -691,7 +694,7 @@ class ChildcareService:
         assert hold is not None  # INSERT … RETURNING always returns the row
         await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold["id"])
         offer = ChildcareOffered(reservation_id=hold["id"], session_id=session_id, hold_until=hold_until.isoformat())
-        return f"user:{waiter['parent_id']}", offer
+        return user_topic(waiter["parent_id"]), offer
 
     async def join_waitlist(self, caller: Caller, session_id: int, child_id: int) -> WaitlistEntry:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -745,7 +748,7 @@ class ChildcareService:
                     conn,
                     [
                         (
-                            f"user:{r['parent_id']}",
+                            user_topic(r["parent_id"]),
                             ChildcareReminder(reservation_id=r["id"], session_id=r["session_id"]),
                         )
                         for r in rows
@@ -756,4 +759,4 @@ class ChildcareService:
 
 
 def _availability_changed(nursery_id: int, session_id: int) -> tuple[str, Event]:
-    return f"vacancy:nursery:{nursery_id}", NurseryAvailabilityChanged(nursery_id=nursery_id, session_id=session_id)
+    return nursery_vacancy_topic(nursery_id), NurseryAvailabilityChanged(nursery_id=nursery_id, session_id=session_id)

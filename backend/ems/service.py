@@ -29,6 +29,7 @@ from backend.ems.fhir import as_bundle, content_digest, handoff_document
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.outbox import emit, emit_all
 from backend.rows import from_row, from_rows
+from backend.topics import HOSPITAL_BOARD, fire_topic, hospital_topic
 from schema.base import FieldError
 from schema.ems import (
     Attachment,
@@ -322,7 +323,7 @@ class EmsService:
             created = await conn.fetch(queries.INSERT_REQUESTS, case_id, wanted, now)
             await conn.execute(queries.MARK_FIRST_REQUEST, case_id, now)
             events: list[tuple[str, Event]] = [
-                (f"hospital:{r['hospital_id']}", EmsRequestCreated(request_id=r["id"], case_id=case_id))
+                (hospital_topic(r["hospital_id"]), EmsRequestCreated(request_id=r["id"], case_id=case_id))
                 for r in created
             ]
             if events:
@@ -390,7 +391,7 @@ class EmsService:
             )
             await emit(
                 conn,
-                topic=f"fire:{request['fire_department_id']}",
+                topic=fire_topic(request["fire_department_id"]),
                 event=EmsRequestResponded(
                     request_id=request_id,
                     case_id=request["case_id"],
@@ -415,11 +416,11 @@ class EmsService:
             released = await conn.fetch(queries.RELEASE_OTHERS, case_id)
             await conn.execute(queries.MARK_DESTINATION, case_id, now)
             events: list[tuple[str, Event]] = [
-                (f"hospital:{hospital_id}", EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
-                (f"fire:{case['fire_department_id']}", EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
+                (hospital_topic(hospital_id), EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
+                (fire_topic(case["fire_department_id"]), EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
             ]
             events += [
-                (f"hospital:{r['hospital_id']}", EmsRequestReleased(request_id=r["id"], case_id=case_id))
+                (hospital_topic(r["hospital_id"]), EmsRequestReleased(request_id=r["id"], case_id=case_id))
                 for r in released
             ]
             await emit_all(conn, events, at=now)
@@ -442,7 +443,7 @@ class EmsService:
             )
             await emit(
                 conn,
-                topic="hospitals:board",
+                topic=HOSPITAL_BOARD,
                 event=HospitalBoardChanged(hospital_id=hospital_id, department=department),
                 at=now,
             )
@@ -515,7 +516,7 @@ class EmsService:
             at=at,
         )
         event = HospitalBoardChanged(hospital_id=hospital_id, department=department)
-        await emit(conn, topic="hospitals:board", event=event, at=at)
+        await emit(conn, topic=HOSPITAL_BOARD, event=event, at=at)
 
     # -- back office: the fire department's cases ------------------------------------------
 
@@ -574,12 +575,12 @@ class EmsService:
                 at=now,
             )
             closed = EmsCaseClosed(case_id=case_id, outcome=data.outcome)
-            events: list[tuple[str, Event]] = [(f"fire:{case['fire_department_id']}", closed)]
+            events: list[tuple[str, Event]] = [(fire_topic(case["fire_department_id"]), closed)]
             destination = await conn.fetchval(queries.SELECTED_HOSPITAL, case_id)
             if destination is not None:
-                events.append((f"hospital:{destination}", closed))
+                events.append((hospital_topic(destination), closed))
             events += [
-                (f"hospital:{r['hospital_id']}", EmsRequestReleased(request_id=r["id"], case_id=case_id))
+                (hospital_topic(r["hospital_id"]), EmsRequestReleased(request_id=r["id"], case_id=case_id))
                 for r in released
             ]
             await emit_all(conn, events, at=now)
@@ -611,7 +612,7 @@ class EmsService:
                     conn,
                     [
                         (
-                            f"hospital:{r['hospital_id']}",
+                            hospital_topic(r["hospital_id"]),
                             EmsRequestRealerted(request_id=r["id"], case_id=r["case_id"], count=r["realert_count"]),
                         )
                         for r in rows

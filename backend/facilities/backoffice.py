@@ -29,6 +29,7 @@ from backend.facilities.service import _booking, _vacancy_changed
 from backend.facilities.slots import TOKYO, day_bounds, local_date
 from backend.outbox import emit_all
 from backend.rows import from_row, from_rows
+from backend.topics import facility_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.events import BookingCancelled, BookingNoShow, Event, ResourceChanged
 from schema.facilities import (
@@ -346,7 +347,7 @@ class FacilityBackOffice:
                 cancelled = BookingCancelled(
                     booking_id=booking["id"], resource_id=booking["resource_id"], reason=reason
                 )
-                events.append((f"user:{booking['account_id']}", cancelled))
+                events.append((user_topic(booking["account_id"]), cancelled))
         days = {(b["resource_id"], local_date(b["start"])): b["start"] for b in live}
         events.extend(_vacancy_changed(facility_id, resource, start) for (resource, _), start in days.items())
         await emit_all(conn, events, at=now)
@@ -356,7 +357,7 @@ class FacilityBackOffice:
         self, conn: asyncpg.Connection, facility_id: int, resource_id: int | None, now: datetime
     ) -> None:
         event = ResourceChanged(facility_id=facility_id, resource_id=resource_id)
-        await emit_all(conn, [(f"vacancy:facility:{facility_id}", event)], at=now)
+        await emit_all(conn, [(facility_vacancy_topic(facility_id), event)], at=now)
 
     async def _closure_changed(
         self,
@@ -434,7 +435,7 @@ class FacilityBackOffice:
                 at=now,
             )
             no_show = BookingNoShow(booking_id=booking_id, resource_id=current["resource_id"])
-            await emit_all(conn, [(f"user:{current['account_id']}", no_show)], at=now)
+            await emit_all(conn, [(user_topic(current["account_id"]), no_show)], at=now)
         return _booking(row)
 
 

@@ -40,6 +40,7 @@ from backend.facilities.slots import (
 )
 from backend.outbox import emit, emit_all, outbox_columns
 from backend.rows import from_row, from_rows
+from backend.topics import facility_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.events import (
     BookingCancelled,
@@ -287,7 +288,7 @@ class FacilityService:
             month_start, month_end = month_bounds(data.start)
             events = [
                 # bookingId 0 is a placeholder: book_slot fills in the id of the row it inserts.
-                (f"user:{caller.account_id}", BookingCreated(booking_id=0, resource_id=resource["id"])),
+                (user_topic(caller.account_id), BookingCreated(booking_id=0, resource_id=resource["id"])),
                 _vacancy_changed(resource["facility_id"], resource["id"], data.start),
             ]
             # Outside a transaction on purpose: the one statement is its own transaction.
@@ -366,7 +367,7 @@ class FacilityService:
             conn,
             [
                 (
-                    f"user:{caller.account_id}",
+                    user_topic(caller.account_id),
                     BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
                 ),
                 _vacancy_changed(booking.facility_id, booking.resource_id, data.start),
@@ -408,7 +409,7 @@ class FacilityService:
         await emit_all(
             conn,
             [
-                (f"user:{account_id}", BookingCreated(booking_id=row["id"], resource_id=data.resource_id)),
+                (user_topic(account_id), BookingCreated(booking_id=row["id"], resource_id=data.resource_id)),
                 _vacancy_changed(row["facility_id"], data.resource_id, data.start),
             ],
             at=now,
@@ -540,7 +541,7 @@ class FacilityService:
                 conn,
                 [
                     (
-                        f"user:{current['account_id']}",
+                        user_topic(current["account_id"]),
                         BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"], reason=reason),
                     ),
                     _vacancy_changed(current["facility_id"], current["resource_id"], current["start"]),
@@ -623,7 +624,7 @@ class FacilityService:
                     conn,
                     [
                         (
-                            f"user:{r['account_id']}",
+                            user_topic(r["account_id"]),
                             BookingPaymentDue(
                                 booking_id=r["id"], resource_id=r["resource_id"], pay_by=r["pay_by"].isoformat()
                             ),
@@ -655,7 +656,7 @@ class FacilityService:
             events = [_vacancy_changed(facility_id, resource_id, row["during"].lower)]
             if not row["was_hold"]:
                 released = BookingCancelled(booking_id=row["id"], resource_id=resource_id)
-                events.insert(0, (f"user:{row['account_id']}", released))
+                events.insert(0, (user_topic(row["account_id"]), released))
             await emit_all(conn, events, at=now)
             await self._offer_to_waiters(conn, resource_id, row["during"], now)
         return len(rows)
@@ -685,7 +686,7 @@ class FacilityService:
             )
             await emit(
                 conn,
-                topic=f"user:{waiter['account_id']}",
+                topic=user_topic(waiter["account_id"]),
                 event=WaitlistOffered(booking_id=hold_id, resource_id=resource_id, hold_until=hold_until.isoformat()),
                 at=now,
             )
@@ -695,6 +696,6 @@ def _vacancy_changed(facility_id: int, resource_id: int, start: datetime) -> tup
     """The facility board's event: something changed on that day (Asia/Tokyo)."""
     date_changed = local_date(start).isoformat()
     return (
-        f"vacancy:facility:{facility_id}",
+        facility_vacancy_topic(facility_id),
         VacancyChanged(facility_id=facility_id, resource_id=resource_id, date=date_changed),
     )

@@ -29,6 +29,7 @@ from backend.lottery import queries
 from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
 from backend.outbox import emit_all
 from backend.rows import from_row, from_rows
+from backend.topics import user_topic
 from schema.base import FieldError
 from schema.events import Event, LotteryCancelled, LotteryResult
 from schema.facilities import BookingCreate
@@ -269,7 +270,7 @@ class LotteryService:
                     won=rank is not None,
                     booking_id=booking_id,
                 )
-                events.append((f"user:{row['account_id']}", result))
+                events.append((user_topic(row["account_id"]), result))
             await conn.execute(queries.MARK_DRAWN, lottery_id, now, result_digest(wins))
             if events:
                 await emit_all(conn, events, at=now)
@@ -322,7 +323,7 @@ class LotteryService:
             applicants = [r["account_id"] for r in await conn.fetch(queries.APPLICANTS, lottery_id)]
             if applicants:
                 cancelled = LotteryCancelled(lottery_id=lottery_id, reason=data.reason)
-                await emit_all(conn, [(f"user:{a}", cancelled) for a in applicants], at=now)
+                await emit_all(conn, [(user_topic(a), cancelled) for a in applicants], at=now)
             await record_audit(
                 conn,
                 actor=caller.account_id,

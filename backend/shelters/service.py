@@ -32,6 +32,7 @@ from backend.errors import (
 from backend.outbox import emit_all
 from backend.rows import from_row, from_rows
 from backend.shelters import queries
+from backend.topics import SHELTER_VACANCY_BOARD, guidance_topic, shelter_topic
 from schema.base import FieldError
 from schema.events import (
     Event,
@@ -65,7 +66,6 @@ register_constraint("shelter_units_retired_empty", 409, "category-occupied", "A 
 
 CASEWORKER = Member("guidance_center", "caseworker")
 SHELTER_STAFF = (Member("shelter", "staff"), Member("shelter", "admin"))
-VACANCY_BOARD = "shelters:vacancy"
 
 
 def _centers(caller: Caller) -> frozenset[int]:
@@ -107,7 +107,7 @@ class ShelterService:
         async with self.ctx.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(queries.UPSERT_UNIT, shelter_id, category, capacity, now)
             await emit_all(
-                conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=now
+                conn, [(SHELTER_VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=now
             )
         return from_row(Vacancy, row)
 
@@ -143,7 +143,7 @@ class ShelterService:
                 data.urgency,
             )
             await conn.execute(queries.INSERT_TARGETS, request_id, wanted)
-            await emit_all(conn, [(f"shelter:{s}", IntakeRequested(request_id=request_id)) for s in wanted], at=now)
+            await emit_all(conn, [(shelter_topic(s), IntakeRequested(request_id=request_id)) for s in wanted], at=now)
             return await self._view(conn, caller, request_id, action="intake.create")
 
     async def request(self, caller: Caller, request_id: int) -> IntakeRequest:
@@ -253,7 +253,7 @@ class ShelterService:
                 at=now,
             )
             event = IntakeResponded(request_id=request_id, shelter_id=target["shelter_id"], decision=status)
-            await emit_all(conn, [(f"guidance:{request['guidance_center_id']}", event)], at=now)
+            await emit_all(conn, [(guidance_topic(request["guidance_center_id"]), event)], at=now)
         return from_row(Target, row)
 
     def _cipher(self) -> IdentityCipher:
@@ -292,14 +292,17 @@ class ShelterService:
             targets = await conn.fetch(queries.CLOSE_OTHER_TARGETS, request_id, data.shelter_id)
             events: list[tuple[str, Event]] = [
                 (
-                    f"guidance:{request['guidance_center_id']}",
+                    guidance_topic(request["guidance_center_id"]),
                     IntakePlaced(request_id=request_id, shelter_id=data.shelter_id),
                 ),
-                (f"shelter:{data.shelter_id}", IntakePlaced(request_id=request_id, shelter_id=data.shelter_id)),
-                (VACANCY_BOARD, ShelterVacancyChanged(shelter_id=data.shelter_id, category=request["category"])),
+                (shelter_topic(data.shelter_id), IntakePlaced(request_id=request_id, shelter_id=data.shelter_id)),
+                (
+                    SHELTER_VACANCY_BOARD,
+                    ShelterVacancyChanged(shelter_id=data.shelter_id, category=request["category"]),
+                ),
             ]
             events += [
-                (f"shelter:{t['shelter_id']}", IntakeClosed(request_id=request_id))
+                (shelter_topic(t["shelter_id"]), IntakeClosed(request_id=request_id))
                 for t in targets
                 if t["status"] == "closed"
             ]
@@ -332,7 +335,7 @@ class ShelterService:
                 at=now,
             )
             event = ShelterVacancyChanged(shelter_id=placement["shelter_id"], category=placement["category"])
-            await emit_all(conn, [(VACANCY_BOARD, event)], at=now)
+            await emit_all(conn, [(SHELTER_VACANCY_BOARD, event)], at=now)
         return _placement(row)
 
     # -- back office: bed categories ----------------------------------------------------
@@ -404,7 +407,9 @@ class ShelterService:
             reason=f"category {category}",
             at=at,
         )
-        await emit_all(conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=at)
+        await emit_all(
+            conn, [(SHELTER_VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=at
+        )
 
     # -- back office: who is here, and the centre's requests -------------------------------
 
@@ -482,9 +487,9 @@ class ShelterService:
             )
             center = request["guidance_center_id"]
             events: list[tuple[str, Event]] = [
-                (f"shelter:{s}", IntakeCancelled(request_id=request_id)) for s in shelters
+                (shelter_topic(s), IntakeCancelled(request_id=request_id)) for s in shelters
             ]
-            events.append((f"guidance:{center}", IntakeCancelled(request_id=request_id)))
+            events.append((guidance_topic(center), IntakeCancelled(request_id=request_id)))
             await emit_all(conn, events, at=now)
             row = await conn.fetchrow(queries.CENTER_REQUESTS, center, None, request_id + 1, 1)
         return _summary(row)
