@@ -1,7 +1,8 @@
 """Keyset pagination: lists return a page and, when there may be more, an RFC 8288 `Link: <…>; rel="next"`.
 
 Every list pages the same way: the handler reads where to start with `after_id` / `before_id`
-(or `decode_cursor` for a composite key such as (day, id)), the service returns at most `limit`
+(or `decode_cursor` for a composite key such as (day, id)) of the `Cursor`
+parameter (backend/params.py), the service returns at most `limit`
 rows after that key, and `page` links to the next page when this one is full. The cursor is
 opaque to clients — base64url of the JSON-encoded key of the last item — so a list can change
 its key without changing its contract; anything this server did not give out is a 400.
@@ -17,18 +18,12 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response
-from litestar.params import QueryParameter
 
 from backend.errors import BadRequest
 from schema.base import MAX_ID
 
 T = TypeVar("T")
 K = TypeVar("K")
-
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size")]
-Cursor = Annotated[
-    str | None, QueryParameter(max_length=100, description="The `cursor` from the previous page's next link")
-]
 
 # A key id: never below the first page's 0 nor above what a bigint holds.
 _KeyId = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]

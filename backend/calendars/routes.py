@@ -9,15 +9,15 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 
-from backend.auth import PUBLIC, SIGNED_IN, Caller
+from backend.auth import PUBLIC, SIGNED_IN
 from backend.calendars import ics
 from backend.calendars.service import CalendarService, Feed
 from backend.context import app_context
 from backend.errors import NotFound
+from backend.params import Me
 from schema.calendars import CalendarFeed
 
 Service = NamedDependency[CalendarService]
-Me = NamedDependency[Caller]
 FeedFile = Annotated[str, PathParameter(description="The secret token of the feed, then `.ics`", max_length=60)]
 
 

@@ -11,10 +11,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
 from backend.context import app_context
-from backend.pagination import Cursor, Limit, after_id, decode_cursor, page
+from backend.pagination import after_id, decode_cursor, page
+from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.childcare import (
     Application,
@@ -42,9 +43,7 @@ from schema.childcare import (
     WaitlistEntry,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[ChildcareService]
-Me = NamedDependency[Caller]
 
 
 def childcare_service(state: State) -> ChildcareService:
@@ -233,7 +232,7 @@ async def availability(
     childcare: Service,
     day: Annotated[date, QueryParameter(name="date")],
     child_id: Annotated[int, QueryParameter(name="childId", ge=1, le=MAX_ID)],
-    municipality_id: Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)] = None,
+    municipality_id: MunicipalityQuery = None,
 ) -> list[Availability]:
     """Sessions of the day for this child's age band: ◯ free, △ few, × full."""
     return await childcare.availability(caller, day, child_id, municipality_id)

@@ -11,13 +11,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC
 from backend.context import app_context
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
-from backend.pagination import Cursor, Limit, before_id, page
-from schema.base import MAX_ID
+from backend.pagination import before_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.ems import (
     Attachment,
     BoardEntry,
@@ -41,9 +41,7 @@ from schema.ems import (
     VitalsRecord,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[EmsService]
-Me = NamedDependency[Caller]
 CASE_READERS = (CREW, ER_STAFF)
 # Fire departments count their days in Japan time.
 TOKYO: Final = ZoneInfo("Asia/Tokyo")

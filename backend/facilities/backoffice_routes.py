@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, Caller
+from backend.auth import PREFECTURE_ADMIN
 from backend.facilities.backoffice import MAX_EXPORT_ROWS, FacilityBackOffice, schedule_csv
 from backend.facilities.routes import _booking_cursor, _by_start, back_office
 from backend.facilities.service import FACILITY_STAFF
-from backend.pagination import Cursor, Limit, after_id, page
-from schema.base import MAX_ID
+from backend.pagination import after_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.facilities import (
     Booking,
     Closure,
@@ -26,7 +26,6 @@ from schema.facilities import (
     ResourceUpdate,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 FromDay = Annotated[date, QueryParameter(name="from", description="First day, Asia/Tokyo")]
 ToDay = Annotated[date, QueryParameter(name="to", description="Last day (included), Asia/Tokyo")]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
@@ -34,7 +33,6 @@ TAGS = ["facility back office"]
 
 
 Office = NamedDependency[FacilityBackOffice]
-Me = NamedDependency[Caller]
 
 
 @get("/v1/organizations/{organization_id:int}/facilities", access=STAFF, operation_id="listOwnFacilities", tags=TAGS)

@@ -9,13 +9,14 @@ import msgspec
 from litestar import Request, Response, Router, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
 from backend.context import app_context
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
-from backend.pagination import Cursor, Limit, after_id, decode_cursor, page, page_from
+from backend.pagination import after_id, decode_cursor, page, page_from
+from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.facilities import (
     Booking,
@@ -34,8 +35,6 @@ from schema.facilities import (
     WaitlistEntry,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
-MunicipalityQuery = Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)]
 FacilityQuery = Annotated[int | None, QueryParameter(name="facilityId", ge=1, le=MAX_ID)]
 KindQuery = Annotated[FacilityKind | None, QueryParameter()]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
@@ -46,7 +45,6 @@ def facility_service(state: State) -> FacilityService:
 
 
 Service = NamedDependency[FacilityService]
-Me = NamedDependency[Caller]
 
 
 @post("/v1/facilities", access=STAFF, operation_id="createFacility", tags=["facilities"])

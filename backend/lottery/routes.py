@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
 from backend.context import app_context
 from backend.facilities.service import FACILITY_STAFF
 from backend.lottery.service import LotteryService
-from backend.pagination import Cursor, Limit, after_id, page
-from schema.base import MAX_ID
+from backend.pagination import after_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.lottery import (
     Application,
     ApplicationCreate,
@@ -26,9 +26,7 @@ from schema.lottery import (
     MyApplication,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[LotteryService]
-Me = NamedDependency[Caller]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
 
 

@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 from litestar import Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN, Caller
+from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.organizations.service import OrganizationService
-from backend.pagination import Cursor, Limit, after_id, before_id, page
+from backend.pagination import after_id, before_id, page
+from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.accounts import OrganizationKind
 from schema.base import MAX_ID
 from schema.organizations import (
@@ -28,9 +29,7 @@ from schema.organizations import (
     OrganizationUpdate,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[OrganizationService]
-Me = NamedDependency[Caller]
 ORG_ADMINS = (ANY_ADMIN,)  # the organisation's own admin, or the prefecture admin (checked per row)
 # A CSV export is for a spreadsheet, not a screen: larger pages.
 CSV_PAGE = 10_000
@@ -56,7 +55,7 @@ async def list_organizations(
     caller: Me,
     organizations: Service,
     kind: Annotated[OrganizationKind | None, QueryParameter()] = None,
-    municipality_id: Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)] = None,
+    municipality_id: MunicipalityQuery = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[OrganizationDetail]]:

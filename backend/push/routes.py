@@ -9,8 +9,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 
-from backend.auth import SIGNED_IN, Caller
+from backend.auth import SIGNED_IN
 from backend.context import app_context
+from backend.params import Me
 from backend.push.service import DeviceService
 from schema.base import MAX_ID
 from schema.push import Device, DeviceCreate
@@ -21,9 +22,7 @@ def device_service(state: State) -> DeviceService:
 
 
 @post("/v1/devices", access=SIGNED_IN, operation_id="registerDevice", tags=["push"])
-async def register_device(
-    data: JSONBody[DeviceCreate], caller: NamedDependency[Caller], devices: NamedDependency[DeviceService]
-) -> Device:
+async def register_device(data: JSONBody[DeviceCreate], caller: Me, devices: NamedDependency[DeviceService]) -> Device:
     """Register this phone's APNs token for the caller (a token belongs to one account)."""
     return await devices.register(caller, data)
 
@@ -31,7 +30,7 @@ async def register_device(
 @delete("/v1/devices/{device_id:int}", access=SIGNED_IN, operation_id="removeDevice", status_code=204, tags=["push"])
 async def remove_device(
     device_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
-    caller: NamedDependency[Caller],
+    caller: Me,
     devices: NamedDependency[DeviceService],
 ) -> None:
     """Stop pushing to this phone."""

@@ -10,10 +10,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, Caller
+from backend.auth import PREFECTURE_ADMIN
 from backend.context import app_context
 from backend.idempotency import Reread
-from backend.pagination import Cursor, Limit, after_id, before_id, page
+from backend.pagination import after_id, before_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
 from schema.base import MAX_ID
 from schema.shelters import (
@@ -35,9 +36,7 @@ from schema.shelters import (
     Vacancy,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[ShelterService]
-Me = NamedDependency[Caller]
 INVOLVED = (CASEWORKER, *SHELTER_STAFF)
 CategoryParam = Annotated[str, PathParameter(pattern=CATEGORY_PATTERN)]
 
