@@ -15,7 +15,6 @@ from backend.accounts.residency import ResidencyService
 from backend.accounts.service import AccountService
 from backend.auth import (
     ANY_ADMIN,
-    PREFECTURE_ADMIN,
     PUBLIC,
     SIGNED_IN,
     VERIFIED,
@@ -23,7 +22,6 @@ from backend.auth import (
 )
 from backend.context import app_context
 from backend.errors import DomainError
-from backend.organizations.routes import route_handlers as organization_handlers
 from backend.pagination import after_id, page
 from backend.params import Cursor, IdParam, Limit, Me
 from schema.accounts import (
@@ -35,8 +33,6 @@ from schema.accounts import (
     Invitation,
     InvitationCreate,
     Membership,
-    Organization,
-    OrganizationCreate,
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
@@ -288,14 +284,6 @@ async def delete_me(state: State, caller: Me) -> None:
     await delete_account(app_context(state), caller)
 
 
-@post("/v1/organizations", access=PREFECTURE_ADMIN, operation_id="createOrganization")
-async def create_organization(
-    data: JSONBody[OrganizationCreate], caller: Me, accounts: NamedDependency[AccountService]
-) -> Organization:
-    """Create an organisation (prefecture admin)."""
-    return await accounts.create_organization(caller, data)
-
-
 @post(
     "/v1/organizations/{organization_id:int}/invitations",
     access=(ANY_ADMIN,),
@@ -351,9 +339,7 @@ async def invitation_page(token: TokenQuery = "") -> Response[str]:
 
 
 # Changes nothing; a replayed ticket would have expired. Not stored for Idempotency-Key.
-@post(
-    "/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", tags=["realtime"], idempotency=False
-)
+@post("/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", idempotency=False)
 async def create_realtime_ticket(
     caller: Me,
     accounts: NamedDependency[AccountService],
@@ -369,6 +355,7 @@ async def create_realtime_ticket(
 
 router = Router(
     path="/",
+    tags=["accounts"],
     route_handlers=[
         create_account,
         verify_email,
@@ -395,14 +382,12 @@ router = Router(
         list_residency_requests,
         approve_residency,
         decline_residency,
-        create_organization,
         invite,
         list_invitations,
         revoke_invitation,
         accept_invitation,
         invitation_page,
         create_realtime_ticket,
-        *organization_handlers,
     ],
     dependencies={
         "accounts": Provide(account_service, sync_to_thread=False),

@@ -54,7 +54,6 @@ def childcare_service(state: State) -> ChildcareService:
     "/v1/nurseries/{nursery_id:int}/sessions",
     access=NURSERY_STAFF,
     operation_id="createChildcareSession",
-    tags=["childcare"],
 )
 async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], caller: Me, childcare: Service) -> Session:
     """Open a session (date, block) with places per age band: {"0": n, "1-2": n, "3-5": n}."""
@@ -65,7 +64,6 @@ async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], cal
     "/v1/nurseries/{nursery_id:int}/sessions",
     access=NURSERY_STAFF,
     operation_id="listChildcareSessions",
-    tags=["childcare"],
 )
 async def list_sessions(
     request: Request[Any, Any, Any],
@@ -91,7 +89,6 @@ _DayKey = tuple[date, Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]]
     "/v1/nurseries/{nursery_id:int}/sessions/{session_id:int}",
     access=NURSERY_STAFF,
     operation_id="updateChildcareSession",
-    tags=["childcare"],
 )
 async def update_session(
     nursery_id: IdParam, session_id: IdParam, data: JSONBody[SessionUpdate], caller: Me, childcare: Service
@@ -105,7 +102,6 @@ async def update_session(
     access=NURSERY_STAFF,
     operation_id="cancelChildcareSession",
     status_code=200,
-    tags=["childcare"],
 )
 async def cancel_session(
     nursery_id: IdParam, session_id: IdParam, data: JSONBody[SessionCancel], caller: Me, childcare: Service
@@ -118,7 +114,6 @@ async def cancel_session(
     "/v1/nurseries/{nursery_id:int}/roster",
     access=NURSERY_STAFF,
     operation_id="nurseryRoster",
-    tags=["childcare"],
 )
 async def roster(
     nursery_id: IdParam, caller: Me, childcare: Service, day: Annotated[date, QueryParameter(name="date")]
@@ -127,13 +122,13 @@ async def roster(
     return await childcare.roster(caller, nursery_id, day)
 
 
-@post("/v1/children", access=VERIFIED, operation_id="registerChild", tags=["childcare"])
+@post("/v1/children", access=VERIFIED, operation_id="registerChild")
 async def register_child(data: JSONBody[ChildCreate], caller: Me, childcare: Service) -> Child:
     """A parent registers a child once: name, birth date, allergies, notes."""
     return await childcare.register_child(caller, data)
 
 
-@get("/v1/children", access=SIGNED_IN, operation_id="listChildren", tags=["childcare"])
+@get("/v1/children", access=SIGNED_IN, operation_id="listChildren")
 async def list_children(
     request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[Child]]:
@@ -142,13 +137,13 @@ async def list_children(
     return page(request, items, limit)
 
 
-@get("/v1/children/{child_id:int}", access=SIGNED_IN, operation_id="getChild", tags=["childcare"])
+@get("/v1/children/{child_id:int}", access=SIGNED_IN, operation_id="getChild")
 async def get_child(child_id: IdParam, caller: Me, childcare: Service) -> Child:
     """The parent, or staff of a nursery where the child is approved or reserved (audited)."""
     return await childcare.child(caller, child_id)
 
 
-@post("/v1/children/{child_id:int}/applications", access=VERIFIED, operation_id="applyToNursery", tags=["childcare"])
+@post("/v1/children/{child_id:int}/applications", access=VERIFIED, operation_id="applyToNursery")
 async def apply_to_nursery(
     child_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, childcare: Service
 ) -> Application:
@@ -160,7 +155,6 @@ async def apply_to_nursery(
     "/v1/children/{child_id:int}/applications",
     access=SIGNED_IN,
     operation_id="listChildApplications",
-    tags=["childcare"],
 )
 async def child_applications(
     request: Request[Any, Any, Any],
@@ -180,7 +174,6 @@ async def child_applications(
     access=SIGNED_IN,
     operation_id="withdrawApplication",
     status_code=204,
-    tags=["childcare"],
 )
 async def withdraw_application(child_id: IdParam, application_id: IdParam, caller: Me, childcare: Service) -> None:
     """The parent withdraws a pending application; 409 once the nursery has answered."""
@@ -192,7 +185,6 @@ async def withdraw_application(child_id: IdParam, application_id: IdParam, calle
     access=NURSERY_STAFF,
     operation_id="declineApplication",
     status_code=200,
-    tags=["childcare"],
 )
 async def decline_application(
     child_id: IdParam, application_id: IdParam, data: JSONBody[ApplicationDecline], caller: Me, childcare: Service
@@ -205,7 +197,6 @@ async def decline_application(
     "/v1/nurseries/{nursery_id:int}/applications",
     access=NURSERY_STAFF,
     operation_id="listNurseryApplications",
-    tags=["childcare"],
 )
 async def nursery_applications(
     request: Request[Any, Any, Any],
@@ -220,13 +211,13 @@ async def nursery_applications(
     return page(request, items, limit)
 
 
-@post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild", tags=["childcare"])
+@post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild")
 async def approve_child(child_id: IdParam, data: JSONBody[ApprovalCreate], caller: Me, childcare: Service) -> Approval:
     """The nursery has met the child (面談), answering the parent's pending application; 404 without one."""
     return await childcare.approve(caller, child_id, data.nursery_id)
 
 
-@get("/v1/childcare/availability", access=SIGNED_IN, operation_id="childcareAvailability", tags=["childcare"])
+@get("/v1/childcare/availability", access=SIGNED_IN, operation_id="childcareAvailability")
 async def availability(
     caller: Me,
     childcare: Service,
@@ -238,13 +229,13 @@ async def availability(
     return await childcare.availability(caller, day, child_id, municipality_id)
 
 
-@post("/v1/childcare/reservations", access=VERIFIED, operation_id="reserveChildcare", tags=["childcare"])
+@post("/v1/childcare/reservations", access=VERIFIED, operation_id="reserveChildcare")
 async def reserve(data: JSONBody[ReservationCreate], caller: Me, childcare: Service) -> Reservation:
     """Reserve a place (or take a held one). 409 when full or over quota; 403 when not approved there."""
     return await childcare.reserve(caller, data.session_id, data.child_id)
 
 
-@get("/v1/childcare/reservations", access=SIGNED_IN, operation_id="listMyChildcareReservations", tags=["childcare"])
+@get("/v1/childcare/reservations", access=SIGNED_IN, operation_id="listMyChildcareReservations")
 async def my_reservations(
     request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[MyReservation]]:
@@ -258,7 +249,6 @@ async def my_reservations(
     access=SIGNED_IN,
     operation_id="cancelChildcare",
     status_code=200,
-    tags=["childcare"],
 )
 async def cancel(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
     """Cancel until the deadline; the place goes to the next waiter."""
@@ -270,7 +260,6 @@ async def cancel(reservation_id: IdParam, caller: Me, childcare: Service) -> Res
     access=NURSERY_STAFF,
     operation_id="recordAttendance",
     status_code=200,
-    tags=["childcare"],
 )
 async def attendance(
     reservation_id: IdParam, data: JSONBody[AttendanceUpdate], caller: Me, childcare: Service
@@ -279,7 +268,7 @@ async def attendance(
     return await childcare.record_attendance(caller, reservation_id, data.state)
 
 
-@post("/v1/childcare/waitlist", access=VERIFIED, operation_id="joinChildcareWaitlist", tags=["childcare"])
+@post("/v1/childcare/waitlist", access=VERIFIED, operation_id="joinChildcareWaitlist")
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, childcare: Service) -> WaitlistEntry:
     """Queue for a full session: a freed place is held for the child first (childcare.offered)."""
     return await childcare.join_waitlist(caller, data.session_id, data.child_id)
@@ -289,7 +278,6 @@ async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, childcare: S
     "/v1/municipalities/{municipality_id:int}/childcare-quota",
     access=(*MUNICIPAL_STAFF, PREFECTURE_ADMIN),
     operation_id="setChildcareQuota",
-    tags=["childcare"],
 )
 async def set_quota(
     municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
@@ -303,6 +291,7 @@ async def set_quota(
 
 router = Router(
     path="/",
+    tags=["childcare"],
     route_handlers=[
         create_session,
         list_sessions,

@@ -51,19 +51,19 @@ def ems_service(state: State) -> EmsService:
     return EmsService(app_context(state))
 
 
-@post("/v1/ems/cases", access=CREW, operation_id="openEmsCase", tags=["ems"])
+@post("/v1/ems/cases", access=CREW, operation_id="openEmsCase")
 async def open_case(data: JSONBody[CaseCreate], caller: Me, ems: Service) -> Case:
     """Open a case at the scene: estimated age, sex, complaint, JCS/GCS, first vitals, location, ETA."""
     return await ems.open_case(caller, data)
 
 
-@get("/v1/ems/cases/{case_id:int}", access=CASE_READERS, operation_id="getEmsCase", tags=["ems"])
+@get("/v1/ems/cases/{case_id:int}", access=CASE_READERS, operation_id="getEmsCase")
 async def get_case(case_id: IdParam, caller: Me, ems: Service) -> Case:
     """The case, for its crew and for hospitals with an open, accepted or chosen request (audited)."""
     return await ems.case(caller, case_id)
 
 
-@post("/v1/ems/cases/{case_id:int}/vitals", access=CREW, operation_id="addEmsVitals", tags=["ems"])
+@post("/v1/ems/cases/{case_id:int}/vitals", access=CREW, operation_id="addEmsVitals")
 async def add_vitals(case_id: IdParam, data: JSONBody[VitalsCreate], caller: Me, ems: Service) -> VitalsRecord:
     """One more set of vitals, with the time it was taken."""
     return await ems.add_vitals(caller, case_id, data)
@@ -73,7 +73,6 @@ async def add_vitals(case_id: IdParam, data: JSONBody[VitalsCreate], caller: Me,
     "/v1/ems/cases/{case_id:int}/attachments",
     access=CREW,
     operation_id="addEmsAttachment",
-    tags=["ems"],
     request_max_body_size=MAX_ATTACHMENT_BYTES,
 )
 async def add_attachment(request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service) -> Attachment:
@@ -86,7 +85,6 @@ async def add_attachment(request: Request[Any, Any, Any], case_id: IdParam, call
     "/v1/ems/cases/{case_id:int}/attachments/{attachment_id:int}",
     access=CASE_READERS,
     operation_id="getEmsAttachment",
-    tags=["ems"],
 )
 async def get_attachment(case_id: IdParam, attachment_id: IdParam, caller: Me, ems: Service) -> Response[bytes]:
     """The photo itself, for whoever may read the case (audited)."""
@@ -105,7 +103,6 @@ def _api_url(request: Request[Any, Any, Any]) -> str:
     access=CASE_READERS,
     operation_id="getEmsCaseFhir",
     media_type="application/fhir+json",
-    tags=["ems"],
 )
 async def get_fhir(
     request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service
@@ -116,13 +113,13 @@ async def get_fhir(
     return Response(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
 
 
-@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", media_type="application/fhir+json", tags=["ems"])
+@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", media_type="application/fhir+json")
 async def jcs_code_system(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The FHIR CodeSystem the handoff codes the Japan Coma Scale in; its canonical URL is this address."""
     return Response(fhir.jcs_code_system(_api_url(request)), media_type="application/fhir+json")
 
 
-@post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests", tags=["ems"])
+@post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests")
 async def send_requests(
     case_id: IdParam, data: JSONBody[RequestsCreate], caller: Me, ems: Service
 ) -> list[HospitalRequest]:
@@ -130,13 +127,13 @@ async def send_requests(
     return await ems.send_requests(caller, case_id, data.hospital_ids)
 
 
-@get("/v1/ems/inbox", access=ER_STAFF, operation_id="emsInbox", tags=["ems"])
+@get("/v1/ems/inbox", access=ER_STAFF, operation_id="emsInbox")
 async def inbox(caller: Me, ems: Service, limit: Limit = 100) -> list[InboxItem]:
     """Open requests to the caller's hospital(s), newest first (each case shown is audited)."""
     return await ems.inbox(caller, limit)
 
 
-@post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest", tags=["ems"])
+@post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest")
 async def answer_request(
     request_id: IdParam, data: JSONBody[RequestResponse], caller: Me, ems: Service
 ) -> HospitalRequest:
@@ -144,7 +141,7 @@ async def answer_request(
     return await ems.respond(caller, request_id, data)
 
 
-@post("/v1/ems/cases/{case_id:int}/destination", access=CREW, operation_id="setEmsDestination", tags=["ems"])
+@post("/v1/ems/cases/{case_id:int}/destination", access=CREW, operation_id="setEmsDestination")
 async def set_destination(
     case_id: IdParam, data: JSONBody[DestinationCreate], caller: Me, ems: Service
 ) -> HospitalRequest:
@@ -156,7 +153,6 @@ async def set_destination(
     "/v1/hospitals/{hospital_id:int}/board/{department:str}",
     access=ER_STAFF,
     operation_id="updateHospitalBoard",
-    tags=["ems"],
 )
 async def update_board(
     hospital_id: IdParam,
@@ -169,13 +165,13 @@ async def update_board(
     return await ems.update_board(caller, hospital_id, department, data)
 
 
-@get("/v1/hospitals/board", access=CASE_READERS, operation_id="hospitalBoard", tags=["ems"])
+@get("/v1/hospitals/board", access=CASE_READERS, operation_id="hospitalBoard")
 async def board(ems: Service) -> list[HospitalBoard]:
     """Every hospital's departments with their current acceptance status."""
     return await ems.board()
 
 
-@get("/v1/ems/stats", access=PREFECTURE_ADMIN, operation_id="emsStats", tags=["ems"])
+@get("/v1/ems/stats", access=PREFECTURE_ADMIN, operation_id="emsStats")
 async def stats(
     ems: Service,
     start: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -193,7 +189,6 @@ async def stats(
     "/v1/hospitals/{hospital_id:int}/departments",
     access=(ER_STAFF, HOSPITAL_ADMIN),
     operation_id="listHospitalDepartments",
-    tags=["ems"],
 )
 async def list_departments(
     hospital_id: IdParam,
@@ -209,7 +204,6 @@ async def list_departments(
     "/v1/hospitals/{hospital_id:int}/departments",
     access=HOSPITAL_ADMIN,
     operation_id="createHospitalDepartment",
-    tags=["ems"],
 )
 async def create_department(
     hospital_id: IdParam, data: JSONBody[HospitalDepartmentCreate], caller: Me, ems: Service
@@ -223,7 +217,6 @@ async def create_department(
     access=HOSPITAL_ADMIN,
     operation_id="retireHospitalDepartment",
     status_code=204,
-    tags=["ems"],
 )
 async def retire_department(
     hospital_id: IdParam, department: Annotated[Department, PathParameter()], caller: Me, ems: Service
@@ -236,7 +229,6 @@ async def retire_department(
     "/v1/fire-departments/{fire_department_id:int}/cases",
     access=FIRE_STAFF,
     operation_id="listFireDepartmentCases",
-    tags=["ems"],
 )
 async def list_fire_cases(
     request: Request[Any, Any, Any],
@@ -263,7 +255,6 @@ async def list_fire_cases(
     access=FIRE_STAFF,
     operation_id="closeEmsCase",
     status_code=200,
-    tags=["ems"],
 )
 async def close_case(case_id: IdParam, data: JSONBody[CaseClose], caller: Me, ems: Service) -> FireCase:
     """Close a case: handed over at its destination, or not transported (with a reason). Open requests
@@ -273,6 +264,7 @@ async def close_case(case_id: IdParam, data: JSONBody[CaseClose], caller: Me, em
 
 router = Router(
     path="/",
+    tags=["ems"],
     route_handlers=[
         open_case,
         get_case,

@@ -29,13 +29,12 @@ from schema.facilities import (
 FromDay = Annotated[date, QueryParameter(name="from", description="First day, Asia/Tokyo")]
 ToDay = Annotated[date, QueryParameter(name="to", description="Last day (included), Asia/Tokyo")]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
-TAGS = ["facility back office"]
 
 
 Office = NamedDependency[FacilityBackOffice]
 
 
-@get("/v1/organizations/{organization_id:int}/facilities", access=STAFF, operation_id="listOwnFacilities", tags=TAGS)
+@get("/v1/organizations/{organization_id:int}/facilities", access=STAFF, operation_id="listOwnFacilities")
 async def own_facilities(
     request: Request[Any, Any, Any],
     organization_id: IdParam,
@@ -49,14 +48,14 @@ async def own_facilities(
     return page(request, items, limit)
 
 
-@patch("/v1/resources/{resource_id:int}", access=STAFF, operation_id="updateResource", tags=TAGS)
+@patch("/v1/resources/{resource_id:int}", access=STAFF, operation_id="updateResource")
 async def update_resource(resource_id: IdParam, data: JSONBody[ResourceUpdate], caller: Me, office: Office) -> Resource:
     """Edit name, hours, unit, fees, reductions, deadlines, cap, hold time or booking horizon (受付開始).
     Bookings already made keep their time and fee."""
     return await office.update_resource(caller, resource_id, data)
 
 
-@post("/v1/resources/{resource_id:int}/close", access=STAFF, operation_id="closeResource", status_code=200, tags=TAGS)
+@post("/v1/resources/{resource_id:int}/close", access=STAFF, operation_id="closeResource", status_code=200)
 async def close_resource(
     resource_id: IdParam, data: JSONBody[ResourceClose], caller: Me, office: Office
 ) -> ResourceClosed:
@@ -65,20 +64,20 @@ async def close_resource(
     return await office.close_resource(caller, resource_id, data)
 
 
-@post("/v1/resources/{resource_id:int}/reopen", access=STAFF, operation_id="reopenResource", status_code=200, tags=TAGS)
+@post("/v1/resources/{resource_id:int}/reopen", access=STAFF, operation_id="reopenResource", status_code=200)
 async def reopen_resource(resource_id: IdParam, caller: Me, office: Office) -> Resource:
     """Open a closed resource for booking again."""
     return await office.reopen_resource(caller, resource_id)
 
 
-@post("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="createClosure", tags=TAGS)
+@post("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="createClosure")
 async def create_closure(facility_id: IdParam, data: JSONBody[ClosureCreate], caller: Me, office: Office) -> Closure:
     """休館日・メンテナンス for the whole facility or one resource: vacancy search shows it closed and no
     booking can overlap it. Live bookings in it: cancel them (`cancelBookings`) or 409."""
     return await office.create_closure(caller, facility_id, data)
 
 
-@get("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="listClosures", tags=TAGS)
+@get("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="listClosures")
 async def list_closures(
     request: Request[Any, Any, Any],
     facility_id: IdParam,
@@ -95,13 +94,13 @@ async def list_closures(
     return page(request, items, limit)
 
 
-@post("/v1/closures/{closure_id:int}/lift", access=STAFF, operation_id="liftClosure", status_code=200, tags=TAGS)
+@post("/v1/closures/{closure_id:int}/lift", access=STAFF, operation_id="liftClosure", status_code=200)
 async def lift_closure(closure_id: IdParam, caller: Me, office: Office) -> Closure:
     """End a closure early or withdraw it: its time can be booked again."""
     return await office.lift_closure(caller, closure_id)
 
 
-@get("/v1/facilities/{facility_id:int}/bookings", access=STAFF, operation_id="facilitySchedule", tags=TAGS)
+@get("/v1/facilities/{facility_id:int}/bookings", access=STAFF, operation_id="facilitySchedule")
 async def facility_schedule(
     request: Request[Any, Any, Any],
     facility_id: IdParam,
@@ -128,7 +127,7 @@ async def facility_schedule(
     return page(request, items, limit, key=_by_start)
 
 
-@post("/v1/bookings/{booking_id:int}/no-show", access=STAFF, operation_id="markNoShow", status_code=200, tags=TAGS)
+@post("/v1/bookings/{booking_id:int}/no-show", access=STAFF, operation_id="markNoShow", status_code=200)
 async def mark_no_show(booking_id: IdParam, caller: Me, office: Office) -> Booking:
     """Record that nobody came for a confirmed booking that has started."""
     return await office.mark_no_show(caller, booking_id)
@@ -136,6 +135,7 @@ async def mark_no_show(booking_id: IdParam, caller: Me, office: Office) -> Booki
 
 router = Router(
     path="/",
+    tags=["facilities"],
     route_handlers=[
         own_facilities,
         update_resource,

@@ -47,13 +47,13 @@ def facility_service(state: State) -> FacilityService:
 Service = NamedDependency[FacilityService]
 
 
-@post("/v1/facilities", access=STAFF, operation_id="createFacility", tags=["facilities"])
+@post("/v1/facilities", access=STAFF, operation_id="createFacility")
 async def create_facility(data: JSONBody[FacilityCreate], caller: Me, facilities: Service) -> Facility:
     """Register a facility of the caller's municipality or operator."""
     return await facilities.create_facility(caller, data)
 
 
-@post("/v1/facilities/{facility_id:int}/resources", access=STAFF, operation_id="createResource", tags=["facilities"])
+@post("/v1/facilities/{facility_id:int}/resources", access=STAFF, operation_id="createResource")
 async def create_resource(
     facility_id: IdParam, data: JSONBody[ResourceCreate], caller: Me, facilities: Service
 ) -> Resource:
@@ -61,7 +61,7 @@ async def create_resource(
     return await facilities.add_resource(caller, facility_id, data)
 
 
-@get("/v1/facilities", access=PUBLIC, operation_id="listFacilities", tags=["facilities"])
+@get("/v1/facilities", access=PUBLIC, operation_id="listFacilities")
 async def list_facilities(
     request: Request[Any, Any, Any],
     facilities: Service,
@@ -75,13 +75,13 @@ async def list_facilities(
     return page(request, items, limit)
 
 
-@get("/v1/facilities/{facility_id:int}", access=PUBLIC, operation_id="getFacility", tags=["facilities"])
+@get("/v1/facilities/{facility_id:int}", access=PUBLIC, operation_id="getFacility")
 async def get_facility(facility_id: IdParam, facilities: Service) -> FacilityDetail:
     """A facility with its resources."""
     return await facilities.facility(facility_id)
 
 
-@get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies", tags=["facilities"])
+@get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies")
 async def list_vacancies(
     request: Request[Any, Any, Any],
     facilities: Service,
@@ -98,7 +98,7 @@ async def list_vacancies(
     return page_from(request, items, next_after)
 
 
-@post("/v1/bookings", access=VERIFIED, operation_id="createBooking", tags=["bookings"])
+@post("/v1/bookings", access=VERIFIED, operation_id="createBooking")
 async def create_booking(data: JSONBody[BookingCreate], caller: Me, facilities: Service) -> Booking:
     """Book whole units: confirmed when free or paid at the counter, otherwise provisional until `payBy`.
     Taking a waitlist hold is the same call for the held time. 409 when the time overlaps a live booking."""
@@ -110,7 +110,6 @@ async def create_booking(data: JSONBody[BookingCreate], caller: Me, facilities: 
     access=SIGNED_IN,
     operation_id="cancelBooking",
     status_code=200,
-    tags=["bookings"],
 )
 async def cancel_booking(
     booking_id: IdParam, caller: Me, facilities: Service, data: JSONBody[BookingCancel | None] = None
@@ -124,7 +123,6 @@ async def cancel_booking(
     access=STAFF,
     operation_id="confirmPayment",
     status_code=200,
-    tags=["bookings"],
 )
 async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
     """Facility staff record payment: 仮予約 becomes 本予約."""
@@ -136,7 +134,6 @@ async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) 
     access=STAFF,
     operation_id="approveReduction",
     status_code=200,
-    tags=["bookings"],
 )
 async def approve_reduction(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
     """Facility staff approve the reduction (減免) a resident claimed; free or pay-at-counter bookings
@@ -149,14 +146,13 @@ async def approve_reduction(booking_id: IdParam, caller: Me, facilities: Service
     access=SIGNED_IN,
     operation_id="confirmBooking",
     status_code=200,
-    tags=["bookings"],
 )
 async def confirm_booking(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
     """The booker confirms a free provisional booking (e.g. a lottery win); paid ones are confirmed by payment."""
     return await facilities.confirm_free(caller, booking_id)
 
 
-@get("/v1/me/bookings", access=SIGNED_IN, operation_id="listMyBookings", tags=["bookings"])
+@get("/v1/me/bookings", access=SIGNED_IN, operation_id="listMyBookings")
 async def my_bookings(
     request: Request[Any, Any, Any],
     caller: Me,
@@ -182,13 +178,13 @@ def _by_start(booking: Booking | ScheduleEntry) -> tuple[datetime, int]:
     return booking.start, booking.id
 
 
-@post("/v1/waitlist", access=VERIFIED, operation_id="joinWaitlist", tags=["bookings"])
+@post("/v1/waitlist", access=VERIFIED, operation_id="joinWaitlist")
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, facilities: Service) -> WaitlistEntry:
     """Queue for a taken slot: when it frees, it is held for you first (waitlist.offered)."""
     return await facilities.join_waitlist(caller, data)
 
 
-@get("/v1/me/waitlist", access=SIGNED_IN, operation_id="listMyWaitlist", tags=["bookings"])
+@get("/v1/me/waitlist", access=SIGNED_IN, operation_id="listMyWaitlist")
 async def my_waitlist(
     request: Request[Any, Any, Any], caller: Me, facilities: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[WaitlistEntry]]:
@@ -207,7 +203,6 @@ def back_office(state: State) -> FacilityBackOffice:
     "/v1/facilities/{facility_id:int}",
     access=(*FACILITY_STAFF, PREFECTURE_ADMIN),
     operation_id="updateFacility",
-    tags=["facility back office"],
     dependencies={"office": Provide(back_office, sync_to_thread=False)},
 )
 async def update_facility(
@@ -219,6 +214,7 @@ async def update_facility(
 
 router = Router(
     path="/",
+    tags=["facilities"],
     route_handlers=[
         create_facility,
         update_facility,

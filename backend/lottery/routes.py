@@ -34,27 +34,25 @@ def lottery_service(state: State) -> LotteryService:
     return LotteryService(app_context(state))
 
 
-@post("/v1/lotteries", access=STAFF, operation_id="createLottery", tags=["lottery"])
+@post("/v1/lotteries", access=STAFF, operation_id="createLottery")
 async def create_lottery(data: JSONBody[LotteryCreate], caller: Me, lotteries: Service) -> Lottery:
     """Open a lottery for resources and a month; the seed's SHA-256 (`seedCommitment`) is published now."""
     return await lotteries.create(caller, data)
 
 
-@post("/v1/lotteries/{lottery_id:int}/applications", access=VERIFIED, operation_id="applyToLottery", tags=["lottery"])
+@post("/v1/lotteries/{lottery_id:int}/applications", access=VERIFIED, operation_id="applyToLottery")
 async def apply(lottery_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, lotteries: Service) -> Application:
     """Apply with up to three ranked preferences (第1〜第3希望) while the window is open."""
     return await lotteries.apply(caller, lottery_id, data)
 
 
-@post(
-    "/v1/lotteries/{lottery_id:int}/draw", access=STAFF, operation_id="drawLottery", status_code=200, tags=["lottery"]
-)
+@post("/v1/lotteries/{lottery_id:int}/draw", access=STAFF, operation_id="drawLottery", status_code=200)
 async def draw(lottery_id: IdParam, caller: Me, lotteries: Service) -> Lottery:
     """Draw once, after closing: reveals the seed, books the winners provisionally, tells every applicant."""
     return await lotteries.run_draw(caller, lottery_id)
 
 
-@get("/v1/lotteries", access=PUBLIC, operation_id="listLotteries", tags=["lottery"])
+@get("/v1/lotteries", access=PUBLIC, operation_id="listLotteries")
 async def list_lotteries(
     request: Request[Any, Any, Any],
     lotteries: Service,
@@ -67,7 +65,7 @@ async def list_lotteries(
     return page(request, items, limit)
 
 
-@get("/v1/me/lottery-applications", access=SIGNED_IN, operation_id="listMyLotteryApplications", tags=["lottery"])
+@get("/v1/me/lottery-applications", access=SIGNED_IN, operation_id="listMyLotteryApplications")
 async def my_applications(
     request: Request[Any, Any, Any], caller: Me, lotteries: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[MyApplication]]:
@@ -76,7 +74,7 @@ async def my_applications(
     return page(request, items, limit)
 
 
-@get("/v1/lotteries/{lottery_id:int}", access=PUBLIC, operation_id="getLottery", tags=["lottery"])
+@get("/v1/lotteries/{lottery_id:int}", access=PUBLIC, operation_id="getLottery")
 async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
     """Everything needed to check the draw: commitment, pseudonymised applications, and after it the seed,
     the slots already taken and the results."""
@@ -87,7 +85,6 @@ async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
     "/v1/organizations/{organization_id:int}/lotteries",
     access=STAFF,
     operation_id="listOrganizationLotteries",
-    tags=["lottery", "facility back office"],
 )
 async def organization_lotteries(
     request: Request[Any, Any, Any],
@@ -107,7 +104,6 @@ async def organization_lotteries(
     access=STAFF,
     operation_id="cancelLottery",
     status_code=200,
-    tags=["lottery", "facility back office"],
 )
 async def cancel_lottery(lottery_id: IdParam, data: JSONBody[LotteryCancel], caller: Me, lotteries: Service) -> Lottery:
     """Call a lottery off before its close: applicants are told the reason; the month opens to first-come booking."""
@@ -116,6 +112,7 @@ async def cancel_lottery(lottery_id: IdParam, data: JSONBody[LotteryCancel], cal
 
 router = Router(
     path="/",
+    tags=["lottery"],
     route_handlers=[
         create_lottery,
         apply,

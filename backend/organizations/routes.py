@@ -7,18 +7,19 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Request, Response, delete, get, patch, post
+from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
+from backend.accounts.service import AccountService
 from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.organizations.service import OrganizationService
 from backend.pagination import after_id, before_id, page
 from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
-from schema.accounts import OrganizationKind
+from schema.accounts import Organization, OrganizationCreate, OrganizationKind
 from schema.base import MAX_ID
 from schema.organizations import (
     AuditEntry,
@@ -40,15 +41,24 @@ def organization_service(state: State) -> OrganizationService:
     return OrganizationService(app_context(state))
 
 
-DEPENDENCIES = {"organizations": Provide(organization_service, sync_to_thread=False)}
+def account_service(state: State) -> AccountService:
+    return AccountService(app_context(state))
+
+
+# Here rather than with the accounts routes: one path, one router (Litestar adds an OPTIONS
+# handler per path and router, so a second router on /v1/organizations would clash).
+@post("/v1/organizations", access=PREFECTURE_ADMIN, operation_id="createOrganization")
+async def create_organization(
+    data: JSONBody[OrganizationCreate], caller: Me, accounts: NamedDependency[AccountService]
+) -> Organization:
+    """Create an organisation (prefecture admin)."""
+    return await accounts.create_organization(caller, data)
 
 
 @get(
     "/v1/organizations",
     access=ORG_ADMINS,
     operation_id="listOrganizations",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def list_organizations(
     request: Request[Any, Any, Any],
@@ -68,8 +78,6 @@ async def list_organizations(
     "/v1/organizations/{organization_id:int}",
     access=(ANY_MEMBER,),
     operation_id="getOrganization",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def get_organization(organization_id: IdParam, caller: Me, organizations: Service) -> OrganizationDetail:
     """One organisation, for its members and the prefecture admin."""
@@ -80,8 +88,6 @@ async def get_organization(organization_id: IdParam, caller: Me, organizations: 
     "/v1/organizations/{organization_id:int}",
     access=ORG_ADMINS,
     operation_id="updateOrganization",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def update_organization(
     organization_id: IdParam, data: JSONBody[OrganizationUpdate], caller: Me, organizations: Service
@@ -95,8 +101,6 @@ async def update_organization(
     access=PREFECTURE_ADMIN,
     operation_id="deactivateOrganization",
     status_code=200,
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def deactivate_organization(
     organization_id: IdParam, data: JSONBody[Deactivation], caller: Me, organizations: Service
@@ -110,8 +114,6 @@ async def deactivate_organization(
     access=PREFECTURE_ADMIN,
     operation_id="reactivateOrganization",
     status_code=200,
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def reactivate_organization(organization_id: IdParam, caller: Me, organizations: Service) -> OrganizationDetail:
     """Undo a deactivation: the members' roles grant access again."""
@@ -122,8 +124,6 @@ async def reactivate_organization(organization_id: IdParam, caller: Me, organiza
     "/v1/organizations/{organization_id:int}/members",
     access=ORG_ADMINS,
     operation_id="listOrganizationMembers",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def list_members(
     request: Request[Any, Any, Any],
@@ -142,8 +142,6 @@ async def list_members(
     "/v1/organizations/{organization_id:int}/members/{account_id:int}",
     access=ORG_ADMINS,
     operation_id="changeMemberRole",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def change_member_role(
     organization_id: IdParam, account_id: IdParam, data: JSONBody[MemberUpdate], caller: Me, organizations: Service
@@ -157,15 +155,13 @@ async def change_member_role(
     access=ORG_ADMINS,
     operation_id="removeMember",
     status_code=204,
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def remove_member(organization_id: IdParam, account_id: IdParam, caller: Me, organizations: Service) -> None:
     """Remove a member: their next request has no access here, and their live sockets close at once."""
     await organizations.remove(caller, organization_id, account_id)
 
 
-@get("/v1/audit", access=ORG_ADMINS, operation_id="readAuditLog", tags=["organizations"], dependencies=DEPENDENCIES)
+@get("/v1/audit", access=ORG_ADMINS, operation_id="readAuditLog")
 async def audit_log(
     request: Request[Any, Any, Any],
     caller: Me,
@@ -227,16 +223,23 @@ def audit_csv(items: list[AuditEntry]) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode()
 
 
-# Mounted by the accounts router (backend/accounts/routes.py): these paths are shared with its
-# POST handlers, and Litestar builds one route per path and router, so two routers would clash.
-route_handlers = [
-    list_organizations,
-    get_organization,
-    update_organization,
-    deactivate_organization,
-    reactivate_organization,
-    list_members,
-    change_member_role,
-    remove_member,
-    audit_log,
-]
+router = Router(
+    path="/",
+    tags=["organizations"],
+    route_handlers=[
+        create_organization,
+        list_organizations,
+        get_organization,
+        update_organization,
+        deactivate_organization,
+        reactivate_organization,
+        list_members,
+        change_member_role,
+        remove_member,
+        audit_log,
+    ],
+    dependencies={
+        "organizations": Provide(organization_service, sync_to_thread=False),
+        "accounts": Provide(account_service, sync_to_thread=False),
+    },
+)

@@ -21,13 +21,13 @@ def device_service(state: State) -> DeviceService:
     return DeviceService(app_context(state))
 
 
-@post("/v1/devices", access=SIGNED_IN, operation_id="registerDevice", tags=["push"])
+@post("/v1/devices", access=SIGNED_IN, operation_id="registerDevice")
 async def register_device(data: JSONBody[DeviceCreate], caller: Me, devices: NamedDependency[DeviceService]) -> Device:
     """Register this phone's APNs token for the caller (a token belongs to one account)."""
     return await devices.register(caller, data)
 
 
-@delete("/v1/devices/{device_id:int}", access=SIGNED_IN, operation_id="removeDevice", status_code=204, tags=["push"])
+@delete("/v1/devices/{device_id:int}", access=SIGNED_IN, operation_id="removeDevice", status_code=204)
 async def remove_device(
     device_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     caller: Me,
@@ -39,6 +39,7 @@ async def remove_device(
 
 router = Router(
     path="/",
+    tags=["push"],
     route_handlers=[register_device, remove_device],
     dependencies={"devices": Provide(device_service, sync_to_thread=False)},
 )
