@@ -7,7 +7,6 @@ import functools
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -439,15 +438,12 @@ class AccountService:
             prefs = await conn.fetchval(queries.NOTIFICATION_PREFS, caller.account_id)
         if account is None:
             raise NotFound()
-        return Me(
-            **_account_fields(account),
+        return from_row(
+            Me,
+            account,
+            email_verified=account["email_verified_at"] is not None,
             notifications=msgspec.convert(prefs or {}, NotificationPreferences),
-            memberships=[
-                Membership(
-                    organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]
-                )
-                for m in memberships
-            ],
+            memberships=from_rows(Membership, memberships),
         )
 
     async def issue_ticket(self, caller: Caller, data: TicketCreate | None) -> Ticket:
@@ -642,23 +638,12 @@ def _replay_floor(
         m["created_at"]
         for m in memberships
         if membership_grants(
-            Membership(organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]),
+            from_row(Membership, m),
             topic,
         )
     ]
     return max(session_started, min(granted)) if granted else now
 
 
-def _account_fields(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "email": row["email"],
-        "display_name": row["display_name"],
-        "locale": row["locale"],
-        "created_at": row["created_at"],
-        "email_verified": row["email_verified_at"] is not None,
-    }
-
-
 def _account(row: asyncpg.Record) -> Account:
-    return Account(**_account_fields(row))
+    return from_row(Account, row, email_verified=row["email_verified_at"] is not None)

@@ -312,29 +312,22 @@ class ChildcareService:
         bands: dict[tuple[int, str], RosterBand] = {}
         for r in rows:
             if r["session_id"] not in sessions:
-                sessions[r["session_id"]] = RosterSession(
-                    session_id=r["session_id"], block=r["block"], cancelled_at=r["cancelled_at"], bands=[]
-                )
+                sessions[r["session_id"]] = from_row(RosterSession, r, bands=[])
             key = (r["session_id"], r["band"])
             if key not in bands:
-                bands[key] = RosterBand(band=r["band"], capacity=r["capacity"], used=r["used"], children=[])
+                bands[key] = from_row(RosterBand, r, children=[])
                 sessions[r["session_id"]].bands.append(bands[key])
             if r["child_id"] is not None:
                 bands[key].children.append(
-                    RosterChild(
-                        reservation_id=r["reservation_id"],
-                        child_id=r["child_id"],
-                        name=r["name"],
-                        birth_date=r["birth_date"],
+                    from_row(
+                        RosterChild,
+                        r,
                         age_years=age_on(r["birth_date"], day),
-                        allergies=list(r["allergies"]),
-                        notes=r["notes"],
                         attendance="no_show"
                         if r["status"] == "no_show"
                         else "arrived"
                         if r["arrived_at"] is not None
                         else "expected",
-                        arrived_at=r["arrived_at"],
                     )
                 )
         return Roster(nursery_id=nursery_id, date=day, sessions=list(sessions.values()))

@@ -452,24 +452,8 @@ class EmsService:
     async def board(self) -> list[HospitalBoard]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.BOARD, self.ctx.clock.now())
-        return [
-            HospitalBoard(
-                hospital_id=r["hospital_id"],
-                name=r["name"],
-                lat=r["lat"],
-                lon=r["lon"],
-                departments=[
-                    BoardEntry(
-                        department=d["department"],
-                        status=d["status"],
-                        until=datetime.fromisoformat(d["until"]),
-                        updated_at=datetime.fromisoformat(d["updatedAt"]),
-                    )
-                    for d in r["departments"]
-                ],
-            )
-            for r in rows
-        ]
+        # `departments` is JSON built with the wire's camelCase keys, so it converts as it comes.
+        return from_rows(HospitalBoard, rows)
 
     # -- back office: departments ---------------------------------------------------------
 

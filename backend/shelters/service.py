@@ -440,19 +440,7 @@ class ShelterService:
                     )
                 except (InvalidTag, KeyError) as exc:
                     raise IntegrityFailure(f"identity of intake request {row['request_id']} does not open") from exc
-                items.append(
-                    CurrentPlacement(
-                        id=row["id"],
-                        request_id=row["request_id"],
-                        category=row["category"],
-                        placed_at=row["placed_at"],
-                        age_years=row["age_years"],
-                        sex=row["sex"],
-                        needs=list(row["needs"]),
-                        urgency=row["urgency"],
-                        child=child,
-                    )
-                )
+                items.append(from_row(CurrentPlacement, row, child=child))
         return items
 
     async def center_requests(
