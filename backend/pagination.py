@@ -1,11 +1,11 @@
 """Keyset pagination: lists return a page and, when there may be more, an RFC 8288 `Link: <…>; rel="next"`.
 
-Every list pages the same way: the handler reads where to start with `after_id` / `before_id`
-(or `decode_cursor` for a composite key such as (day, id)) of the `Cursor`
-parameter (backend/params.py), the service returns at most `limit`
-rows after that key, and `page` links to the next page when this one is full. The cursor is
-opaque to clients — base64url of the JSON-encoded key of the last item — so a list can change
-its key without changing its contract; anything this server did not give out is a 400.
+Every list pages the same way: the handler reads where to start from the `Cursor` parameter
+(backend/params.py) with `after_id` / `before_id`, or `decode_cursor` for a composite key such
+as (day, id); the service returns at most `limit` rows after that key; and `page` links to the
+next page when this one is full. The cursor is opaque to clients — base64url of the JSON-encoded
+key of the last item — so a list can change its key without changing its contract; anything this
+server did not give out is a 400.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ T = TypeVar("T")
 K = TypeVar("K")
 
 # A key id: never below the first page's 0 nor above what a bigint holds.
-_KeyId = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+KeyId = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
 
 
 class _HasId(Protocol):
@@ -51,12 +51,12 @@ def decode_cursor(cursor: str | None, type_: Any, first: K) -> K:
 
 def after_id(cursor: str | None) -> int:
     """The id after which the next page starts, for lists in ascending id order (0: the first page)."""
-    return decode_cursor(cursor, _KeyId, 0)
+    return decode_cursor(cursor, KeyId, 0)
 
 
 def before_id(cursor: str | None) -> int:
     """The id before which the next page starts, for lists newest first (beyond any id: the first page)."""
-    return decode_cursor(cursor, _KeyId, MAX_ID)
+    return decode_cursor(cursor, KeyId, MAX_ID)
 
 
 def page(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, Router, delete, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -14,7 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
 from backend.context import app_context
-from backend.pagination import after_id, decode_cursor, page
+from backend.pagination import KeyId, after_id, decode_cursor, page
 from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.childcare import (
@@ -82,7 +81,7 @@ async def list_sessions(
 
 
 # Sessions page by (day, id): the key of the last one listed.
-_DayKey = tuple[date, Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]]
+_DayKey = tuple[date, KeyId]
 
 
 @patch(

@@ -15,7 +15,7 @@ from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
 from backend.context import app_context
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
-from backend.pagination import after_id, decode_cursor, page, page_from
+from backend.pagination import KeyId, after_id, decode_cursor, page, page_from
 from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.facilities import (
@@ -167,7 +167,7 @@ async def my_bookings(
 
 
 # Bookings page by (start, id): the key of the last one listed.
-_StartKey = tuple[Annotated[datetime, msgspec.Meta(tz=True)], Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]]
+_StartKey = tuple[Annotated[datetime, msgspec.Meta(tz=True)], KeyId]
 
 
 def _booking_cursor(cursor: str | None) -> tuple[datetime, int]:
