@@ -271,7 +271,7 @@ async def read_business_snapshot(ctx: AppContext) -> BusinessSnapshot:
     )
 
 
-@get("/metrics", access=PUBLIC, include_in_schema=False, operation_id="metrics", tags=["service"])
+@get("/metrics", access=PUBLIC, include_in_schema=False, operation_id="metrics")
 async def metrics_endpoint(state: State) -> Response[bytes]:
     """Prometheus text exposition. Behind the public proxy it is not routed (deploy/nginx.conf)."""
     ctx = app_context(state)

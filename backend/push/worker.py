@@ -24,6 +24,7 @@ from backend.context import AppContext
 from backend.metrics import record_push_result
 from backend.push import queries
 from backend.push.messages import TOPIC_ROLES, URGENT, collapse_id, payload_for
+from backend.topics import organization_of, personal_account
 from schema.backoff import Backoff
 
 log = logging.getLogger("musubi.push")
@@ -79,11 +80,12 @@ class PushWorker:
         return len(events)
 
     async def _plan_event(self, conn: asyncpg.Connection, event: asyncpg.Record, now: Any) -> None:
-        prefix, _, target = event["topic"].partition(":")
-        if prefix == "user":
-            devices = await conn.fetch(queries.DEVICES_OF_ACCOUNT, int(target))
-        elif prefix in TOPIC_ROLES and target.isdigit():
-            devices = await conn.fetch(queries.DEVICES_OF_ROLE, int(target), list(TOPIC_ROLES[prefix]))
+        account_id, organization = personal_account(event["topic"]), organization_of(event["topic"])
+        if account_id is not None:
+            devices = await conn.fetch(queries.DEVICES_OF_ACCOUNT, account_id)
+        elif organization is not None and organization[0] in TOPIC_ROLES:
+            prefix, organization_id = organization
+            devices = await conn.fetch(queries.DEVICES_OF_ROLE, organization_id, list(TOPIC_ROLES[prefix]))
         else:
             return
         data = json.loads(event["payload"])
