@@ -44,7 +44,7 @@ class ResidentModel:
     home_municipality: int | None = None  # the verified residency, the search's default
     week: list[dict[str, Any]] = field(default_factory=list)  # facilities with their days
     more_facilities: bool = False  # the last page was full: there may be more
-    childcare_day: date = field(default_factory=lambda: date.today() + timedelta(days=1))
+    childcare_day: date = field(default_factory=lambda: today() + timedelta(days=1))
     applications_to: dict[int, dict[int, str]] = field(default_factory=dict)  # child → nursery → status
     # The parent's form for a new child, bound field by field so a redraw never wipes typing.
     child_name: str = ""
@@ -103,17 +103,22 @@ class ResidentModel:
 
     async def start_search(self, remembered: SearchFilters | None) -> None:
         """The first search: what this device remembered, else the resident's own municipality."""
-        if remembered is not None:
-            self.filters = remembered
-        else:
-            try:
-                residency = await self.api.get("/v1/me/residency")
-            except ApiError:
-                residency = None  # none declared (404): search the whole prefecture
-            if residency and residency.get("status") == "verified":
-                self.home_municipality = residency["municipalityId"]
-            self.filters = SearchFilters(municipality_id=self.home_municipality)
+        try:
+            residency = await self.api.get("/v1/me/residency")
+        except ApiError:
+            residency = None  # none declared (404): search the whole prefecture
+        if residency and residency.get("status") == "verified":
+            self.home_municipality = residency["municipalityId"]
+        self.filters = remembered or SearchFilters(municipality_id=self.home_municipality)
         await self.load()
+
+    def opens_later(self, vacancy: dict[str, Any], facility: dict[str, Any]) -> bool:
+        """A free unit this person cannot book yet: beyond the horizon for residents, or for
+        non-residents when they are not one of the facility's municipality."""
+        if vacancy.get("opensForBookingAt"):
+            return True
+        resident = self.home_municipality == facility["municipalityId"]
+        return bool(vacancy.get("opensForNonResidentsAt")) and not resident
 
     @property
     def week_from(self) -> date:

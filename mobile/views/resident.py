@@ -240,8 +240,7 @@ def day_slots(shell: Shell, model: ResidentModel, facility: dict[str, Any]) -> l
             controls.append(ft.Text(place, weight=ft.FontWeight.BOLD))
         when = f"{local_time(vacancy['start'])}–{local_time(vacancy['end'])}"
         action: ft.Control
-        opens = vacancy.get("opensForBookingAt") or vacancy.get("opensForNonResidentsAt")
-        if vacancy["state"] == "free" and opens:
+        if vacancy["state"] == "free" and model.opens_later(vacancy, facility):
             action = ft.Text(t("opens_for_booking"), color=MUTED)
         elif vacancy["state"] == "free":
             action = ft.Button(t("book"), height=TARGET, on_click=partial(open_sheet, shell, model, vacancy))
