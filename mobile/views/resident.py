@@ -183,7 +183,15 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         ]
     )
     legend = ft.Text(t("grid_legend"), color=MUTED, size=13)
-    return [ft.Row([municipality, kind], wrap=True), week, legend]
+    # A dropdown's own semantics carry no name (it reached the accessibility tree as a bare button),
+    # so each is named like the icon buttons are: what it chooses and what it holds.
+    where = names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
+    what = t(model.filters.kind) if model.filters.kind else t("every_kind")
+    named = [
+        ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True),
+        ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True),
+    ]
+    return [ft.Row(named, wrap=True), week, legend]
 
 
 def day_cell(
@@ -255,7 +263,8 @@ def day_slots(shell: Shell, model: ResidentModel, facility: dict[str, Any]) -> l
                 t("join_waitlist"), height=TARGET, on_click=shell.act(partial(model.join_waitlist, vacancy))
             )
         state = "" if vacancy["state"] in ("free", "closed") else f" · {t('slot_' + vacancy['state'])}"
-        controls.append(ft.Row([ft.Text(f"{when}{state}", width=150), action], wrap=True))
+        # Not wrapped: the time takes what the action leaves, so the panel spans the screen.
+        controls.append(ft.Row([ft.Text(f"{when}{state}", expand=True), action]))
     if not model.vacancies:
         controls.append(ft.Text(t("no_items")))
     return [ft.Container(ft.Column(controls, spacing=6), padding=8, border=ft.Border.all(1, ft.Colors.BLUE_900),

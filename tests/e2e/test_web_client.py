@@ -106,7 +106,7 @@ async def test_resident_books_a_paid_slot_through_the_sheet_waits_for_a_booked_o
         try:
             await log_in(phone, web_client, parent)
             # The week grid first; tomorrow's cell opens the day's slots.
-            await expect(phone.get_by_text("水戸市総合体育館")).to_be_visible(timeout=30_000)
+            await expect(phone.get_by_text("水戸市総合体育館", exact=True)).to_be_visible(timeout=30_000)
             tomorrow = venue.day(1)
             if tomorrow >= week_start(venue.day(0), 1):  # today is Sunday: tomorrow is next week
                 await phone.get_by_role("button", name="次の週").click()
