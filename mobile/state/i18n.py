@@ -233,6 +233,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "studio": ("スタジオ", "Studio"),
     "this_week": ("今週", "This week"),
     "coming_week": ("来週", "Next week"),
+    "weeks_ahead": ("{n}週間後", "In {n} weeks"),
     "grid_legend": (
         "◯ 空きあり  △ 残りわずか  × 空きなし · 日付をタップで時間帯",
         "◯ free  △ few left  × full · tap a day",

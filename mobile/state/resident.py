@@ -15,7 +15,8 @@ from typing import Any, Literal
 from schema.time import TOKYO
 
 KINDS = ("gym", "court", "hall", "meeting_room", "pool", "field", "studio", "other")
-WEEKS_AHEAD = 1  # this week and next week
+# This week and the next twelve: far enough to meet a one-month booking horizon (受付開始).
+WEEKS_AHEAD = 12
 # △ once at most a fifth of the day's open units is left (at least one free); a lone court with
 # 12 hours a day is △ from two hours left.
 FEW_LEFT_SHARE = 5
@@ -29,7 +30,7 @@ MARKS: dict[CellState, str] = {"free": "◯", "few": "△", "full": "×", "opens
 @dataclass
 class SearchFilters:
     """What a resident searched for last, remembered per device: municipality (None: all of the
-    prefecture), kind (None: every kind) and which week (0 this week, 1 next)."""
+    prefecture), kind (None: every kind) and which week (0 this week, 1 next, …)."""
 
     municipality_id: int | None = None
     kind: str | None = None

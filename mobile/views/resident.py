@@ -163,7 +163,8 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     )
     first = model.week_from
     last = first + timedelta(days=6)
-    which = t("this_week") if model.filters.week == 0 else t("coming_week")
+    ahead = model.filters.week
+    which = t("this_week") if ahead == 0 else t("coming_week") if ahead == 1 else t("weeks_ahead").format(n=ahead)
     shown = f"{which} {first.month}/{first.day}–{last.month}/{last.day}"
     week = ft.Row(
         [
@@ -187,7 +188,7 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     # so each is named like the icon buttons are: what it chooses and what it holds.
     where = names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
     what = t(model.filters.kind) if model.filters.kind else t("every_kind")
-    named = [
+    named: list[ft.Control] = [
         ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True),
         ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True),
     ]

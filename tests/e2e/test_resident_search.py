@@ -29,7 +29,14 @@ async def test_resident_finds_a_free_court_in_another_town_next_week_and_books_i
     from playwright.async_api import async_playwright, expect
 
     await make_venue(http, actors)  # a gym at home (水戸市), what the search shows first
-    court = await make_court(http, actors, BANDO)  # ¥500 an hour, ¥800 for non-residents
+    # ¥500 an hour, ¥800 for non-residents, who may book a month ahead (residents two)
+    court = await make_court(http, actors, BANDO)
+    horizon = await http.patch(
+        f"/v1/resources/{court.resource_id}",
+        json={"residentHorizonMonths": 2, "nonResidentHorizonMonths": 1},
+        headers=court.staff.headers,
+    )
+    assert horizon.status_code == 200, horizon.text
     resident = await actors.resident()
     await actors.lives_in(resident, 1)
     wednesday = week_start(today(), 1) + timedelta(days=2)
@@ -69,6 +76,13 @@ async def test_resident_finds_a_free_court_in_another_town_next_week_and_books_i
             await expect(phone.get_by_text("あなたの予約")).to_be_visible()
             await expect(phone.get_by_text("¥800", exact=False)).to_be_visible()  # the non-residents' rate
             await snap(phone, "search-6-booked.png")
+
+            # Weeks on, past the non-residents' one-month horizon, a day says when it opens.
+            for ahead in range(2, 7):
+                await phone.get_by_role("button", name="次の週").click()
+                await expect(phone.get_by_text(f"{ahead}週間後", exact=False)).to_be_visible(timeout=30_000)
+            await expect(phone.get_by_role("button", name="受付開始", exact=False).first).to_be_visible()
+            await snap(phone, "search-7-opens-for-booking.png")
         finally:
             await browser.close()
 
