@@ -45,7 +45,8 @@ async def test_resident_finds_a_free_court_in_another_town_next_week_and_books_i
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        phone = await (await browser.new_context(viewport=PHONE)).new_page()
+        device = await browser.new_context(viewport=PHONE)
+        phone = await device.new_page()
         try:
             await log_in(phone, web_client, resident)
             await expect(phone.get_by_text("施設をさがす")).to_be_visible(timeout=30_000)
@@ -83,6 +84,14 @@ async def test_resident_finds_a_free_court_in_another_town_next_week_and_books_i
                 await expect(phone.get_by_text(f"{ahead}週間後", exact=False)).to_be_visible(timeout=30_000)
             await expect(phone.get_by_role("button", name="受付開始", exact=False).first).to_be_visible()
             await snap(phone, "search-7-opens-for-booking.png")
+
+            # This device remembers the search: opened again in a new tab, the same town and week.
+            await phone.close()
+            again = await device.new_page()
+            await again.bring_to_front()
+            await log_in(again, web_client, resident)
+            await expect(again.get_by_role("button", name="市町村: 坂東市")).to_be_visible(timeout=30_000)
+            await expect(again.get_by_text("6週間後", exact=False)).to_be_visible()
         finally:
             await browser.close()
 
