@@ -324,22 +324,26 @@ def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
                     on_click=shell.act(partial(model.apply_to_nursery, child["id"], nursery)),
                 )
             bring = t("bring_full_day" if session["block"] == "full_day" else "bring_half_day")
+            hours = f"{t(session['block'])} {BLOCK_HOURS[session['block']]} · {t('band_' + session['band'])}"
             controls.append(
-                ft.Column(
-                    [
-                        ft.Row(
-                            [
-                                ft.Text(session["mark"], size=22, width=32),
-                                ft.Text(session["nurseryName"], weight=ft.FontWeight.BOLD, expand=True),
-                            ]
-                        ),
-                        ft.Text(
-                            f"{t(session['block'])} {BLOCK_HOURS[session['block']]} · {t('band_' + session['band'])}"
-                        ),
-                        ft.Text(f"{t('what_to_bring')}: {bring}", color=MUTED),
-                        action,
-                    ],
-                    spacing=2,
+                ft.Container(
+                    ft.Column(
+                        [
+                            ft.Row(
+                                [
+                                    ft.Text(session["mark"], size=22, width=32),
+                                    ft.Text(session["nurseryName"], weight=ft.FontWeight.BOLD, expand=True),
+                                ]
+                            ),
+                            ft.Text(hours),
+                            ft.Text(f"{t('what_to_bring')}: {bring}", color=MUTED),
+                            action,
+                        ],
+                        spacing=2,
+                    ),
+                    padding=8,
+                    border=ft.Border.all(1, ft.Colors.GREY_500),
+                    border_radius=8,
                 )
             )
         if not sessions:
@@ -357,7 +361,9 @@ def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         ft.TextField(
             label=t("birth_date"), value=model.child_birth, hint_text="2022-04-01", on_change=typed("child_birth")
         ),
-        ft.TextField(label=t("allergies"), value=model.child_allergies, on_change=typed("child_allergies")),
+        ft.TextField(
+            label=t("allergies"), value=model.child_allergies, hint_text="卵, 小麦", on_change=typed("child_allergies")
+        ),
         ft.Button(t("register_child"), height=TARGET, on_click=shell.act(model.register_child)),
     ]
     return controls
