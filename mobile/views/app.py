@@ -266,6 +266,18 @@ class MusubiApp:
             return await asyncio.wait_for(work(self.preferences), PREFERENCE_TIMEOUT_SECONDS)
         return None
 
+    async def remember(self, name: str, value: str) -> None:
+        """Keep a small setting of this person on this device (e.g. the resident's search filters)."""
+        assert self.session.me is not None
+        key = f"musubi.{name}.{self.session.me.id}"
+        await self._preferences(lambda prefs: prefs.set(key, value))
+
+    async def recall(self, name: str) -> Any:
+        """What `remember` kept, or None (nothing kept, or a browser that does not answer in time)."""
+        assert self.session.me is not None
+        key = f"musubi.{name}.{self.session.me.id}"
+        return await self._preferences(lambda prefs: prefs.get(key))
+
     async def switch_home(self, home: str) -> None:
         """Close the current home and open the chosen one; this device remembers the choice."""
         if home == self.session.home or home not in self.session.homes:

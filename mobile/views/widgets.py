@@ -35,6 +35,10 @@ class Shell(Protocol):
 
     def render(self) -> None: ...
 
+    async def remember(self, name: str, value: str) -> None: ...
+
+    async def recall(self, name: str) -> Any: ...
+
 
 def heading(text: str, size: int = 18) -> ft.Text:
     return ft.Text(text, size=size, weight=ft.FontWeight.BOLD)
