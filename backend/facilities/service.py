@@ -299,7 +299,7 @@ class FacilityService:
     async def municipalities(self) -> list[Municipality]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MUNICIPALITIES)
-        return [Municipality(**dict(row)) for row in rows]
+        return from_rows(Municipality, rows)
 
     # -- bookings --------------------------------------------------------------
 
