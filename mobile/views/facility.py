@@ -69,8 +69,12 @@ def view(shell: Shell, model: FacilityModel) -> list[ft.Control]:
 
 
 def form_errors(t: Translator, errors: FormErrors) -> list[ft.Control]:
-    """What is wrong with a form, one line per field, in the chosen language."""
-    return [ft.Text(f"{t(label)}: {t(message)}", color=ft.Colors.RED_800) for label, message in errors]
+    """What is wrong with a form, one line per field, in the chosen language. Each line is its own
+    semantics node, so a screen reader says it apart instead of folding it into the form's name."""
+    return [
+        ft.Semantics(container=True, content=ft.Text(f"{t(label)}: {t(message)}", color=ft.Colors.RED_800))
+        for label, message in errors
+    ]
 
 
 def text_field(label: str, value: str, target: object, name: str, width: int = FIELD) -> ft.TextField:
@@ -326,8 +330,8 @@ def resource_form(shell: Shell, model: FacilityModel) -> ft.Control:
         text_field(t("fee_per_unit"), form.fee_per_unit, form, "fee_per_unit"),
         text_field(t("non_resident_fee"), form.non_resident_fee, form, "non_resident_fee"),
         text_field(t("monthly_cap"), form.monthly_cap, form, "monthly_cap"),
-        text_field(t("resident_horizon"), form.resident_horizon, form, "resident_horizon"),
-        text_field(t("non_resident_horizon"), form.non_resident_horizon, form, "non_resident_horizon"),
+        text_field(t("resident_horizon"), form.resident_horizon, form, "resident_horizon", width=240),
+        text_field(t("non_resident_horizon"), form.non_resident_horizon, form, "non_resident_horizon", width=240),
     ]
     return ft.Card(
         ft.Container(
