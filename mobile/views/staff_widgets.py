@@ -43,7 +43,7 @@ def ask(
         ft.AlertDialog(
             modal=True,
             title=ft.Text(title),
-            content=ft.Column(content, tight=True, width=420, scroll=ft.ScrollMode.AUTO),
+            content=ft.Column(content, tight=True, width=420),  # as tall as its words, no taller
             actions=[
                 ft.TextButton(shell.t("back"), height=TARGET, on_click=back),
                 ft.Button(confirm_label, height=TARGET, on_click=confirm),

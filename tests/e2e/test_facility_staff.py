@@ -111,6 +111,15 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             await expect(desk.get_by_text("保存しました")).to_be_visible(timeout=30_000)
             await expect(desk.get_by_text("料金 (市民): ¥1,200")).to_be_visible()
             await snap(desk, "facility-staff-5-fee-saved.png")
+            # Closing asks first, with the choice about future bookings made explicitly; back leaves it open.
+            await desk.get_by_role("button", name="利用停止: メインアリーナ").click()
+            await expect(desk.get_by_role("radio", name="取り消して予約者に理由を知らせる")).to_be_visible(
+                timeout=30_000
+            )
+            await expect(desk.get_by_role("radio", name="予約があれば停止しない")).to_be_visible()
+            await snap(desk, "facility-staff-5b-close-dialog.png")
+            await desk.get_by_role("button", name="戻る").click()
+            await expect(desk.get_by_role("radio", name="予約があれば停止しない")).to_have_count(0, timeout=30_000)
             saved = await http.get(f"/v1/facilities/{venue.facility_id}")
             assert [r["feePerUnit"] for r in saved.json()["resources"] if r["id"] == court_id] == [1200]
 
