@@ -245,7 +245,7 @@ class FacilityModel:
     lotteries: list[dict[str, Any]] = field(default_factory=list)  # the organisation's, newest first
     editing: ResourceForm | None = None
     closure_form: ClosureForm | None = None
-    lottery_form: LotteryForm = field(default_factory=LotteryForm)
+    lottery_form: LotteryForm | None = None
     form_errors: FormErrors = field(default_factory=list)  # of the form being sent
     notice: str | None = None  # a label key: what the last action did, e.g. "saved"
     error: Failure | None = None
@@ -275,8 +275,9 @@ class FacilityModel:
                 await self.api.get(f"/v1/organizations/{self.organization_id}/lotteries"),
                 key=lambda lottery: -lottery["id"],
             )
-            if self.lottery_form.resource_id not in {r["id"] for r in self.resources}:
-                self.lottery_form.resource_id = next((r["id"] for r in self.resources if not r.get("closedAt")), None)
+            form = self.lottery_form
+            if form is not None and form.resource_id not in {r["id"] for r in self.resources}:
+                form.resource_id = next((r["id"] for r in self.resources if not r.get("closedAt")), None)
 
     @property
     def facility(self) -> dict[str, Any] | None:
@@ -323,7 +324,7 @@ class FacilityModel:
 
     async def choose(self, facility_id: int) -> None:
         self.facility_id = facility_id
-        self.editing = self.closure_form = None
+        self.editing = self.closure_form = self.lottery_form = None
         await self.resync()
 
     async def show(self, section: str) -> None:
@@ -435,13 +436,25 @@ class FacilityModel:
 
     # -- lotteries -------------------------------------------------------------------------------
 
+    async def new_lottery(self) -> None:
+        open_ones = [r["id"] for r in self.resources if not r.get("closedAt")]
+        self.lottery_form = LotteryForm(resource_id=open_ones[0] if open_ones else None)
+        self.form_errors, self.error, self.notice = [], None, None
+
+    async def drop_lottery_form(self) -> None:
+        self.lottery_form = None
+        self.form_errors = []
+
     async def create_lottery(self) -> bool:
-        body, errors = self.lottery_form.body()
+        form = self.lottery_form
+        if form is None:
+            return False
+        body, errors = form.body()
         if errors:
             self.form_errors, self.error, self.notice = errors, "check_form", None
             return False
         if await self._do(lambda: self.api.post("/v1/lotteries", body), "notice_lottery_created"):
-            self.lottery_form = LotteryForm(resource_id=self.lottery_form.resource_id)
+            self.lottery_form = None
             return True
         return False
 

@@ -227,7 +227,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "bad_per_user_cap": ("1〜20 の整数で入力してください", "a whole number from 1 to 20"),
     "lottery_opens_now": ("作成と同時に申込受付を始めます", "Applications open as soon as it is created"),
     "create_lottery": ("抽選を作成", "Create the lottery"),
-    "lotteries_of_organisation": ("抽選の一覧", "All lotteries"),
     "lottery_state": ("状態", "State"),
     "lottery_scheduled": ("受付前", "Not open yet"),
     "lottery_open": ("申込受付中", "Open for applications"),

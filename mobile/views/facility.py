@@ -461,58 +461,74 @@ def closures(shell: Shell, model: FacilityModel) -> list[ft.Control]:
 
 def lotteries(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     t = shell.t
-    form = model.lottery_form
-
-    def resource(event: Any) -> None:
-        form.resource_id = int(event.control.value) if event.control.value else None
-
     controls: list[ft.Control] = [
-        heading(t("section_lotteries")),
-        ft.Card(
-            ft.Container(
-                ft.Column(
-                    [
-                        heading(t("new_lottery")),
-                        ft.RadioGroup(
-                            ft.Row(
-                                [
-                                    ft.Radio(value=str(r["id"]), label=r["name"], height=TARGET)
-                                    for r in model.resources
-                                    if not r.get("closedAt")
-                                ],
-                                wrap=True,
-                            ),
-                            value=str(form.resource_id or ""),
-                            on_change=resource,
-                        ),
-                        ft.Row(
-                            [
-                                text_field(t("lottery_month"), form.month, form, "month"),
-                                text_field(t("lottery_closes"), form.closes_at, form, "closes_at", width=220),
-                                text_field(t("per_user_cap"), form.per_user_cap, form, "per_user_cap"),
-                            ],
-                            wrap=True,
-                        ),
-                        ft.Text(t("lottery_opens_now"), color=MUTED),
-                        *form_errors(t, model.form_errors),
-                        ft.Button(t("create_lottery"), height=TARGET, on_click=shell.act(model.create_lottery)),
-                    ]
-                ),
-                padding=12,
-            )
-        ),
         ft.Row(
             [
-                heading(t("lotteries_of_organisation")),
+                heading(t("section_lotteries")),
                 nav_button(ft.Icons.REFRESH, t("refresh"), shell.act(model.resync)),
             ],
             wrap=True,
-        ),
+        )
     ]
+    if model.lottery_form is None:
+        controls.append(
+            ft.Button(t("new_lottery"), icon=ft.Icons.ADD, height=TARGET, on_click=shell.act(model.new_lottery))
+        )
+    else:
+        controls.append(lottery_form(shell, model))
     if not model.lotteries:
         controls.append(ft.Text(t("no_items")))
     controls += [lottery_card(shell, model, lottery) for lottery in model.lotteries]
     return controls
+
+
+def lottery_form(shell: Shell, model: FacilityModel) -> ft.Control:
+    t = shell.t
+    form = model.lottery_form
+    assert form is not None
+
+    def resource(event: Any) -> None:
+        form.resource_id = int(event.control.value) if event.control.value else None
+
+    return ft.Card(
+        ft.Container(
+            ft.Column(
+                [
+                    heading(t("new_lottery")),
+                    ft.RadioGroup(
+                        ft.Row(
+                            [
+                                ft.Radio(value=str(r["id"]), label=r["name"], height=TARGET)
+                                for r in model.resources
+                                if not r.get("closedAt")
+                            ],
+                            wrap=True,
+                        ),
+                        value=str(form.resource_id or ""),
+                        on_change=resource,
+                    ),
+                    ft.Row(
+                        [
+                            text_field(t("lottery_month"), form.month, form, "month"),
+                            text_field(t("lottery_closes"), form.closes_at, form, "closes_at", width=220),
+                            text_field(t("per_user_cap"), form.per_user_cap, form, "per_user_cap"),
+                        ],
+                        wrap=True,
+                    ),
+                    ft.Text(t("lottery_opens_now"), color=MUTED),
+                    *form_errors(t, model.form_errors),
+                    ft.Row(
+                        [
+                            ft.Button(t("create_lottery"), height=TARGET, on_click=shell.act(model.create_lottery)),
+                            ft.TextButton(t("back"), height=TARGET, on_click=shell.act(model.drop_lottery_form)),
+                        ],
+                        wrap=True,
+                    ),
+                ]
+            ),
+            padding=12,
+        )
+    )
 
 
 def lottery_card(shell: Shell, model: FacilityModel, lottery: dict[str, Any]) -> ft.Control:

@@ -125,6 +125,7 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
 
             # A lottery for the court next month, closing at the next whole minute at least a minute away.
             await desk.get_by_role("button", name="抽選", exact=True).click()
+            await desk.get_by_role("button", name="抽選の作成").click()
             await desk.get_by_role("radio", name="第1コート").click(timeout=30_000)
             now = datetime.now(TOKYO)
             closes = datetime.fromtimestamp(math.ceil((now.timestamp() + 70) / 60) * 60, TOKYO)
