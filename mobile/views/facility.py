@@ -77,6 +77,12 @@ def form_errors(t: Translator, errors: FormErrors) -> list[ft.Control]:
     ]
 
 
+def said_apart(lines: list[ft.Control]) -> ft.Column:
+    """Lines a screen reader says one by one. As one node, Flutter's web semantics lays a long card
+    out as a single unwrapped line of text that widens the page (and blanks full-page screenshots)."""
+    return ft.Column([ft.Semantics(container=True, content=line) for line in lines])
+
+
 def text_field(label: str, value: str, target: object, name: str, width: int = FIELD) -> ft.TextField:
     """A field bound to its form (or a dialog's dict): every keystroke lands there, so a redraw keeps it."""
 
@@ -313,7 +319,7 @@ def resource_card(shell: Shell, model: FacilityModel, resource: dict[str, Any]) 
         actions.append(ft.OutlinedButton(f"{t('close_resource')}: {name}", height=TARGET, on_click=ask_to_close))
     return ft.Card(
         ft.Container(
-            ft.Column([ft.Semantics(container=True, content=ft.Column(lines)), ft.Row(actions, wrap=True)]),
+            ft.Column([said_apart(lines), ft.Row(actions, wrap=True)]),
             padding=12,
         )
     )
@@ -601,7 +607,7 @@ def lottery_card(shell: Shell, model: FacilityModel, lottery: dict[str, Any]) ->
                 url=model.verification_url(lottery["id"]),
             )
         )
-    rows: list[ft.Control] = [ft.Semantics(container=True, content=ft.Column(lines))]
+    rows: list[ft.Control] = [said_apart(lines)]
     if actions:
         rows.append(ft.Row(actions, wrap=True))
     return ft.Card(ft.Container(ft.Column(rows), padding=12))
