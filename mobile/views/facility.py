@@ -62,8 +62,6 @@ def view(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     if model.notice:
         controls.append(ft.Text(t(model.notice), color=ft.Colors.GREEN_800, weight=ft.FontWeight.BOLD))
     controls += error_line(t, model.error)
-    if model.facility is None:
-        return controls
     body = {"schedule": schedule, "resources": resources, "closures": closures, "lotteries": lotteries}
     return controls + body[model.section](shell, model)
 
@@ -129,7 +127,7 @@ def schedule(shell: Shell, model: FacilityModel) -> list[ft.Control]:
                 ft.Text(day_label(model.day), size=20),
                 nav_button(ft.Icons.CHEVRON_RIGHT, t("next_day"), shell.act(partial(model.shift_day, 1))),
                 nav_button(ft.Icons.REFRESH, t("refresh"), shell.act(model.resync)),
-                nav_button(ft.Icons.DOWNLOAD, t("export_csv"), shell.act(export)),
+                *([nav_button(ft.Icons.DOWNLOAD, t("export_csv"), shell.act(export))] if model.facility else []),
             ],
             wrap=True,
         ),
@@ -368,11 +366,11 @@ def closures(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("section_closures"))]
     form = model.closure_form
-    if form is None:
+    if form is None and model.facility is not None:
         controls.append(
             ft.Button(t("add_closure"), icon=ft.Icons.ADD, height=TARGET, on_click=shell.act(model.new_closure))
         )
-    else:
+    elif form is not None:
 
         def scope(event: Any) -> None:
             form.resource_id = int(event.control.value) if event.control.value else None
