@@ -46,6 +46,10 @@ async def test_closing_a_booked_court_needs_the_choice_and_cancelling_tells_the_
     await model.shift_day(3)
     [entry] = model.schedule
     assert (entry["id"], entry["status"], entry["endReason"]) == (booking_id, "cancelled", "改修工事")
+    csv = await model.schedule_csv()  # the week from the day shown, for Excel at the counter
+    assert csv is not None
+    assert csv.startswith("\ufeff".encode())
+    assert "改修工事" in csv.decode("utf-8-sig")
 
     assert await model.reopen_resource(resource_id), model.error
     assert not model.resources[0].get("closedAt")
