@@ -219,8 +219,9 @@ class MusubiApp:
             def keep(event: ft.Event[ft.TextField]) -> None:
                 setattr(session, name, event.data or "")
                 if button.disabled == session.can_log_in:
-                    button.disabled = not session.can_log_in
-                    button.update()
+                    # Redraw rather than update this button: after a logout the screen is reconciled
+                    # onto the home's controls, and this Python object may not be the one on screen.
+                    self.render()
 
             return keep
 
