@@ -36,7 +36,7 @@ import asyncpg
 import msgspec
 
 from backend.facilities.slots import TOKYO
-from backend.seed_scale import seed_ibaraki
+from backend.seeds.seed_scale import seed_ibaraki
 from bench.http_load import Connection
 from bench.services import drop_database, percentile, raise_fd_limit, scratch_database, start_musubi
 from tests.processes import free_port, wait_for_port

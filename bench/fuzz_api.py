@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import sys
 
-from backend.crypto import new_keyring_entry
+from backend.core.crypto import new_keyring_entry
 from bench.services import drop_database, scratch_database, start_musubi
 from tests.processes import free_port, wait_for_port
 from tests.security.fuzz import all_roles_token, run_schemathesis

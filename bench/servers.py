@@ -1,6 +1,6 @@
 """uvicorn (uvloop + httptools) against granian, one and two workers, on the booking path.
 
-Each configuration serves the same app (backend.app:create_app) on a fresh scratch database;
+Each configuration serves the same app (backend.http.app:create_app) on a fresh scratch database;
 `--clients` keep-alive clients book distinct free slots for `--seconds`. Prints bookings/s,
 p50/p99 and the statuses per configuration.
 
@@ -27,9 +27,9 @@ from tests.processes import free_port, wait_for_port
 from tests.sessions import mint_sessions
 
 SERVERS = {
-    "uvicorn": "uvicorn --factory backend.app:create_app --loop uvloop --http httptools --no-proxy-headers "
+    "uvicorn": "uvicorn --factory backend.http.app:create_app --loop uvloop --http httptools --no-proxy-headers "
     "--log-level warning --port {port} --workers {workers}",
-    "granian": "granian --interface asgi --factory backend.app:create_app --loop uvloop --http 1 --no-ws "
+    "granian": "granian --interface asgi --factory backend.http.app:create_app --loop uvloop --http 1 --no-ws "
     "--log-level warning --port {port} --workers {workers}",
 }
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import asyncpg
 
-from backend.db import migrate
-from backend.embedded import start_embedded_postgres, with_database
+from backend.core.db import migrate
+from backend.processes.embedded import start_embedded_postgres, with_database
 from tests.processes import RedisServer
 
 
@@ -72,7 +72,7 @@ async def stop_everything(
 
 def start_musubi(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", *command.split()],
+        [sys.executable, "-m", "backend.processes.cli", *command.split()],
         env={**os.environ, **env, "MUSUBI_LOG_LEVEL": "WARNING"},
         stdout=subprocess.DEVNULL,
         stderr=None,

@@ -23,7 +23,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
 from backend.facilities.slots import TOKYO
-from backend.seed_scale import seed_ibaraki
+from backend.seeds.seed_scale import seed_ibaraki
 from bench.booking import sessions_for
 from bench.ems_latency import prepare
 from bench.http_load import Connection

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 from realtime.bus import RedisBus
 from realtime.gateway import Gateway
 from realtime.relay import OutboxRelay

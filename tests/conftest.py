@@ -21,13 +21,13 @@ import pytest
 import uvicorn
 from litestar import Litestar
 
-from backend.app import create_app
-from backend.clock import MovableClock
-from backend.context import AppContext, app_context
-from backend.crypto import new_keyring_entry
-from backend.db import migrate
-from backend.embedded import with_database
-from backend.settings import Settings
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext, app_context
+from backend.core.crypto import new_keyring_entry
+from backend.core.db import migrate
+from backend.core.settings import Settings
+from backend.http.app import create_app
+from backend.processes.embedded import with_database
 from tests.cluster import cluster, realtime, redis_server, small_cluster  # noqa: F401 - fixtures for every test package
 from tests.smtp_sink import smtp  # noqa: F401 - a real SMTP server for mail tests
 from tests.support import Actors

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 
 
 def free_port() -> int:
@@ -120,7 +120,7 @@ class MusubiProcess:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", self.command],
+            [sys.executable, "-m", "backend.processes.cli", self.command],
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.accounts.queries import INSERT_SESSION
-from backend.auth import hash_token, new_token
+from backend.core.auth import hash_token, new_token
 
 
 async def mint_sessions(

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from backend.context import AppContext
+from backend.core.context import AppContext
 from backend.mail.sink import MailSink, links_in, start_sink
 from backend.mail.transport import SmtpTransport
 from backend.mail.worker import MailWorker

@@ -13,10 +13,10 @@ import contextlib
 
 from backend.accounts import queries
 from backend.accounts.service import AccountService
-from backend.auth import Caller
 from backend.childcare.service import ChildcareService
-from backend.context import AppContext
-from backend.errors import DomainError
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.errors import DomainError
 from backend.facilities.service import FacilityService
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from importlib import resources
 
-from backend.errors import Unprocessable
+from backend.core.errors import Unprocessable
 from schema.base import FieldError
 
 MIN_LENGTH = 10

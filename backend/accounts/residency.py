@@ -15,13 +15,13 @@ from datetime import datetime
 import asyncpg
 
 from backend.accounts import queries
-from backend.audit import record_audit
-from backend.auth import Caller
-from backend.context import AppContext
-from backend.errors import Conflict, NotFound, Unprocessable
-from backend.outbox import emit_all
-from backend.rows import from_row, from_rows
-from backend.topics import municipality_topic, user_topic
+from backend.core.audit import record_audit
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.errors import Conflict, NotFound, Unprocessable
+from backend.core.outbox import emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import municipality_topic, user_topic
 from schema.accounts import Residency, ResidencyRequest
 from schema.base import FieldError
 from schema.events import Event, ResidencyChanged, ResidencyRequested

@@ -13,17 +13,17 @@ from backend.accounts.erasure import delete_account
 from backend.accounts.pages import link_page
 from backend.accounts.residency import ResidencyService
 from backend.accounts.service import AccountService
-from backend.auth import (
+from backend.core.auth import (
     ANY_ADMIN,
     PUBLIC,
     SIGNED_IN,
     VERIFIED,
     Member,
 )
-from backend.context import app_context
-from backend.errors import DomainError
-from backend.pagination import after_id, page
-from backend.params import Cursor, IdParam, Limit, Me
+from backend.core.context import app_context
+from backend.core.errors import DomainError
+from backend.core.pagination import after_id, page
+from backend.http.params import Cursor, IdParam, Limit, Me
 from schema.accounts import (
     Account,
     AccountCreate,

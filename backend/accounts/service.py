@@ -15,8 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.accounts import queries
 from backend.accounts.passwords import require_strong
-from backend.audit import record_audit
-from backend.auth import (
+from backend.core.audit import record_audit
+from backend.core.auth import (
     Caller,
     hash_token,
     may_join,
@@ -25,13 +25,13 @@ from backend.auth import (
     new_token,
     private_topics,
 )
-from backend.context import AppContext
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.core.context import AppContext
+from backend.core.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from backend.core.outbox import emit
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import user_topic
 from backend.mail import messages
 from backend.mail.outbox import queue_mail
-from backend.outbox import emit
-from backend.rows import from_row, from_rows
-from backend.topics import user_topic
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,

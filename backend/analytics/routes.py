@@ -11,8 +11,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from backend.analytics.service import AnalyticsService
-from backend.auth import PREFECTURE_ADMIN
-from backend.context import app_context
+from backend.core.auth import PREFECTURE_ADMIN
+from backend.core.context import app_context
 from schema.stats import StatsOverview
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from backend.analytics import queries
-from backend.context import AppContext
-from backend.errors import BadRequest
-from backend.rows import from_row, from_rows
+from backend.core.context import AppContext
+from backend.core.errors import BadRequest
+from backend.core.rows import from_row, from_rows
 from schema.stats import BookingWeek, ChildcareWeek, EmsWeek, IntakeWeek, StatsOverview
 
 # The open-hours grid is days × resources: a year of the prefecture is the most one view asks.

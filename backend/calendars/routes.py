@@ -9,12 +9,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 
-from backend.auth import PUBLIC, SIGNED_IN
 from backend.calendars import ics
 from backend.calendars.service import CalendarService, Feed
-from backend.context import app_context
-from backend.errors import NotFound
-from backend.params import Me
+from backend.core.auth import PUBLIC, SIGNED_IN
+from backend.core.context import app_context
+from backend.core.errors import NotFound
+from backend.http.params import Me
 from schema.calendars import CalendarFeed
 
 Service = NamedDependency[CalendarService]

@@ -8,10 +8,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from backend.auth import Caller
 from backend.calendars import ics, queries
-from backend.context import AppContext
-from backend.errors import NotFound
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.errors import NotFound
 from schema.calendars import CalendarFeed
 
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet. Anything else is

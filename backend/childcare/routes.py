@@ -10,11 +10,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
-from backend.context import app_context
-from backend.pagination import KeyId, after_id, decode_cursor, page
-from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
+from backend.core.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED
+from backend.core.context import app_context
+from backend.core.pagination import KeyId, after_id, decode_cursor, page
+from backend.http.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.childcare import (
     Application,

@@ -18,16 +18,16 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 
-from backend.audit import record_audit
-from backend.auth import Caller, Member
 from backend.childcare import queries
-from backend.context import AppContext
-from backend.db import retry_transient
-from backend.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
+from backend.core.audit import record_audit
+from backend.core.auth import Caller, Member
+from backend.core.context import AppContext
+from backend.core.db import retry_transient
+from backend.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
+from backend.core.outbox import emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import nursery_topic, nursery_vacancy_topic, user_topic
 from backend.facilities.slots import TOKYO
-from backend.outbox import emit_all
-from backend.rows import from_row, from_rows
-from backend.topics import nursery_topic, nursery_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.childcare import (
     Application,

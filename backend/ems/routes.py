@@ -11,13 +11,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC
-from backend.context import app_context
+from backend.core.auth import PREFECTURE_ADMIN, PUBLIC
+from backend.core.context import app_context
+from backend.core.pagination import before_id, page
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
-from backend.pagination import before_id, page
-from backend.params import Cursor, IdParam, Limit, Me
+from backend.http.params import Cursor, IdParam, Limit, Me
 from schema.base import MAX_ID
 from schema.ems import (
     Attachment,

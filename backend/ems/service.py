@@ -21,15 +21,15 @@ from typing import Any, Literal
 
 import asyncpg
 
-from backend.audit import record_audit
-from backend.auth import Caller, Member
-from backend.context import AppContext
+from backend.core.audit import record_audit
+from backend.core.auth import Caller, Member
+from backend.core.context import AppContext
+from backend.core.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.core.outbox import emit, emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import HOSPITAL_BOARD, fire_topic, hospital_topic
 from backend.ems import queries
 from backend.ems.fhir import as_bundle, content_digest, handoff_document
-from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
-from backend.outbox import emit, emit_all
-from backend.rows import from_row, from_rows
-from backend.topics import HOSPITAL_BOARD, fire_topic, hospital_topic
 from schema.base import FieldError
 from schema.ems import (
     Attachment,

@@ -18,18 +18,18 @@ import asyncpg
 import msgspec
 from asyncpg import Range
 
-from backend.audit import record_audit
-from backend.auth import Caller
-from backend.context import AppContext
-from backend.db import retry_transient
-from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.core.audit import record_audit
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.db import retry_transient
+from backend.core.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.core.outbox import emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import facility_vacancy_topic, user_topic
 from backend.facilities import backoffice_queries as sql
 from backend.facilities import queries
 from backend.facilities.service import _booking, _vacancy_changed
 from backend.facilities.slots import TOKYO, day_bounds, local_date
-from backend.outbox import emit_all
-from backend.rows import from_row, from_rows
-from backend.topics import facility_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.events import BookingCancelled, BookingNoShow, Event, ResourceChanged
 from schema.facilities import (

@@ -9,12 +9,12 @@ from litestar import Request, Response, Router, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN
+from backend.core.auth import PREFECTURE_ADMIN
+from backend.core.pagination import after_id, page
 from backend.facilities.backoffice import MAX_EXPORT_ROWS, FacilityBackOffice, schedule_csv
 from backend.facilities.routes import _booking_cursor, _by_start, back_office
 from backend.facilities.service import FACILITY_STAFF
-from backend.pagination import after_id, page
-from backend.params import Cursor, IdParam, Limit, Me
+from backend.http.params import Cursor, IdParam, Limit, Me
 from schema.facilities import (
     Booking,
     Closure,

@@ -11,12 +11,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, resolve_caller
-from backend.context import app_context
+from backend.core.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, resolve_caller
+from backend.core.context import app_context
+from backend.core.pagination import KeyId, after_id, decode_cursor, page, page_from
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
-from backend.pagination import KeyId, after_id, decode_cursor, page, page_from
-from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
+from backend.http.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.facilities import (
     Booking,

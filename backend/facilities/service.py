@@ -23,11 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 from asyncpg import Range
 
-from backend.audit import record_audit
-from backend.auth import Caller, Member
-from backend.context import AppContext
-from backend.db import TRANSIENT_FAILURES, retry_transient
-from backend.errors import BadRequest, Conflict, NotFound, Unprocessable, register_constraint
+from backend.core.audit import record_audit
+from backend.core.auth import Caller, Member
+from backend.core.context import AppContext
+from backend.core.db import TRANSIENT_FAILURES, retry_transient
+from backend.core.errors import BadRequest, Conflict, NotFound, Unprocessable, register_constraint
+from backend.core.outbox import emit, emit_all, outbox_columns
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import facility_vacancy_topic, user_topic
 from backend.facilities import backoffice_queries, queries
 from backend.facilities.slots import (
     TOKYO,
@@ -38,9 +41,6 @@ from backend.facilities.slots import (
     slot_problems,
     units_of_day,
 )
-from backend.outbox import emit, emit_all, outbox_columns
-from backend.rows import from_row, from_rows
-from backend.topics import facility_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.events import (
     BookingCancelled,
@@ -644,7 +644,7 @@ class FacilityService:
 
     async def release_expired(self, batch: int = 200) -> int:
         """Release unpaid provisional bookings and untaken holds whose time ran out, handing
-        each freed slot to the next waiter. Run periodically (see backend/jobs.py); booking a
+        each freed slot to the next waiter. Run periodically (see backend/processes/jobs.py); booking a
         slot also releases what expired there first, so correctness never waits for this."""
         now = self.ctx.clock.now()
         released = 0

@@ -9,12 +9,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
-from backend.context import app_context
+from backend.core.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
+from backend.core.context import app_context
+from backend.core.pagination import after_id, page
 from backend.facilities.service import FACILITY_STAFF
+from backend.http.params import Cursor, IdParam, Limit, Me
 from backend.lottery.service import LotteryService
-from backend.pagination import after_id, page
-from backend.params import Cursor, IdParam, Limit, Me
 from schema.lottery import (
     Application,
     ApplicationCreate,

@@ -18,18 +18,18 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from backend.audit import record_audit
-from backend.auth import Caller
-from backend.context import AppContext
-from backend.db import retry_transient
-from backend.errors import Conflict, NotFound, Unprocessable
+from backend.core.audit import record_audit
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.db import retry_transient
+from backend.core.errors import Conflict, NotFound, Unprocessable
+from backend.core.outbox import emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import user_topic
 from backend.facilities.service import FacilityService, booking_terms
 from backend.facilities.slots import TOKYO, month_bounds, slot_problems
 from backend.lottery import queries
 from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
-from backend.outbox import emit_all
-from backend.rows import from_row, from_rows
-from backend.topics import user_topic
 from schema.base import FieldError
 from schema.events import Event, LotteryCancelled, LotteryResult
 from schema.facilities import BookingCreate

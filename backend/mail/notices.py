@@ -22,11 +22,11 @@ from typing import Any, cast
 
 import asyncpg
 
-from backend.context import AppContext
+from backend.core.context import AppContext
+from backend.core.topics import personal_account
 from backend.mail import messages, queries
 from backend.mail.messages import Mail, MailLocale
 from backend.mail.outbox import queue_mail
-from backend.topics import personal_account
 
 log = logging.getLogger("musubi.mail")
 

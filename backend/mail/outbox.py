@@ -1,4 +1,4 @@
-"""Queue a message in the transaction of the change it tells of (as backend/outbox.py does for events).
+"""Queue a message in the transaction of the change it tells of (as backend/core/outbox.py does for events).
 
 If the change rolls back, the message was never queued; if it commits, the mail worker sends
 it however long the relay is down. Nothing is sent from a request handler.

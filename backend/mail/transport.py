@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from backend.settings import SmtpTarget, parse_smtp_url
+from backend.core.settings import SmtpTarget, parse_smtp_url
 
 
 class SmtpTransport:

@@ -23,7 +23,7 @@ from typing import Protocol
 import aiosmtplib
 import asyncpg
 
-from backend.context import AppContext
+from backend.core.context import AppContext
 from backend.mail import queries
 from backend.mail.notices import MailNotifier
 from schema.backoff import Backoff

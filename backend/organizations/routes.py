@@ -13,12 +13,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from backend.accounts.service import AccountService
-from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN
-from backend.context import app_context
-from backend.errors import BadRequest
+from backend.core.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN
+from backend.core.context import app_context
+from backend.core.errors import BadRequest
+from backend.core.pagination import after_id, before_id, page
+from backend.http.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from backend.organizations.service import OrganizationService
-from backend.pagination import after_id, before_id, page
-from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.accounts import Organization, OrganizationCreate, OrganizationKind
 from schema.base import MAX_ID
 from schema.organizations import (

@@ -22,14 +22,14 @@ import asyncpg
 import msgspec
 
 from backend.accounts.service import end_live_access
-from backend.audit import record_audit
-from backend.auth import Caller
-from backend.context import AppContext
-from backend.errors import Conflict, Forbidden, NotFound, Unprocessable
+from backend.core.audit import record_audit
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from backend.core.outbox import emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import organization_topic, user_topic
 from backend.organizations import queries
-from backend.outbox import emit_all
-from backend.rows import from_row, from_rows
-from backend.topics import organization_topic, user_topic
 from schema.accounts import Role
 from schema.base import FieldError
 from schema.events import Event, MembershipChanged, OrganizationChanged

@@ -6,7 +6,7 @@ import ssl
 
 from aioapns import APNs
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 
 
 def make_apns_client(

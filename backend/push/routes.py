@@ -9,9 +9,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 
-from backend.auth import SIGNED_IN
-from backend.context import app_context
-from backend.params import Me
+from backend.core.auth import SIGNED_IN
+from backend.core.context import app_context
+from backend.http.params import Me
 from backend.push.service import DeviceService
 from schema.base import MAX_ID
 from schema.push import Device, DeviceCreate

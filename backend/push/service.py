@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from backend.auth import Caller
-from backend.context import AppContext
-from backend.errors import Conflict, NotFound
+from backend.core.auth import Caller
+from backend.core.context import AppContext
+from backend.core.errors import Conflict, NotFound
+from backend.core.rows import from_row
 from backend.push import queries
-from backend.rows import from_row
 from schema.push import Device, DeviceCreate
 
 

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 import asyncpg
 from aioapns import NotificationRequest, PushType
 
-from backend.context import AppContext
-from backend.metrics import record_push_result
+from backend.core.context import AppContext
+from backend.core.metrics import record_push_result
+from backend.core.topics import organization_of, personal_account
 from backend.push import queries
 from backend.push.messages import TOPIC_ROLES, URGENT, collapse_id, payload_for
-from backend.topics import organization_of, personal_account
 from schema.backoff import Backoff
 
 log = logging.getLogger("musubi.push")

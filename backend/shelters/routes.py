@@ -10,11 +10,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN
-from backend.context import app_context
-from backend.idempotency import Reread
-from backend.pagination import after_id, before_id, page
-from backend.params import Cursor, IdParam, Limit, Me
+from backend.core.auth import PREFECTURE_ADMIN
+from backend.core.context import app_context
+from backend.core.pagination import after_id, before_id, page
+from backend.http.idempotency import Reread
+from backend.http.params import Cursor, IdParam, Limit, Me
 from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
 from schema.base import MAX_ID
 from schema.shelters import (

@@ -16,12 +16,12 @@ import asyncpg
 import msgspec
 from cryptography.exceptions import InvalidTag
 
-from backend.audit import record_audit
-from backend.auth import Caller, Member
-from backend.context import AppContext
-from backend.crypto import IdentityCipher
-from backend.db import retry_transient
-from backend.errors import (
+from backend.core.audit import record_audit
+from backend.core.auth import Caller, Member
+from backend.core.context import AppContext
+from backend.core.crypto import IdentityCipher
+from backend.core.db import retry_transient
+from backend.core.errors import (
     Conflict,
     IntegrityFailure,
     NotFound,
@@ -29,10 +29,10 @@ from backend.errors import (
     Unprocessable,
     register_constraint,
 )
-from backend.outbox import emit_all
-from backend.rows import from_row, from_rows
+from backend.core.outbox import emit_all
+from backend.core.rows import from_row, from_rows
+from backend.core.topics import SHELTER_VACANCY_BOARD, guidance_topic, shelter_topic
 from backend.shelters import queries
-from backend.topics import SHELTER_VACANCY_BOARD, guidance_topic, shelter_topic
 from schema.base import FieldError
 from schema.events import (
     Event,

@@ -435,7 +435,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "cat_special": ("特別ケア", "special care"),
 }
 
-# Problem+json `type` slugs (backend/errors.py and the services) → what a person reads.
+# Problem+json `type` slugs (backend/core/errors.py and the services) → what a person reads.
 PROBLEMS: dict[str, tuple[str, str]] = {
     "bad-request": ("リクエストが正しくありません", "The request is not valid"),
     "attendance-recorded": ("出欠はすでに記録されています", "Attendance is already recorded"),

@@ -124,7 +124,7 @@ def test_kubernetes_manifests_reference_the_image_and_probes_consistently() -> N
 
 
 def test_every_command_the_deployments_run_exists_in_the_cli() -> None:
-    from backend.cli import main
+    from backend.processes.cli import main
 
     for command in COMMANDS:
         with pytest.raises(SystemExit) as exited:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from prometheus_client import REGISTRY
 
-from backend.metrics import BusinessGauges, BusinessSnapshot
+from backend.core.metrics import BusinessGauges, BusinessSnapshot
 from tests.deploy.test_manifests import compose
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -15,9 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.db import migrate
-from backend.embedded import ensure_database
-from backend.settings import Settings
+from backend.core.db import migrate
+from backend.core.settings import Settings
+from backend.processes.embedded import ensure_database
 from tests.cluster import Cluster
 from tests.integration.facilities.conftest import make_venue
 from tests.processes import MusubiProcess, RedisServer, free_port, musubi_env

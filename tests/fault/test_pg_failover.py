@@ -16,10 +16,10 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.crypto import new_keyring_entry
-from backend.db import migrate
-from backend.embedded import ensure_database
-from backend.settings import Settings
+from backend.core.crypto import new_keyring_entry
+from backend.core.db import migrate
+from backend.core.settings import Settings
+from backend.processes.embedded import ensure_database
 from tests.integration.facilities.conftest import make_venue
 from tests.pg_pair import ReplicatedPair
 from tests.processes import MusubiProcess, free_port, musubi_env

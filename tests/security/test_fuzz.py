@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 from tests.processes import MusubiProcess, free_port, musubi_env
 from tests.security.fuzz import ALL_CHECKS, all_roles_token, parent_token, run_schemathesis
 

@@ -14,8 +14,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 from openapi_spec_validator import validate
 
-from backend.auth import PUBLIC, access_rules
-from backend.openapi import MUTATING
+from backend.core.auth import PUBLIC, access_rules
+from backend.http.openapi import MUTATING
 
 Document = dict[str, Any]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.auth import (
+from backend.core.auth import (
     ANY_ADMIN,
     PREFECTURE_ADMIN,
     PUBLIC,
@@ -13,7 +13,7 @@ from backend.auth import (
     may_join,
     private_topics,
 )
-from backend.errors import Forbidden, Unauthorized
+from backend.core.errors import Forbidden, Unauthorized
 from schema.accounts import Membership
 
 NURSE = Caller(

@@ -5,7 +5,7 @@ from typing import Annotated
 import msgspec
 import pytest
 
-from backend.errors import field_errors_from_msgspec
+from backend.core.errors import field_errors_from_msgspec
 from schema.base import FieldError
 
 

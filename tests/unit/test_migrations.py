@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from backend.db import migration_files
+from backend.core.db import migration_files
 
 
 def test_migrations_are_numbered_without_gaps() -> None:

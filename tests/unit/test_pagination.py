@@ -6,8 +6,8 @@ from typing import Annotated
 import msgspec
 import pytest
 
-from backend.errors import BadRequest
-from backend.pagination import after_id, before_id, decode_cursor, encode_cursor
+from backend.core.errors import BadRequest
+from backend.core.pagination import after_id, before_id, decode_cursor, encode_cursor
 from schema.base import MAX_ID
 
 

@@ -10,8 +10,8 @@ from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
-from backend.app import create_app
-from backend.settings import Settings
+from backend.core.settings import Settings
+from backend.http.app import create_app
 
 
 @pytest.fixture(scope="module")

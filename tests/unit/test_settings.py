@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.settings import VARIABLES, Settings, documentation, unknown_variables, warn_about_unknown_variables
+from backend.core.settings import VARIABLES, Settings, documentation, unknown_variables, warn_about_unknown_variables
 
 
 def test_shelter_identity_period_after_discharge_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from backend.auth import Caller, may_join, needs_membership, private_topics
-from backend.topics import (
+from backend.core.auth import Caller, may_join, needs_membership, private_topics
+from backend.core.topics import (
     HOSPITAL_BOARD,
     facility_vacancy_topic,
     hospital_topic,

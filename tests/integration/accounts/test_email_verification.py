@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 import httpx
 
-from backend.auth import hash_token
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.auth import hash_token
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from tests.smtp_sink import SmtpServer
 from tests.support import PASSWORD, Actor, Actors, assert_problem, token_in
 

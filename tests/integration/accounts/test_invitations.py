@@ -8,8 +8,8 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from tests.smtp_sink import SmtpServer
 from tests.support import PASSWORD, Actor, Actors, assert_problem
 

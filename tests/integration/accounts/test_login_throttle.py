@@ -13,9 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
-from backend.app import create_app
-from backend.clock import MovableClock
-from backend.settings import Settings
+from backend.core.clock import MovableClock
+from backend.core.settings import Settings
+from backend.http.app import create_app
 from tests.support import PASSWORD, Actors, assert_problem
 
 

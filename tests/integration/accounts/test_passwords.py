@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.mail.sink import text_of
 from tests.smtp_sink import SmtpServer
 from tests.support import PASSWORD, Actors, assert_problem, token_in

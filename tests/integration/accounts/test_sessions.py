@@ -5,7 +5,7 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
-from backend.clock import MovableClock
+from backend.core.clock import MovableClock
 from tests.support import PASSWORD, Actors, assert_problem
 
 

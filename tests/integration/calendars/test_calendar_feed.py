@@ -16,7 +16,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from backend.clock import MovableClock
+from backend.core.clock import MovableClock
 from backend.facilities.slots import TOKYO
 from tests.integration.childcare.test_childcare import Nursery, child_of, in_days, session, years_before
 from tests.integration.facilities.conftest import Venue, make_venue

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from backend.childcare.service import ChildcareService, band_on
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.facilities.slots import TOKYO
 from tests.support import Actor, Actors, assert_problem
 

@@ -11,10 +11,10 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.clock import MovableClock
+from backend.core.clock import MovableClock
+from backend.core.settings import Settings
 from backend.facilities.slots import TOKYO
-from backend.seed import DEMO_PASSWORD, seed_demo
-from backend.settings import Settings
+from backend.seeds.seed import DEMO_PASSWORD, seed_demo
 from tests.integration.childcare.test_childcare import (
     Nursery,
     apply,

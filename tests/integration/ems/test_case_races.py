@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.ems.service import MAX_ATTACHMENTS_PER_CASE, EmsService
 from tests.integration.ems.conftest import PNG, Scene, answer, open_case, send
 from tests.support import assert_problem

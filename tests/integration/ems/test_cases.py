@@ -9,8 +9,8 @@ import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.ems.service import EmsService
 from tests.integration.ems.conftest import JPEG, PNG, Scene, answer, case_body, open_case, send
 from tests.support import Actors, assert_problem

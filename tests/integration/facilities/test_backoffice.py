@@ -13,10 +13,10 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.clock import MovableClock
+from backend.core.clock import MovableClock
+from backend.core.settings import Settings
 from backend.facilities.slots import TOKYO
-from backend.seed import DEMO_PASSWORD, seed_demo
-from backend.settings import Settings
+from backend.seeds.seed import DEMO_PASSWORD, seed_demo
 from tests.integration.facilities.conftest import Venue, make_venue
 from tests.integration.lottery.test_lottery import apply, create_lottery, next_month_day
 from tests.support import Actor, Actors, assert_problem, table_counts

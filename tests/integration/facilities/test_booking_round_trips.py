@@ -14,9 +14,9 @@ import httpx
 import pytest
 import uvicorn
 
-from backend.app import create_app
-from backend.clock import MovableClock
-from backend.settings import Settings
+from backend.core.clock import MovableClock
+from backend.core.settings import Settings
+from backend.http.app import create_app
 from tests.integration.facilities.conftest import Venue
 from tests.support import Actors
 

@@ -16,7 +16,7 @@ from datetime import datetime
 import asyncpg
 import httpx
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 from tests.integration.facilities.conftest import Venue
 from tests.processes import MusubiProcess, free_port, musubi_env
 from tests.support import Actors, assert_problem

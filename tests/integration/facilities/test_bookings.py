@@ -10,7 +10,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from backend.clock import MovableClock
+from backend.core.clock import MovableClock
 from tests.integration.facilities.conftest import Venue, make_venue
 from tests.support import Actors, assert_problem
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 import asyncpg
 import httpx
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.facilities.service import FacilityService
 from backend.facilities.slots import TOKYO
 from tests.integration.facilities.conftest import Venue, make_venue

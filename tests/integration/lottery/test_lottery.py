@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.facilities.service import FacilityService
 from backend.facilities.slots import TOKYO
 from backend.lottery.draw import commitment
@@ -129,7 +129,7 @@ async def test_lottery_from_commitment_to_verified_draw(
 
     # Anyone can verify it from the API alone.
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend.cli", "lottery", "verify", str(lottery["id"]), "--api", base_url,
+        sys.executable, "-m", "backend.processes.cli", "lottery", "verify", str(lottery["id"]), "--api", base_url,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await process.communicate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from backend.context import AppContext
+from backend.core.context import AppContext
 from backend.mail.sink import html_of, text_of
 from tests.smtp_sink import SmtpServer
 from tests.support import PASSWORD, Actors

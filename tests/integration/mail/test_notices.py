@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from backend.childcare.service import ChildcareService
-from backend.clock import MovableClock
-from backend.context import AppContext
-from backend.jobs import remind_payment_due_tomorrow
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.mail.notices import MailNotifier
 from backend.mail.sink import html_of, text_of
+from backend.processes.jobs import remind_payment_due_tomorrow
 from realtime.bus import MemoryBus
 from realtime.relay import OutboxRelay
 from schema.time import TOKYO

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.crypto import IdentityCipher, new_keyring_entry, parse_keyring
-from backend.settings import Settings
+from backend.core.crypto import IdentityCipher, new_keyring_entry, parse_keyring
+from backend.core.settings import Settings
 from tests.conftest import create_scratch_database, drop_database
 from tests.integration.shelters import test_intake
 from tests.integration.shelters.test_intake import Network, accept, new_request
@@ -26,7 +26,7 @@ CHILD = {"name": "復元 確認子", "birthDate": "2016-04-01", "notes": "drill"
 
 async def musubi(*args: str, env: dict[str, str]) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "backend.cli", *args,
+        sys.executable, "-m", "backend.processes.cli", *args,
         env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output, _ = await process.communicate()

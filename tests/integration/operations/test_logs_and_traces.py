@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 from tests.integration.facilities.conftest import make_venue
 from tests.integration.operations.otlp_receiver import OtlpReceiver
 from tests.processes import MusubiProcess, RedisServer, free_port, musubi_env

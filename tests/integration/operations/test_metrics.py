@@ -9,9 +9,9 @@ import asyncpg
 import httpx
 from litestar import Litestar
 
-from backend.clock import MovableClock
-from backend.metrics import BusinessGauges
-from backend.settings import Settings
+from backend.core.clock import MovableClock
+from backend.core.metrics import BusinessGauges
+from backend.core.settings import Settings
 from tests.cluster import Realtime
 from tests.integration.ems.conftest import case_body
 from tests.integration.facilities.conftest import make_venue

@@ -11,7 +11,7 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
-from backend.context import AppContext
+from backend.core.context import AppContext
 from tests.integration.childcare import test_childcare
 from tests.integration.childcare.test_childcare import Nursery, child_of, in_days, session, years_before
 from tests.integration.facilities.conftest import Venue, make_venue

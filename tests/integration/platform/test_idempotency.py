@@ -6,8 +6,8 @@ import uuid
 import asyncpg
 import httpx
 
-from backend.context import AppContext
-from backend.jobs import sweep_once
+from backend.core.context import AppContext
+from backend.processes.jobs import sweep_once
 from tests.support import Actor, Actors, assert_problem
 
 

@@ -7,8 +7,8 @@ import sys
 import asyncpg
 import httpx
 
-from backend.seed import DEMO_PASSWORD, seed_demo
-from backend.settings import Settings
+from backend.core.settings import Settings
+from backend.seeds.seed import DEMO_PASSWORD, seed_demo
 from tests.conftest import create_scratch_database, drop_database
 
 
@@ -34,7 +34,7 @@ async def test_two_processes_migrating_at_once_leave_one_set_of_tables(postgres_
             await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "backend.cli",
+                "backend.processes.cli",
                 "migrate",
                 env=env,
                 stdout=asyncio.subprocess.PIPE,

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.clock import MovableClock
-from backend.context import AppContext
-from backend.jobs import SWEEP_STEPS, Sweeper
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
+from backend.processes.jobs import SWEEP_STEPS, Sweeper
 from tests.integration.ems.conftest import case_body
 from tests.support import Actors
 

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.push.apns import make_apns_client
 from backend.push.worker import PushWorker
 from realtime.bus import MemoryBus

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from backend.settings import Settings
+from backend.core.settings import Settings
 from realtime.bus import MemoryBus
 from realtime.gateway import CLOSE_SESSION_AGED, CLOSE_SLOW_CONSUMER, Gateway
 from realtime.relay import OutboxRelay

@@ -14,8 +14,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from backend.accounts.service import end_live_access
-from backend.context import AppContext
-from backend.settings import Settings
+from backend.core.context import AppContext
+from backend.core.settings import Settings
 from realtime.gateway import CLOSE_ACCESS_REVOKED, CLOSE_INVALID_TICKET
 from tests.cluster import Cluster, Realtime
 from tests.integration.realtime.test_backpressure import gateway_on_memory_bus

@@ -9,9 +9,9 @@ import asyncpg
 import httpx
 import pytest
 
-from backend.auth import Caller
-from backend.clock import MovableClock
-from backend.context import AppContext
+from backend.core.auth import Caller
+from backend.core.clock import MovableClock
+from backend.core.context import AppContext
 from backend.shelters.service import ShelterService
 from schema.accounts import Membership
 from tests.support import Actor, Actors, assert_problem

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from backend.childcare.service import ChildcareService
-from backend.context import AppContext
+from backend.core.context import AppContext
+from backend.core.metrics import SWEEP_FAILURES
 from backend.ems.service import EmsService
 from backend.facilities.service import FacilityService
-from backend.idempotency import forget_keys_older_than
-from backend.metrics import SWEEP_FAILURES
+from backend.http.idempotency import forget_keys_older_than
 
 log = logging.getLogger("musubi.jobs")
 

@@ -11,10 +11,10 @@ from typing import get_args
 import asyncpg
 from argon2 import PasswordHasher
 
-from backend.clock import SystemClock
-from backend.crypto import IdentityCipher, parse_keyring
+from backend.core.clock import SystemClock
+from backend.core.crypto import IdentityCipher, parse_keyring
+from backend.core.settings import Settings
 from backend.facilities.slots import TOKYO
-from backend.settings import Settings
 from schema.ems import Department
 from schema.shelters import ChildIdentity
 

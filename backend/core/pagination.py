@@ -1,7 +1,7 @@
 """Keyset pagination: lists return a page and, when there may be more, an RFC 8288 `Link: <…>; rel="next"`.
 
 Every list pages the same way: the handler reads where to start from the `Cursor` parameter
-(backend/params.py) with `after_id` / `before_id`, or `decode_cursor` for a composite key such
+(backend/http/params.py) with `after_id` / `before_id`, or `decode_cursor` for a composite key such
 as (day, id); the service returns at most `limit` rows after that key; and `page` links to the
 next page when this one is full. The cursor is opaque to clients — base64url of the JSON-encoded
 key of the last item — so a list can change its key without changing its contract; anything this
@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Request, Response
 
-from backend.errors import BadRequest
+from backend.core.errors import BadRequest
 from schema.base import MAX_ID
 
 T = TypeVar("T")

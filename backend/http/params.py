@@ -11,7 +11,7 @@ from typing import Annotated
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
-from backend.auth import Caller
+from backend.core.auth import Caller
 from schema.base import MAX_ID
 
 IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]

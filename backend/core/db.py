@@ -97,7 +97,7 @@ async def create_pool(
 
 def retry_transient(command: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """Run a service command again (twice at most) when its transaction is rolled back by a deadlock
-    or a serialisation failure; what is left after that reaches backend/errors.py as a 503.
+    or a serialisation failure; what is left after that reaches backend/core/errors.py as a 503.
 
     Only for commands that acquire their own connection and run exactly one transaction: the
     failed attempt then left nothing behind, so repeating it cannot do anything twice.

@@ -24,7 +24,7 @@ from pathlib import Path
 import asyncpg
 from cryptography.exceptions import InvalidTag
 
-from backend.crypto import IdentityCipher, parse_keyring
+from backend.core.crypto import IdentityCipher, parse_keyring
 
 _KEY_IDS = "SELECT identity_key_id AS key_id, count(*) AS records FROM placements GROUP BY 1 ORDER BY 1"
 _SCHEMA_VERSION = "SELECT coalesce(max(version), 0) FROM schema_migrations"

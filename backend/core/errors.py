@@ -227,7 +227,7 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     errors = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         # Litestar's own validation covers path and query parameters (bodies are validated
-        # strictly before it, in backend/validation.py).
+        # strictly before it, in backend/http/validation.py).
         slug, title = "invalid-parameter", "A path or query parameter is not valid"
         errors = [
             FieldError(field=f"{_source(item)}.{item.get('key', '')}", message=item["message"])
@@ -263,7 +263,7 @@ def _on_database_error(request: Request[Any, Any, Any], exc: asyncpg.PostgresErr
     if isinstance(exc, _UNAVAILABLE):
         return _on_unavailable(request, exc)
     if isinstance(exc, asyncpg.TransactionRollbackError):
-        # A deadlock or serialisation failure that outlived the command's retries (backend/db.py):
+        # A deadlock or serialisation failure that outlived the command's retries (backend/core/db.py):
         # nothing was written, and the same request may well succeed in a moment.
         log.warning("transaction rolled back during %s %s: %r", request.method, request.url.path, exc)
         return problem_response(

@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from backend.crypto import new_keyring_entry
-from backend.settings import Settings
+from backend.core.crypto import new_keyring_entry
+from backend.core.settings import Settings
 
 log = logging.getLogger("musubi.embedded")
 

@@ -12,21 +12,21 @@ import sys
 
 import uvicorn
 
-from backend.clock import SystemClock
-from backend.context import open_context
-from backend.db import migrate
-from backend.embedded import resolve_services
-from backend.jobs import sweep_forever
-from backend.logs import configure_logging
+from backend.core.clock import SystemClock
+from backend.core.context import open_context
+from backend.core.db import migrate
+from backend.core.logs import configure_logging
+from backend.core.metrics import observe_pool_forever, start_metrics_port
+from backend.core.settings import Settings, get_settings, warn_about_unknown_variables
 from backend.mail.sink import MailSink, start_sink
 from backend.mail.transport import SmtpTransport
 from backend.mail.worker import MailWorker
-from backend.metrics import observe_pool_forever, start_metrics_port
+from backend.processes.embedded import resolve_services
+from backend.processes.jobs import sweep_forever
 from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
-from backend.seed import DEMO_PASSWORD, format_table, seed_demo
-from backend.seed_scale import seed_ibaraki
-from backend.settings import Settings, get_settings, warn_about_unknown_variables
+from backend.seeds.seed import DEMO_PASSWORD, format_table, seed_demo
+from backend.seeds.seed_scale import seed_ibaraki
 from realtime.bus import MemoryBus, make_bus
 from realtime.gateway import Gateway, run_gateway
 from realtime.relay import OutboxRelay
@@ -41,7 +41,7 @@ def _configure_logging(settings: Settings, *, json_lines: bool = True) -> None:
 
 def worker_app() -> object:
     """The app of one `serve --workers N` process: a fresh interpreter, so logging is set up again."""
-    from backend.app import create_app
+    from backend.http.app import create_app
 
     _configure_logging(get_settings())
     return create_app()
@@ -72,7 +72,7 @@ async def _run(
     web: bool = False,
 ) -> None:
     """Run the chosen processes in this event loop until SIGINT/SIGTERM."""
-    from backend.app import create_app
+    from backend.http.app import create_app
 
     assert settings.database_url is not None
     stop = asyncio.Event()
@@ -166,7 +166,7 @@ def _uvicorn_options(settings: Settings) -> dict[str, object]:
         "access_log": False,
         "lifespan": "on",
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default), so a local client could
-        # pick its own address; the app takes it only from MUSUBI_TRUSTED_PROXIES (backend/app.py).
+        # pick its own address; the app takes it only from MUSUBI_TRUSTED_PROXIES (backend/http/app.py).
         "proxy_headers": False,
         "timeout_graceful_shutdown": 20,
         # Longer than a load balancer's idle timeout, so the proxy, not we, closes idle connections.
@@ -184,7 +184,7 @@ def _serve_workers(settings: Settings, workers: int) -> None:
         MUSUBI_IDENTITY_KEYS=settings.identity_keys or "",
     )
     _prepare_multiprocess_metrics()
-    uvicorn.run("backend.cli:worker_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
+    uvicorn.run("backend.processes.cli:worker_app", factory=True, workers=workers, **_uvicorn_options(settings))  # type: ignore[arg-type]
 
 
 def _prepare_multiprocess_metrics() -> None:
@@ -204,7 +204,7 @@ def _backup_or_restore(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
     from pathlib import Path
 
-    from backend import backup
+    from backend.processes import backup
 
     # Only the database matters here: no embedded Redis for a backup.
     settings = resolve_services(replace(settings, redis_url=settings.redis_url or "memory://"))

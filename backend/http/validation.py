@@ -18,7 +18,7 @@ import msgspec
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 
-from backend.errors import BadRequest, DomainError, Unprocessable, field_errors_from_msgspec
+from backend.core.errors import BadRequest, DomainError, Unprocessable, field_errors_from_msgspec
 from schema.base import FieldError
 
 

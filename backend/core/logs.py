@@ -29,8 +29,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend import tracing
-from backend.auth import remembered_caller
+from backend.core import tracing
+from backend.core.auth import remembered_caller
 
 log = logging.getLogger("musubi.http")
 

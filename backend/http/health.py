@@ -7,8 +7,8 @@ import asyncio
 from litestar import Response, get
 from litestar.datastructures import State
 
-from backend.auth import PUBLIC
-from backend.context import app_context
+from backend.core.auth import PUBLIC
+from backend.core.context import app_context
 from schema.service import Health, Readiness
 
 _READY_TIMEOUT_S = 2.0

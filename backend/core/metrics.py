@@ -36,8 +36,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from backend.auth import PUBLIC
-from backend.context import AppContext, app_context
+from backend.core.auth import PUBLIC
+from backend.core.context import AppContext, app_context
 from realtime import metrics as realtime_metrics
 from realtime.relay import leader_lock_key
 

@@ -21,9 +21,9 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from backend.context import app_context
-from backend.errors import Forbidden, NotFound, Unauthorized
-from backend.topics import (
+from backend.core.context import app_context
+from backend.core.errors import Forbidden, NotFound, Unauthorized
+from backend.core.topics import (
     HOSPITAL_BOARD,
     SHELTER_VACANCY_BOARD,
     is_vacancy_topic,

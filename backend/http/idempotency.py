@@ -46,7 +46,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 
-from backend.auth import (
+from backend.core.auth import (
     CALLER_OF_SESSION,
     SIGNED_IN,
     TOUCH_SESSION,
@@ -60,8 +60,8 @@ from backend.auth import (
     remembered_caller,
     resolve_caller,
 )
-from backend.context import AppContext, app_context
-from backend.errors import (
+from backend.core.context import AppContext, app_context
+from backend.core.errors import (
     Conflict,
     DomainError,
     TooManyRequests,
@@ -112,7 +112,7 @@ UPDATE idempotency_keys
    SET response_status = $3, response_headers = $4, response_body = $5, response_ref = $6, locked_until = NULL
  WHERE principal = $1 AND key = $2
 """
-# The session lookup of backend/auth.py ($1 token hash, $2 now) and _CLAIM for that account, in one
+# The session lookup of backend/core/auth.py ($1 token hash, $2 now) and _CLAIM for that account, in one
 # statement: a claim is only inserted for a live session's account.
 _CALLER_CLAIMING = f"""
 WITH {TOUCH_SESSION},
@@ -252,7 +252,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if caller is not None:
             principal, cap = f"account:{caller.account_id}", None
         else:
-            # The address as settled by MUSUBI_TRUSTED_PROXIES (backend/app.py), never a header.
+            # The address as settled by MUSUBI_TRUSTED_PROXIES (backend/http/app.py), never a header.
             principal = "address:" + (request.client.host if request.client else "unknown")
             cap = ctx.settings.max_anonymous_idempotency_keys
         if body is None:

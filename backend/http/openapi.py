@@ -1,8 +1,8 @@
 """The OpenAPI document, completed from the declarations the code itself obeys.
 
 Litestar derives paths, parameters and bodies from the handlers, but knows nothing of our access
-rules (backend/auth.py), our problem+json errors (backend/errors.py) or the strict body decoding
-(backend/validation.py). `complete_openapi` adds them in one pass over the routes, so the document
+rules (backend/core/auth.py), our problem+json errors (backend/core/errors.py) or the strict body decoding
+(backend/http/validation.py). `complete_openapi` adds them in one pass over the routes, so the document
 follows each handler's `access=` and signature instead of being annotated handler by handler:
 the security requirement, every status an operation can answer as application/problem+json,
 `additionalProperties: false` and the numeric bounds of request bodies, and optional bodies.
@@ -33,8 +33,8 @@ from litestar.openapi.spec import (
 )
 from litestar.routes import HTTPRoute
 
-from backend.auth import PUBLIC, access_rules
-from backend.errors import PROBLEM_BASE, PROBLEM_JSON
+from backend.core.auth import PUBLIC, access_rules
+from backend.core.errors import PROBLEM_BASE, PROBLEM_JSON
 
 BEARER = "bearerAuth"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

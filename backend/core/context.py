@@ -10,10 +10,10 @@ from argon2 import PasswordHasher
 from litestar.datastructures import State
 from redis.asyncio import Redis
 
-from backend.clock import Clock
-from backend.crypto import IdentityCipher, parse_keyring
-from backend.db import create_pool
-from backend.settings import Settings
+from backend.core.clock import Clock
+from backend.core.crypto import IdentityCipher, parse_keyring
+from backend.core.db import create_pool
+from backend.core.settings import Settings
 from realtime.bus import connect_redis
 
 

@@ -1,6 +1,6 @@
 """Realtime topic names: who an event is for.
 
-Services publish to these topics (the outbox row's `topic`), the access rules in backend/auth.py
+Services publish to these topics (the outbox row's `topic`), the access rules in backend/core/auth.py
 decide who may join them, and the push and mail workers read back whose topic an event was on.
 All of them build and read the names here, so a rename cannot leave one side behind.
 """

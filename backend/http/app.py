@@ -12,30 +12,30 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from backend import tracing
 from backend.accounts.routes import router as accounts_router
 from backend.analytics.routes import router as analytics_router
-from backend.auth import PUBLIC, Caller, access_rules, current_caller, enforce_access
 from backend.calendars.routes import router as calendars_router
 from backend.childcare.routes import router as childcare_router
-from backend.clock import Clock, SystemClock
-from backend.context import open_context
+from backend.core import tracing
+from backend.core.auth import PUBLIC, Caller, access_rules, current_caller, enforce_access
+from backend.core.clock import Clock, SystemClock
+from backend.core.context import open_context
+from backend.core.errors import exception_handlers
+from backend.core.logs import RequestLogMiddleware
+from backend.core.metrics import HttpMetricsMiddleware, metrics_endpoint
+from backend.core.settings import Settings, get_settings
 from backend.ems.routes import router as ems_router
-from backend.errors import exception_handlers
 from backend.facilities.backoffice_routes import router as facility_back_office_router
 from backend.facilities.routes import router as facilities_router
-from backend.health import health, ready
-from backend.idempotency import IdempotencyMiddleware
-from backend.logs import RequestLogMiddleware
+from backend.http.health import health, ready
+from backend.http.idempotency import IdempotencyMiddleware
+from backend.http.openapi import complete_openapi
+from backend.http.statement_count import StatementCountMiddleware
+from backend.http.validation import validate_json_body
 from backend.lottery.routes import router as lottery_router
-from backend.metrics import HttpMetricsMiddleware, metrics_endpoint
-from backend.openapi import complete_openapi
 from backend.organizations.routes import router as organizations_router
 from backend.push.routes import router as push_router
-from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
-from backend.statement_count import StatementCountMiddleware
-from backend.validation import validate_json_body
 
 log = logging.getLogger("musubi.app")
 
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],
         plugins=tracing.litestar_plugins(),
-        # Logging is the process's business (backend/logs.py): Litestar would reconfigure the root logger.
+        # Logging is the process's business (backend/core/logs.py): Litestar would reconfigure the root logger.
         logging_config=None,
         # The documents only (openapi.json/.yaml): the interactive renderers load their code from a CDN.
         openapi_config=OpenAPIConfig(title="Musubi", version="1.0.0", path=OPENAPI_PATH, render_plugins=[]),

@@ -1,7 +1,7 @@
 """Bench only: how many statements one HTTP request sent to PostgreSQL (issue 16's round trips).
 
 On when MUSUBI_COUNT_STATEMENTS=true: each pooled connection carries a query logger
-(backend/db.py) and this middleware answers the count in a `Musubi-Db-Statements` header. Each
+(backend/core/db.py) and this middleware answers the count in a `Musubi-Db-Statements` header. Each
 statement asyncpg sends (BEGIN and COMMIT included) is one round trip to the server.
 """
 
@@ -13,7 +13,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.db import statements_of_request
+from backend.core.db import statements_of_request
 
 HEADER = b"musubi-db-statements"
 

@@ -1,0 +1,1 @@
+"""Process entry points: the `musubi` command, embedded services, backups, periodic jobs."""
