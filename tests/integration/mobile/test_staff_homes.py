@@ -230,25 +230,25 @@ async def test_an_admin_invites_revokes_and_finds_who_read_a_childs_record(
 
     api, session = await signed_in(base_url, admin.email)
     assert session.homes == ["nursery", "admin"]
-    model = AdminModel(api, nursery_id)
+    model = AdminModel(api, nursery_id, "nursery")
     await model.resync()
     assert model.error is None
-    assert {m["email"] for m in model.members} == {admin.email, staff.email}
+    assert {m.email for m in model.members} == {admin.email, staff.email}
 
     assert not await model.invite()
     assert model.error == "email_needed"
     model.email = "new.staff@example.jp"
     assert await model.invite(), model.error
-    assert [i["email"] for i in model.invitations] == ["new.staff@example.jp"]
+    assert [i.email for i in model.invitations] == ["new.staff@example.jp"]
     assert model.email == ""
-    assert await model.revoke(model.invitations[0]["id"]), model.error
+    assert await model.revoke(model.invitations[0].id), model.error
     assert model.invitations == []
 
     await model.filter_audit("child", str(child_id))
     assert model.error is None
     assert model.audit
-    assert {(e["subjectType"], e["subjectId"]) for e in model.audit} == {("child", str(child_id))}
-    assert staff.email in {e["actorEmail"] for e in model.audit}
+    assert {(e.subject_type, e.subject_id) for e in model.audit} == {("child", str(child_id))}
+    assert staff.email in {e.actor_email for e in model.audit}
     await model.filter_audit("child", "999999")
     assert model.audit == []
     await api.close()

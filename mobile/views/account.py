@@ -1,0 +1,213 @@
+"""The account screen: one column of sections, phone-first, the same for every role."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import flet as ft
+
+from mobile.state.account import CHANNELS, NOTICE_KINDS, AccountModel, Channel
+from mobile.views.widgets import BIG, MUTED, TARGET, Handler, Shell, error_line, heading, local_time
+from schema.accounts import NoticeKind
+
+LOCALES = (("ja", "日本語"), ("en", "English"))
+FIELD_WIDTH = 360
+
+
+def _bound(model: AccountModel, name: str) -> Callable[[ft.Event[ft.TextField]], None]:
+    """Keep a field's text in the model, so a redraw never wipes what was typed."""
+
+    def keep(event: ft.Event[ft.TextField]) -> None:
+        setattr(model, name, event.data or "")
+
+    return keep
+
+
+def _field(model: AccountModel, name: str, label: str, *, password: bool = False, email: bool = False) -> ft.TextField:
+    return ft.TextField(
+        label=label,
+        value=getattr(model, name),
+        password=password,
+        can_reveal_password=password,
+        keyboard_type=ft.KeyboardType.EMAIL if email else ft.KeyboardType.TEXT,
+        width=FIELD_WIDTH,
+        on_change=_bound(model, name),
+    )
+
+
+def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[], Awaitable[None]]) -> list[ft.Control]:
+    t = shell.t
+    me = model.me
+    controls: list[ft.Control] = [
+        ft.Row(
+            [
+                ft.TextButton(t("back_home"), icon=ft.Icons.ARROW_BACK, height=TARGET, on_click=back),
+                heading(t("account"), size=22),
+            ],
+            wrap=True,
+        ),
+    ]
+    if model.notice is not None:
+        controls.append(ft.Text(t(model.notice), color=ft.Colors.GREEN_900, weight=ft.FontWeight.BOLD))
+    controls += error_line(t, model.error)
+
+    # Profile: the name others see, and the address (a change is verified again).
+    verified = t("email_verified") if me.email_verified else t("email_unverified")
+    controls += [
+        heading(t("profile")),
+        _field(model, "display_name", t("display_name")),
+        ft.Button(t("save_name"), height=TARGET, on_click=shell.act(model.save_name)),
+        ft.Text(f"{t('email')}: {me.email}"),
+        ft.Text(verified, color=MUTED if me.email_verified else ft.Colors.RED_800),
+        _field(model, "new_email", t("new_email"), email=True),
+        _field(model, "email_password", t("current_password"), password=True),
+        ft.Button(t("change_email"), height=TARGET, on_click=shell.act(model.change_email)),
+    ]
+
+    async def choose_locale(locale: str) -> None:
+        if await model.set_locale(locale):
+            shell.t.locale = locale
+
+    controls += [
+        heading(t("account_language")),
+        ft.Row(
+            [
+                (ft.Button if me.locale == locale else ft.OutlinedButton)(
+                    name, height=TARGET, on_click=shell.act(partial(choose_locale, locale))
+                )
+                for locale, name in LOCALES
+            ],
+            wrap=True,
+        ),
+    ]
+
+    controls += [heading(t("notices")), ft.Text(t("notices_help"), color=MUTED)]
+    for kind in NOTICE_KINDS:
+        controls.append(
+            ft.Row(
+                [
+                    ft.Text(t("notice_" + kind), expand=True),
+                    *(_notice_box(shell, model, channel, kind) for channel in CHANNELS),
+                ]
+            )
+        )
+
+    controls += [
+        heading(t("change_password")),
+        _field(model, "current_password", t("current_password"), password=True),
+        _field(model, "new_password", t("new_password"), password=True),
+        ft.Button(t("change_password"), height=TARGET, on_click=shell.act(model.change_password)),
+    ]
+
+    controls.append(heading(t("sessions")))
+    for session in model.sessions:
+        device = session.device or t("unknown_device")
+        used = session.last_used_at or session.created_at
+        line = f"{device} · {t('last_used')} {used.date()} {local_time(used)}"
+        if session.current:
+            row: list[ft.Control] = [ft.Text(f"{line} · {t('this_device')}", weight=ft.FontWeight.BOLD)]
+        else:
+            row = [
+                ft.Text(line, expand=True),
+                ft.OutlinedButton(
+                    t("end_session"),
+                    height=TARGET,
+                    on_click=shell.act(partial(model.revoke_session, session.id)),
+                ),
+            ]
+        controls.append(ft.Row(row, wrap=True))
+    if len(model.sessions) > 1:
+        controls.append(
+            ft.TextButton(t("end_other_sessions"), height=TARGET, on_click=shell.act(model.revoke_other_sessions))
+        )
+
+    controls += [heading(t("calendar_feed")), ft.Text(t("calendar_feed_help"), color=MUTED)]
+    if model.feed is not None:
+        controls += [
+            ft.Text(model.feed.url, selectable=True, size=13),
+            ft.Text(model.feed.webcal_url, selectable=True, size=13, color=MUTED),
+        ]
+    controls.append(
+        ft.Row(
+            [
+                ft.Button(
+                    t("issue_feed" if model.feed is None else "regenerate_feed"),
+                    icon=ft.Icons.EVENT,
+                    height=TARGET,
+                    on_click=shell.act(model.issue_feed),
+                ),
+                ft.TextButton(t("revoke_feed"), height=TARGET, on_click=shell.act(model.revoke_feed)),
+            ],
+            wrap=True,
+        )
+    )
+
+    async def save_export() -> None:
+        if (data := await model.export()) is not None:
+            picker = ft.FilePicker()
+            shell.page.services.append(picker)
+            await picker.save_file(file_name="musubi-my-data.json", src_bytes=data)
+
+    controls += [
+        heading(t("data_export")),
+        ft.Text(t("export_help"), color=MUTED),
+        ft.OutlinedButton(t("download_export"), icon=ft.Icons.DOWNLOAD, height=TARGET, on_click=shell.act(save_export)),
+        heading(t("delete_account")),
+        ft.Text(t("delete_help"), color=MUTED),
+        ft.OutlinedButton(
+            t("delete_account"),
+            icon=ft.Icons.DELETE_FOREVER,
+            height=TARGET,
+            style=ft.ButtonStyle(color=ft.Colors.RED_800),
+            on_click=partial(_confirm_deletion, shell, model, deleted),
+        ),
+    ]
+    return controls
+
+
+def _notice_box(shell: Shell, model: AccountModel, channel: Channel, kind: NoticeKind) -> ft.Control:
+    async def toggle(event: ft.Event[ft.Checkbox]) -> None:
+        await model.set_notice(channel, kind, bool(event.control.value))
+        shell.render()
+
+    return ft.Checkbox(
+        label=shell.t("channel_" + channel),
+        value=model.notices_on(channel, kind),
+        on_change=toggle,
+    )
+
+
+async def _confirm_deletion(
+    shell: Shell, model: AccountModel, deleted: Callable[[], Awaitable[None]], _: Any = None
+) -> None:
+    """Deletion cannot be undone, so it asks once more in a dialog that names what happens."""
+    t = shell.t
+
+    async def keep(_: Any) -> None:
+        shell.page.pop_dialog()
+
+    async def delete(_: Any) -> None:
+        shell.page.pop_dialog()
+        if await model.delete():
+            await deleted()
+        shell.render()
+
+    shell.page.show_dialog(
+        ft.AlertDialog(
+            modal=True,
+            title=ft.Text(t("delete_confirm_title")),
+            content=ft.Text(t("delete_confirm_body")),
+            actions=[
+                ft.TextButton(t("keep_account"), height=TARGET, on_click=keep),
+                ft.Button(
+                    t("delete_confirm"),
+                    height=BIG,
+                    bgcolor=ft.Colors.RED_800,
+                    color=ft.Colors.WHITE,
+                    on_click=delete,
+                ),
+            ],
+        )
+    )
