@@ -49,6 +49,7 @@ class AdminModel:
     # The invitation form.
     email: str = ""
     role: Role = "staff"
+    invitations_sent: int = 0
     error: Failure | None = None
 
     def __post_init__(self) -> None:
@@ -153,6 +154,7 @@ class AdminModel:
         body = {"email": self.email.strip(), "role": self.role}
         if await self._do(lambda: self.api.post(f"/v1/organizations/{self.organization_id}/invitations", body)):
             self.email = ""
+            self.invitations_sent += 1
             return True
         return False
 

@@ -228,6 +228,7 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "new_email": ("新しいメールアドレス", "New e-mail address"),
     "current_password": ("現在のパスワード", "Current password"),
+    "password_to_confirm": ("パスワード (本人確認)", "Your password, to confirm"),
     "new_password": ("新しいパスワード (10文字以上)", "New password (10 characters or more)"),
     "change_email": ("メールアドレスを変更", "Change the e-mail address"),
     "email_and_password_needed": (
@@ -272,6 +273,8 @@ LABELS: dict[str, tuple[str, str]] = {
         "Add this link to your calendar app to see your bookings; it is shown only when issued",
     ),
     "issue_feed": ("購読リンクを発行", "Get a subscription link"),
+    "feed_url": ("購読リンク", "Subscription link"),
+    "feed_webcal_url": ("購読リンク (webcal)", "Subscription link (webcal)"),
     "regenerate_feed": ("購読リンクを再発行", "Regenerate the link"),
     "revoke_feed": ("購読を停止", "Stop the subscription"),
     "feed_issued": ("新しいリンクを発行しました。以前のリンクは使えません", "New link issued; the old one is dead"),

@@ -9,7 +9,7 @@ from typing import Any
 import flet as ft
 
 from mobile.state.account import CHANNELS, NOTICE_KINDS, AccountModel, Channel
-from mobile.views.widgets import BIG, MUTED, TARGET, Handler, Shell, error_line, heading, local_time
+from mobile.views.widgets import BIG, MUTED, TARGET, Handler, Shell, choice_button, error_line, heading, local_time
 from schema.accounts import NoticeKind
 
 LOCALES = (("ja", "日本語"), ("en", "English"))
@@ -33,14 +33,14 @@ def _field(model: AccountModel, name: str, label: str, *, password: bool = False
         can_reveal_password=password,
         keyboard_type=ft.KeyboardType.EMAIL if email else ft.KeyboardType.TEXT,
         width=FIELD_WIDTH,
+        key=f"{name}-{model.sent}",
         on_change=_bound(model, name),
     )
 
 
 def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[], Awaitable[None]]) -> list[ft.Control]:
     t = shell.t
-    me = model.me
-    controls: list[ft.Control] = [
+    return [
         ft.Row(
             [
                 ft.TextButton(t("back_home"), icon=ft.Icons.ARROW_BACK, height=TARGET, on_click=back),
@@ -48,88 +48,90 @@ def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[],
             ],
             wrap=True,
         ),
-    ]
-    if model.notice is not None:
-        controls.append(ft.Text(t(model.notice), color=ft.Colors.GREEN_900, weight=ft.FontWeight.BOLD))
-    controls += error_line(t, model.error)
-
-    # Profile: the name others see, and the address (a change is verified again).
-    verified = t("email_verified") if me.email_verified else t("email_unverified")
-    controls += [
-        heading(t("profile")),
-        _field(model, "display_name", t("display_name")),
-        ft.Button(t("save_name"), height=TARGET, on_click=shell.act(model.save_name)),
-        ft.Text(f"{t('email')}: {me.email}"),
-        ft.Text(verified, color=MUTED if me.email_verified else ft.Colors.RED_800),
-        _field(model, "new_email", t("new_email"), email=True),
-        _field(model, "email_password", t("current_password"), password=True),
-        ft.Button(t("change_email"), height=TARGET, on_click=shell.act(model.change_email)),
-    ]
-
-    async def choose_locale(locale: str) -> None:
-        if await model.set_locale(locale):
-            shell.t.locale = locale
-
-    controls += [
-        heading(t("account_language")),
-        ft.Row(
-            [
-                (ft.Button if me.locale == locale else ft.OutlinedButton)(
-                    name, height=TARGET, on_click=shell.act(partial(choose_locale, locale))
-                )
-                for locale, name in LOCALES
-            ],
-            wrap=True,
-        ),
-    ]
-
-    controls += [heading(t("notices")), ft.Text(t("notices_help"), color=MUTED)]
-    for kind in NOTICE_KINDS:
-        controls.append(
+        *_feedback(shell, model, ""),
+        *_profile(shell, model),
+        *_language(shell, model),
+        heading(t("change_password")),
+        _field(model, "current_password", t("current_password"), password=True),
+        _field(model, "new_password", t("new_password"), password=True),
+        ft.Button(t("change_password"), height=TARGET, on_click=shell.act(model.change_password)),
+        *_feedback(shell, model, "password"),
+        *_calendar(shell, model),
+        *_sessions(shell, model),
+        heading(t("notices")),
+        ft.Text(t("notices_help"), color=MUTED),
+        *(
             ft.Row(
                 [
                     ft.Text(t("notice_" + kind), expand=True),
                     *(_notice_box(shell, model, channel, kind) for channel in CHANNELS),
                 ]
             )
-        )
-
-    controls += [
-        heading(t("change_password")),
-        _field(model, "current_password", t("current_password"), password=True),
-        _field(model, "new_password", t("new_password"), password=True),
-        ft.Button(t("change_password"), height=TARGET, on_click=shell.act(model.change_password)),
+            for kind in NOTICE_KINDS
+        ),
+        *_feedback(shell, model, "notices"),
+        *_leaving(shell, model, deleted),
     ]
 
-    controls.append(heading(t("sessions")))
-    for session in model.sessions:
-        device = session.device or t("unknown_device")
-        used = session.last_used_at or session.created_at
-        line = f"{device} · {t('last_used')} {used.date()} {local_time(used)}"
-        if session.current:
-            row: list[ft.Control] = [ft.Text(f"{line} · {t('this_device')}", weight=ft.FontWeight.BOLD)]
-        else:
-            row = [
-                ft.Text(line, expand=True),
-                ft.OutlinedButton(
-                    t("end_session"),
-                    height=TARGET,
-                    on_click=shell.act(partial(model.revoke_session, session.id)),
-                ),
-            ]
-        controls.append(ft.Row(row, wrap=True))
-    if len(model.sessions) > 1:
-        controls.append(
-            ft.TextButton(t("end_other_sessions"), height=TARGET, on_click=shell.act(model.revoke_other_sessions))
-        )
 
-    controls += [heading(t("calendar_feed")), ft.Text(t("calendar_feed_help"), color=MUTED)]
+def _feedback(shell: Shell, model: AccountModel, section: str) -> list[ft.Control]:
+    """The last action's outcome, under the section it came from: on a long phone screen a message at
+    the top would be out of sight of the button just pressed."""
+    if model.section != section:
+        return []
+    lines = error_line(shell.t, model.error)
+    if model.notice is not None:
+        lines.append(ft.Text(shell.t(model.notice), color=ft.Colors.GREEN_900, weight=ft.FontWeight.BOLD))
+    return lines
+
+
+def _profile(shell: Shell, model: AccountModel) -> list[ft.Control]:
+    """The name others see, and the address (a new one is verified again before it may book)."""
+    t, me = shell.t, model.me
+    verified = t("email_verified") if me.email_verified else t("email_unverified")
+    return [
+        heading(t("profile")),
+        _field(model, "display_name", t("display_name")),
+        ft.Button(t("save_name"), height=TARGET, on_click=shell.act(model.save_name)),
+        *_feedback(shell, model, "profile"),
+        ft.Text(f"{t('email')}: {me.email}"),
+        ft.Text(verified, color=MUTED if me.email_verified else ft.Colors.RED_800),
+        _field(model, "new_email", t("new_email"), email=True),
+        _field(model, "email_password", t("password_to_confirm"), password=True),
+        ft.Button(t("change_email"), height=TARGET, on_click=shell.act(model.change_email)),
+        *_feedback(shell, model, "email"),
+    ]
+
+
+def _language(shell: Shell, model: AccountModel) -> list[ft.Control]:
+    async def choose(locale: str) -> None:
+        if await model.set_locale(locale):
+            shell.t.locale = locale  # the account's language is the screen's from now on
+
+    return [
+        heading(shell.t("account_language")),
+        ft.Row(
+            [
+                choice_button(name, model.me.locale == locale, shell.act(partial(choose, locale)))
+                for locale, name in LOCALES
+            ],
+            wrap=True,
+        ),
+        *_feedback(shell, model, "language"),
+    ]
+
+
+def _calendar(shell: Shell, model: AccountModel) -> list[ft.Control]:
+    """The personal feed's secret URL, shown once when issued; issuing again kills the old one."""
+    t = shell.t
+    controls: list[ft.Control] = [heading(t("calendar_feed")), ft.Text(t("calendar_feed_help"), color=MUTED)]
     if model.feed is not None:
+        # Read-only fields, not text: a person copies the link from them, and they read out as the link.
         controls += [
-            ft.Text(model.feed.url, selectable=True, size=13),
-            ft.Text(model.feed.webcal_url, selectable=True, size=13, color=MUTED),
+            ft.TextField(label=label, value=url, read_only=True, multiline=True, width=FIELD_WIDTH)
+            for label, url in ((t("feed_url"), model.feed.url), (t("feed_webcal_url"), model.feed.webcal_url))
         ]
-    controls.append(
+    controls += [
         ft.Row(
             [
                 ft.Button(
@@ -141,8 +143,38 @@ def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[],
                 ft.TextButton(t("revoke_feed"), height=TARGET, on_click=shell.act(model.revoke_feed)),
             ],
             wrap=True,
+        ),
+        *_feedback(shell, model, "feed"),
+    ]
+    return controls
+
+
+def _sessions(shell: Shell, model: AccountModel) -> list[ft.Control]:
+    t = shell.t
+    controls: list[ft.Control] = [heading(t("sessions"))]
+    for session in model.sessions:
+        device = session.device or t("unknown_device")
+        used = session.last_used_at or session.created_at
+        line = f"{device} · {t('last_used')} {used.date()} {local_time(used)}"
+        if session.current:
+            controls.append(ft.Text(f"{line} · {t('this_device')}", weight=ft.FontWeight.BOLD))
+            continue
+        controls += [
+            ft.Text(line),
+            ft.OutlinedButton(
+                t("end_session"), height=TARGET, on_click=shell.act(partial(model.revoke_session, session.id))
+            ),
+        ]
+    if len(model.sessions) > 1:
+        controls.append(
+            ft.TextButton(t("end_other_sessions"), height=TARGET, on_click=shell.act(model.revoke_other_sessions))
         )
-    )
+    return controls + _feedback(shell, model, "sessions")
+
+
+def _leaving(shell: Shell, model: AccountModel, deleted: Callable[[], Awaitable[None]]) -> list[ft.Control]:
+    """The person's rights over their data (APPI): a copy of everything held, and deletion."""
+    t = shell.t
 
     async def save_export() -> None:
         if (data := await model.export()) is not None:
@@ -150,10 +182,11 @@ def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[],
             shell.page.services.append(picker)
             await picker.save_file(file_name="musubi-my-data.json", src_bytes=data)
 
-    controls += [
+    return [
         heading(t("data_export")),
         ft.Text(t("export_help"), color=MUTED),
         ft.OutlinedButton(t("download_export"), icon=ft.Icons.DOWNLOAD, height=TARGET, on_click=shell.act(save_export)),
+        *_feedback(shell, model, "export"),
         heading(t("delete_account")),
         ft.Text(t("delete_help"), color=MUTED),
         ft.OutlinedButton(
@@ -163,8 +196,8 @@ def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[],
             style=ft.ButtonStyle(color=ft.Colors.RED_800),
             on_click=partial(_confirm_deletion, shell, model, deleted),
         ),
+        *_feedback(shell, model, "delete"),
     ]
-    return controls
 
 
 def _notice_box(shell: Shell, model: AccountModel, channel: Channel, kind: NoticeKind) -> ft.Control:

@@ -9,7 +9,7 @@ import flet as ft
 from mobile.state.admin import AdminModel, Section, dashboard
 from mobile.views.charts import bar_chart
 from mobile.views.staff_widgets import nav_button
-from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, local_time
+from mobile.views.widgets import MUTED, TARGET, Shell, choice_button, error_line, heading, local_time
 
 # The kinds of record an auditor asks about most; "" is every kind.
 AUDIT_KINDS = ("", "child", "ems_case", "intake_request", "booking", "account", "organization")
@@ -31,12 +31,7 @@ def view(shell: Shell, model: AdminModel) -> list[ft.Control]:
     sections: list[Section] = ["members", "audit", *(["dashboard"] if model.sees_dashboard else [])]  # type: ignore[list-item]
     controls: list[ft.Control] = [
         ft.Row(
-            [
-                (ft.Button if section == model.section else ft.OutlinedButton)(
-                    t("section_" + section), height=TARGET, on_click=shell.act(partial(model.show, section))
-                )
-                for section in sections
-            ],
+            [choice_button(t("section_" + s), s == model.section, shell.act(partial(model.show, s))) for s in sections],
             wrap=True,
         ),
         *error_line(t, model.error),
@@ -63,6 +58,9 @@ def _members(shell: Shell, model: AdminModel) -> list[ft.Control]:
         ft.TextField(
             label=t("email"),
             value=model.email,
+            # A new field after each invitation sent: the old one would keep the browser's text, since
+            # an empty value redrawn over an empty value is no change to Flet.
+            key=f"invite-{model.invitations_sent}",
             width=320,
             keyboard_type=ft.KeyboardType.EMAIL,
             on_change=keep_email,
@@ -71,9 +69,7 @@ def _members(shell: Shell, model: AdminModel) -> list[ft.Control]:
             [
                 ft.Text(t("role")),
                 *(
-                    (ft.Button if role == model.role else ft.OutlinedButton)(
-                        t("role_" + role), height=TARGET, on_click=shell.act(partial(model.choose_role, role))
-                    )
+                    choice_button(t("role_" + role), role == model.role, shell.act(partial(model.choose_role, role)))
                     for role in model.roles
                 ),
             ],
@@ -86,19 +82,15 @@ def _members(shell: Shell, model: AdminModel) -> list[ft.Control]:
         controls.append(ft.Text(t("no_items")))
     for invitation in model.invitations:
         until = f"{t('expires')} {invitation.expires_at.date()}"
-        controls.append(
-            ft.Row(
-                [
-                    ft.Text(f"{invitation.email} · {t('role_' + invitation.role)} · {until}", expand=True),
-                    ft.OutlinedButton(
-                        f"{t('revoke')}: {invitation.email}",
-                        height=TARGET,
-                        on_click=shell.act(partial(model.revoke, invitation.id)),
-                    ),
-                ],
-                wrap=True,
-            )
-        )
+        # Text then button, not a wrapping row: a text that expands inside a wrap is laid out at no width.
+        controls += [
+            ft.Text(f"{invitation.email} · {t('role_' + invitation.role)} · {until}"),
+            ft.OutlinedButton(
+                f"{t('revoke')}: {invitation.email}",
+                height=TARGET,
+                on_click=shell.act(partial(model.revoke, invitation.id)),
+            ),
+        ]
     return controls
 
 
@@ -129,10 +121,10 @@ def _audit(shell: Shell, model: AdminModel) -> list[ft.Control]:
         ft.Text(t("audit_kind")),
         ft.Row(
             [
-                (ft.Button if model.subject_type == subject_type else ft.OutlinedButton)(
+                choice_button(
                     t("kind_" + (subject_type or "all")),
-                    height=TARGET,
-                    on_click=shell.act(partial(kind, subject_type)),
+                    model.subject_type == subject_type,
+                    shell.act(partial(kind, subject_type)),
                 )
                 for subject_type in AUDIT_KINDS
             ],
@@ -160,9 +152,9 @@ def _audit(shell: Shell, model: AdminModel) -> list[ft.Control]:
     if not model.audit:
         controls.append(ft.Text(t("no_items")))
     for entry in model.audit:
-        who = entry.actor_name or entry.actor_email or "—"
+        who = " · ".join(filter(None, (entry.actor_name, entry.actor_email))) or "—"
         if entry.actor_account_id is not None:
-            who += f" (#{entry.actor_account_id})"
+            who += f" (#{entry.actor_account_id})"  # the id the actor filter takes
         lines: list[ft.Control] = [
             ft.Text(f"{entry.at.date()} {local_time(entry.at)} · {who}", weight=ft.FontWeight.BOLD),
             ft.Text(f"{entry.action} · {t('kind_' + entry.subject_type)} #{entry.subject_id}"),
