@@ -274,6 +274,7 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "issue_feed": ("購読リンクを発行", "Get a subscription link"),
     "feed_url": ("購読リンク", "Subscription link"),
+    "copy": ("コピー", "Copy"),
     "feed_webcal_url": ("購読リンク (webcal)", "Subscription link (webcal)"),
     "regenerate_feed": ("購読リンクを再発行", "Regenerate the link"),
     "revoke_feed": ("購読を停止", "Stop the subscription"),

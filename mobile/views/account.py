@@ -126,11 +126,22 @@ def _calendar(shell: Shell, model: AccountModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("calendar_feed")), ft.Text(t("calendar_feed_help"), color=MUTED)]
     if model.feed is not None:
-        # Read-only fields, not text: a person copies the link from them, and they read out as the link.
-        controls += [
-            ft.TextField(label=label, value=url, read_only=True, multiline=True, width=FIELD_WIDTH)
-            for label, url in ((t("feed_url"), model.feed.url), (t("feed_webcal_url"), model.feed.webcal_url))
-        ]
+        feed = model.feed
+
+        async def copy(url: str) -> None:
+            clipboard = ft.Clipboard()
+            shell.page.services.append(clipboard)
+            await clipboard.set(url)
+
+        # Shown whole (a phone's calendar app wants all of it) and copied with one tap: the webcal://
+        # form is what Apple Calendar and Outlook subscribe to.
+        for label, url in ((t("feed_url"), feed.url), (t("feed_webcal_url"), feed.webcal_url)):
+            controls += [
+                ft.Text(f"{label}: {url}", size=14),
+                ft.TextButton(
+                    f"{t('copy')}: {label}", icon=ft.Icons.COPY, height=TARGET, on_click=shell.act(partial(copy, url))
+                ),
+            ]
     controls += [
         ft.Row(
             [

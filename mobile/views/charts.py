@@ -3,6 +3,8 @@ A chart is a canvas a screen reader cannot read, so each one also carries its nu
 
 from __future__ import annotations
 
+import math
+
 import flet as ft
 import flet_charts as fch
 
@@ -18,14 +20,21 @@ def _shown(series: Series, value: float) -> str:
     return f"{value * 100:.0f}%" if series.percent else f"{value:g}" if value == int(value) else f"{value:.1f}"
 
 
+def _axis_top(highest: float, percent: bool) -> float:
+    """A round top for the value axis (1, 2 or 5 times a power of ten, or 100 %), above the highest bar."""
+    if percent:
+        return next((top for top in (0.1, 0.2, 0.5, 1.0) if highest <= top), 1.0)
+    if highest <= 0:
+        return 4.0
+    power = 10.0 ** math.floor(math.log10(highest))
+    return next(step * power for step in (1, 2, 4, 8, 10) if highest <= step * power)
+
+
 def bar_chart(t: Translator, series: Series) -> ft.Control:
     title = t(series.title)
     if not series.points:
         return ft.Column([heading(title, size=16), ft.Text(t("no_data"), color=MUTED)])
-    top = max(value for _, value in series.points)
-    top = 1.0 if top <= 0 else top * 1.15
-    if series.percent:
-        top = min(max(top, 0.1), 1.0)
+    top = _axis_top(max(value for _, value in series.points), series.percent)
     # Every label of a long series would overlap: name about six of them.
     step = max(1, len(series.points) // 6)
     chart = fch.BarChart(

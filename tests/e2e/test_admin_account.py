@@ -192,6 +192,9 @@ async def test_the_prefecture_admin_reads_the_dashboard(actors: Actors, db: asyn
             # The numbers under each chart, for those who cannot see the bars.
             await expect(desk.get_by_text("#1 ", exact=False).first).to_be_visible()
             await snap(desk, "admin-3-dashboard.png")
+            last = desk.get_by_text("救急: 照会4回以上の割合", exact=True)
+            await reveal(desk, last)
+            await snap(desk, "admin-4-dashboard-ems.png")
         finally:
             await browser.close()
 
@@ -225,8 +228,9 @@ async def test_a_resident_changes_the_password_and_gets_the_calendar_link(
             issue = phone.get_by_role("button", name="購読リンクを発行")
             await reveal(phone, issue)
             await issue.click()
-            link = phone.get_by_label("購読リンク", exact=True)
-            await expect(link).to_have_value(re.compile(r"^http://.*/v1/calendar/[A-Za-z0-9_-]+\.ics$"), timeout=30_000)
+            link = phone.get_by_text(re.compile(r"^購読リンク: http://\S+/v1/calendar/[A-Za-z0-9_-]+\.ics$"))
+            await expect(link).to_be_visible(timeout=30_000)
+            await expect(phone.get_by_role("button", name="コピー: 購読リンク", exact=True)).to_be_visible()
             await expect(phone.get_by_role("button", name="購読リンクを再発行")).to_be_visible()
             await snap(phone, "account-2-password-changed-calendar-link.png")
 
