@@ -224,9 +224,10 @@ class MusubiApp:
         def typed(name: str) -> Callable[[ft.Event[ft.TextField]], None]:
             def keep(event: ft.Event[ft.TextField]) -> None:
                 setattr(session, name, event.data or "")
+                # A redraw, not `button.update()`: after a screen with keyed fields (the account forms)
+                # Flet had frozen this button, and updating it in place crashed the session.
                 if button.disabled == session.can_log_in:
-                    button.disabled = not session.can_log_in
-                    button.update()
+                    self.render()
 
             return keep
 
