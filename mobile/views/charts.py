@@ -20,7 +20,7 @@ def _shown(series: Series, value: float) -> str:
     return f"{value * 100:.0f}%" if series.percent else f"{value:g}" if value == int(value) else f"{value:.1f}"
 
 
-def _axis_top(highest: float, percent: bool) -> float:
+def axis_top(highest: float, percent: bool) -> float:
     """A round top for the value axis (1, 2 or 5 times a power of ten, or 100 %), above the highest bar."""
     if percent:
         return next((top for top in (0.1, 0.2, 0.5, 1.0) if highest <= top), 1.0)
@@ -34,7 +34,7 @@ def bar_chart(t: Translator, series: Series) -> ft.Control:
     title = t(series.title)
     if not series.points:
         return ft.Column([heading(title, size=16), ft.Text(t("no_data"), color=MUTED)])
-    top = _axis_top(max(value for _, value in series.points), series.percent)
+    top = axis_top(max(value for _, value in series.points), series.percent)
     # Every label of a long series would overlap: name about six of them.
     step = max(1, len(series.points) // 6)
     chart = fch.BarChart(
