@@ -160,11 +160,26 @@ def _calendar(shell: Shell, model: AccountModel) -> list[ft.Control]:
     return controls
 
 
+# (word in a User-Agent, what a person calls it), most specific first: Edge and Chrome both say "Safari".
+BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+           ("Mac OS", "Mac"), ("Linux", "Linux"))  # fmt: skip
+
+
+def device_name(user_agent: str) -> str:
+    """A browser's User-Agent in the words a person knows ("Chrome · Android"); anything else as sent."""
+    browser = next((name for word, name in BROWSERS if word in user_agent), None)
+    system = next((name for word, name in SYSTEMS if word in user_agent), None)
+    if browser is None:
+        return user_agent[:60]
+    return f"{browser} · {system}" if system else browser
+
+
 def _sessions(shell: Shell, model: AccountModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("sessions"))]
     for session in model.sessions:
-        device = session.device or t("unknown_device")
+        device = device_name(session.device) if session.device else t("unknown_device")
         used = session.last_used_at or session.created_at
         line = f"{device} · {t('last_used')} {used.date()} {local_time(used)}"
         if session.current:

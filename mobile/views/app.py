@@ -80,7 +80,7 @@ class MusubiApp:
     def __init__(self, page: ft.Page, api_url: str, gateway_url: str | None = None) -> None:
         self.page = page
         self.t = Translator("ja")
-        self.session = SessionModel(MusubiApi(api_url))
+        self.session = SessionModel(MusubiApi(api_url, user_agent=page.client_user_agent))
         self.gateway_url = gateway_url
         self.live: LiveConnection | None = None
         self.live_state = "offline"
