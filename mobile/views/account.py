@@ -54,7 +54,7 @@ def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[],
         heading(t("change_password")),
         _field(model, "current_password", t("current_password"), password=True),
         _field(model, "new_password", t("new_password"), password=True),
-        ft.Button(t("change_password"), height=TARGET, on_click=shell.act(model.change_password)),
+        ft.Button(t("change_password"), height=TARGET, on_click=_acted(shell, model, model.change_password)),
         *_feedback(shell, model, "password"),
         *_calendar(shell, model),
         *_sessions(shell, model),
@@ -72,6 +72,24 @@ def view(shell: Shell, model: AccountModel, back: Handler, deleted: Callable[[],
         *_feedback(shell, model, "notices"),
         *_leaving(shell, model, deleted),
     ]
+
+
+def _acted(shell: Shell, model: AccountModel, work: Callable[[], Awaitable[object]]) -> Handler:
+    """Run an action, redraw, and say how it went in a snack bar at the bottom of the window: the
+    redraw may leave the screen scrolled away from the section's own line (replacing a focused
+    field scrolled the page back to the top)."""
+
+    async def run() -> None:
+        await work()
+        if model.error is not None:
+            text, color = shell.t.failure(model.error), ft.Colors.RED_800
+        elif model.notice is not None:
+            text, color = shell.t(model.notice), ft.Colors.GREEN_800
+        else:
+            return
+        shell.page.show_dialog(ft.SnackBar(ft.Text(text, color=ft.Colors.WHITE), bgcolor=color))
+
+    return shell.act(run)
 
 
 def _feedback(shell: Shell, model: AccountModel, section: str) -> list[ft.Control]:
@@ -92,13 +110,13 @@ def _profile(shell: Shell, model: AccountModel) -> list[ft.Control]:
     return [
         heading(t("profile")),
         _field(model, "display_name", t("display_name")),
-        ft.Button(t("save_name"), height=TARGET, on_click=shell.act(model.save_name)),
+        ft.Button(t("save_name"), height=TARGET, on_click=_acted(shell, model, model.save_name)),
         *_feedback(shell, model, "profile"),
         ft.Text(f"{t('email')}: {me.email}"),
         ft.Text(verified, color=MUTED if me.email_verified else ft.Colors.RED_800),
         _field(model, "new_email", t("new_email"), email=True),
         _field(model, "email_password", t("password_to_confirm"), password=True),
-        ft.Button(t("change_email"), height=TARGET, on_click=shell.act(model.change_email)),
+        ft.Button(t("change_email"), height=TARGET, on_click=_acted(shell, model, model.change_email)),
         *_feedback(shell, model, "email"),
     ]
 
@@ -149,9 +167,9 @@ def _calendar(shell: Shell, model: AccountModel) -> list[ft.Control]:
                     t("issue_feed" if model.feed is None else "regenerate_feed"),
                     icon=ft.Icons.EVENT,
                     height=TARGET,
-                    on_click=shell.act(model.issue_feed),
+                    on_click=_acted(shell, model, model.issue_feed),
                 ),
-                ft.TextButton(t("revoke_feed"), height=TARGET, on_click=shell.act(model.revoke_feed)),
+                ft.TextButton(t("revoke_feed"), height=TARGET, on_click=_acted(shell, model, model.revoke_feed)),
             ],
             wrap=True,
         ),
@@ -188,13 +206,14 @@ def _sessions(shell: Shell, model: AccountModel) -> list[ft.Control]:
         controls += [
             ft.Text(line),
             ft.OutlinedButton(
-                t("end_session"), height=TARGET, on_click=shell.act(partial(model.revoke_session, session.id))
+                t("end_session"),
+                height=TARGET,
+                on_click=_acted(shell, model, partial(model.revoke_session, session.id)),
             ),
         ]
     if len(model.sessions) > 1:
-        controls.append(
-            ft.TextButton(t("end_other_sessions"), height=TARGET, on_click=shell.act(model.revoke_other_sessions))
-        )
+        end_others = _acted(shell, model, model.revoke_other_sessions)
+        controls.append(ft.TextButton(t("end_other_sessions"), height=TARGET, on_click=end_others))
     return controls + _feedback(shell, model, "sessions")
 
 
@@ -211,7 +230,9 @@ def _leaving(shell: Shell, model: AccountModel, deleted: Callable[[], Awaitable[
     return [
         heading(t("data_export")),
         ft.Text(t("export_help"), color=MUTED),
-        ft.OutlinedButton(t("download_export"), icon=ft.Icons.DOWNLOAD, height=TARGET, on_click=shell.act(save_export)),
+        ft.OutlinedButton(
+            t("download_export"), icon=ft.Icons.DOWNLOAD, height=TARGET, on_click=_acted(shell, model, save_export)
+        ),
         *_feedback(shell, model, "export"),
         heading(t("delete_account")),
         ft.Text(t("delete_help"), color=MUTED),

@@ -223,7 +223,8 @@ async def test_a_resident_changes_the_password_and_gets_the_calendar_link(
             await type_into(phone, "現在のパスワード", PASSWORD)
             await type_into(phone, "新しいパスワード (10文字以上)", NEW_PASSWORD)
             await change.click()
-            await expect(phone.get_by_text("パスワードを変更しました", exact=False)).to_be_visible(timeout=30_000)
+            await expect(phone.get_by_text("パスワードを変更しました", exact=False).first).to_be_visible(timeout=30_000)
+            await snap(phone, "account-2-password-changed.png")
 
             issue = phone.get_by_role("button", name="購読リンクを発行")
             await reveal(phone, issue)
@@ -232,14 +233,14 @@ async def test_a_resident_changes_the_password_and_gets_the_calendar_link(
             await expect(link).to_be_visible(timeout=30_000)
             await expect(phone.get_by_role("button", name="コピー: 購読リンク", exact=True)).to_be_visible()
             await expect(phone.get_by_role("button", name="購読リンクを再発行")).to_be_visible()
-            await snap(phone, "account-2-password-changed-calendar-link.png")
+            await snap(phone, "account-3-calendar-link.png")
 
             # Deleting asks once more; keeping the account closes the question and changes nothing.
             delete = phone.get_by_role("button", name="アカウントを削除")
             await reveal(phone, delete)
             await delete.click()
             await expect(phone.get_by_text("アカウントを削除しますか?")).to_be_visible(timeout=30_000)
-            await snap(phone, "account-3-delete-dialog.png")
+            await snap(phone, "account-4-delete-dialog.png")
             await phone.get_by_role("button", name="やめる").click()
             await expect(phone.get_by_text("アカウントを削除しますか?")).to_have_count(0, timeout=30_000)
 
