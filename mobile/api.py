@@ -39,10 +39,24 @@ Failure = ApiError | str
 
 
 class MusubiApi:
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        user_agent: str | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.token: str | None = None
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=timeout_s, transport=transport)
+        # The server names a session by its User-Agent: the web client passes on the person's browser's,
+        # so their sessions list reads "Chrome · Android", not the HTTP library of our server.
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            transport=transport,
+            headers={"User-Agent": user_agent} if user_agent else None,
+        )
 
     async def close(self) -> None:
         await self._client.aclose()

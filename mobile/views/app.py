@@ -22,14 +22,15 @@ from typing import Any, Protocol
 import flet as ft
 import flet_audio as fta
 
-from mobile.api import Failure, MusubiApi
+from mobile.api import ApiError, Failure, MusubiApi
 from mobile.fonts import FAMILY
 from mobile.realtime import LiveConnection
 from mobile.sounds import alert_tone
+from mobile.state.account import AccountModel
 from mobile.state.er import ErModel
 from mobile.state.i18n import Translator
 from mobile.state.session import SessionModel
-from mobile.views import admin, er, facility, intake, nursery, paramedic, resident
+from mobile.views import account, admin, er, facility, intake, nursery, paramedic, resident
 from mobile.views.widgets import BIG, STATE_COLORS, TARGET, Handler, badge, error_line
 from schema.events import Event
 
@@ -79,11 +80,12 @@ class MusubiApp:
     def __init__(self, page: ft.Page, api_url: str, gateway_url: str | None = None) -> None:
         self.page = page
         self.t = Translator("ja")
-        self.session = SessionModel(MusubiApi(api_url))
+        self.session = SessionModel(MusubiApi(api_url, user_agent=page.client_user_agent))
         self.gateway_url = gateway_url
         self.live: LiveConnection | None = None
         self.live_state = "offline"
         self.model: HomeModel | None = None
+        self.account: AccountModel | None = None  # the account screen, open over the home
         self.browser_connected = True  # the Flet session's link to the browser
         self.chime: fta.Audio | None = None
         self.chimed = 0
@@ -178,6 +180,9 @@ class MusubiApp:
     def screen(self) -> list[ft.Control]:
         if self.session.me is None or self.model is None:
             return self.login_screen()
+        if self.account is not None:
+            back = self.act(self.close_account)
+            return [self.header(), ft.Divider(), *account.view(self, self.account, back, self.account_deleted)]
         return [self.header(), ft.Divider(), *home_for(self.session.home).view(self, self.model)]
 
     def header(self) -> ft.Control:
@@ -189,6 +194,7 @@ class MusubiApp:
                 ft.Text(self.session.me.display_name),
                 badge(t(self.live_state), STATE_COLORS.get(self.live_state, ft.Colors.GREY_800)),
                 ft.TextButton(t("language"), height=TARGET, on_click=self.act(self.toggle_language)),
+                ft.TextButton(t("account"), icon=ft.Icons.PERSON, height=TARGET, on_click=self.act(self.open_account)),
                 ft.TextButton(t("logout"), height=TARGET, on_click=self.act(self.logout)),
                 *self.role_switcher(),
             ],
@@ -220,7 +226,8 @@ class MusubiApp:
                 setattr(session, name, event.data or "")
                 if button.disabled == session.can_log_in:
                     # Redraw rather than update this button: after a logout the screen is reconciled
-                    # onto the home's controls, and this Python object may not be the one on screen.
+                    # onto the home's controls: this Python object may not be the one on screen, and Flet
+                    # freezes reconciled controls (updating one in place crashed the session).
                     self.render()
 
             return keep
@@ -286,6 +293,7 @@ class MusubiApp:
         key = self._preference_key()
         await self._preferences(lambda prefs: prefs.set(key, home))
         await self.stop_home()
+        self.account = None
         self.session.chosen = home
         await self.open_home()
 
@@ -323,7 +331,26 @@ class MusubiApp:
             await self.live.stop()
             self.live = None
 
+    # -- the account screen ---------------------------------------------------------------------
+
+    async def open_account(self) -> None:
+        assert self.session.me is not None
+        self.account = AccountModel(self.session.api, self.session.me)
+        try:
+            await self.account.load()
+        except ApiError as error:
+            self.account.error = error
+
+    async def close_account(self) -> None:
+        if self.account is not None:
+            self.session.me = self.account.me  # the name in the header may have changed
+        self.account = None
+
+    async def account_deleted(self) -> None:
+        await self.logout()
+
     async def logout(self) -> None:
+        self.account = None
         await self.stop_home()
         await self.session.logout()
 

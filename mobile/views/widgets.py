@@ -91,3 +91,12 @@ def badge(text: str, color: str) -> ft.Container:
     return ft.Container(
         ft.Text(text, color=ft.Colors.WHITE, weight=ft.FontWeight.BOLD), bgcolor=color, padding=8, border_radius=8
     )
+
+
+def choice_button(label: str, selected: bool, on_click: Handler) -> ft.Control:
+    """One of a few exclusive choices (a language, a role): the chosen one filled dark and ticked, so
+    it reads as chosen without relying on colour alone; the others outlined."""
+    if selected:
+        white, dark = ft.Colors.WHITE, ft.Colors.BLUE_800
+        return ft.Button(label, icon=ft.Icons.CHECK, height=TARGET, bgcolor=dark, color=white, on_click=on_click)
+    return ft.OutlinedButton(label, height=TARGET, on_click=on_click)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import httpx
 
 from mobile.api import ApiError, MusubiApi
-from mobile.state.admin import AdminModel
+from mobile.state.admin import AUDIT_PAGE, AdminModel
 from mobile.state.facility import FacilityModel
 from mobile.state.nursery import NurseryModel, monday_of
 from mobile.state.session import SessionModel
@@ -230,25 +230,60 @@ async def test_an_admin_invites_revokes_and_finds_who_read_a_childs_record(
 
     api, session = await signed_in(base_url, admin.email)
     assert session.homes == ["nursery", "admin"]
-    model = AdminModel(api, nursery_id)
+    model = AdminModel(api, nursery_id, "nursery")
     await model.resync()
     assert model.error is None
-    assert {m["email"] for m in model.members} == {admin.email, staff.email}
+    assert {m.email for m in model.members} == {admin.email, staff.email}
 
     assert not await model.invite()
     assert model.error == "email_needed"
     model.email = "new.staff@example.jp"
     assert await model.invite(), model.error
-    assert [i["email"] for i in model.invitations] == ["new.staff@example.jp"]
+    assert [i.email for i in model.invitations] == ["new.staff@example.jp"]
     assert model.email == ""
-    assert await model.revoke(model.invitations[0]["id"]), model.error
+    assert await model.revoke(model.invitations[0].id), model.error
     assert model.invitations == []
 
     await model.filter_audit("child", str(child_id))
     assert model.error is None
     assert model.audit
-    assert {(e["subjectType"], e["subjectId"]) for e in model.audit} == {("child", str(child_id))}
-    assert staff.email in {e["actorEmail"] for e in model.audit}
+    assert {(e.subject_type, e.subject_id) for e in model.audit} == {("child", str(child_id))}
+    assert staff.email in {e.actor_email for e in model.audit}
     await model.filter_audit("child", "999999")
     assert model.audit == []
+    await api.close()
+
+
+async def test_the_audit_viewer_pages_back_and_forth_and_downloads_the_filtered_csv(
+    base_url: str, actors: Actors
+) -> None:
+    nursery_id = await actors.organization("nursery", municipality_id=1)
+    admin = await actors.member("nursery", "admin", nursery_id)
+    api, _session = await signed_in(base_url, admin.email)
+    model = AdminModel(api, nursery_id, "nursery")
+    # Every read of the log is itself logged: enough reads make more than a page of entries.
+    for _ in range(AUDIT_PAGE + 1):
+        await model.resync()
+    assert await model.filter_audit("audit", "")
+    first = [e.id for e in model.audit]
+    assert len(first) == AUDIT_PAGE
+    assert model.more
+    await model.older()
+    assert model.page_number == 2
+    assert model.audit
+    assert max(e.id for e in model.audit) < min(first)
+    await model.newer()
+    assert model.page_number == 1
+    # The newest page again (each look at the log is logged too, so it has grown by the two reads since).
+    assert first[0] in {e.id for e in model.audit}
+
+    model.actor = "someone"
+    assert not await model.filter_audit()
+    assert model.error == "actor_id_digits"
+    model.actor = str(admin.account_id)
+    csv = await model.audit_csv()
+    assert csv is not None
+    assert csv.startswith("\ufeff".encode())  # a BOM, for Excel
+    assert csv.decode("utf-8-sig").splitlines()[0].startswith("id,at,actorAccountId")
+    assert all(",audit.read," in line for line in csv.decode("utf-8-sig").splitlines()[1:])
     await api.close()
