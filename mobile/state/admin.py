@@ -15,6 +15,7 @@ import msgspec
 from mobile.api import ApiError, Failure, MusubiApi
 from schema.accounts import Invitation, Role
 from schema.events import Event
+from schema.facilities import Municipality
 from schema.organizations import AuditEntry, OrganizationMember
 from schema.stats import StatsOverview
 
@@ -46,6 +47,7 @@ class AdminModel:
     cursors: list[str] = field(default_factory=list)
     more: bool = False  # a full page came back: there may be older entries
     stats: StatsOverview | None = None  # the prefecture admin's dashboard; None for others
+    municipalities: dict[int, str] = field(default_factory=dict)  # id → name, for the dashboard's bars
     # The invitation form.
     email: str = ""
     role: Role = "staff"
@@ -86,6 +88,9 @@ class AdminModel:
         self.more = len(self.audit) == AUDIT_PAGE
         if self.sees_dashboard and self.section == "dashboard":
             self.stats = msgspec.convert(await self.api.get("/v1/stats/overview"), StatsOverview)
+            if not self.municipalities:
+                listed = msgspec.convert(await self.api.get("/v1/municipalities"), list[Municipality])
+                self.municipalities = {m.id: m.name_ja for m in listed}
 
     async def _do(self, work: Callable[[], Awaitable[object]]) -> bool:
         """Run one action, then refetch: the screen shows what the server now holds."""
@@ -185,8 +190,10 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def dashboard(stats: StatsOverview) -> list[Series]:
-    """The charts of the prefecture's dashboard, summed from the weekly rows the server sends."""
+def dashboard(stats: StatsOverview, names: dict[int, str] | None = None) -> list[Series]:
+    """The charts of the prefecture's dashboard, summed from the weekly rows the server sends;
+    municipalities by name when `names` has them."""
+    names = names or {}
     bookings: dict[date, float] = defaultdict(float)
     by_municipality: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # bookings, booked h, open h
     for row in stats.bookings:
@@ -202,10 +209,12 @@ def dashboard(stats: StatsOverview) -> list[Series]:
     municipalities = sorted(by_municipality)
     return [
         Series("chart_bookings_per_week", [(_week(w), n) for w, n in sorted(bookings.items())]),
-        Series("chart_bookings_per_municipality", [(f"#{m}", by_municipality[m][0]) for m in municipalities]),
+        Series(
+            "chart_bookings_per_municipality", [(names.get(m, f"#{m}"), by_municipality[m][0]) for m in municipalities]
+        ),
         Series(
             "chart_utilisation_per_municipality",
-            [(f"#{m}", _ratio(by_municipality[m][1], by_municipality[m][2])) for m in municipalities],
+            [(names.get(m, f"#{m}"), _ratio(by_municipality[m][1], by_municipality[m][2])) for m in municipalities],
             percent=True,
         ),
         Series(
