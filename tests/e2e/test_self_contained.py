@@ -1,0 +1,118 @@
+"""The web build is self-contained: a hospital's, an ambulance's or a closed municipal network may
+reach nothing but our server, so no page may ask any other host for anything (the Rive runtime,
+CanvasKit, fonts). And every button on the front-line homes has a name a screen reader says.
+
+Both are checked in a real Chromium against `musubi web`; a failure lists what went wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, RequestLog, log_in, snap
+from tests.support import Actor, Actors
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+
+PHONE = {"width": 412, "height": 915}
+CASE = {"estimatedAge": 70, "sex": "male", "chiefComplaint": "胸痛 chest pain", "jcs": "I-1",
+        "vitals": {"sbp": 90, "hr": 110, "spo2": 93}, "location": {"lat": 36.37, "lon": 140.47}}  # fmt: skip
+# A line of Playwright's ARIA snapshot for a button: `- button "name"`, or `- button` with no name.
+BUTTON = re.compile(r"^\s*- button\b(?P<rest>.*)$")
+
+
+async def ambulance_request_to(http: httpx.AsyncClient, paramedic: Actor, hospital: int) -> None:
+    case = await http.post("/v1/ems/cases", json=CASE, headers=paramedic.headers)
+    assert case.status_code == 201, case.text
+    sent = await http.post(
+        f"/v1/ems/cases/{case.json()['id']}/requests", json={"hospitalIds": [hospital]}, headers=paramedic.headers
+    )
+    assert sent.status_code == 201, sent.text
+
+
+async def nameless_buttons(page: Any) -> list[str]:
+    """The buttons in Flutter's accessibility tree that a screen reader could only call "button"."""
+    snapshot: str = await page.locator("body").aria_snapshot()
+    return [
+        line.strip()
+        for line in snapshot.splitlines()
+        if (match := BUTTON.match(line)) and not match["rest"].lstrip().startswith('"')
+    ]
+
+
+async def test_resident_and_er_pages_reach_no_host_but_this_one(
+    http: httpx.AsyncClient, actors: Actors, web_client: str
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.integration.facilities.conftest import make_venue
+
+    await make_venue(http, actors)
+    resident = await actors.resident()
+    fire = await actors.organization("fire_department", "水戸消防 Mito FD")
+    paramedic = await actors.member("fire_department", "paramedic", fire)
+    mito = await actors.organization("hospital", "水戸中央病院", municipality_id=1)
+    nurse = await actors.member("hospital", "er_staff", mito)
+    await ambulance_request_to(http, paramedic, mito)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            phone = await (await browser.new_context(viewport=PHONE)).new_page()
+            phone_requests = RequestLog(phone)
+            await log_in(phone, web_client, resident)
+            await expect(phone.get_by_text("水戸市総合体育館 · メインアリーナ")).to_be_visible(timeout=30_000)
+            await snap(phone, "self-contained-resident.png")
+
+            desk = await (await browser.new_context(viewport={"width": 800, "height": 900})).new_page()
+            desk_requests = RequestLog(desk)
+            await log_in(desk, web_client, nurse)
+            await expect(desk.get_by_role("button", name="受入可")).to_be_visible(timeout=30_000)
+            await snap(desk, "self-contained-er.png")
+        finally:
+            await browser.close()
+
+    assert phone_requests.urls, "the request log saw nothing: is page.on('request') still wired?"
+    assert phone_requests.off_machine == [], "the resident's page reached another host"
+    assert desk_requests.off_machine == [], "the ER desk's page reached another host"
+
+
+async def test_every_button_on_the_front_line_homes_has_a_name(
+    http: httpx.AsyncClient, actors: Actors, web_client: str
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.integration.facilities.conftest import make_venue
+
+    await make_venue(http, actors)
+    resident = await actors.resident()
+    fire = await actors.organization("fire_department", "水戸消防 Mito FD")
+    paramedic = await actors.member("fire_department", "paramedic", fire)
+    mito = await actors.organization("hospital", "水戸中央病院", municipality_id=1)
+    nurse = await actors.member("hospital", "er_staff", mito)
+    await ambulance_request_to(http, paramedic, mito)
+    homes = (
+        (resident, "水戸市総合体育館 · メインアリーナ", "a11y-resident.png"),
+        (paramedic, "搬送先候補", "a11y-paramedic.png"),
+        (nurse, "胸痛 chest pain", "a11y-er.png"),
+    )
+
+    nameless: dict[str, list[str]] = {}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            for person, landmark, screenshot in homes:
+                page = await (await browser.new_context(viewport=PHONE)).new_page()
+                await log_in(page, web_client, person)
+                await expect(page.get_by_text(landmark, exact=False).first).to_be_visible(timeout=30_000)
+                await expect(page.get_by_role("button", name="ログアウト")).to_be_visible(timeout=30_000)
+                await snap(page, screenshot)
+                nameless[screenshot] = await nameless_buttons(page)
+        finally:
+            await browser.close()
+
+    assert all(not buttons for buttons in nameless.values()), nameless
