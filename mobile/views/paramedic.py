@@ -13,7 +13,7 @@ from mobile.views.widgets import BIG, STATUS_COLORS, Shell, error_line, heading,
 
 
 async def open_home(shell: Shell) -> ParamedicModel:
-    model = ParamedicModel(shell.session.api, SendQueue(shell.session.api, on_change=lambda: None))
+    model = ParamedicModel(shell.session.api, await SendQueue.open(shell.session.api, shell.queue_store()))
     await model.load_hospitals()
     return model
 

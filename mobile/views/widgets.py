@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import flet as ft
 
 from mobile.api import Failure
+from mobile.send_queue import QueueStore
 from mobile.state.i18n import Translator
 from mobile.state.session import SessionModel
 from schema.time import local_hhmm
@@ -34,6 +35,8 @@ class Shell(Protocol):
     def act(self, work: Callable[[], Awaitable[object]]) -> Handler: ...
 
     def render(self) -> None: ...
+
+    def queue_store(self) -> QueueStore: ...
 
 
 def heading(text: str, size: int = 18) -> ft.Text:
