@@ -53,18 +53,21 @@ def error_line(t: Translator, failure: Failure | None) -> list[ft.Control]:
 def icon_button(icon: ft.IconData, label: str, on_click: Handler, *, disabled: bool = False) -> ft.Control:
     """An icon with a name a screen reader says, at least 48 px square. A tooltip does not reach the
     browser's accessibility tree (the button came out nameless) and next to a label it is read
-    twice, so the name lives on the semantics only."""
-    return ft.Semantics(
-        content=ft.IconButton(
-            icon,
-            on_click=on_click,
-            icon_size=28,
-            width=TARGET,
-            height=TARGET,
-            disabled=disabled,
-        ),
-        label=label,
-        button=True,
+    twice, so the name lives on the semantics only — merged with the button's own node: a named
+    node around it alone left a nameless button inside (tests/e2e/test_self_contained.py)."""
+    return ft.MergeSemantics(
+        content=ft.Semantics(
+            content=ft.IconButton(
+                icon,
+                on_click=on_click,
+                icon_size=28,
+                width=TARGET,
+                height=TARGET,
+                disabled=disabled,
+            ),
+            label=label,
+            button=True,
+        )
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, RequestLog, log_in, snap
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, RequestLog, log_in, snap
 from tests.support import Actor, Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -34,12 +34,15 @@ async def ambulance_request_to(http: httpx.AsyncClient, paramedic: Actor, hospit
     assert sent.status_code == 201, sent.text
 
 
-async def nameless_buttons(page: Any) -> list[str]:
-    """The buttons in Flutter's accessibility tree that a screen reader could only call "button"."""
+async def nameless_buttons(page: Any, name: str) -> list[str]:
+    """The buttons in Flutter's accessibility tree that a screen reader could only call "button",
+    each with the line above it to tell where it is. The whole tree is kept beside the screenshot."""
     snapshot: str = await page.locator("body").aria_snapshot()
+    (ARTIFACTS / name).write_text(snapshot, encoding="utf-8")
+    lines = snapshot.splitlines()
     return [
-        line.strip()
-        for line in snapshot.splitlines()
+        f"{lines[n - 1].strip()} / {line.strip()}" if n else line.strip()
+        for n, line in enumerate(lines)
         if (match := BUTTON.match(line)) and not match["rest"].lstrip().startswith('"')
     ]
 
@@ -113,7 +116,7 @@ async def test_every_button_on_the_front_line_homes_has_a_name(
                 await expect(drawn.first).to_be_visible(timeout=30_000)
                 await expect(page.get_by_role("button", name="ログアウト")).to_be_visible(timeout=30_000)
                 await snap(page, screenshot)
-                nameless[screenshot] = await nameless_buttons(page)
+                nameless[screenshot] = await nameless_buttons(page, screenshot.replace(".png", ".txt"))
         finally:
             await browser.close()
 
