@@ -203,7 +203,8 @@ class SendQueue:
             async with self._sending:
                 done = await self._send_in_order()
             if done and self.on_drained is not None:
-                await self.on_drained()
+                with contextlib.suppress(Exception):  # the owner's refetch failing is its own business
+                    await self.on_drained()
 
     async def close(self) -> None:
         """Stop retrying (the home closed); what waits stays in the store for the next opening."""

@@ -7,9 +7,12 @@ Both are checked in a real Chromium against `musubi web`; a failure lists what w
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -109,7 +112,9 @@ async def test_every_button_on_the_front_line_homes_has_a_name(
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
         try:
             for person, landmark, screenshot in homes:
-                page = await (await browser.new_context(viewport=PHONE)).new_page()
+                # One page at a time: three Flutter pages at once are slow to take typing on a loaded machine.
+                context = await browser.new_context(viewport=PHONE)
+                page = await context.new_page()
                 await log_in(page, web_client, person)
                 role, name = landmark
                 drawn = page.get_by_text(name) if role == "text" else page.get_by_role(role, name=name)
@@ -117,7 +122,42 @@ async def test_every_button_on_the_front_line_homes_has_a_name(
                 await expect(page.get_by_role("button", name="ログアウト")).to_be_visible(timeout=30_000)
                 await snap(page, screenshot)
                 nameless[screenshot] = await nameless_buttons(page, screenshot.replace(".png", ".txt"))
+                await context.close()
         finally:
             await browser.close()
 
     assert all(not buttons for buttons in nameless.values()), nameless
+
+
+async def test_the_paramedic_home_sends_on_its_own_what_this_browser_kept_waiting(
+    actors: Actors, db: asyncpg.Pool, web_client: str
+) -> None:
+    """The web build keeps the send queue in the browser's storage (localStorage, one key per
+    person): an action left waiting by an earlier page (the API was down, then the page was
+    closed) is picked up when the paramedic home opens and sent once, with its key, untouched."""
+    from playwright.async_api import async_playwright, expect
+
+    fire = await actors.organization("fire_department", "水戸消防 Mito FD")
+    paramedic = await actors.member("fire_department", "paramedic", fire)
+    key = str(uuid.uuid4())
+    waiting = {"label": "open_case", "method": "POST", "path": "/v1/ems/cases", "body": CASE, "key": key,
+               "status": "queued", "result": None, "error": None, "path_from": None}  # fmt: skip
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        try:
+            crew = await (await browser.new_context(viewport=PHONE)).new_page()
+            await crew.goto(web_client)
+            # What Flet's SharedPreferences wrote on the earlier page: "flutter."-prefixed, JSON-encoded.
+            await crew.evaluate(
+                "([name, text]) => localStorage.setItem(name, JSON.stringify(text))",
+                [f"flutter.musubi.send_queue.{paramedic.account_id}", json.dumps([waiting])],
+            )
+            await log_in(crew, web_client, paramedic)
+            await expect(crew.get_by_text("事案の登録: 送信済")).to_be_visible(timeout=30_000)
+            await snap(crew, "queue-sent-after-reload.png")
+        finally:
+            await browser.close()
+
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key) == 1
+    assert await db.fetchval("SELECT count(*) FROM ems_cases WHERE opened_by = $1", paramedic.account_id) == 1
