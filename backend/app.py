@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -30,6 +30,7 @@ from backend.logs import RequestLogMiddleware
 from backend.lottery.routes import router as lottery_router
 from backend.metrics import HttpMetricsMiddleware, metrics_endpoint
 from backend.openapi import complete_openapi
+from backend.organizations.routes import router as organizations_router
 from backend.push.routes import router as push_router
 from backend.settings import Settings, get_settings
 from backend.shelters.routes import router as shelters_router
@@ -58,10 +59,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     app = Litestar(
         route_handlers=[
-            health,
-            ready,
-            metrics_endpoint,
+            Router(path="/", tags=["service"], route_handlers=[health, ready, metrics_endpoint]),
             accounts_router,
+            organizations_router,
             facilities_router,
             calendars_router,
             facility_back_office_router,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,14 @@ from litestar.handlers.base import BaseRouteHandler
 
 from backend.context import app_context
 from backend.errors import Forbidden, NotFound, Unauthorized
+from backend.topics import (
+    HOSPITAL_BOARD,
+    SHELTER_VACANCY_BOARD,
+    is_vacancy_topic,
+    organization_topic,
+    personal_account,
+    user_topic,
+)
 from schema.accounts import Membership, OrganizationKind, Role
 
 TOKEN_PREFIX: Final = "msb_"
@@ -105,38 +112,18 @@ class Caller:
             raise NotFound()
 
 
-# Organisation kind → realtime topic prefix: staff see events of their own organisation.
-_TOPIC_PREFIX: Final[dict[str, str]] = {
-    "municipality": "municipality",
-    "facility_operator": "operator",
-    "nursery": "nursery",
-    "guidance_center": "guidance",
-    "shelter": "shelter",
-    "fire_department": "fire",
-    "hospital": "hospital",
-    "prefecture": "prefecture",
-}
-
-
-def organization_topic(kind: OrganizationKind, organization_id: int) -> str:
-    """The realtime topic of an organisation's staff (e.g. `hospital:42`)."""
-    return f"{_TOPIC_PREFIX[kind]}:{organization_id}"
-
-
-# Topics open to anyone signed in (vacancy boards), named by the client.
-_PUBLIC_TOPICS: Final = re.compile(r"^vacancy:(facility|nursery):[1-9][0-9]{0,18}$")
-# Prefecture-wide boards and the memberships that may watch them.
+# Vacancy topics are open to anyone signed in. Prefecture-wide boards, and the memberships that may watch them:
 _BOARD_TOPICS: Final[dict[str, tuple[Member, ...]]] = {
-    "shelters:vacancy": (Member("guidance_center", "caseworker"), Member("shelter", None)),
-    "hospitals:board": (Member("fire_department", "paramedic"), Member("hospital", None)),
+    SHELTER_VACANCY_BOARD: (Member("guidance_center", "caseworker"), Member("shelter", None)),
+    HOSPITAL_BOARD: (Member("fire_department", "paramedic"), Member("hospital", None)),
 }
 
 
 def private_topics(caller: Caller) -> list[str]:
     """Every topic the caller may join without naming it: their own, their organisations', their boards'."""
-    topics = [f"user:{caller.account_id}"]
+    topics = [user_topic(caller.account_id)]
     for membership in caller.memberships:
-        topic = f"{_TOPIC_PREFIX[membership.organization_kind]}:{membership.organization_id}"
+        topic = organization_topic(membership.organization_kind, membership.organization_id)
         if topic not in topics:
             topics.append(topic)
     topics.extend(board for board, rules in _BOARD_TOPICS.items() if caller.satisfies(rules))
@@ -147,15 +134,15 @@ def membership_grants(membership: Membership, topic: str) -> bool:
     """Whether this membership is what lets its holder join `topic` (public and personal topics need none)."""
     if topic in _BOARD_TOPICS:
         return any(rule.admits(membership) for rule in _BOARD_TOPICS[topic])
-    return topic == f"{_TOPIC_PREFIX[membership.organization_kind]}:{membership.organization_id}"
+    return topic == organization_topic(membership.organization_kind, membership.organization_id)
 
 
 def needs_membership(topic: str) -> bool:
-    return not (topic.startswith("user:") or _PUBLIC_TOPICS.match(topic))
+    return not (personal_account(topic) is not None or is_vacancy_topic(topic))
 
 
 def may_join(caller: Caller, topic: str) -> bool:
-    return bool(_PUBLIC_TOPICS.match(topic)) or topic in private_topics(caller)
+    return is_vacancy_topic(topic) or topic in private_topics(caller)
 
 
 def new_token() -> str:

@@ -26,7 +26,7 @@ from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
 from backend.seed import DEMO_PASSWORD, format_table, seed_demo
 from backend.seed_scale import seed_ibaraki
-from backend.settings import Settings, get_settings
+from backend.settings import Settings, get_settings, warn_about_unknown_variables
 from realtime.bus import MemoryBus, make_bus
 from realtime.gateway import Gateway, run_gateway
 from realtime.relay import OutboxRelay
@@ -36,6 +36,7 @@ log = logging.getLogger("musubi.cli")
 
 def _configure_logging(settings: Settings, *, json_lines: bool = True) -> None:
     configure_logging(settings.log_level, json_lines=json_lines)
+    warn_about_unknown_variables()
 
 
 def worker_app() -> object:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -14,6 +13,8 @@ from typing import ParamSpec, TypeVar
 
 import asyncpg
 import msgspec
+
+from schema.backoff import Backoff
 
 log = logging.getLogger("musubi.db")
 
@@ -25,6 +26,8 @@ T = TypeVar("T")
 # committed by then, and the constraint or the lock now gives a clear answer).
 TRANSIENT_FAILURES = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 COMMAND_ATTEMPTS = 3
+# Milliseconds: the other writer commits in about that long.
+COMMAND_BACKOFF = Backoff(first_s=0.025, cap_s=0.05)
 
 # Any constant works as long as every migrating process uses the same one.
 _MIGRATION_LOCK_KEY = 0x6D7573756269  # "musubi"
@@ -110,7 +113,7 @@ def retry_transient(command: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable
                     raise
                 log.warning("%s: %s on attempt %d", command.__qualname__, failure.sqlstate, attempt)
                 # Jittered, so the writers that met do not meet again in the same order.
-                await asyncio.sleep(random.uniform(0.005, 0.025) * attempt)  # noqa: S311 - not a secret
+                await asyncio.sleep(COMMAND_BACKOFF.delay(attempt))
         raise AssertionError("unreachable")
 
     return with_retries

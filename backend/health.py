@@ -14,13 +14,13 @@ from schema.service import Health, Readiness
 _READY_TIMEOUT_S = 2.0
 
 
-@get("/health", access=PUBLIC, operation_id="health", tags=["service"])
+@get("/health", access=PUBLIC, operation_id="health")
 async def health() -> Health:
     """200 while the process runs (liveness)."""
     return Health(status="ok")
 
 
-@get("/ready", access=PUBLIC, operation_id="ready", tags=["service"])
+@get("/ready", access=PUBLIC, operation_id="ready")
 async def ready(state: State) -> Response[Readiness]:
     """200 when PostgreSQL (and Redis, if configured) answer; 503 otherwise (readiness)."""
     ctx = app_context(state)

@@ -271,7 +271,7 @@ async def read_business_snapshot(ctx: AppContext) -> BusinessSnapshot:
     )
 
 
-@get("/metrics", access=PUBLIC, include_in_schema=False, operation_id="metrics", tags=["service"])
+@get("/metrics", access=PUBLIC, include_in_schema=False, operation_id="metrics")
 async def metrics_endpoint(state: State) -> Response[bytes]:
     """Prometheus text exposition. Behind the public proxy it is not routed (deploy/nginx.conf)."""
     ctx = app_context(state)
@@ -294,9 +294,9 @@ async def metrics_endpoint(state: State) -> Response[bytes]:
 # -- background processes --------------------------------------------------------------------------
 
 
-def start_metrics_port(host: str, port: int | None) -> None:
-    """The relay, worker and push worker have no HTTP server of their own: a small one in a thread."""
-    if port is None:
+def start_metrics_port(host: str, port: int) -> None:
+    """The relay, worker and push worker have no HTTP server of their own: a small one in a thread (port 0: none)."""
+    if not port:
         return
     start_http_server(port, addr=host)
     log.info("metrics on http://%s:%d/metrics", host, port)

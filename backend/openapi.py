@@ -165,7 +165,22 @@ def complete_openapi(app: Litestar, document: OpenAPI) -> OpenAPI:
             operation.request_body.required = not data.has_default
             request_types.update(_structs(data.annotation))
     _tighten_request_schemas(schemas, request_types)
+    _unique_titles(schemas)
     return document
+
+
+def _unique_titles(schemas: dict[str, Any]) -> None:
+    """Two Structs of one name in different contexts (a nursery `Session`, a login session) get
+    component names Litestar prefixes (`childcare_Session`) but keep their shared title, and client
+    generators name classes by title: give those the component's name, so each class is distinct."""
+    by_title: dict[str, list[str]] = {}
+    for name, schema in schemas.items():
+        if title := getattr(schema, "title", None):
+            by_title.setdefault(title, []).append(name)
+    for names in by_title.values():
+        if len(names) > 1:
+            for name in names:
+                schemas[name].title = name
 
 
 def _tighten_request_schemas(schemas: dict[str, Any], types: set[type[msgspec.Struct]]) -> None:

@@ -27,7 +27,7 @@ import re
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 from urllib.parse import urlencode
@@ -35,12 +35,12 @@ from urllib.parse import urlencode
 import asyncpg
 import msgspec
 
-from backend.auth import hash_token, new_token
 from backend.facilities.slots import TOKYO
 from backend.seed_scale import seed_ibaraki
 from bench.http_load import Connection
 from bench.services import drop_database, percentile, raise_fd_limit, scratch_database, start_musubi
 from tests.processes import free_port, wait_for_port
+from tests.sessions import mint_sessions
 
 KINDS = ("gym", "court", "meeting_room", "pool", "field", "hall", "studio")
 
@@ -54,13 +54,7 @@ async def sessions_for(db: asyncpg.Pool, count: int) -> list[str]:
     accounts = await db.fetch(
         "SELECT id FROM accounts WHERE email LIKE '%@scale.musubi.jp' ORDER BY id LIMIT $1", count
     )
-    now = datetime.now(UTC)
-    tokens = [new_token() for _ in accounts]
-    await db.executemany(
-        "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        [(a["id"], hash_token(t), now, now + timedelta(hours=2)) for a, t in zip(accounts, tokens, strict=True)],
-    )
-    return tokens
+    return await mint_sessions(db, [a["id"] for a in accounts])
 
 
 async def timed_post(

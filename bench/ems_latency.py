@@ -15,17 +15,17 @@ import asyncio
 import random
 import secrets
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 
-from backend.auth import hash_token, new_token
 from bench.http_load import Connection
 from bench.services import bench_redis, percentile, raise_fd_limit, scratch_database, start_musubi, stop_everything
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from tests.processes import free_port, wait_for_port
+from tests.sessions import mint_session
 
 
 class Received(msgspec.Struct):
@@ -64,14 +64,7 @@ async def prepare(db: asyncpg.Pool, hospitals: int) -> tuple[str, list[int]]:
             paramedic,
             now,
         )
-        token = new_token()
-        await conn.execute(
-            "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            paramedic,
-            hash_token(token),
-            now,
-            now + timedelta(hours=2),
-        )
+        token = await mint_session(conn, paramedic)
     return token, hospital_ids
 
 

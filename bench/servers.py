@@ -20,11 +20,11 @@ from datetime import time as time_of_day
 
 import asyncpg
 
-from backend.auth import hash_token, new_token
 from backend.facilities.slots import TOKYO
 from bench.http_load import Connection
 from bench.services import drop_database, percentile, raise_fd_limit, scratch_database
 from tests.processes import free_port, wait_for_port
+from tests.sessions import mint_sessions
 
 SERVERS = {
     "uvicorn": "uvicorn --factory backend.app:create_app --loop uvloop --http httptools --no-proxy-headers "
@@ -62,22 +62,16 @@ async def setup(url: str, clients: int) -> tuple[list[str], list[int]]:
             )
             for n in range(clients)
         ]
-        tokens = [new_token() for _ in range(clients)]
-        for n, token in enumerate(tokens):
-            account = await conn.fetchval(
+        accounts = [
+            await conn.fetchval(
                 "INSERT INTO accounts (email, password_hash, display_name, locale, created_at)"
                 " VALUES ($1, 'x', 'bench', 'ja', $2) RETURNING id",
                 f"bench{n}@example.jp",
                 now,
             )
-            await conn.execute(
-                "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                account,
-                hash_token(token),
-                now,
-                now + timedelta(hours=2),
-            )
-        return tokens, resources
+            for n in range(clients)
+        ]
+        return await mint_sessions(conn, accounts), resources
     finally:
         await conn.close()
 

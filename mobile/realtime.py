@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -21,11 +20,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from mobile.api import ApiError, MusubiApi
+from schema.backoff import Backoff
 from schema.events import AnyEvent, Event
 from schema.realtime import Ticket
 
 State = Literal["offline", "connecting", "live"]
 Handler = Callable[[Event], Awaitable[None]]
+
+# A restarting gateway drops every phone at once; full jitter spreads their returns over the window.
+RECONNECT_BACKOFF = Backoff(first_s=0.5, cap_s=30.0)
 
 
 class _Message(msgspec.Struct):
@@ -98,7 +101,7 @@ class LiveConnection:
         self._set("offline")
 
     async def _run(self) -> None:
-        delay = 0.5
+        delays = RECONNECT_BACKOFF.delays()
         while True:
             self._set("connecting")
             try:
@@ -115,7 +118,7 @@ class LiveConnection:
                         if message.type in ("welcome", "resync") and message.head is not None:
                             if message.type == "welcome":
                                 self._set("live")
-                                delay = 0.5
+                                delays = RECONNECT_BACKOFF.delays()
                             if self.cursor is None or message.type == "resync":
                                 self.cursor = message.head
                             if self.on_resync is not None:
@@ -137,5 +140,4 @@ class LiveConnection:
             ):
                 pass
             self._set("offline")
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
-            delay = min(delay * 2, 30.0)
+            await asyncio.sleep(next(delays))

@@ -18,11 +18,15 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
+from schema.backoff import Backoff
+
 log = logging.getLogger("musubi.bus")
 
 CHANNEL: Final = "musubi:events"
 SUBSCRIBED: Final = b""  # never a real message: those are JSON objects
 _PRUNE_AT: Final = 4096  # in-process claims: drop expired ones once this many are kept
+# Every gateway resubscribes when Redis comes back; jittered, so they do not all arrive at once.
+RESUBSCRIBE_BACKOFF: Final = Backoff(first_s=0.05, cap_s=2.0)
 
 
 class BusUnavailable(Exception):
@@ -116,7 +120,7 @@ class RedisBus:
             await pipe.execute()
 
     async def subscribe(self) -> AsyncIterator[bytes]:
-        backoff = 0.05
+        delays = RESUBSCRIBE_BACKOFF.delays()
         while True:
             # health_check_interval makes a silently dead connection fail instead of hanging.
             client = connect_redis(
@@ -125,22 +129,22 @@ class RedisBus:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
-                backoff = 0.05
+                delays = RESUBSCRIBE_BACKOFF.delays()
                 yield SUBSCRIBED
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
                         yield message["data"]
             except (RedisError, OSError) as exc:
-                log.warning("redis subscription lost (%r); retrying in %.2fs", exc, backoff)
+                delay = next(delays)
+                log.warning("redis subscription lost (%r); retrying in %.2fs", exc, delay)
             finally:
                 try:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                     await client.aclose()
                 except (RedisError, OSError):
                     pass
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+            await asyncio.sleep(delay)
 
     async def claim_once(self, key: str, ttl_s: int) -> bool:
         try:

@@ -22,11 +22,14 @@ import msgspec
 
 from realtime import metrics
 from realtime.bus import Bus
+from schema.backoff import Backoff
 
 log = logging.getLogger("musubi.relay")
 
 _LEADER_LOCK: Final = 0x72656C6179  # "relay"
 _NOTIFY_CHANNEL: Final = "musubi_outbox"
+# The bus is down: events wait in the outbox, so a short cap keeps the lag short once it is back.
+PUBLISH_BACKOFF: Final = Backoff(first_s=0.05, cap_s=2.0)
 
 # One round trip: record progress, then stamp the next batch in insertion order.
 _STAMP_BATCH = """
@@ -130,7 +133,7 @@ class OutboxRelay:
         if not rows:
             return
         messages = [encode_event(r["seq"], r["topic"], r["type"], r["payload"]) for r in rows]
-        backoff = 0.05
+        delays = PUBLISH_BACKOFF.delays()
         while True:
             try:
                 await self.bus.publish(messages)
@@ -138,9 +141,9 @@ class OutboxRelay:
                 return
             except Exception as exc:  # the bus is down: wait and send the whole batch again, in order
                 metrics.RELAY_PUBLISH_FAILURES.inc()
-                log.warning("publish failed (%r); retrying in %.2fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                delay = next(delays)
+                log.warning("publish failed (%r); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
 
 
 def _observe_published(rows: Sequence[Any]) -> None:

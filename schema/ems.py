@@ -155,6 +155,32 @@ class InboxItem(Wire):
     eta_minutes: int | None
 
 
+class IncomingCase(Wire):
+    """A patient on the way to the caller's hospital (its destination), for the ER to get ready:
+    the case as the crew sent it, every vitals set (oldest first) and the photos' ids.
+
+    `etaAt` is the case's opening plus `etaMinutes`: the crew's estimate when it opened the case."""
+
+    case_id: int
+    request_id: int
+    hospital_id: int
+    department: str | None
+    opened_at: datetime
+    destination_at: datetime
+    estimated_age: int | None
+    sex: Sex | None
+    chief_complaint: str | None
+    jcs: Jcs | None
+    gcs: GcsRecord | None
+    allergies: list[str]
+    medications: list[str]
+    eta_minutes: int | None
+    eta_at: datetime | None
+    latest_vitals: VitalsRecord | None
+    vitals: list[VitalsRecord]
+    attachments: list[Attachment]
+
+
 class BoardUpdate(Input):
     status: BoardStatus
     until: Instant

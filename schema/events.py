@@ -107,6 +107,13 @@ class EmsDestinationSet(Event, tag="ems.destination.set"):
     hospital_id: int
 
 
+class EmsCaseUpdated(Event, tag="ems.case.updated"):
+    """New vitals or a photo on a case bound for this hospital: refetch GET /v1/ems/incoming."""
+
+    case_id: int
+    hospital_id: int
+
+
 class EmsRequestReleased(Event, tag="ems.request.released"):
     """This hospital is no longer involved; its access to the case has ended."""
 
@@ -261,6 +268,7 @@ AnyEvent = (
     | EmsRequestRealerted
     | EmsRequestResponded
     | EmsDestinationSet
+    | EmsCaseUpdated
     | EmsRequestReleased
     | EmsCaseClosed
     | HospitalBoardChanged

@@ -22,7 +22,11 @@ class UnitUpdate(Input):
 
 
 class Vacancy(Wire):
+    """One bed category of one shelter. The name lets a caseworker tell shelters apart; where the
+    shelter is (address, coordinates) is never on this board."""
+
     shelter_id: int
+    shelter_name: str
     category: str
     capacity: int
     occupied: int
@@ -42,6 +46,7 @@ class IntakeRequestCreate(Input):
 
 class Target(Wire):
     shelter_id: int
+    shelter_name: str
     status: TargetStatus
     responded_at: datetime | None
     reason: str | None

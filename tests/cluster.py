@@ -15,7 +15,7 @@ from backend.settings import Settings
 from realtime.bus import RedisBus
 from realtime.gateway import Gateway
 from realtime.relay import OutboxRelay
-from tests.processes import MusubiProcess, RedisServer, free_port, musubi_env
+from tests.processes import MusubiProcess, RedisServer, free_port, musubi_env, terminate_all
 
 
 @pytest.fixture(scope="session")
@@ -50,37 +50,55 @@ async def relay_leader_exists(db: asyncpg.Pool) -> bool:
     return bool(held)
 
 
-@pytest.fixture
-async def cluster(
-    database_url: str, redis_server: RedisServer, test_settings: Settings, db: asyncpg.Pool
+@contextlib.asynccontextmanager
+async def running_cluster(
+    database_url: str, redis_url: str, settings: Settings, db: asyncpg.Pool, *, size: int
 ) -> AsyncIterator[Cluster]:
-    env = musubi_env(database_url, redis_server.url, test_settings)
+    """`size` API processes, gateways and relays on one database and Redis."""
+    env = musubi_env(database_url, redis_url, settings)
     # Short, so a request that died with its process frees its Idempotency-Key quickly in tests.
     env["MUSUBI_IDEMPOTENCY_LEASE_SECONDS"] = "2"
-    gateway_ports = [free_port(), free_port()]
+    gateway_ports = [free_port() for _ in range(size)]
     # Tickets tell clients where to connect: the first gateway.
     env["MUSUBI_GATEWAY_PUBLIC_URL"] = f"ws://127.0.0.1:{gateway_ports[0]}/"
-    apis = [MusubiProcess("serve", {**env, "MUSUBI_PORT": str(p)}, port=p) for p in (free_port(), free_port())]
+    apis = [MusubiProcess("serve", {**env, "MUSUBI_PORT": str(p)}, port=p) for p in (free_port() for _ in range(size))]
     gateways = [MusubiProcess("gateway", {**env, "MUSUBI_GATEWAY_PORT": str(p)}, port=p) for p in gateway_ports]
-    relays = [MusubiProcess("relay", env), MusubiProcess("relay", env)]
+    relays = [MusubiProcess("relay", env) for _ in range(size)]
     everything = [*apis, *gateways, *relays]
     try:
-        # The first relay becomes the leader before the second starts, so tests know which one leads.
+        # The first relay becomes the leader before the others start, so tests know which one leads.
         await relays[0].start()
         for _ in range(200):
             if await relay_leader_exists(db):
                 break
             await asyncio.sleep(0.05)
-        await asyncio.gather(*(p.start() for p in [*apis, *gateways, relays[1]]))
+        await asyncio.gather(*(p.start() for p in [*apis, *gateways, *relays[1:]]))
         await asyncio.sleep(0.5)  # gateways subscribe to Redis
         yield Cluster(apis, gateways, relays)
     finally:
-        for process in everything:
-            process.terminate()
+        terminate_all(everything)
         for process in everything:
             with contextlib.suppress(Exception):
                 if process.process and process.process.returncode not in (0, -15, None, -9):
                     print(process.command, process.output()[-2000:])
+
+
+@pytest.fixture
+async def cluster(
+    database_url: str, redis_server: RedisServer, test_settings: Settings, db: asyncpg.Pool
+) -> AsyncIterator[Cluster]:
+    """Two of each process: for the tests of failover, scale-out and the realtime path across processes."""
+    async with running_cluster(database_url, redis_server.url, test_settings, db, size=2) as running:
+        yield running
+
+
+@pytest.fixture
+async def small_cluster(
+    database_url: str, redis_server: RedisServer, test_settings: Settings, db: asyncpg.Pool
+) -> AsyncIterator[Cluster]:
+    """One of each process: what a browser test needs behind the web client, at half the start-up."""
+    async with running_cluster(database_url, redis_server.url, test_settings, db, size=1) as running:
+        yield running
 
 
 @dataclass

@@ -28,7 +28,7 @@ from backend.crypto import new_keyring_entry
 from backend.db import migrate
 from backend.embedded import with_database
 from backend.settings import Settings
-from tests.cluster import cluster, realtime, redis_server  # noqa: F401 - fixtures for every test package
+from tests.cluster import cluster, realtime, redis_server, small_cluster  # noqa: F401 - fixtures for every test package
 from tests.smtp_sink import smtp  # noqa: F401 - a real SMTP server for mail tests
 from tests.support import Actors
 
@@ -92,7 +92,7 @@ def test_settings(database_url: str) -> Settings:
         argon2_memory_kib=1024,
         argon2_parallelism=1,
         db_pool_max=30,
-        idempotency_wait_seconds=10.0,
+        idempotency_wait_ms=10_000,
     )
 
 

@@ -144,12 +144,22 @@ class MusubiProcess:
             self.process.wait(timeout=10)
 
     def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        terminate_all([self])
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
+
+
+def terminate_all(processes: list[MusubiProcess], timeout: float = 20.0) -> None:
+    """Ask every process to stop at once, then wait for them together: stopping them one after the
+    other made each test's teardown wait for every graceful shutdown in turn."""
+    running = [p.process for p in processes if p.process is not None and p.process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in running:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

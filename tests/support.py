@@ -12,8 +12,8 @@ from typing import Any, get_args
 import asyncpg
 import httpx
 
-from backend.auth import hash_token, new_token
 from schema.ems import Department
+from tests.sessions import mint_session
 
 PASSWORD = "correct horse battery staple"
 PROBLEM_JSON = "application/problem+json"
@@ -117,7 +117,7 @@ class Actors:
         )
 
     async def many_residents(self, count: int) -> list[Actor]:
-        """Signed-in residents made straight in the database (same token scheme as login), for races."""
+        """Signed-in residents made straight in the database (sessions as login writes them), for races."""
         now = datetime.now(UTC)
         people = []
         async with self.db.acquire() as conn, conn.transaction():
@@ -129,14 +129,7 @@ class Actors:
                     email,
                     now,
                 )
-                token = new_token()
-                await conn.execute(
-                    "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-                    account_id,
-                    hash_token(token),
-                    now,
-                    now + timedelta(hours=1),
-                )
+                token = await mint_session(conn, account_id, lasting=timedelta(hours=1))
                 people.append(Actor(account_id=account_id, email=email, token=token))
         return people
 

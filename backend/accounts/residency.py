@@ -20,13 +20,15 @@ from backend.auth import Caller
 from backend.context import AppContext
 from backend.errors import Conflict, NotFound, Unprocessable
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
+from backend.topics import municipality_topic, user_topic
 from schema.accounts import Residency, ResidencyRequest
 from schema.base import FieldError
 from schema.events import Event, ResidencyChanged, ResidencyRequested
 
 
 def _residency(row: asyncpg.Record) -> Residency:
-    return Residency(**dict(row))
+    return from_row(Residency, row)
 
 
 class ResidencyService:
@@ -49,7 +51,7 @@ class ResidencyService:
                 await self._end(conn, caller.account_id, live, "moved", now)
                 events.append(
                     (
-                        f"user:{caller.account_id}",
+                        user_topic(caller.account_id),
                         ResidencyChanged(
                             residency_id=live["id"], municipality_id=live["municipality_id"], status="ended"
                         ),
@@ -68,7 +70,7 @@ class ResidencyService:
             )
             requested = ResidencyRequested(residency_id=row["id"], municipality_id=municipality_id)
             events.extend(
-                (f"municipality:{office['id']}", requested)
+                (municipality_topic(office["id"]), requested)
                 for office in await conn.fetch(queries.MUNICIPALITY_OFFICES, municipality_id)
             )
             await emit_all(conn, events, at=now)
@@ -107,7 +109,7 @@ class ResidencyService:
         async with self.ctx.acquire() as conn:
             await self._require_staff_of(conn, caller, municipality_id)
             rows = await conn.fetch(queries.RESIDENCY_QUEUE, municipality_id, after, limit)
-        return [ResidencyRequest(**dict(r)) for r in rows]
+        return from_rows(ResidencyRequest, rows)
 
     async def decide(
         self, caller: Caller, municipality_id: int, residency_id: int, *, approve: bool, reason: str | None
@@ -134,5 +136,5 @@ class ResidencyService:
                 at=now,
             )
             changed = ResidencyChanged(residency_id=residency_id, municipality_id=municipality_id, status=status)
-            await emit_all(conn, [(f"user:{current['account_id']}", changed)], at=now)
+            await emit_all(conn, [(user_topic(current["account_id"]), changed)], at=now)
         return _residency(row)

@@ -15,17 +15,15 @@ from backend.accounts.residency import ResidencyService
 from backend.accounts.service import AccountService
 from backend.auth import (
     ANY_ADMIN,
-    PREFECTURE_ADMIN,
     PUBLIC,
     SIGNED_IN,
     VERIFIED,
-    Caller,
     Member,
 )
 from backend.context import app_context
 from backend.errors import DomainError
-from backend.organizations.routes import route_handlers as organization_handlers
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import after_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.accounts import (
     Account,
     AccountCreate,
@@ -34,10 +32,7 @@ from schema.accounts import (
     EmailVerification,
     Invitation,
     InvitationCreate,
-    Me,
     Membership,
-    Organization,
-    OrganizationCreate,
     PasswordChange,
     PasswordReset,
     PasswordResetRequest,
@@ -50,10 +45,11 @@ from schema.accounts import (
     SessionCreate,
     SessionInfo,
 )
-from schema.base import MAX_ID
+from schema.accounts import (
+    Me as Profile,
+)
 from schema.realtime import Ticket, TicketCreate
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 TokenQuery = Annotated[str, QueryParameter(max_length=200)]
 LinkTokenParam = Annotated[str, PathParameter(min_length=10, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -87,15 +83,13 @@ async def verify_email(data: JSONBody[EmailVerification], accounts: NamedDepende
     operation_id="resendVerification",
     status_code=202,
 )
-async def resend_verification(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> None:
+async def resend_verification(caller: Me, accounts: NamedDependency[AccountService]) -> None:
     """Mail a fresh verification link to the caller's address (earlier links stop working)."""
     await accounts.resend_verification(caller)
 
 
 @put("/v1/me/email", access=SIGNED_IN, operation_id="changeEmail")
-async def change_email(
-    data: JSONBody[EmailChange], caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
-) -> Account:
+async def change_email(data: JSONBody[EmailChange], caller: Me, accounts: NamedDependency[AccountService]) -> Account:
     """Move the account to another address (current password needed); it is unverified until its link is followed."""
     return await accounts.change_email(caller, data)
 
@@ -119,7 +113,7 @@ async def verify_form(request: Request[Any, Any, Any], accounts: NamedDependency
 
 @post("/v1/me/password", access=SIGNED_IN, operation_id="changePassword", status_code=204)
 async def change_password(
-    data: JSONBody[PasswordChange], caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
+    data: JSONBody[PasswordChange], caller: Me, accounts: NamedDependency[AccountService]
 ) -> None:
     """Change the password (the current one is needed); every other session of the account ends."""
     await accounts.change_password(caller, data)
@@ -173,21 +167,19 @@ async def create_session(
 
 
 @delete("/v1/sessions/current", access=SIGNED_IN, operation_id="deleteCurrentSession", status_code=204)
-async def delete_current_session(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> None:
+async def delete_current_session(caller: Me, accounts: NamedDependency[AccountService]) -> None:
     """Log out: the token stops working at once, and so do the session's realtime sockets and tickets."""
     await accounts.logout(caller)
 
 
 @get("/v1/me", access=SIGNED_IN, operation_id="getMe")
-async def get_me(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> Me:
+async def get_me(caller: Me, accounts: NamedDependency[AccountService]) -> Profile:
     """The caller's account and memberships."""
     return await accounts.me(caller)
 
 
 @patch("/v1/me", access=SIGNED_IN, operation_id="updateMe")
-async def update_me(
-    data: JSONBody[ProfileUpdate], caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
-) -> Me:
+async def update_me(data: JSONBody[ProfileUpdate], caller: Me, accounts: NamedDependency[AccountService]) -> Profile:
     """Change the display name, language or notification preferences (per kind and channel)."""
     return await accounts.update_profile(caller, data)
 
@@ -195,7 +187,7 @@ async def update_me(
 @put("/v1/me/residency", access=VERIFIED, operation_id="declareResidency")
 async def declare_residency(
     data: JSONBody[ResidencyDeclaration],
-    caller: NamedDependency[Caller],
+    caller: Me,
     residencies: NamedDependency[ResidencyService],
 ) -> Residency:
     """Declare the municipality you live in; it counts once that municipality verifies it. A move
@@ -204,7 +196,7 @@ async def declare_residency(
 
 
 @get("/v1/me/residency", access=SIGNED_IN, operation_id="getMyResidency", answers=(404,))
-async def get_residency(caller: NamedDependency[Caller], residencies: NamedDependency[ResidencyService]) -> Residency:
+async def get_residency(caller: Me, residencies: NamedDependency[ResidencyService]) -> Residency:
     """The caller's newest declaration and its state (pending, verified, or declined with the reason);
     404 before any declaration."""
     return await residencies.current(caller)
@@ -218,14 +210,14 @@ async def get_residency(caller: NamedDependency[Caller], residencies: NamedDepen
 async def list_residency_requests(
     request: Request[Any, Any, Any],
     municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
-    caller: NamedDependency[Caller],
+    caller: Me,
     residencies: NamedDependency[ResidencyService],
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[ResidencyRequest]]:
     """Declarations waiting for this municipality's check, oldest first."""
-    items = await residencies.queue(caller, municipality_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await residencies.queue(caller, municipality_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post(
@@ -237,7 +229,7 @@ async def list_residency_requests(
 async def approve_residency(
     municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
     residency_id: IdParam,
-    caller: NamedDependency[Caller],
+    caller: Me,
     residencies: NamedDependency[ResidencyService],
 ) -> Residency:
     """The residence record was checked: from now on the account is this municipality's resident."""
@@ -254,7 +246,7 @@ async def decline_residency(
     municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
     residency_id: IdParam,
     data: JSONBody[ResidencyDecline],
-    caller: NamedDependency[Caller],
+    caller: Me,
     residencies: NamedDependency[ResidencyService],
 ) -> Residency:
     """Not a resident here (the reason is shown to the person)."""
@@ -262,46 +254,34 @@ async def decline_residency(
 
 
 @get("/v1/me/sessions", access=SIGNED_IN, operation_id="listMySessions")
-async def list_sessions(
-    caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
-) -> list[SessionInfo]:
+async def list_sessions(caller: Me, accounts: NamedDependency[AccountService]) -> list[SessionInfo]:
     """The caller's live sessions: device, created, last used; `current` marks this one."""
     return await accounts.sessions(caller)
 
 
 @delete("/v1/me/sessions/{session_id:int}", access=SIGNED_IN, operation_id="revokeMySession", status_code=204)
-async def revoke_session(
-    session_id: IdParam, caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
-) -> None:
+async def revoke_session(session_id: IdParam, caller: Me, accounts: NamedDependency[AccountService]) -> None:
     """End one of the caller's sessions (its sockets close)."""
     await accounts.revoke_session(caller, session_id)
 
 
 @delete("/v1/me/sessions", access=SIGNED_IN, operation_id="revokeMyOtherSessions", status_code=204)
-async def revoke_other_sessions(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> None:
+async def revoke_other_sessions(caller: Me, accounts: NamedDependency[AccountService]) -> None:
     """End every session of the caller but this one."""
     await accounts.revoke_other_sessions(caller)
 
 
 @get("/v1/me/export", access=SIGNED_IN, operation_id="exportMe")
-async def export_me(caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]) -> AccountExport:
+async def export_me(caller: Me, accounts: NamedDependency[AccountService]) -> AccountExport:
     """Everything held about the caller, as JSON."""
     return await accounts.export(caller)
 
 
 @delete("/v1/me", access=SIGNED_IN, operation_id="deleteMe", status_code=204)
-async def delete_me(state: State, caller: NamedDependency[Caller]) -> None:
+async def delete_me(state: State, caller: Me) -> None:
     """Delete the account: sessions end, future bookings and reservations are cancelled under the
     normal rules, personal fields are erased. 409 `deletion-blocked` names what must be handed over first."""
     await delete_account(app_context(state), caller)
-
-
-@post("/v1/organizations", access=PREFECTURE_ADMIN, operation_id="createOrganization")
-async def create_organization(
-    data: JSONBody[OrganizationCreate], caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
-) -> Organization:
-    """Create an organisation (prefecture admin)."""
-    return await accounts.create_organization(caller, data)
 
 
 @post(
@@ -312,7 +292,7 @@ async def create_organization(
 async def invite(
     organization_id: IdParam,
     data: JSONBody[InvitationCreate],
-    caller: NamedDependency[Caller],
+    caller: Me,
     accounts: NamedDependency[AccountService],
 ) -> Invitation:
     """Offer a role to an address (its admin, or a prefecture admin): a single-use link is mailed to it."""
@@ -325,7 +305,7 @@ async def invite(
     operation_id="listPendingInvitations",
 )
 async def list_invitations(
-    organization_id: IdParam, caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
+    organization_id: IdParam, caller: Me, accounts: NamedDependency[AccountService]
 ) -> list[Invitation]:
     """The organisation's invitations not yet accepted, revoked or expired."""
     return await accounts.pending_invitations(caller, organization_id)
@@ -340,7 +320,7 @@ async def list_invitations(
 async def revoke_invitation(
     organization_id: IdParam,
     invitation_id: IdParam,
-    caller: NamedDependency[Caller],
+    caller: Me,
     accounts: NamedDependency[AccountService],
 ) -> None:
     """Withdraw a pending invitation: its link stops working."""
@@ -348,9 +328,7 @@ async def revoke_invitation(
 
 
 @post("/v1/invitations/{token:str}/accept", access=SIGNED_IN, operation_id="acceptInvitation")
-async def accept_invitation(
-    token: LinkTokenParam, caller: NamedDependency[Caller], accounts: NamedDependency[AccountService]
-) -> Membership:
+async def accept_invitation(token: LinkTokenParam, caller: Me, accounts: NamedDependency[AccountService]) -> Membership:
     """Take the offered role, signed in with the invited address, verified."""
     return await accounts.accept_invitation(caller, token)
 
@@ -361,11 +339,9 @@ async def invitation_page(token: TokenQuery = "") -> Response[str]:
 
 
 # Changes nothing; a replayed ticket would have expired. Not stored for Idempotency-Key.
-@post(
-    "/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", tags=["realtime"], idempotency=False
-)
+@post("/v1/realtime/tickets", access=SIGNED_IN, operation_id="createRealtimeTicket", idempotency=False)
 async def create_realtime_ticket(
-    caller: NamedDependency[Caller],
+    caller: Me,
     accounts: NamedDependency[AccountService],
     data: JSONBody[TicketCreate | None] = None,
 ) -> Ticket:
@@ -379,6 +355,7 @@ async def create_realtime_ticket(
 
 router = Router(
     path="/",
+    tags=["accounts"],
     route_handlers=[
         create_account,
         verify_email,
@@ -405,14 +382,12 @@ router = Router(
         list_residency_requests,
         approve_residency,
         decline_residency,
-        create_organization,
         invite,
         list_invitations,
         revoke_invitation,
         accept_invitation,
         invitation_page,
         create_realtime_ticket,
-        *organization_handlers,
     ],
     dependencies={
         "accounts": Provide(account_service, sync_to_thread=False),

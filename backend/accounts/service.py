@@ -7,7 +7,6 @@ import functools
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -31,6 +30,8 @@ from backend.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyReq
 from backend.mail import messages
 from backend.mail.outbox import queue_mail
 from backend.outbox import emit
+from backend.rows import from_row, from_rows
+from backend.topics import user_topic
 from realtime.tickets import TicketClaims, new_ticket_id, sign_ticket
 from schema.accounts import (
     Account,
@@ -309,7 +310,7 @@ class AccountService:
     async def sessions(self, caller: Caller) -> list[SessionInfo]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.SESSIONS_OF, caller.account_id, self.ctx.clock.now())
-        return [SessionInfo(**dict(row), current=row["id"] == caller.session_id) for row in rows]
+        return [from_row(SessionInfo, row, current=row["id"] == caller.session_id) for row in rows]
 
     async def revoke_session(self, caller: Caller, session_id: int) -> None:
         """End one of the caller's own sessions (404 for anyone else's) and close its sockets."""
@@ -437,15 +438,12 @@ class AccountService:
             prefs = await conn.fetchval(queries.NOTIFICATION_PREFS, caller.account_id)
         if account is None:
             raise NotFound()
-        return Me(
-            **_account_fields(account),
+        return from_row(
+            Me,
+            account,
+            email_verified=account["email_verified_at"] is not None,
             notifications=msgspec.convert(prefs or {}, NotificationPreferences),
-            memberships=[
-                Membership(
-                    organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]
-                )
-                for m in memberships
-            ],
+            memberships=from_rows(Membership, memberships),
         )
 
     async def issue_ticket(self, caller: Caller, data: TicketCreate | None) -> Ticket:
@@ -493,7 +491,7 @@ class AccountService:
             row = await conn.fetchrow(
                 queries.INSERT_ORGANIZATION, data.kind, data.name, data.municipality_id, self.ctx.clock.now()
             )
-        return Organization(**dict(row))
+        return from_row(Organization, row)
 
     def _require_admin_of(self, caller: Caller, organization_id: int) -> None:
         if not caller.is_prefecture_admin:
@@ -536,7 +534,7 @@ class AccountService:
                 reason=f"role {data.role}",
                 at=now,
             )
-        return Invitation(**dict(row))
+        return from_row(Invitation, row)
 
     async def pending_invitations(self, caller: Caller, organization_id: int) -> list[Invitation]:
         self._require_admin_of(caller, organization_id)
@@ -544,7 +542,7 @@ class AccountService:
             if await conn.fetchval(queries.ORGANIZATION_EXISTS, organization_id) is None:
                 raise NotFound()
             rows = await conn.fetch(queries.PENDING_INVITATIONS, organization_id, self.ctx.clock.now())
-        return [Invitation(**dict(row)) for row in rows]
+        return from_rows(Invitation, rows)
 
     async def revoke_invitation(self, caller: Caller, organization_id: int, invitation_id: int) -> None:
         self._require_admin_of(caller, organization_id)
@@ -595,7 +593,7 @@ class AccountService:
             # The member's open clients refresh their roles (and realtime topics) on this.
             await emit(
                 conn,
-                topic=f"user:{caller.account_id}",
+                topic=user_topic(caller.account_id),
                 event=MembershipGranted(organization_id=organization_id, role=role),
                 at=now,
             )
@@ -640,23 +638,12 @@ def _replay_floor(
         m["created_at"]
         for m in memberships
         if membership_grants(
-            Membership(organization_id=m["organization_id"], organization_kind=m["organization_kind"], role=m["role"]),
+            from_row(Membership, m),
             topic,
         )
     ]
     return max(session_started, min(granted)) if granted else now
 
 
-def _account_fields(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "email": row["email"],
-        "display_name": row["display_name"],
-        "locale": row["locale"],
-        "created_at": row["created_at"],
-        "email_verified": row["email_verified_at"] is not None,
-    }
-
-
 def _account(row: asyncpg.Record) -> Account:
-    return Account(**_account_fields(row))
+    return from_row(Account, row, email_verified=row["email_verified_at"] is not None)

@@ -45,8 +45,9 @@ SELECT date_trunc('week', created_at AT TIME ZONE 'Asia/Tokyo')::date AS week,
        count(*) FILTER (WHERE status = 'placed') AS placed,
        count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM placed_at - created_at) / 60)
-           FILTER (WHERE placed_at IS NOT NULL) AS median_minutes,
-       avg(extract(epoch FROM placed_at - created_at) / 60) FILTER (WHERE placed_at IS NOT NULL) AS mean_minutes
+           FILTER (WHERE placed_at IS NOT NULL) AS median_minutes_to_placement,
+       avg(extract(epoch FROM placed_at - created_at) / 60)
+           FILTER (WHERE placed_at IS NOT NULL) AS mean_minutes_to_placement
   FROM intake_requests
  WHERE created_at >= $1 AND created_at < $2
  GROUP BY 1
@@ -62,8 +63,8 @@ WITH per_case AS (
 )
 SELECT week, count(*) AS cases,
        count(*) FILTER (WHERE inquiries > 0) AS cases_with_requests,
-       avg(inquiries) FILTER (WHERE inquiries > 0) AS mean_inquiries,
-       count(*) FILTER (WHERE inquiries >= 4) AS needing_4_plus
+       avg(inquiries) FILTER (WHERE inquiries > 0) AS mean_inquiries_per_case,
+       count(*) FILTER (WHERE inquiries >= 4) AS cases_needing_4_or_more
   FROM per_case
  GROUP BY week
  ORDER BY week

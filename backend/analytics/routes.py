@@ -20,7 +20,7 @@ def analytics_service(state: State) -> AnalyticsService:
     return AnalyticsService(app_context(state))
 
 
-@get("/v1/stats/overview", access=PREFECTURE_ADMIN, operation_id="statsOverview", tags=["analytics"])
+@get("/v1/stats/overview", access=PREFECTURE_ADMIN, operation_id="statsOverview")
 async def overview(
     analytics: NamedDependency[AnalyticsService],
     start: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -35,6 +35,7 @@ async def overview(
 
 router = Router(
     path="/",
+    tags=["analytics"],
     route_handlers=[overview],
     dependencies={"analytics": Provide(analytics_service, sync_to_thread=False)},
 )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from backend.analytics import queries
 from backend.context import AppContext
 from backend.errors import BadRequest
+from backend.rows import from_row, from_rows
 from schema.stats import BookingWeek, ChildcareWeek, EmsWeek, IntakeWeek, StatsOverview
 
 # The open-hours grid is days × resources: a year of the prefecture is the most one view asks.
@@ -35,46 +36,13 @@ class AnalyticsService:
             start=start,
             end=end,
             bookings=[
-                BookingWeek(
-                    week=r["week"],
-                    municipality_id=r["municipality_id"],
-                    facility_kind=r["facility_kind"],
-                    bookings=r["bookings"],
-                    booked_hours=r["booked_hours"],
-                    open_hours=r["open_hours"],
-                    utilisation=_rate(r["booked_hours"], r["open_hours"]),
-                )
-                for r in bookings
+                from_row(BookingWeek, r, utilisation=_rate(r["booked_hours"], r["open_hours"])) for r in bookings
             ],
-            childcare=[
-                ChildcareWeek(
-                    week=r["week"],
-                    band=r["band"],
-                    capacity=r["capacity"],
-                    reserved=r["reserved"],
-                    fill_rate=_rate(r["reserved"], r["capacity"]),
-                )
-                for r in childcare
-            ],
-            intake=[
-                IntakeWeek(
-                    week=r["week"],
-                    requests=r["requests"],
-                    placed=r["placed"],
-                    cancelled=r["cancelled"],
-                    median_minutes_to_placement=r["median_minutes"],
-                    mean_minutes_to_placement=float(r["mean_minutes"]) if r["mean_minutes"] is not None else None,
-                )
-                for r in intake
-            ],
+            childcare=[from_row(ChildcareWeek, r, fill_rate=_rate(r["reserved"], r["capacity"])) for r in childcare],
+            intake=from_rows(IntakeWeek, intake),
             ems=[
-                EmsWeek(
-                    week=r["week"],
-                    cases=r["cases"],
-                    cases_with_requests=r["cases_with_requests"],
-                    mean_inquiries_per_case=float(r["mean_inquiries"]) if r["mean_inquiries"] is not None else None,
-                    cases_needing_4_or_more=r["needing_4_plus"],
-                    share_needing_4_or_more=_rate(r["needing_4_plus"], r["cases_with_requests"]),
+                from_row(
+                    EmsWeek, r, share_needing_4_or_more=_rate(r["cases_needing_4_or_more"], r["cases_with_requests"])
                 )
                 for r in ems
             ],

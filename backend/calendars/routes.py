@@ -9,15 +9,15 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 
-from backend.auth import PUBLIC, SIGNED_IN, Caller
+from backend.auth import PUBLIC, SIGNED_IN
 from backend.calendars import ics
 from backend.calendars.service import CalendarService, Feed
 from backend.context import app_context
 from backend.errors import NotFound
+from backend.params import Me
 from schema.calendars import CalendarFeed
 
 Service = NamedDependency[CalendarService]
-Me = NamedDependency[Caller]
 FeedFile = Annotated[str, PathParameter(description="The secret token of the feed, then `.ics`", max_length=60)]
 
 
@@ -45,7 +45,7 @@ def _answer(request: Request[Any, Any, Any], feed: Feed) -> Response[bytes]:
     return Response(feed.body, media_type="text/calendar", headers=headers)
 
 
-@get("/v1/me/calendar.ics", access=SIGNED_IN, operation_id="myCalendar", media_type="text/calendar", tags=["bookings"])
+@get("/v1/me/calendar.ics", access=SIGNED_IN, operation_id="myCalendar", media_type="text/calendar")
 async def my_calendar(request: Request[Any, Any, Any], caller: Me, calendars: Service) -> Response[bytes]:
     """The caller's bookings and childcare reservations as an RFC 5545 calendar (a download; to subscribe,
     use the secret feed URL from `POST /v1/me/calendar-feed`)."""
@@ -56,7 +56,6 @@ async def my_calendar(request: Request[Any, Any, Any], caller: Me, calendars: Se
     "/v1/me/calendar-feed",
     access=SIGNED_IN,
     operation_id="issueCalendarFeed",
-    tags=["bookings"],
     # The answer is the secret itself: a replay store must not keep it.
     idempotency=False,
 )
@@ -65,7 +64,7 @@ async def issue_calendar_feed(request: Request[Any, Any, Any], caller: Me, calen
     return await calendars.issue_feed(caller, _base_url(request))
 
 
-@delete("/v1/me/calendar-feed", access=SIGNED_IN, operation_id="revokeCalendarFeed", status_code=204, tags=["bookings"])
+@delete("/v1/me/calendar-feed", access=SIGNED_IN, operation_id="revokeCalendarFeed", status_code=204)
 async def revoke_calendar_feed(caller: Me, calendars: Service) -> None:
     """Revoke the subscription URL: it answers 404 from now on."""
     await calendars.revoke_feed(caller)
@@ -76,7 +75,6 @@ async def revoke_calendar_feed(caller: Me, calendars: Service) -> None:
     access=PUBLIC,
     operation_id="calendarFeed",
     media_type="text/calendar",
-    tags=["bookings"],
 )
 async def calendar_feed(request: Request[Any, Any, Any], feed_file: FeedFile, calendars: Service) -> Response[bytes]:
     """A person's calendar by its secret URL, for calendar apps that cannot send a login (webcal:// subscriptions).
@@ -90,6 +88,7 @@ async def calendar_feed(request: Request[Any, Any, Any], feed_file: FeedFile, ca
 
 router = Router(
     path="/",
+    tags=["calendars"],
     route_handlers=[my_calendar, issue_calendar_feed, revoke_calendar_feed, calendar_feed],
     dependencies={"calendars": Provide(calendar_service, sync_to_thread=False)},
 )

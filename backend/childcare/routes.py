@@ -10,10 +10,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
 from backend.context import app_context
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import KeyId, after_id, decode_cursor, page
+from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.childcare import (
     Application,
@@ -41,9 +42,7 @@ from schema.childcare import (
     WaitlistEntry,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[ChildcareService]
-Me = NamedDependency[Caller]
 
 
 def childcare_service(state: State) -> ChildcareService:
@@ -54,7 +53,6 @@ def childcare_service(state: State) -> ChildcareService:
     "/v1/nurseries/{nursery_id:int}/sessions",
     access=NURSERY_STAFF,
     operation_id="createChildcareSession",
-    tags=["childcare"],
 )
 async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], caller: Me, childcare: Service) -> Session:
     """Open a session (date, block) with places per age band: {"0": n, "1-2": n, "3-5": n}."""
@@ -65,7 +63,6 @@ async def create_session(nursery_id: IdParam, data: JSONBody[SessionCreate], cal
     "/v1/nurseries/{nursery_id:int}/sessions",
     access=NURSERY_STAFF,
     operation_id="listChildcareSessions",
-    tags=["childcare"],
 )
 async def list_sessions(
     request: Request[Any, Any, Any],
@@ -78,15 +75,19 @@ async def list_sessions(
     limit: Limit = 50,
 ) -> Response[list[Session]]:
     """The nursery's sessions from `from` to `to` (inclusive, at most 92 days), with places taken per band."""
-    items, next_cursor = await childcare.sessions(caller, nursery_id, first, last, cursor, limit)
-    return page(request, items, next_cursor)
+    after = decode_cursor(cursor, _DayKey, (first, 0))
+    items = await childcare.sessions(caller, nursery_id, first, last, after, limit)
+    return page(request, items, limit, key=lambda session: (session.date, session.id))
+
+
+# Sessions page by (day, id): the key of the last one listed.
+_DayKey = tuple[date, KeyId]
 
 
 @patch(
     "/v1/nurseries/{nursery_id:int}/sessions/{session_id:int}",
     access=NURSERY_STAFF,
     operation_id="updateChildcareSession",
-    tags=["childcare"],
 )
 async def update_session(
     nursery_id: IdParam, session_id: IdParam, data: JSONBody[SessionUpdate], caller: Me, childcare: Service
@@ -100,7 +101,6 @@ async def update_session(
     access=NURSERY_STAFF,
     operation_id="cancelChildcareSession",
     status_code=200,
-    tags=["childcare"],
 )
 async def cancel_session(
     nursery_id: IdParam, session_id: IdParam, data: JSONBody[SessionCancel], caller: Me, childcare: Service
@@ -113,7 +113,6 @@ async def cancel_session(
     "/v1/nurseries/{nursery_id:int}/roster",
     access=NURSERY_STAFF,
     operation_id="nurseryRoster",
-    tags=["childcare"],
 )
 async def roster(
     nursery_id: IdParam, caller: Me, childcare: Service, day: Annotated[date, QueryParameter(name="date")]
@@ -122,28 +121,28 @@ async def roster(
     return await childcare.roster(caller, nursery_id, day)
 
 
-@post("/v1/children", access=VERIFIED, operation_id="registerChild", tags=["childcare"])
+@post("/v1/children", access=VERIFIED, operation_id="registerChild")
 async def register_child(data: JSONBody[ChildCreate], caller: Me, childcare: Service) -> Child:
     """A parent registers a child once: name, birth date, allergies, notes."""
     return await childcare.register_child(caller, data)
 
 
-@get("/v1/children", access=SIGNED_IN, operation_id="listChildren", tags=["childcare"])
+@get("/v1/children", access=SIGNED_IN, operation_id="listChildren")
 async def list_children(
     request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[Child]]:
     """The parent's children, or (nursery staff) children approved at their nursery (audited)."""
-    items = await childcare.children(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.children(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@get("/v1/children/{child_id:int}", access=SIGNED_IN, operation_id="getChild", tags=["childcare"])
+@get("/v1/children/{child_id:int}", access=SIGNED_IN, operation_id="getChild")
 async def get_child(child_id: IdParam, caller: Me, childcare: Service) -> Child:
     """The parent, or staff of a nursery where the child is approved or reserved (audited)."""
     return await childcare.child(caller, child_id)
 
 
-@post("/v1/children/{child_id:int}/applications", access=VERIFIED, operation_id="applyToNursery", tags=["childcare"])
+@post("/v1/children/{child_id:int}/applications", access=VERIFIED, operation_id="applyToNursery")
 async def apply_to_nursery(
     child_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, childcare: Service
 ) -> Application:
@@ -155,7 +154,6 @@ async def apply_to_nursery(
     "/v1/children/{child_id:int}/applications",
     access=SIGNED_IN,
     operation_id="listChildApplications",
-    tags=["childcare"],
 )
 async def child_applications(
     request: Request[Any, Any, Any],
@@ -166,8 +164,8 @@ async def child_applications(
     limit: Limit = 50,
 ) -> Response[list[Application]]:
     """The parent's applications for this child, with each nursery's answer."""
-    items = await childcare.applications_of_child(caller, child_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.applications_of_child(caller, child_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @delete(
@@ -175,7 +173,6 @@ async def child_applications(
     access=SIGNED_IN,
     operation_id="withdrawApplication",
     status_code=204,
-    tags=["childcare"],
 )
 async def withdraw_application(child_id: IdParam, application_id: IdParam, caller: Me, childcare: Service) -> None:
     """The parent withdraws a pending application; 409 once the nursery has answered."""
@@ -187,7 +184,6 @@ async def withdraw_application(child_id: IdParam, application_id: IdParam, calle
     access=NURSERY_STAFF,
     operation_id="declineApplication",
     status_code=200,
-    tags=["childcare"],
 )
 async def decline_application(
     child_id: IdParam, application_id: IdParam, data: JSONBody[ApplicationDecline], caller: Me, childcare: Service
@@ -200,7 +196,6 @@ async def decline_application(
     "/v1/nurseries/{nursery_id:int}/applications",
     access=NURSERY_STAFF,
     operation_id="listNurseryApplications",
-    tags=["childcare"],
 )
 async def nursery_applications(
     request: Request[Any, Any, Any],
@@ -211,41 +206,41 @@ async def nursery_applications(
     limit: Limit = 50,
 ) -> Response[list[PendingApplication]]:
     """Pending applications to the nursery: the child's name and age only (audited)."""
-    items = await childcare.pending_applications(caller, nursery_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.pending_applications(caller, nursery_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild", tags=["childcare"])
+@post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild")
 async def approve_child(child_id: IdParam, data: JSONBody[ApprovalCreate], caller: Me, childcare: Service) -> Approval:
     """The nursery has met the child (面談), answering the parent's pending application; 404 without one."""
     return await childcare.approve(caller, child_id, data.nursery_id)
 
 
-@get("/v1/childcare/availability", access=SIGNED_IN, operation_id="childcareAvailability", tags=["childcare"])
+@get("/v1/childcare/availability", access=SIGNED_IN, operation_id="childcareAvailability")
 async def availability(
     caller: Me,
     childcare: Service,
     day: Annotated[date, QueryParameter(name="date")],
     child_id: Annotated[int, QueryParameter(name="childId", ge=1, le=MAX_ID)],
-    municipality_id: Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)] = None,
+    municipality_id: MunicipalityQuery = None,
 ) -> list[Availability]:
     """Sessions of the day for this child's age band: ◯ free, △ few, × full."""
     return await childcare.availability(caller, day, child_id, municipality_id)
 
 
-@post("/v1/childcare/reservations", access=VERIFIED, operation_id="reserveChildcare", tags=["childcare"])
+@post("/v1/childcare/reservations", access=VERIFIED, operation_id="reserveChildcare")
 async def reserve(data: JSONBody[ReservationCreate], caller: Me, childcare: Service) -> Reservation:
     """Reserve a place (or take a held one). 409 when full or over quota; 403 when not approved there."""
     return await childcare.reserve(caller, data.session_id, data.child_id)
 
 
-@get("/v1/childcare/reservations", access=SIGNED_IN, operation_id="listMyChildcareReservations", tags=["childcare"])
+@get("/v1/childcare/reservations", access=SIGNED_IN, operation_id="listMyChildcareReservations")
 async def my_reservations(
     request: Request[Any, Any, Any], caller: Me, childcare: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[MyReservation]]:
     """The parent's upcoming reservations and held places."""
-    items = await childcare.my_reservations(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await childcare.my_reservations(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post(
@@ -253,7 +248,6 @@ async def my_reservations(
     access=SIGNED_IN,
     operation_id="cancelChildcare",
     status_code=200,
-    tags=["childcare"],
 )
 async def cancel(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
     """Cancel until the deadline; the place goes to the next waiter."""
@@ -265,7 +259,6 @@ async def cancel(reservation_id: IdParam, caller: Me, childcare: Service) -> Res
     access=NURSERY_STAFF,
     operation_id="recordAttendance",
     status_code=200,
-    tags=["childcare"],
 )
 async def attendance(
     reservation_id: IdParam, data: JSONBody[AttendanceUpdate], caller: Me, childcare: Service
@@ -274,7 +267,7 @@ async def attendance(
     return await childcare.record_attendance(caller, reservation_id, data.state)
 
 
-@post("/v1/childcare/waitlist", access=VERIFIED, operation_id="joinChildcareWaitlist", tags=["childcare"])
+@post("/v1/childcare/waitlist", access=VERIFIED, operation_id="joinChildcareWaitlist")
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, childcare: Service) -> WaitlistEntry:
     """Queue for a full session: a freed place is held for the child first (childcare.offered)."""
     return await childcare.join_waitlist(caller, data.session_id, data.child_id)
@@ -284,7 +277,6 @@ async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, childcare: S
     "/v1/municipalities/{municipality_id:int}/childcare-quota",
     access=(*MUNICIPAL_STAFF, PREFECTURE_ADMIN),
     operation_id="setChildcareQuota",
-    tags=["childcare"],
 )
 async def set_quota(
     municipality_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
@@ -298,6 +290,7 @@ async def set_quota(
 
 router = Router(
     path="/",
+    tags=["childcare"],
     route_handlers=[
         create_session,
         list_sessions,

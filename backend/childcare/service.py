@@ -26,6 +26,8 @@ from backend.db import retry_transient
 from backend.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
 from backend.facilities.slots import TOKYO
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
+from backend.topics import nursery_topic, nursery_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.childcare import (
     Application,
@@ -121,19 +123,6 @@ def _month(day: date) -> date:
     return day.replace(day=1)
 
 
-def _session_cursor(cursor: str | None, first: date) -> tuple[date, int]:
-    """(day, id) after which the next page of sessions starts; the cursor is `<day>.<id>`."""
-    if cursor is None:
-        return first, 0
-    day, _, session_id = cursor.partition(".")
-    try:
-        if not session_id.isdigit() or len(session_id) > 18:
-            raise ValueError(session_id)
-        return date.fromisoformat(day), int(session_id)
-    except ValueError:
-        raise BadRequest("The cursor is not one this server gave out.", slug="bad-cursor") from None
-
-
 class ChildcareService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -160,12 +149,12 @@ class ChildcareService:
             nursery_id=nursery_id,
             date=data.date,
             block=data.block,
-            places=[SessionPlaces(**dict(p)) for p in places],
+            places=from_rows(SessionPlaces, places),
         )
 
     async def sessions(
-        self, caller: Caller, nursery_id: int, first: date, last: date, cursor: str | None, limit: int
-    ) -> tuple[list[Session], str | None]:
+        self, caller: Caller, nursery_id: int, first: date, last: date, after: tuple[date, int], limit: int
+    ) -> list[Session]:
         """The nursery's sessions from `first` to `last` (inclusive), by day, with places taken per band."""
         if nursery_id not in _nurseries(caller):
             raise NotFound()
@@ -173,26 +162,21 @@ class ChildcareService:
             raise BadRequest("`to` is before `from`.", slug="bad-range")
         if (last - first).days >= MAX_SESSION_RANGE_DAYS:
             raise BadRequest(f"At most {MAX_SESSION_RANGE_DAYS} days per request.", slug="range-too-long")
-        after_day, after_id = _session_cursor(cursor, first)
+        after_day, after_id = after
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.SESSIONS_OF_NURSERY, nursery_id, first, last, after_day, after_id, limit)
         items = [
-            Session(
-                id=r["id"],
-                nursery_id=r["nursery_id"],
-                date=r["date"],
-                block=r["block"],
+            from_row(
+                Session,
+                r,
                 places=[
                     SessionPlaces(band=b, capacity=c, used=u)
                     for b, c, u in zip(r["bands"], r["capacities"], r["taken"], strict=True)
                 ],
-                cancelled_at=r["cancelled_at"],
-                cancel_reason=r["cancel_reason"],
             )
             for r in rows
         ]
-        next_cursor = f"{rows[-1]['date']}.{rows[-1]['id']}" if len(rows) == limit else None
-        return items, next_cursor
+        return items
 
     @retry_transient
     async def update_session(self, caller: Caller, nursery_id: int, session_id: int, data: SessionUpdate) -> Session:
@@ -266,7 +250,7 @@ class ChildcareService:
             )
             events: list[tuple[str, Event]] = [
                 (
-                    f"user:{r['parent_id']}",
+                    user_topic(r["parent_id"]),
                     ChildcareCancelled(reservation_id=r["id"], session_id=session_id, by_nursery=True),
                 )
                 for r in live
@@ -298,7 +282,7 @@ class ChildcareService:
             nursery_id=current["nursery_id"],
             date=current["day"],
             block=current["block"],
-            places=[SessionPlaces(**dict(p)) for p in places],
+            places=from_rows(SessionPlaces, places),
             cancelled_at=current["cancelled_at"],
             cancel_reason=current["cancel_reason"],
         )
@@ -328,29 +312,22 @@ class ChildcareService:
         bands: dict[tuple[int, str], RosterBand] = {}
         for r in rows:
             if r["session_id"] not in sessions:
-                sessions[r["session_id"]] = RosterSession(
-                    session_id=r["session_id"], block=r["block"], cancelled_at=r["cancelled_at"], bands=[]
-                )
+                sessions[r["session_id"]] = from_row(RosterSession, r, bands=[])
             key = (r["session_id"], r["band"])
             if key not in bands:
-                bands[key] = RosterBand(band=r["band"], capacity=r["capacity"], used=r["used"], children=[])
+                bands[key] = from_row(RosterBand, r, children=[])
                 sessions[r["session_id"]].bands.append(bands[key])
             if r["child_id"] is not None:
                 bands[key].children.append(
-                    RosterChild(
-                        reservation_id=r["reservation_id"],
-                        child_id=r["child_id"],
-                        name=r["name"],
-                        birth_date=r["birth_date"],
+                    from_row(
+                        RosterChild,
+                        r,
                         age_years=age_on(r["birth_date"], day),
-                        allergies=list(r["allergies"]),
-                        notes=r["notes"],
                         attendance="no_show"
                         if r["status"] == "no_show"
                         else "arrived"
                         if r["arrived_at"] is not None
                         else "expected",
-                        arrived_at=r["arrived_at"],
                     )
                 )
         return Roster(nursery_id=nursery_id, date=day, sessions=list(sessions.values()))
@@ -401,14 +378,7 @@ class ChildcareService:
                 reason="staff of a nursery where the child is approved or reserved",
                 at=self.ctx.clock.now(),
             )
-        return Child(
-            id=row["id"],
-            name=row["name"],
-            birth_date=row["birth_date"],
-            allergies=list(row["allergies"]),
-            notes=row["notes"],
-            approved_nursery_ids=list(row["approved_nursery_ids"]),
-        )
+        return from_row(Child, row)
 
     # -- applications and approvals (面談) ---------------------------------------------------
 
@@ -433,14 +403,14 @@ class ChildcareService:
                 at=now,
             )
             applied = ChildApplied(application_id=row["id"], nursery_id=nursery_id)
-            await emit_all(conn, [(f"nursery:{nursery_id}", applied)], at=now)
-        return Application(**dict(row))
+            await emit_all(conn, [(nursery_topic(nursery_id), applied)], at=now)
+        return from_row(Application, row)
 
     async def applications_of_child(self, caller: Caller, child_id: int, after: int, limit: int) -> list[Application]:
         async with self.ctx.acquire() as conn:
             await self._own_child(conn, caller, child_id)
             rows = await conn.fetch(queries.APPLICATIONS_OF_CHILD, child_id, after, limit)
-        return [Application(**dict(r)) for r in rows]
+        return from_rows(Application, rows)
 
     async def withdraw(self, caller: Caller, child_id: int, application_id: int) -> None:
         now = self.ctx.clock.now()
@@ -472,17 +442,7 @@ class ChildcareService:
                     reason=f"pending application {row['id']} to nursery {nursery_id} (name and age only)",
                     at=now,
                 )
-        return [
-            PendingApplication(
-                id=r["id"],
-                child_id=r["child_id"],
-                nursery_id=r["nursery_id"],
-                child_name=r["child_name"],
-                age_years=age_on(r["birth_date"], today),
-                applied_at=r["applied_at"],
-            )
-            for r in rows
-        ]
+        return [from_row(PendingApplication, r, age_years=age_on(r["birth_date"], today)) for r in rows]
 
     async def decline(self, caller: Caller, child_id: int, application_id: int, reason: str) -> Application:
         nurseries = _nurseries(caller)
@@ -499,7 +459,7 @@ class ChildcareService:
             await self._decided(
                 conn, caller, row, action="child.application.decline", reason=f"declined at nursery {row['nursery_id']}"
             )
-        return Application(**dict(row))
+        return from_row(Application, row)
 
     async def approve(self, caller: Caller, child_id: int, nursery_id: int) -> Approval:
         """面談 done: answers the child's pending application to this nursery; 404 without one, so a
@@ -525,7 +485,7 @@ class ChildcareService:
             )
             application = await conn.fetchrow(queries.APPLICATION, row["application_id"], child_id)
             await self._emit_decided(conn, application, at=now)
-        return Approval(**dict(row))
+        return from_row(Approval, row)
 
     async def _decided(
         self, conn: asyncpg.Connection, caller: Caller, application: asyncpg.Record, *, action: str, reason: str
@@ -551,7 +511,9 @@ class ChildcareService:
             nursery_id=application["nursery_id"],
             status=application["status"],
         )
-        await emit_all(conn, [(f"user:{parent_id}", decided), (f"nursery:{application['nursery_id']}", decided)], at=at)
+        await emit_all(
+            conn, [(user_topic(parent_id), decided), (nursery_topic(application["nursery_id"]), decided)], at=at
+        )
 
     async def _own_child(self, conn: asyncpg.Connection, caller: Caller, child_id: int) -> asyncpg.Record:
         child = await conn.fetchrow(queries.CHILD, child_id)
@@ -570,7 +532,7 @@ class ChildcareService:
             if band is None:
                 return []
             rows = await conn.fetch(queries.AVAILABILITY, day, band, municipality_id)
-        return [Availability(**dict(r), mark=mark_for(r["remaining"])) for r in rows]
+        return [from_row(Availability, r, mark=mark_for(r["remaining"])) for r in rows]
 
     async def _bookable(
         self, conn: asyncpg.Connection, caller: Caller, session_id: int, child_id: int
@@ -628,19 +590,19 @@ class ChildcareService:
             await emit_all(
                 conn,
                 [
-                    (f"user:{caller.account_id}", reserved),
-                    (f"nursery:{session['nursery_id']}", reserved),
+                    (user_topic(caller.account_id), reserved),
+                    (nursery_topic(session["nursery_id"]), reserved),
                     _availability_changed(session["nursery_id"], session_id),
                 ],
                 at=now,
             )
-        return Reservation(**dict(row))
+        return from_row(Reservation, row)
 
     async def my_reservations(self, caller: Caller, after: int, limit: int) -> list[MyReservation]:
         today = self.ctx.clock.now().astimezone(TOKYO).date()
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MY_RESERVATIONS, caller.account_id, today, after, limit)
-        return [MyReservation(**dict(r)) for r in rows]
+        return from_rows(MyReservation, rows)
 
     @retry_transient
     async def cancel(self, caller: Caller, reservation_id: int) -> Reservation:
@@ -661,10 +623,10 @@ class ChildcareService:
             cancelled = ChildcareCancelled(reservation_id=reservation_id, session_id=current["session_id"])
             await emit_all(
                 conn,
-                [(f"user:{caller.account_id}", cancelled), (f"nursery:{current['nursery_id']}", cancelled)],
+                [(user_topic(caller.account_id), cancelled), (nursery_topic(current["nursery_id"]), cancelled)],
                 at=now,
             )
-        return Reservation(**dict(row))
+        return from_row(Reservation, row)
 
     async def record_attendance(self, caller: Caller, reservation_id: int, state: AttendanceState) -> Reservation:
         """At the door, on the session day: arrived, or no-show. Either is recorded once; a no-show keeps
@@ -691,7 +653,7 @@ class ChildcareService:
                 reason=f"reservation {reservation_id}",
                 at=now,
             )
-        return Reservation(**dict(row))
+        return from_row(Reservation, row)
 
     async def _free(
         self, conn: asyncpg.Connection, reservation: asyncpg.Record, *, refund: bool, now: datetime
@@ -725,7 +687,7 @@ class ChildcareService:
         assert hold is not None  # INSERT … RETURNING always returns the row
         await conn.execute(queries.WAITLIST_OFFERED, waiter["id"], hold["id"])
         offer = ChildcareOffered(reservation_id=hold["id"], session_id=session_id, hold_until=hold_until.isoformat())
-        return f"user:{waiter['parent_id']}", offer
+        return user_topic(waiter["parent_id"]), offer
 
     async def join_waitlist(self, caller: Caller, session_id: int, child_id: int) -> WaitlistEntry:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -741,7 +703,7 @@ class ChildcareService:
                     title="Too many waitlist entries",
                 )
             row = await conn.fetchrow(queries.INSERT_WAITLIST, session_id, child_id, band, self.ctx.clock.now())
-        return WaitlistEntry(**dict(row))
+        return from_row(WaitlistEntry, row)
 
     async def set_quota(self, caller: Caller, municipality_id: int, monthly_hours: int) -> Quota:
         allowed = caller.is_prefecture_admin
@@ -753,7 +715,7 @@ class ChildcareService:
             if not allowed:
                 raise NotFound()
             row = await conn.fetchrow(queries.UPSERT_QUOTA, municipality_id, monthly_hours, self.ctx.clock.now())
-        return Quota(**dict(row))
+        return from_row(Quota, row)
 
     # -- housekeeping ------------------------------------------------------------------------
 
@@ -779,7 +741,7 @@ class ChildcareService:
                     conn,
                     [
                         (
-                            f"user:{r['parent_id']}",
+                            user_topic(r["parent_id"]),
                             ChildcareReminder(reservation_id=r["id"], session_id=r["session_id"]),
                         )
                         for r in rows
@@ -790,4 +752,4 @@ class ChildcareService:
 
 
 def _availability_changed(nursery_id: int, session_id: int) -> tuple[str, Event]:
-    return f"vacancy:nursery:{nursery_id}", NurseryAvailabilityChanged(nursery_id=nursery_id, session_id=session_id)
+    return nursery_vacancy_topic(nursery_id), NurseryAvailabilityChanged(nursery_id=nursery_id, session_id=session_id)

@@ -242,3 +242,25 @@ UPDATE ems_cases SET closed_at = $2, closed_by = $3, outcome = $4, close_reason 
 """
 
 SELECTED_HOSPITAL = "SELECT hospital_id FROM ems_requests WHERE case_id = $1 AND status = 'selected'"
+
+# Cases bound for the caller's hospitals: the destination is set there ('selected'), the case is
+# neither closed (handed over) nor purged. $2: one of those hospitals only, or NULL for all.
+INCOMING = """
+SELECT c.id AS case_id, r.id AS request_id, r.hospital_id, r.department, c.opened_at, c.destination_at,
+       c.estimated_age, c.sex, c.chief_complaint, c.jcs, c.gcs_e, c.gcs_v, c.gcs_m, c.allergies, c.medications,
+       c.eta_minutes, c.opened_at + make_interval(mins => c.eta_minutes) AS eta_at
+  FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
+ WHERE r.hospital_id = ANY($1::bigint[]) AND ($2::bigint IS NULL OR r.hospital_id = $2)
+   AND r.status = 'selected' AND c.closed_at IS NULL AND c.purged_at IS NULL
+ ORDER BY c.destination_at, c.id
+ LIMIT $3
+"""
+
+VITALS_OF_CASES = """
+SELECT case_id, id, taken_at, sbp, dbp, hr, rr, spo2, temp::float8 AS temp FROM ems_vitals
+ WHERE case_id = ANY($1::bigint[]) ORDER BY taken_at, id
+"""
+
+ATTACHMENTS_OF_CASES = """
+SELECT case_id, id, media_type, size, created_at FROM ems_attachments WHERE case_id = ANY($1::bigint[]) ORDER BY id
+"""

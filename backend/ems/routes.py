@@ -11,12 +11,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC
 from backend.context import app_context
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import before_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.base import MAX_ID
 from schema.ems import (
     Attachment,
@@ -35,15 +36,14 @@ from schema.ems import (
     HospitalDepartmentCreate,
     HospitalRequest,
     InboxItem,
+    IncomingCase,
     RequestResponse,
     RequestsCreate,
     VitalsCreate,
     VitalsRecord,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[EmsService]
-Me = NamedDependency[Caller]
 CASE_READERS = (CREW, ER_STAFF)
 # Fire departments count their days in Japan time.
 TOKYO: Final = ZoneInfo("Asia/Tokyo")
@@ -53,19 +53,19 @@ def ems_service(state: State) -> EmsService:
     return EmsService(app_context(state))
 
 
-@post("/v1/ems/cases", access=CREW, operation_id="openEmsCase", tags=["ems"])
+@post("/v1/ems/cases", access=CREW, operation_id="openEmsCase")
 async def open_case(data: JSONBody[CaseCreate], caller: Me, ems: Service) -> Case:
     """Open a case at the scene: estimated age, sex, complaint, JCS/GCS, first vitals, location, ETA."""
     return await ems.open_case(caller, data)
 
 
-@get("/v1/ems/cases/{case_id:int}", access=CASE_READERS, operation_id="getEmsCase", tags=["ems"])
+@get("/v1/ems/cases/{case_id:int}", access=CASE_READERS, operation_id="getEmsCase")
 async def get_case(case_id: IdParam, caller: Me, ems: Service) -> Case:
     """The case, for its crew and for hospitals with an open, accepted or chosen request (audited)."""
     return await ems.case(caller, case_id)
 
 
-@post("/v1/ems/cases/{case_id:int}/vitals", access=CREW, operation_id="addEmsVitals", tags=["ems"])
+@post("/v1/ems/cases/{case_id:int}/vitals", access=CREW, operation_id="addEmsVitals")
 async def add_vitals(case_id: IdParam, data: JSONBody[VitalsCreate], caller: Me, ems: Service) -> VitalsRecord:
     """One more set of vitals, with the time it was taken."""
     return await ems.add_vitals(caller, case_id, data)
@@ -75,7 +75,6 @@ async def add_vitals(case_id: IdParam, data: JSONBody[VitalsCreate], caller: Me,
     "/v1/ems/cases/{case_id:int}/attachments",
     access=CREW,
     operation_id="addEmsAttachment",
-    tags=["ems"],
     request_max_body_size=MAX_ATTACHMENT_BYTES,
 )
 async def add_attachment(request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service) -> Attachment:
@@ -88,7 +87,6 @@ async def add_attachment(request: Request[Any, Any, Any], case_id: IdParam, call
     "/v1/ems/cases/{case_id:int}/attachments/{attachment_id:int}",
     access=CASE_READERS,
     operation_id="getEmsAttachment",
-    tags=["ems"],
 )
 async def get_attachment(case_id: IdParam, attachment_id: IdParam, caller: Me, ems: Service) -> Response[bytes]:
     """The photo itself, for whoever may read the case (audited)."""
@@ -107,7 +105,6 @@ def _api_url(request: Request[Any, Any, Any]) -> str:
     access=CASE_READERS,
     operation_id="getEmsCaseFhir",
     media_type="application/fhir+json",
-    tags=["ems"],
 )
 async def get_fhir(
     request: Request[Any, Any, Any], case_id: IdParam, caller: Me, ems: Service
@@ -118,13 +115,13 @@ async def get_fhir(
     return Response(bundle, media_type="application/fhir+json", headers={"Cache-Control": "no-store"})
 
 
-@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", media_type="application/fhir+json", tags=["ems"])
+@get(JCS_PATH, access=PUBLIC, operation_id="getJcsCodeSystem", media_type="application/fhir+json")
 async def jcs_code_system(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The FHIR CodeSystem the handoff codes the Japan Coma Scale in; its canonical URL is this address."""
     return Response(fhir.jcs_code_system(_api_url(request)), media_type="application/fhir+json")
 
 
-@post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests", tags=["ems"])
+@post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests")
 async def send_requests(
     case_id: IdParam, data: JSONBody[RequestsCreate], caller: Me, ems: Service
 ) -> list[HospitalRequest]:
@@ -132,13 +129,25 @@ async def send_requests(
     return await ems.send_requests(caller, case_id, data.hospital_ids)
 
 
-@get("/v1/ems/inbox", access=ER_STAFF, operation_id="emsInbox", tags=["ems"])
+@get("/v1/ems/inbox", access=ER_STAFF, operation_id="emsInbox")
 async def inbox(caller: Me, ems: Service, limit: Limit = 100) -> list[InboxItem]:
     """Open requests to the caller's hospital(s), newest first (each case shown is audited)."""
     return await ems.inbox(caller, limit)
 
 
-@post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest", tags=["ems"])
+@get("/v1/ems/incoming", access=ER_STAFF, operation_id="emsIncoming")
+async def incoming(
+    caller: Me,
+    ems: Service,
+    hospital_id: Annotated[int | None, QueryParameter(name="hospitalId", ge=1, le=MAX_ID)] = None,
+    limit: Limit = 100,
+) -> list[IncomingCase]:
+    """Patients whose destination is the caller's hospital (or `hospitalId`, one of them), not yet
+    handed over: ETA, every vitals set and the photos' ids (each case shown is audited)."""
+    return await ems.incoming(caller, hospital_id, limit)
+
+
+@post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest")
 async def answer_request(
     request_id: IdParam, data: JSONBody[RequestResponse], caller: Me, ems: Service
 ) -> HospitalRequest:
@@ -146,7 +155,7 @@ async def answer_request(
     return await ems.respond(caller, request_id, data)
 
 
-@post("/v1/ems/cases/{case_id:int}/destination", access=CREW, operation_id="setEmsDestination", tags=["ems"])
+@post("/v1/ems/cases/{case_id:int}/destination", access=CREW, operation_id="setEmsDestination")
 async def set_destination(
     case_id: IdParam, data: JSONBody[DestinationCreate], caller: Me, ems: Service
 ) -> HospitalRequest:
@@ -158,7 +167,6 @@ async def set_destination(
     "/v1/hospitals/{hospital_id:int}/board/{department:str}",
     access=ER_STAFF,
     operation_id="updateHospitalBoard",
-    tags=["ems"],
 )
 async def update_board(
     hospital_id: IdParam,
@@ -171,13 +179,13 @@ async def update_board(
     return await ems.update_board(caller, hospital_id, department, data)
 
 
-@get("/v1/hospitals/board", access=CASE_READERS, operation_id="hospitalBoard", tags=["ems"])
+@get("/v1/hospitals/board", access=CASE_READERS, operation_id="hospitalBoard")
 async def board(ems: Service) -> list[HospitalBoard]:
     """Every hospital's departments with their current acceptance status."""
     return await ems.board()
 
 
-@get("/v1/ems/stats", access=PREFECTURE_ADMIN, operation_id="emsStats", tags=["ems"])
+@get("/v1/ems/stats", access=PREFECTURE_ADMIN, operation_id="emsStats")
 async def stats(
     ems: Service,
     start: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -195,7 +203,6 @@ async def stats(
     "/v1/hospitals/{hospital_id:int}/departments",
     access=(ER_STAFF, HOSPITAL_ADMIN),
     operation_id="listHospitalDepartments",
-    tags=["ems"],
 )
 async def list_departments(
     hospital_id: IdParam,
@@ -211,7 +218,6 @@ async def list_departments(
     "/v1/hospitals/{hospital_id:int}/departments",
     access=HOSPITAL_ADMIN,
     operation_id="createHospitalDepartment",
-    tags=["ems"],
 )
 async def create_department(
     hospital_id: IdParam, data: JSONBody[HospitalDepartmentCreate], caller: Me, ems: Service
@@ -225,7 +231,6 @@ async def create_department(
     access=HOSPITAL_ADMIN,
     operation_id="retireHospitalDepartment",
     status_code=204,
-    tags=["ems"],
 )
 async def retire_department(
     hospital_id: IdParam, department: Annotated[Department, PathParameter()], caller: Me, ems: Service
@@ -238,7 +243,6 @@ async def retire_department(
     "/v1/fire-departments/{fire_department_id:int}/cases",
     access=FIRE_STAFF,
     operation_id="listFireDepartmentCases",
-    tags=["ems"],
 )
 async def list_fire_cases(
     request: Request[Any, Any, Any],
@@ -255,9 +259,9 @@ async def list_fire_cases(
     if day is not None:
         start = datetime.combine(day, time(), TOKYO)
         window = (start, start + timedelta(days=1))
-    before = MAX_ID if cursor is None else id_cursor(cursor)
+    before = before_id(cursor)
     items = await ems.fire_cases(caller, fire_department_id, window, case_state, before, limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    return page(request, items, limit)
 
 
 @post(
@@ -265,7 +269,6 @@ async def list_fire_cases(
     access=FIRE_STAFF,
     operation_id="closeEmsCase",
     status_code=200,
-    tags=["ems"],
 )
 async def close_case(case_id: IdParam, data: JSONBody[CaseClose], caller: Me, ems: Service) -> FireCase:
     """Close a case: handed over at its destination, or not transported (with a reason). Open requests
@@ -275,6 +278,7 @@ async def close_case(case_id: IdParam, data: JSONBody[CaseClose], caller: Me, em
 
 router = Router(
     path="/",
+    tags=["ems"],
     route_handlers=[
         open_case,
         get_case,
@@ -285,6 +289,7 @@ router = Router(
         jcs_code_system,
         send_requests,
         inbox,
+        incoming,
         answer_request,
         set_destination,
         update_board,

@@ -28,6 +28,8 @@ from backend.ems import queries
 from backend.ems.fhir import as_bundle, content_digest, handoff_document
 from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.outbox import emit, emit_all
+from backend.rows import from_row, from_rows
+from backend.topics import HOSPITAL_BOARD, fire_topic, hospital_topic
 from schema.base import FieldError
 from schema.ems import (
     Attachment,
@@ -44,12 +46,14 @@ from schema.ems import (
     HospitalDepartmentCreate,
     HospitalRequest,
     InboxItem,
+    IncomingCase,
     RequestResponse,
     VitalsCreate,
     VitalsRecord,
 )
 from schema.events import (
     EmsCaseClosed,
+    EmsCaseUpdated,
     EmsDestinationSet,
     EmsRequestCreated,
     EmsRequestRealerted,
@@ -215,9 +219,9 @@ class EmsService:
             medications=list(case["medications"] or []),
             location={"lat": case["lat"], "lon": case["lon"]} if case["lat"] is not None else None,
             eta_minutes=case["eta_minutes"],
-            vitals=[VitalsRecord(**dict(v)) for v in vitals],
-            attachments=[Attachment(**dict(a)) for a in attachments],
-            requests=[HospitalRequest(**dict(r)) for r in requests],
+            vitals=from_rows(VitalsRecord, vitals),
+            attachments=from_rows(Attachment, attachments),
+            requests=from_rows(HospitalRequest, requests),
             destination_hospital_id=next((r["hospital_id"] for r in requests if r["status"] == "selected"), None),
         )
 
@@ -240,7 +244,15 @@ class EmsService:
                 caller.account_id,
                 now,
             )
-        return VitalsRecord(**dict(row))
+            await self._tell_destination(conn, case_id, now)
+        return from_row(VitalsRecord, row)
+
+    async def _tell_destination(self, conn: asyncpg.Connection, case_id: int, at: datetime) -> None:
+        """The hospital the patient is heading to sees new vitals and photos live (its incoming list)."""
+        destination = await conn.fetchval(queries.SELECTED_HOSPITAL, case_id)
+        if destination is not None:
+            event = EmsCaseUpdated(case_id=case_id, hospital_id=destination)
+            await emit(conn, topic=hospital_topic(destination), event=event, at=at)
 
     async def add_attachment(self, caller: Caller, case_id: int, declared_type: str, content: bytes) -> Attachment:
         media_type = sniff_image(content)
@@ -275,7 +287,8 @@ class EmsService:
                 caller.account_id,
                 self.ctx.clock.now(),
             )
-        return Attachment(**dict(row))
+            await self._tell_destination(conn, case_id, self.ctx.clock.now())
+        return from_row(Attachment, row)
 
     async def attachment(self, caller: Caller, case_id: int, attachment_id: int) -> tuple[str, bytes]:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -321,13 +334,13 @@ class EmsService:
             created = await conn.fetch(queries.INSERT_REQUESTS, case_id, wanted, now)
             await conn.execute(queries.MARK_FIRST_REQUEST, case_id, now)
             events: list[tuple[str, Event]] = [
-                (f"hospital:{r['hospital_id']}", EmsRequestCreated(request_id=r["id"], case_id=case_id))
+                (hospital_topic(r["hospital_id"]), EmsRequestCreated(request_id=r["id"], case_id=case_id))
                 for r in created
             ]
             if events:
                 await emit_all(conn, events, at=now)
             rows = await conn.fetch(queries.REQUESTS, case_id)
-        return [HospitalRequest(**dict(r)) for r in rows if r["hospital_id"] in hospitals]
+        return [from_row(HospitalRequest, r) for r in rows if r["hospital_id"] in hospitals]
 
     async def inbox(self, caller: Caller, limit: int) -> list[InboxItem]:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -343,7 +356,56 @@ class EmsService:
                     reason=f"request {row['request_id']} to the caller's hospital",
                     at=now,
                 )
-        return [InboxItem(**dict(r)) for r in rows]
+        return from_rows(InboxItem, rows)
+
+    async def incoming(self, caller: Caller, hospital_id: int | None, limit: int) -> list[IncomingCase]:
+        """Patients bound for the caller's hospital(s), soonest chosen first; each case shown is audited."""
+        hospitals = _er_hospitals(caller)
+        if hospital_id is not None and hospital_id not in hospitals:
+            raise NotFound()
+        now = self.ctx.clock.now()
+        async with self.ctx.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(queries.INCOMING, list(hospitals), hospital_id, limit)
+            case_ids = [r["case_id"] for r in rows]
+            vitals: dict[int, list[VitalsRecord]] = {case_id: [] for case_id in case_ids}
+            for v in await conn.fetch(queries.VITALS_OF_CASES, case_ids):
+                vitals[v["case_id"]].append(from_row(VitalsRecord, v))
+            photos: dict[int, list[Attachment]] = {case_id: [] for case_id in case_ids}
+            for a in await conn.fetch(queries.ATTACHMENTS_OF_CASES, case_ids):
+                photos[a["case_id"]].append(from_row(Attachment, a))
+            for row in rows:
+                await record_audit(
+                    conn,
+                    actor=caller.account_id,
+                    action="ems.case.incoming",
+                    subject_type="ems_case",
+                    subject_id=row["case_id"],
+                    reason=f"destination is hospital {row['hospital_id']}",
+                    at=now,
+                )
+        return [
+            IncomingCase(
+                case_id=r["case_id"],
+                request_id=r["request_id"],
+                hospital_id=r["hospital_id"],
+                department=r["department"],
+                opened_at=r["opened_at"],
+                destination_at=r["destination_at"],
+                estimated_age=r["estimated_age"],
+                sex=r["sex"],
+                chief_complaint=r["chief_complaint"],
+                jcs=r["jcs"],
+                gcs=GcsRecord(e=r["gcs_e"], v=r["gcs_v"], m=r["gcs_m"]) if r["gcs_e"] is not None else None,
+                allergies=list(r["allergies"] or []),
+                medications=list(r["medications"] or []),
+                eta_minutes=r["eta_minutes"],
+                eta_at=r["eta_at"],
+                latest_vitals=vitals[r["case_id"]][-1] if vitals[r["case_id"]] else None,
+                vitals=vitals[r["case_id"]],
+                attachments=photos[r["case_id"]],
+            )
+            for r in rows
+        ]
 
     async def respond(self, caller: Caller, request_id: int, data: RequestResponse) -> HospitalRequest:
         now = self.ctx.clock.now()
@@ -389,7 +451,7 @@ class EmsService:
             )
             await emit(
                 conn,
-                topic=f"fire:{request['fire_department_id']}",
+                topic=fire_topic(request["fire_department_id"]),
                 event=EmsRequestResponded(
                     request_id=request_id,
                     case_id=request["case_id"],
@@ -398,7 +460,7 @@ class EmsService:
                 ),
                 at=now,
             )
-        return HospitalRequest(**dict(row))
+        return from_row(HospitalRequest, row)
 
     async def set_destination(self, caller: Caller, case_id: int, hospital_id: int) -> HospitalRequest:
         now = self.ctx.clock.now()
@@ -414,16 +476,16 @@ class EmsService:
             released = await conn.fetch(queries.RELEASE_OTHERS, case_id)
             await conn.execute(queries.MARK_DESTINATION, case_id, now)
             events: list[tuple[str, Event]] = [
-                (f"hospital:{hospital_id}", EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
-                (f"fire:{case['fire_department_id']}", EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
+                (hospital_topic(hospital_id), EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
+                (fire_topic(case["fire_department_id"]), EmsDestinationSet(case_id=case_id, hospital_id=hospital_id)),
             ]
             events += [
-                (f"hospital:{r['hospital_id']}", EmsRequestReleased(request_id=r["id"], case_id=case_id))
+                (hospital_topic(r["hospital_id"]), EmsRequestReleased(request_id=r["id"], case_id=case_id))
                 for r in released
             ]
             await emit_all(conn, events, at=now)
             row = next(r for r in await conn.fetch(queries.REQUESTS, case_id) if r["request_id"] == selected)
-        return HospitalRequest(**dict(row))
+        return from_row(HospitalRequest, row)
 
     # -- acceptance board ----------------------------------------------------------------
 
@@ -441,33 +503,17 @@ class EmsService:
             )
             await emit(
                 conn,
-                topic="hospitals:board",
+                topic=HOSPITAL_BOARD,
                 event=HospitalBoardChanged(hospital_id=hospital_id, department=department),
                 at=now,
             )
-        return BoardEntry(**dict(row))
+        return from_row(BoardEntry, row)
 
     async def board(self) -> list[HospitalBoard]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.BOARD, self.ctx.clock.now())
-        return [
-            HospitalBoard(
-                hospital_id=r["hospital_id"],
-                name=r["name"],
-                lat=r["lat"],
-                lon=r["lon"],
-                departments=[
-                    BoardEntry(
-                        department=d["department"],
-                        status=d["status"],
-                        until=datetime.fromisoformat(d["until"]),
-                        updated_at=datetime.fromisoformat(d["updatedAt"]),
-                    )
-                    for d in r["departments"]
-                ],
-            )
-            for r in rows
-        ]
+        # `departments` is JSON built with the wire's camelCase keys, so it converts as it comes.
+        return from_rows(HospitalBoard, rows)
 
     # -- back office: departments ---------------------------------------------------------
 
@@ -476,7 +522,7 @@ class EmsService:
             raise NotFound()
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.DEPARTMENTS, hospital_id, include_retired)
-        return [HospitalDepartment(**dict(r)) for r in rows]
+        return from_rows(HospitalDepartment, rows)
 
     async def create_department(
         self, caller: Caller, hospital_id: int, data: HospitalDepartmentCreate
@@ -489,7 +535,7 @@ class EmsService:
             if row is None:
                 raise Conflict("The hospital already runs this department.", slug="department-exists")
             await self._department_changed(conn, caller, hospital_id, data.department, "create", now)
-        return HospitalDepartment(**dict(row))
+        return from_row(HospitalDepartment, row)
 
     async def retire_department(self, caller: Caller, hospital_id: int, department: str) -> None:
         """The department leaves the board and takes no more answers; past answers keep naming it."""
@@ -514,7 +560,7 @@ class EmsService:
             at=at,
         )
         event = HospitalBoardChanged(hospital_id=hospital_id, department=department)
-        await emit(conn, topic="hospitals:board", event=event, at=at)
+        await emit(conn, topic=HOSPITAL_BOARD, event=event, at=at)
 
     # -- back office: the fire department's cases ------------------------------------------
 
@@ -544,7 +590,7 @@ class EmsService:
                     reason="fire department's case list",
                     at=now,
                 )
-        return [FireCase(**dict(r)) for r in rows]
+        return from_rows(FireCase, rows)
 
     async def close_case(self, caller: Caller, case_id: int, data: CaseClose) -> FireCase:
         if data.outcome == "not_transported" and data.reason is None:
@@ -573,17 +619,17 @@ class EmsService:
                 at=now,
             )
             closed = EmsCaseClosed(case_id=case_id, outcome=data.outcome)
-            events: list[tuple[str, Event]] = [(f"fire:{case['fire_department_id']}", closed)]
+            events: list[tuple[str, Event]] = [(fire_topic(case["fire_department_id"]), closed)]
             destination = await conn.fetchval(queries.SELECTED_HOSPITAL, case_id)
             if destination is not None:
-                events.append((f"hospital:{destination}", closed))
+                events.append((hospital_topic(destination), closed))
             events += [
-                (f"hospital:{r['hospital_id']}", EmsRequestReleased(request_id=r["id"], case_id=case_id))
+                (hospital_topic(r["hospital_id"]), EmsRequestReleased(request_id=r["id"], case_id=case_id))
                 for r in released
             ]
             await emit_all(conn, events, at=now)
             row = await conn.fetchrow(queries.FIRE_CASES, case["fire_department_id"], None, None, None, case_id + 1, 1)
-        return FireCase(**dict(row))
+        return from_row(FireCase, row)
 
     # -- statistics and housekeeping -------------------------------------------------------
 
@@ -610,7 +656,7 @@ class EmsService:
                     conn,
                     [
                         (
-                            f"hospital:{r['hospital_id']}",
+                            hospital_topic(r["hospital_id"]),
                             EmsRequestRealerted(request_id=r["id"], case_id=r["case_id"], count=r["realert_count"]),
                         )
                         for r in rows

@@ -28,6 +28,8 @@ from backend.facilities import queries
 from backend.facilities.service import _booking, _vacancy_changed
 from backend.facilities.slots import TOKYO, day_bounds, local_date
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
+from backend.topics import facility_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.events import BookingCancelled, BookingNoShow, Event, ResourceChanged
 from schema.facilities import (
@@ -62,11 +64,6 @@ MAX_SCHEDULE_DAYS = 62
 MAX_EXPORT_ROWS = 10_000
 
 
-def _resource(row: asyncpg.Record) -> Resource:
-    fields = set(Resource.__struct_fields__)
-    return Resource(**{k: v for k, v in dict(row).items() if k in fields})
-
-
 class FacilityBackOffice:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -86,8 +83,8 @@ class FacilityBackOffice:
             resources = await conn.fetch(queries.RESOURCES, [r["id"] for r in rows])
         by_facility: dict[int, list[Resource]] = {}
         for resource in resources:
-            by_facility.setdefault(resource["facility_id"], []).append(_resource(resource))
-        return [OwnFacility(**dict(row), resources=by_facility.get(row["id"], [])) for row in rows]
+            by_facility.setdefault(resource["facility_id"], []).append(from_row(Resource, resource))
+        return [from_row(OwnFacility, row, resources=by_facility.get(row["id"], [])) for row in rows]
 
     @retry_transient
     async def update_facility(self, caller: Caller, facility_id: int, data: FacilityUpdate) -> Facility:
@@ -116,7 +113,7 @@ class FacilityBackOffice:
                 at=now,
             )
             await self._resource_changed(conn, facility_id, None, now)
-        return Facility(**dict(row))
+        return from_row(Facility, row)
 
     async def _resource_for_update(self, conn: asyncpg.Connection, caller: Caller, resource_id: int) -> asyncpg.Record:
         current = await conn.fetchrow(sql.RESOURCE_FOR_UPDATE, resource_id)
@@ -127,7 +124,7 @@ class FacilityBackOffice:
 
     async def _read_resource(self, conn: asyncpg.Connection, facility_id: int, resource_id: int) -> Resource:
         rows = await conn.fetch(queries.RESOURCES, [facility_id])
-        return next(_resource(r) for r in rows if r["id"] == resource_id)
+        return next(from_row(Resource, r) for r in rows if r["id"] == resource_id)
 
     @retry_transient
     async def update_resource(self, caller: Caller, resource_id: int, data: ResourceUpdate) -> Resource:
@@ -265,7 +262,7 @@ class FacilityBackOffice:
                 at=now,
             )
             await self._closure_changed(conn, facility_id, data.resource_id, data.start, data.end, now)
-        return Closure(**dict(row), cancelled_booking_ids=cancelled)
+        return from_row(Closure, row, cancelled_booking_ids=cancelled)
 
     async def closures(
         self,
@@ -281,7 +278,7 @@ class FacilityBackOffice:
         async with self.ctx.acquire() as conn:
             await self._facility_owner(conn, caller, facility_id)
             rows = await conn.fetch(sql.CLOSURES_OF_FACILITY, facility_id, start, end, include_lifted, after, limit)
-        return [Closure(**dict(r)) for r in rows]
+        return from_rows(Closure, rows)
 
     @retry_transient
     async def lift_closure(self, caller: Caller, closure_id: int) -> Closure:
@@ -307,7 +304,7 @@ class FacilityBackOffice:
             await self._closure_changed(
                 conn, current["facility_id"], current["resource_id"], row["start"], row["end"], now
             )
-        return Closure(**dict(row))
+        return from_row(Closure, row)
 
     async def _clear_bookings(
         self,
@@ -350,7 +347,7 @@ class FacilityBackOffice:
                 cancelled = BookingCancelled(
                     booking_id=booking["id"], resource_id=booking["resource_id"], reason=reason
                 )
-                events.append((f"user:{booking['account_id']}", cancelled))
+                events.append((user_topic(booking["account_id"]), cancelled))
         days = {(b["resource_id"], local_date(b["start"])): b["start"] for b in live}
         events.extend(_vacancy_changed(facility_id, resource, start) for (resource, _), start in days.items())
         await emit_all(conn, events, at=now)
@@ -360,7 +357,7 @@ class FacilityBackOffice:
         self, conn: asyncpg.Connection, facility_id: int, resource_id: int | None, now: datetime
     ) -> None:
         event = ResourceChanged(facility_id=facility_id, resource_id=resource_id)
-        await emit_all(conn, [(f"vacancy:facility:{facility_id}", event)], at=now)
+        await emit_all(conn, [(facility_vacancy_topic(facility_id), event)], at=now)
 
     async def _closure_changed(
         self,
@@ -412,7 +409,7 @@ class FacilityBackOffice:
                 reason=f"{first_day.isoformat()}..{last_day.isoformat()}: {len(rows)} booking(s)",
                 at=now,
             )
-        return [ScheduleEntry(**dict(r)) for r in rows]
+        return from_rows(ScheduleEntry, rows)
 
     @retry_transient
     async def mark_no_show(self, caller: Caller, booking_id: int) -> Booking:
@@ -438,7 +435,7 @@ class FacilityBackOffice:
                 at=now,
             )
             no_show = BookingNoShow(booking_id=booking_id, resource_id=current["resource_id"])
-            await emit_all(conn, [(f"user:{current['account_id']}", no_show)], at=now)
+            await emit_all(conn, [(user_topic(current["account_id"]), no_show)], at=now)
         return _booking(row)
 
 

@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, Router, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, Caller
+from backend.auth import PREFECTURE_ADMIN
 from backend.facilities.backoffice import MAX_EXPORT_ROWS, FacilityBackOffice, schedule_csv
-from backend.facilities.routes import _booking_cursor, back_office
+from backend.facilities.routes import _booking_cursor, _by_start, back_office
 from backend.facilities.service import FACILITY_STAFF
-from backend.pagination import Cursor, Limit, id_cursor, page
-from schema.base import MAX_ID
+from backend.pagination import after_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.facilities import (
     Booking,
     Closure,
@@ -26,18 +26,15 @@ from schema.facilities import (
     ResourceUpdate,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 FromDay = Annotated[date, QueryParameter(name="from", description="First day, Asia/Tokyo")]
 ToDay = Annotated[date, QueryParameter(name="to", description="Last day (included), Asia/Tokyo")]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
-TAGS = ["facility back office"]
 
 
 Office = NamedDependency[FacilityBackOffice]
-Me = NamedDependency[Caller]
 
 
-@get("/v1/organizations/{organization_id:int}/facilities", access=STAFF, operation_id="listOwnFacilities", tags=TAGS)
+@get("/v1/organizations/{organization_id:int}/facilities", access=STAFF, operation_id="listOwnFacilities")
 async def own_facilities(
     request: Request[Any, Any, Any],
     organization_id: IdParam,
@@ -47,18 +44,18 @@ async def own_facilities(
     limit: Limit = 50,
 ) -> Response[list[OwnFacility]]:
     """The organisation's facilities with every resource, closed ones included."""
-    items = await office.own_facilities(caller, organization_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await office.own_facilities(caller, organization_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@patch("/v1/resources/{resource_id:int}", access=STAFF, operation_id="updateResource", tags=TAGS)
+@patch("/v1/resources/{resource_id:int}", access=STAFF, operation_id="updateResource")
 async def update_resource(resource_id: IdParam, data: JSONBody[ResourceUpdate], caller: Me, office: Office) -> Resource:
     """Edit name, hours, unit, fees, reductions, deadlines, cap, hold time or booking horizon (受付開始).
     Bookings already made keep their time and fee."""
     return await office.update_resource(caller, resource_id, data)
 
 
-@post("/v1/resources/{resource_id:int}/close", access=STAFF, operation_id="closeResource", status_code=200, tags=TAGS)
+@post("/v1/resources/{resource_id:int}/close", access=STAFF, operation_id="closeResource", status_code=200)
 async def close_resource(
     resource_id: IdParam, data: JSONBody[ResourceClose], caller: Me, office: Office
 ) -> ResourceClosed:
@@ -67,20 +64,20 @@ async def close_resource(
     return await office.close_resource(caller, resource_id, data)
 
 
-@post("/v1/resources/{resource_id:int}/reopen", access=STAFF, operation_id="reopenResource", status_code=200, tags=TAGS)
+@post("/v1/resources/{resource_id:int}/reopen", access=STAFF, operation_id="reopenResource", status_code=200)
 async def reopen_resource(resource_id: IdParam, caller: Me, office: Office) -> Resource:
     """Open a closed resource for booking again."""
     return await office.reopen_resource(caller, resource_id)
 
 
-@post("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="createClosure", tags=TAGS)
+@post("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="createClosure")
 async def create_closure(facility_id: IdParam, data: JSONBody[ClosureCreate], caller: Me, office: Office) -> Closure:
     """休館日・メンテナンス for the whole facility or one resource: vacancy search shows it closed and no
     booking can overlap it. Live bookings in it: cancel them (`cancelBookings`) or 409."""
     return await office.create_closure(caller, facility_id, data)
 
 
-@get("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="listClosures", tags=TAGS)
+@get("/v1/facilities/{facility_id:int}/closures", access=STAFF, operation_id="listClosures")
 async def list_closures(
     request: Request[Any, Any, Any],
     facility_id: IdParam,
@@ -93,17 +90,17 @@ async def list_closures(
     limit: Limit = 50,
 ) -> Response[list[Closure]]:
     """Closures overlapping the days, by id."""
-    items = await office.closures(caller, facility_id, first_day, last_day, include_lifted, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await office.closures(caller, facility_id, first_day, last_day, include_lifted, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@post("/v1/closures/{closure_id:int}/lift", access=STAFF, operation_id="liftClosure", status_code=200, tags=TAGS)
+@post("/v1/closures/{closure_id:int}/lift", access=STAFF, operation_id="liftClosure", status_code=200)
 async def lift_closure(closure_id: IdParam, caller: Me, office: Office) -> Closure:
     """End a closure early or withdraw it: its time can be booked again."""
     return await office.lift_closure(caller, closure_id)
 
 
-@get("/v1/facilities/{facility_id:int}/bookings", access=STAFF, operation_id="facilitySchedule", tags=TAGS)
+@get("/v1/facilities/{facility_id:int}/bookings", access=STAFF, operation_id="facilitySchedule")
 async def facility_schedule(
     request: Request[Any, Any, Any],
     facility_id: IdParam,
@@ -127,11 +124,10 @@ async def facility_schedule(
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     items = await office.schedule(caller, facility_id, first_day, last_day, _booking_cursor(cursor), limit)
-    last = items[-1] if len(items) == limit else None
-    return page(request, items, f"{int(last.start.timestamp() * 1_000_000)}.{last.id}" if last else None)
+    return page(request, items, limit, key=_by_start)
 
 
-@post("/v1/bookings/{booking_id:int}/no-show", access=STAFF, operation_id="markNoShow", status_code=200, tags=TAGS)
+@post("/v1/bookings/{booking_id:int}/no-show", access=STAFF, operation_id="markNoShow", status_code=200)
 async def mark_no_show(booking_id: IdParam, caller: Me, office: Office) -> Booking:
     """Record that nobody came for a confirmed booking that has started."""
     return await office.mark_no_show(caller, booking_id)
@@ -139,6 +135,7 @@ async def mark_no_show(booking_id: IdParam, caller: Me, office: Office) -> Booki
 
 router = Router(
     path="/",
+    tags=["facilities"],
     route_handlers=[
         own_facilities,
         update_resource,

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, Router, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
 from backend.context import app_context
-from backend.errors import BadRequest
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import KeyId, after_id, decode_cursor, page, page_from
+from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.facilities import (
     Booking,
@@ -28,13 +29,12 @@ from schema.facilities import (
     FacilityUpdate,
     Resource,
     ResourceCreate,
+    ScheduleEntry,
     Vacancy,
     WaitlistCreate,
     WaitlistEntry,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
-MunicipalityQuery = Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)]
 FacilityQuery = Annotated[int | None, QueryParameter(name="facilityId", ge=1, le=MAX_ID)]
 KindQuery = Annotated[FacilityKind | None, QueryParameter()]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
@@ -45,16 +45,15 @@ def facility_service(state: State) -> FacilityService:
 
 
 Service = NamedDependency[FacilityService]
-Me = NamedDependency[Caller]
 
 
-@post("/v1/facilities", access=STAFF, operation_id="createFacility", tags=["facilities"])
+@post("/v1/facilities", access=STAFF, operation_id="createFacility")
 async def create_facility(data: JSONBody[FacilityCreate], caller: Me, facilities: Service) -> Facility:
     """Register a facility of the caller's municipality or operator."""
     return await facilities.create_facility(caller, data)
 
 
-@post("/v1/facilities/{facility_id:int}/resources", access=STAFF, operation_id="createResource", tags=["facilities"])
+@post("/v1/facilities/{facility_id:int}/resources", access=STAFF, operation_id="createResource")
 async def create_resource(
     facility_id: IdParam, data: JSONBody[ResourceCreate], caller: Me, facilities: Service
 ) -> Resource:
@@ -62,7 +61,7 @@ async def create_resource(
     return await facilities.add_resource(caller, facility_id, data)
 
 
-@get("/v1/facilities", access=PUBLIC, operation_id="listFacilities", tags=["facilities"])
+@get("/v1/facilities", access=PUBLIC, operation_id="listFacilities")
 async def list_facilities(
     request: Request[Any, Any, Any],
     facilities: Service,
@@ -72,17 +71,17 @@ async def list_facilities(
     limit: Limit = 50,
 ) -> Response[list[Facility]]:
     """Facilities by municipality and kind, by id."""
-    items = await facilities.facilities(municipality_id, kind, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await facilities.facilities(municipality_id, kind, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@get("/v1/facilities/{facility_id:int}", access=PUBLIC, operation_id="getFacility", tags=["facilities"])
+@get("/v1/facilities/{facility_id:int}", access=PUBLIC, operation_id="getFacility")
 async def get_facility(facility_id: IdParam, facilities: Service) -> FacilityDetail:
     """A facility with its resources."""
     return await facilities.facility(facility_id)
 
 
-@get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies", tags=["facilities"])
+@get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies")
 async def list_vacancies(
     request: Request[Any, Any, Any],
     facilities: Service,
@@ -95,11 +94,11 @@ async def list_vacancies(
 ) -> Response[list[Vacancy]]:
     """Every booking unit of the day for matching resources: free, held (for a waiter) or booked.
     Pages over resources (`limit` resources per page)."""
-    items, next_after = await facilities.vacancies(day, kind, municipality_id, facility_id, id_cursor(cursor), limit)
-    return page(request, items, str(next_after) if next_after is not None else None)
+    items, next_after = await facilities.vacancies(day, kind, municipality_id, facility_id, after_id(cursor), limit)
+    return page_from(request, items, next_after)
 
 
-@post("/v1/bookings", access=VERIFIED, operation_id="createBooking", tags=["bookings"])
+@post("/v1/bookings", access=VERIFIED, operation_id="createBooking")
 async def create_booking(data: JSONBody[BookingCreate], caller: Me, facilities: Service) -> Booking:
     """Book whole units: confirmed when free or paid at the counter, otherwise provisional until `payBy`.
     Taking a waitlist hold is the same call for the held time. 409 when the time overlaps a live booking."""
@@ -111,7 +110,6 @@ async def create_booking(data: JSONBody[BookingCreate], caller: Me, facilities: 
     access=SIGNED_IN,
     operation_id="cancelBooking",
     status_code=200,
-    tags=["bookings"],
 )
 async def cancel_booking(
     booking_id: IdParam, caller: Me, facilities: Service, data: JSONBody[BookingCancel | None] = None
@@ -125,7 +123,6 @@ async def cancel_booking(
     access=STAFF,
     operation_id="confirmPayment",
     status_code=200,
-    tags=["bookings"],
 )
 async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
     """Facility staff record payment: 仮予約 becomes 本予約."""
@@ -137,7 +134,6 @@ async def confirm_payment(booking_id: IdParam, caller: Me, facilities: Service) 
     access=STAFF,
     operation_id="approveReduction",
     status_code=200,
-    tags=["bookings"],
 )
 async def approve_reduction(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
     """Facility staff approve the reduction (減免) a resident claimed; free or pay-at-counter bookings
@@ -150,14 +146,13 @@ async def approve_reduction(booking_id: IdParam, caller: Me, facilities: Service
     access=SIGNED_IN,
     operation_id="confirmBooking",
     status_code=200,
-    tags=["bookings"],
 )
 async def confirm_booking(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
     """The booker confirms a free provisional booking (e.g. a lottery win); paid ones are confirmed by payment."""
     return await facilities.confirm_free(caller, booking_id)
 
 
-@get("/v1/me/bookings", access=SIGNED_IN, operation_id="listMyBookings", tags=["bookings"])
+@get("/v1/me/bookings", access=SIGNED_IN, operation_id="listMyBookings")
 async def my_bookings(
     request: Request[Any, Any, Any],
     caller: Me,
@@ -168,32 +163,34 @@ async def my_bookings(
 ) -> Response[list[Booking]]:
     """The caller's bookings by start time (live ones unless includeEnded)."""
     items = await facilities.my_bookings(caller, _booking_cursor(cursor), include_ended, limit)
-    next_cursor = f"{int(items[-1].start.timestamp() * 1_000_000)}.{items[-1].id}" if len(items) == limit else None
-    return page(request, items, next_cursor)
+    return page(request, items, limit, key=_by_start)
+
+
+# Bookings page by (start, id): the key of the last one listed.
+_StartKey = tuple[Annotated[datetime, msgspec.Meta(tz=True)], KeyId]
 
 
 def _booking_cursor(cursor: str | None) -> tuple[datetime, int]:
-    if cursor is None:
-        return datetime.min.replace(tzinfo=UTC), 0
-    micros, _, booking_id = cursor.partition(".")
-    if not (micros.isdigit() and booking_id.isdigit() and len(micros) <= 17 and len(booking_id) <= 19):
-        raise BadRequest("The cursor is not one this server gave out.", slug="bad-cursor")
-    return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(booking_id)
+    return decode_cursor(cursor, _StartKey, (datetime.min.replace(tzinfo=UTC), 0))
 
 
-@post("/v1/waitlist", access=VERIFIED, operation_id="joinWaitlist", tags=["bookings"])
+def _by_start(booking: Booking | ScheduleEntry) -> tuple[datetime, int]:
+    return booking.start, booking.id
+
+
+@post("/v1/waitlist", access=VERIFIED, operation_id="joinWaitlist")
 async def join_waitlist(data: JSONBody[WaitlistCreate], caller: Me, facilities: Service) -> WaitlistEntry:
     """Queue for a taken slot: when it frees, it is held for you first (waitlist.offered)."""
     return await facilities.join_waitlist(caller, data)
 
 
-@get("/v1/me/waitlist", access=SIGNED_IN, operation_id="listMyWaitlist", tags=["bookings"])
+@get("/v1/me/waitlist", access=SIGNED_IN, operation_id="listMyWaitlist")
 async def my_waitlist(
     request: Request[Any, Any, Any], caller: Me, facilities: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[WaitlistEntry]]:
     """The caller's waitlist entries."""
-    items = await facilities.my_waitlist(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await facilities.my_waitlist(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 def back_office(state: State) -> FacilityBackOffice:
@@ -206,7 +203,6 @@ def back_office(state: State) -> FacilityBackOffice:
     "/v1/facilities/{facility_id:int}",
     access=(*FACILITY_STAFF, PREFECTURE_ADMIN),
     operation_id="updateFacility",
-    tags=["facility back office"],
     dependencies={"office": Provide(back_office, sync_to_thread=False)},
 )
 async def update_facility(
@@ -218,6 +214,7 @@ async def update_facility(
 
 router = Router(
     path="/",
+    tags=["facilities"],
     route_handlers=[
         create_facility,
         update_facility,

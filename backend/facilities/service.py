@@ -39,6 +39,8 @@ from backend.facilities.slots import (
     units_of_day,
 )
 from backend.outbox import emit, emit_all, outbox_columns
+from backend.rows import from_row, from_rows
+from backend.topics import facility_vacancy_topic, user_topic
 from schema.base import FieldError
 from schema.events import (
     BookingCancelled,
@@ -88,7 +90,7 @@ LIVE = ("held", "provisional", "confirmed")
 
 
 def _booking(row: asyncpg.Record) -> Booking:
-    return Booking(**dict(row))
+    return from_row(Booking, row)
 
 
 async def booking_terms(conn: asyncpg.Connection, resource_id: int, account_id: int) -> asyncpg.Record | None:
@@ -156,7 +158,7 @@ class FacilityService:
                 data.lon,
                 self.ctx.clock.now(),
             )
-        return Facility(**dict(row))
+        return from_row(Facility, row)
 
     async def add_resource(self, caller: Caller, facility_id: int, data: ResourceCreate) -> Resource:
         async with self.ctx.acquire() as conn:
@@ -198,12 +200,7 @@ class FacilityService:
         self, conn: asyncpg.Connection, facility_ids: Sequence[int], only: int | None = None
     ) -> list[Resource]:
         rows = await conn.fetch(queries.RESOURCES, list(facility_ids))
-        fields = set(Resource.__struct_fields__)
-        return [
-            Resource(**{k: v for k, v in dict(row).items() if k in fields})
-            for row in rows
-            if only is None or row["id"] == only
-        ]
+        return [from_row(Resource, row) for row in rows if only is None or row["id"] == only]
 
     async def facility(self, facility_id: int) -> FacilityDetail:
         async with self.ctx.acquire() as conn:
@@ -211,12 +208,12 @@ class FacilityService:
             if row is None:
                 raise NotFound()
             resources = await self._resources(conn, [facility_id])
-        return FacilityDetail(**dict(row), resources=resources)
+        return from_row(FacilityDetail, row, resources=resources)
 
     async def facilities(self, municipality_id: int | None, kind: str | None, after: int, limit: int) -> list[Facility]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.FACILITIES, municipality_id, kind, after, limit)
-        return [Facility(**dict(row)) for row in rows]
+        return from_rows(Facility, rows)
 
     # -- vacancies -------------------------------------------------------------
 
@@ -291,7 +288,7 @@ class FacilityService:
             month_start, month_end = month_bounds(data.start)
             events = [
                 # bookingId 0 is a placeholder: book_slot fills in the id of the row it inserts.
-                (f"user:{caller.account_id}", BookingCreated(booking_id=0, resource_id=resource["id"])),
+                (user_topic(caller.account_id), BookingCreated(booking_id=0, resource_id=resource["id"])),
                 _vacancy_changed(resource["facility_id"], resource["id"], data.start),
             ]
             # Outside a transaction on purpose: the one statement is its own transaction.
@@ -370,7 +367,7 @@ class FacilityService:
             conn,
             [
                 (
-                    f"user:{caller.account_id}",
+                    user_topic(caller.account_id),
                     BookingCreated(booking_id=booking.id, resource_id=booking.resource_id),
                 ),
                 _vacancy_changed(booking.facility_id, booking.resource_id, data.start),
@@ -412,7 +409,7 @@ class FacilityService:
         await emit_all(
             conn,
             [
-                (f"user:{account_id}", BookingCreated(booking_id=row["id"], resource_id=data.resource_id)),
+                (user_topic(account_id), BookingCreated(booking_id=row["id"], resource_id=data.resource_id)),
                 _vacancy_changed(row["facility_id"], data.resource_id, data.start),
             ],
             at=now,
@@ -544,7 +541,7 @@ class FacilityService:
                 conn,
                 [
                     (
-                        f"user:{current['account_id']}",
+                        user_topic(current["account_id"]),
                         BookingCancelled(booking_id=booking_id, resource_id=current["resource_id"], reason=reason),
                     ),
                     _vacancy_changed(current["facility_id"], current["resource_id"], current["start"]),
@@ -589,12 +586,12 @@ class FacilityService:
             row = await conn.fetchrow(
                 queries.INSERT_WAITLIST, data.resource_id, caller.account_id, data.start, data.end, now
             )
-        return WaitlistEntry(**dict(row))
+        return from_row(WaitlistEntry, row)
 
     async def my_waitlist(self, caller: Caller, after: int, limit: int) -> list[WaitlistEntry]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MY_WAITLIST, caller.account_id, after, limit)
-        return [WaitlistEntry(**dict(row)) for row in rows]
+        return from_rows(WaitlistEntry, rows)
 
     async def release_expired(self, batch: int = 200) -> int:
         """Release unpaid provisional bookings and untaken holds whose time ran out, handing
@@ -627,7 +624,7 @@ class FacilityService:
                     conn,
                     [
                         (
-                            f"user:{r['account_id']}",
+                            user_topic(r["account_id"]),
                             BookingPaymentDue(
                                 booking_id=r["id"], resource_id=r["resource_id"], pay_by=r["pay_by"].isoformat()
                             ),
@@ -659,7 +656,7 @@ class FacilityService:
             events = [_vacancy_changed(facility_id, resource_id, row["during"].lower)]
             if not row["was_hold"]:
                 released = BookingCancelled(booking_id=row["id"], resource_id=resource_id)
-                events.insert(0, (f"user:{row['account_id']}", released))
+                events.insert(0, (user_topic(row["account_id"]), released))
             await emit_all(conn, events, at=now)
             await self._offer_to_waiters(conn, resource_id, row["during"], now)
         return len(rows)
@@ -689,7 +686,7 @@ class FacilityService:
             )
             await emit(
                 conn,
-                topic=f"user:{waiter['account_id']}",
+                topic=user_topic(waiter["account_id"]),
                 event=WaitlistOffered(booking_id=hold_id, resource_id=resource_id, hold_until=hold_until.isoformat()),
                 at=now,
             )
@@ -699,6 +696,6 @@ def _vacancy_changed(facility_id: int, resource_id: int, start: datetime) -> tup
     """The facility board's event: something changed on that day (Asia/Tokyo)."""
     date_changed = local_date(start).isoformat()
     return (
-        f"vacancy:facility:{facility_id}",
+        facility_vacancy_topic(facility_id),
         VacancyChanged(facility_id=facility_id, resource_id=resource_id, date=date_changed),
     )

@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, Caller
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
 from backend.context import app_context
 from backend.facilities.service import FACILITY_STAFF
 from backend.lottery.service import LotteryService
-from backend.pagination import Cursor, Limit, id_cursor, page
-from schema.base import MAX_ID
+from backend.pagination import after_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from schema.lottery import (
     Application,
     ApplicationCreate,
@@ -26,9 +26,7 @@ from schema.lottery import (
     MyApplication,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[LotteryService]
-Me = NamedDependency[Caller]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
 
 
@@ -36,27 +34,25 @@ def lottery_service(state: State) -> LotteryService:
     return LotteryService(app_context(state))
 
 
-@post("/v1/lotteries", access=STAFF, operation_id="createLottery", tags=["lottery"])
+@post("/v1/lotteries", access=STAFF, operation_id="createLottery")
 async def create_lottery(data: JSONBody[LotteryCreate], caller: Me, lotteries: Service) -> Lottery:
     """Open a lottery for resources and a month; the seed's SHA-256 (`seedCommitment`) is published now."""
     return await lotteries.create(caller, data)
 
 
-@post("/v1/lotteries/{lottery_id:int}/applications", access=VERIFIED, operation_id="applyToLottery", tags=["lottery"])
+@post("/v1/lotteries/{lottery_id:int}/applications", access=VERIFIED, operation_id="applyToLottery")
 async def apply(lottery_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, lotteries: Service) -> Application:
     """Apply with up to three ranked preferences (第1〜第3希望) while the window is open."""
     return await lotteries.apply(caller, lottery_id, data)
 
 
-@post(
-    "/v1/lotteries/{lottery_id:int}/draw", access=STAFF, operation_id="drawLottery", status_code=200, tags=["lottery"]
-)
+@post("/v1/lotteries/{lottery_id:int}/draw", access=STAFF, operation_id="drawLottery", status_code=200)
 async def draw(lottery_id: IdParam, caller: Me, lotteries: Service) -> Lottery:
     """Draw once, after closing: reveals the seed, books the winners provisionally, tells every applicant."""
     return await lotteries.run_draw(caller, lottery_id)
 
 
-@get("/v1/lotteries", access=PUBLIC, operation_id="listLotteries", tags=["lottery"])
+@get("/v1/lotteries", access=PUBLIC, operation_id="listLotteries")
 async def list_lotteries(
     request: Request[Any, Any, Any],
     lotteries: Service,
@@ -65,20 +61,20 @@ async def list_lotteries(
     limit: Limit = 50,
 ) -> Response[list[LotterySummary]]:
     """Lotteries, optionally only those open for applications or already drawn."""
-    items = await lotteries.lotteries(only, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await lotteries.lotteries(only, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@get("/v1/me/lottery-applications", access=SIGNED_IN, operation_id="listMyLotteryApplications", tags=["lottery"])
+@get("/v1/me/lottery-applications", access=SIGNED_IN, operation_id="listMyLotteryApplications")
 async def my_applications(
     request: Request[Any, Any, Any], caller: Me, lotteries: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[MyApplication]]:
     """The caller's applications, with the result once drawn."""
-    items = await lotteries.my_applications(caller, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await lotteries.my_applications(caller, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
-@get("/v1/lotteries/{lottery_id:int}", access=PUBLIC, operation_id="getLottery", tags=["lottery"])
+@get("/v1/lotteries/{lottery_id:int}", access=PUBLIC, operation_id="getLottery")
 async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
     """Everything needed to check the draw: commitment, pseudonymised applications, and after it the seed,
     the slots already taken and the results."""
@@ -89,7 +85,6 @@ async def get_lottery(lottery_id: IdParam, lotteries: Service) -> Lottery:
     "/v1/organizations/{organization_id:int}/lotteries",
     access=STAFF,
     operation_id="listOrganizationLotteries",
-    tags=["lottery", "facility back office"],
 )
 async def organization_lotteries(
     request: Request[Any, Any, Any],
@@ -100,8 +95,8 @@ async def organization_lotteries(
     limit: Limit = 50,
 ) -> Response[list[LotteryOverview]]:
     """The operator's lotteries with the number of applications per slot (and first choices)."""
-    items = await lotteries.organization_lotteries(caller, organization_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await lotteries.organization_lotteries(caller, organization_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @post(
@@ -109,7 +104,6 @@ async def organization_lotteries(
     access=STAFF,
     operation_id="cancelLottery",
     status_code=200,
-    tags=["lottery", "facility back office"],
 )
 async def cancel_lottery(lottery_id: IdParam, data: JSONBody[LotteryCancel], caller: Me, lotteries: Service) -> Lottery:
     """Call a lottery off before its close: applicants are told the reason; the month opens to first-come booking."""
@@ -118,6 +112,7 @@ async def cancel_lottery(lottery_id: IdParam, data: JSONBody[LotteryCancel], cal
 
 router = Router(
     path="/",
+    tags=["lottery"],
     route_handlers=[
         create_lottery,
         apply,

@@ -28,6 +28,8 @@ from backend.facilities.slots import TOKYO, month_bounds, slot_problems
 from backend.lottery import queries
 from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
+from backend.topics import user_topic
 from schema.base import FieldError
 from schema.events import Event, LotteryCancelled, LotteryResult
 from schema.facilities import BookingCreate
@@ -114,22 +116,18 @@ class LotteryService:
     async def lotteries(self, state: str | None, after: int, limit: int) -> list[LotterySummary]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.LOTTERIES, after, state, self.ctx.clock.now(), limit)
-        fields = set(LotterySummary.__struct_fields__) - {"state"}
-        return [LotterySummary(**{k: v for k, v in dict(r).items() if k in fields}, state=self._state(r)) for r in rows]
+        return [from_row(LotterySummary, r, state=self._state(r)) for r in rows]
 
     async def my_applications(self, caller: Caller, after: int, limit: int) -> list[MyApplication]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.MY_APPLICATIONS, caller.account_id, after, limit)
         return [
-            MyApplication(
+            from_row(
+                MyApplication,
+                r,
                 id=r["application_id"],
-                lottery_id=r["lottery_id"],
-                pseudonym=r["pseudonym"],
-                resident=r["resident"],
                 preferences=_published_application(r).preferences,
                 state=self._state(r),
-                won_rank=r["won_rank"],
-                booking_id=r["booking_id"],
             )
             for r in rows
         ]
@@ -145,20 +143,9 @@ class LotteryService:
         drawn = row["drawn_at"] is not None
         state = self._state(row)
         applications = [_published_application(a) for a in await conn.fetch(queries.PUBLISHED_APPLICATIONS, lottery_id)]
-        lottery = Lottery(
-            id=row["id"],
-            organization_id=row["organization_id"],
-            month=row["month"],
-            resource_ids=list(row["resource_ids"]),
-            opens_at=row["opens_at"],
-            closes_at=row["closes_at"],
-            first_come_at=row["first_come_at"],
-            per_user_cap=row["per_user_cap"],
-            resident_municipality_ids=list(row["resident_municipality_ids"]),
-            state=state,
-            seed_commitment=row["seed_commitment"],
-            algorithm=ALGORITHM,
-            applications=applications,
+        # The row carries the secret seed: it and the digest are published only after the draw (below).
+        lottery = from_row(
+            Lottery, row, state=state, algorithm=ALGORITHM, applications=applications, seed=None, result_digest=None
         )
         if state == "closed":
             # First-come booking is shut until the draw, so what is taken now is what the draw will
@@ -167,11 +154,11 @@ class LotteryService:
             taken = await conn.fetch(
                 queries.LIVE_BOOKINGS_OF, list(row["resource_ids"]), month_start, month_bounds(month_start)[1]
             )
-            lottery.taken = [TakenSlot(**dict(t)) for t in taken]
+            lottery.taken = from_rows(TakenSlot, taken)
         if drawn:
             lottery.seed = bytes(row["seed"]).hex()
-            lottery.taken = [TakenSlot(**dict(t)) for t in await conn.fetch(queries.TAKEN, lottery_id)]
-            lottery.results = [DrawResult(**dict(r)) for r in await conn.fetch(queries.RESULTS, lottery_id)]
+            lottery.taken = from_rows(TakenSlot, await conn.fetch(queries.TAKEN, lottery_id))
+            lottery.results = from_rows(DrawResult, await conn.fetch(queries.RESULTS, lottery_id))
             lottery.result_digest = row["result_digest"]
         return lottery
 
@@ -283,7 +270,7 @@ class LotteryService:
                     won=rank is not None,
                     booking_id=booking_id,
                 )
-                events.append((f"user:{row['account_id']}", result))
+                events.append((user_topic(row["account_id"]), result))
             await conn.execute(queries.MARK_DRAWN, lottery_id, now, result_digest(wins))
             if events:
                 await emit_all(conn, events, at=now)
@@ -307,10 +294,10 @@ class LotteryService:
             caller.require_organization(organization_id, roles=("admin", "staff"))
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.ORGANIZATION_LOTTERIES, organization_id, after, limit)
-        fields = set(LotteryOverview.__struct_fields__) - {"state", "slots"}
         return [
-            LotteryOverview(
-                **{k: v for k, v in dict(r).items() if k in fields},
+            from_row(
+                LotteryOverview,
+                r,
                 state=self._state(r),
                 slots=msgspec.convert(r["slots"], list[SlotDemand], strict=False),
             )
@@ -336,7 +323,7 @@ class LotteryService:
             applicants = [r["account_id"] for r in await conn.fetch(queries.APPLICANTS, lottery_id)]
             if applicants:
                 cancelled = LotteryCancelled(lottery_id=lottery_id, reason=data.reason)
-                await emit_all(conn, [(f"user:{a}", cancelled) for a in applicants], at=now)
+                await emit_all(conn, [(user_topic(a), cancelled) for a in applicants], at=now)
             await record_audit(
                 conn,
                 actor=caller.account_id,

@@ -26,6 +26,7 @@ from backend.context import AppContext
 from backend.mail import messages, queries
 from backend.mail.messages import Mail, MailLocale
 from backend.mail.outbox import queue_mail
+from backend.topics import personal_account
 
 log = logging.getLogger("musubi.mail")
 
@@ -136,11 +137,11 @@ class MailNotifier:
             events = await conn.fetch(queries.EVENTS_AFTER, last_seq, self.batch)
             for event in events:
                 notice = NOTICES.get(event["type"])
-                prefix, _, target = event["topic"].partition(":")
                 # Resident notices go to the person's own topic; the same event on an
                 # organisation's topic (e.g. childcare.reserved to the nursery) is not theirs.
-                if notice is not None and prefix == "user" and target.isdigit():
-                    await self._notify(conn, int(target), notice, json.loads(event["payload"]), now)
+                account_id = personal_account(event["topic"])
+                if notice is not None and account_id is not None:
+                    await self._notify(conn, account_id, notice, json.loads(event["payload"]), now)
             if events:
                 await conn.execute(queries.ADVANCE_NOTICE_CURSOR, events[-1]["seq"])
         return len(events)

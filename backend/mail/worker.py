@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -27,11 +26,14 @@ import asyncpg
 from backend.context import AppContext
 from backend.mail import queries
 from backend.mail.notices import MailNotifier
+from schema.backoff import Backoff
 
 log = logging.getLogger("musubi.mail")
 
 MAX_ATTEMPTS = 8
 LEASE = timedelta(seconds=120)
+# A relay that answered 4xx is busy or greylisting: minutes, then up to an hour between tries.
+MAIL_BACKOFF = Backoff(first_s=30.0, cap_s=3600.0)
 
 
 class MailTransport(Protocol):
@@ -48,8 +50,7 @@ class MailWorker:
     transport: MailTransport
     batch: int = 50
     poll_interval_s: float = 1.0
-    backoff_base_s: float = 30.0
-    backoff_cap_s: float = 3600.0
+    backoff: Backoff = MAIL_BACKOFF
 
     async def run(self) -> None:
         while True:
@@ -111,8 +112,7 @@ class MailWorker:
                 await conn.execute(queries.MARK_DEAD, row["id"], error)
                 log.error("mail %s (%s) dead after %d attempts: %s", row["id"], row["kind"], row["attempts"], error)
             else:
-                delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (row["attempts"] - 1))
-                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not secrecy
+                delay = self.backoff.delay(row["attempts"])
                 await conn.execute(queries.RETRY_LATER, row["id"], now + timedelta(seconds=delay), error)
                 log.warning(
                     "mail %s (%s) attempt %d failed (%s); retrying", row["id"], row["kind"], row["attempts"], error

@@ -7,17 +7,19 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Request, Response, delete, get, patch, post
+from litestar import Request, Response, Router, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN, Caller
+from backend.accounts.service import AccountService
+from backend.auth import ANY_ADMIN, ANY_MEMBER, PREFECTURE_ADMIN
 from backend.context import app_context
 from backend.errors import BadRequest
 from backend.organizations.service import OrganizationService
-from backend.pagination import Cursor, Limit, id_cursor, page
-from schema.accounts import OrganizationKind
+from backend.pagination import after_id, before_id, page
+from backend.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
+from schema.accounts import Organization, OrganizationCreate, OrganizationKind
 from schema.base import MAX_ID
 from schema.organizations import (
     AuditEntry,
@@ -28,9 +30,7 @@ from schema.organizations import (
     OrganizationUpdate,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[OrganizationService]
-Me = NamedDependency[Caller]
 ORG_ADMINS = (ANY_ADMIN,)  # the organisation's own admin, or the prefecture admin (checked per row)
 # A CSV export is for a spreadsheet, not a screen: larger pages.
 CSV_PAGE = 10_000
@@ -41,36 +41,43 @@ def organization_service(state: State) -> OrganizationService:
     return OrganizationService(app_context(state))
 
 
-DEPENDENCIES = {"organizations": Provide(organization_service, sync_to_thread=False)}
+def account_service(state: State) -> AccountService:
+    return AccountService(app_context(state))
+
+
+# Here rather than with the accounts routes: one path, one router (Litestar adds an OPTIONS
+# handler per path and router, so a second router on /v1/organizations would clash).
+@post("/v1/organizations", access=PREFECTURE_ADMIN, operation_id="createOrganization")
+async def create_organization(
+    data: JSONBody[OrganizationCreate], caller: Me, accounts: NamedDependency[AccountService]
+) -> Organization:
+    """Create an organisation (prefecture admin)."""
+    return await accounts.create_organization(caller, data)
 
 
 @get(
     "/v1/organizations",
     access=ORG_ADMINS,
     operation_id="listOrganizations",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def list_organizations(
     request: Request[Any, Any, Any],
     caller: Me,
     organizations: Service,
     kind: Annotated[OrganizationKind | None, QueryParameter()] = None,
-    municipality_id: Annotated[int | None, QueryParameter(name="municipalityId", ge=1, le=2**31 - 1)] = None,
+    municipality_id: MunicipalityQuery = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[OrganizationDetail]]:
     """Organisations by id (filter by kind and municipality): all for the prefecture, one's own for an admin."""
-    items = await organizations.organizations(caller, kind, municipality_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await organizations.organizations(caller, kind, municipality_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get(
     "/v1/organizations/{organization_id:int}",
     access=(ANY_MEMBER,),
     operation_id="getOrganization",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def get_organization(organization_id: IdParam, caller: Me, organizations: Service) -> OrganizationDetail:
     """One organisation, for its members and the prefecture admin."""
@@ -81,8 +88,6 @@ async def get_organization(organization_id: IdParam, caller: Me, organizations: 
     "/v1/organizations/{organization_id:int}",
     access=ORG_ADMINS,
     operation_id="updateOrganization",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def update_organization(
     organization_id: IdParam, data: JSONBody[OrganizationUpdate], caller: Me, organizations: Service
@@ -96,8 +101,6 @@ async def update_organization(
     access=PREFECTURE_ADMIN,
     operation_id="deactivateOrganization",
     status_code=200,
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def deactivate_organization(
     organization_id: IdParam, data: JSONBody[Deactivation], caller: Me, organizations: Service
@@ -111,8 +114,6 @@ async def deactivate_organization(
     access=PREFECTURE_ADMIN,
     operation_id="reactivateOrganization",
     status_code=200,
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def reactivate_organization(organization_id: IdParam, caller: Me, organizations: Service) -> OrganizationDetail:
     """Undo a deactivation: the members' roles grant access again."""
@@ -123,8 +124,6 @@ async def reactivate_organization(organization_id: IdParam, caller: Me, organiza
     "/v1/organizations/{organization_id:int}/members",
     access=ORG_ADMINS,
     operation_id="listOrganizationMembers",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def list_members(
     request: Request[Any, Any, Any],
@@ -135,16 +134,14 @@ async def list_members(
     limit: Limit = 50,
 ) -> Response[list[OrganizationMember]]:
     """The members with their roles, by account id."""
-    items = await organizations.members(caller, organization_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].account_id) if len(items) == limit else None)
+    items = await organizations.members(caller, organization_id, after_id(cursor), limit)
+    return page(request, items, limit, key=lambda member: member.account_id)
 
 
 @patch(
     "/v1/organizations/{organization_id:int}/members/{account_id:int}",
     access=ORG_ADMINS,
     operation_id="changeMemberRole",
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def change_member_role(
     organization_id: IdParam, account_id: IdParam, data: JSONBody[MemberUpdate], caller: Me, organizations: Service
@@ -158,15 +155,13 @@ async def change_member_role(
     access=ORG_ADMINS,
     operation_id="removeMember",
     status_code=204,
-    tags=["organizations"],
-    dependencies=DEPENDENCIES,
 )
 async def remove_member(organization_id: IdParam, account_id: IdParam, caller: Me, organizations: Service) -> None:
     """Remove a member: their next request has no access here, and their live sockets close at once."""
     await organizations.remove(caller, organization_id, account_id)
 
 
-@get("/v1/audit", access=ORG_ADMINS, operation_id="readAuditLog", tags=["organizations"], dependencies=DEPENDENCIES)
+@get("/v1/audit", access=ORG_ADMINS, operation_id="readAuditLog")
 async def audit_log(
     request: Request[Any, Any, Any],
     caller: Me,
@@ -195,10 +190,10 @@ async def audit_log(
         actor=actor,
         start=start,
         end=end,
-        before=MAX_ID if cursor is None else id_cursor(cursor),
+        before=before_id(cursor),
         limit=size,
     )
-    paged = page(request, items, str(items[-1].id) if len(items) == size else None)
+    paged = page(request, items, size)
     if not as_csv:
         return paged
     return Response(
@@ -228,16 +223,23 @@ def audit_csv(items: list[AuditEntry]) -> bytes:
     return "\ufeff".encode() + out.getvalue().encode()
 
 
-# Mounted by the accounts router (backend/accounts/routes.py): these paths are shared with its
-# POST handlers, and Litestar builds one route per path and router, so two routers would clash.
-route_handlers = [
-    list_organizations,
-    get_organization,
-    update_organization,
-    deactivate_organization,
-    reactivate_organization,
-    list_members,
-    change_member_role,
-    remove_member,
-    audit_log,
-]
+router = Router(
+    path="/",
+    tags=["organizations"],
+    route_handlers=[
+        create_organization,
+        list_organizations,
+        get_organization,
+        update_organization,
+        deactivate_organization,
+        reactivate_organization,
+        list_members,
+        change_member_role,
+        remove_member,
+        audit_log,
+    ],
+    dependencies={
+        "organizations": Provide(organization_service, sync_to_thread=False),
+        "accounts": Provide(account_service, sync_to_thread=False),
+    },
+)

@@ -23,11 +23,13 @@ import msgspec
 
 from backend.accounts.service import end_live_access
 from backend.audit import record_audit
-from backend.auth import Caller, organization_topic
+from backend.auth import Caller
 from backend.context import AppContext
 from backend.errors import Conflict, Forbidden, NotFound, Unprocessable
 from backend.organizations import queries
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
+from backend.topics import organization_topic, user_topic
 from schema.accounts import Role
 from schema.base import FieldError
 from schema.events import Event, MembershipChanged, OrganizationChanged
@@ -42,17 +44,11 @@ from schema.organizations import (
 
 
 def _detail(row: asyncpg.Record) -> OrganizationDetail:
-    return OrganizationDetail(**dict(row))
+    return from_row(OrganizationDetail, row)
 
 
 def _member(row: asyncpg.Record) -> OrganizationMember:
-    return OrganizationMember(
-        account_id=row["account_id"],
-        email=row["email"],
-        display_name=row["display_name"],
-        roles=list(row["roles"]),
-        since=row["since"],
-    )
+    return from_row(OrganizationMember, row)
 
 
 def administered(caller: Caller) -> frozenset[int] | None:
@@ -195,7 +191,7 @@ class OrganizationService:
                 at=now,
             )
             await emit_all(
-                conn, [(f"user:{a}", OrganizationChanged(organization_id=organization_id)) for a in members], at=now
+                conn, [(user_topic(a), OrganizationChanged(organization_id=organization_id)) for a in members], at=now
             )
         return _detail(row)
 
@@ -206,7 +202,7 @@ class OrganizationService:
         if members:
             # Their clients refresh /v1/me (and reconnect with the topics they still have).
             await emit_all(
-                conn, [(f"user:{a}", OrganizationChanged(organization_id=organization_id)) for a in members], at=at
+                conn, [(user_topic(a), OrganizationChanged(organization_id=organization_id)) for a in members], at=at
             )
 
     # -- members -------------------------------------------------------------------
@@ -270,7 +266,7 @@ class OrganizationService:
             # Tickets issued until now may name topics of the old roles: close those sockets.
             await end_live_access(conn, account_id=account_id, session_id=None, at=now)
             events: list[tuple[str, Event]] = [
-                (f"user:{account_id}", MembershipChanged(organization_id=organization_id, role=role))
+                (user_topic(account_id), MembershipChanged(organization_id=organization_id, role=role))
             ]
             await emit_all(conn, events, at=now)
             if role is None:
@@ -327,4 +323,4 @@ class OrganizationService:
                 reason=" ".join(f"{k}={v}" for k, v in filters.items() if v is not None) or None,
                 at=now,
             )
-        return [AuditEntry(**dict(r)) for r in rows]
+        return from_rows(AuditEntry, rows)

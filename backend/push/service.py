@@ -6,6 +6,7 @@ from backend.auth import Caller
 from backend.context import AppContext
 from backend.errors import Conflict, NotFound
 from backend.push import queries
+from backend.rows import from_row
 from schema.push import Device, DeviceCreate
 
 
@@ -27,7 +28,7 @@ class DeviceService:
             row = await conn.fetchrow(
                 queries.UPSERT_DEVICE, caller.account_id, data.platform, token, data.locale, self.ctx.clock.now()
             )
-        return Device(**dict(row))
+        return from_row(Device, row)
 
     async def remove(self, caller: Caller, device_id: int) -> None:
         async with self.ctx.acquire() as conn:

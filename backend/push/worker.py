@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -25,12 +24,16 @@ from backend.context import AppContext
 from backend.metrics import record_push_result
 from backend.push import queries
 from backend.push.messages import TOPIC_ROLES, URGENT, collapse_id, payload_for
+from backend.topics import organization_of, personal_account
+from schema.backoff import Backoff
 
 log = logging.getLogger("musubi.push")
 
 DEACTIVATING_REASONS = {"Unregistered", "BadDeviceToken", "DeviceTokenNotForTopic"}
 MAX_ATTEMPTS = 10
 LEASE = timedelta(seconds=30)
+# Urgent pushes: retry within seconds, and never leave one waiting more than five minutes.
+PUSH_BACKOFF = Backoff(first_s=1.0, cap_s=300.0)
 
 
 class ApnsResult(Protocol):
@@ -49,8 +52,7 @@ class PushWorker:
     apns: ApnsClient
     batch: int = 200
     poll_interval_s: float = 0.5
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 300.0
+    backoff: Backoff = PUSH_BACKOFF
 
     async def run(self) -> None:
         while True:
@@ -78,11 +80,12 @@ class PushWorker:
         return len(events)
 
     async def _plan_event(self, conn: asyncpg.Connection, event: asyncpg.Record, now: Any) -> None:
-        prefix, _, target = event["topic"].partition(":")
-        if prefix == "user":
-            devices = await conn.fetch(queries.DEVICES_OF_ACCOUNT, int(target))
-        elif prefix in TOPIC_ROLES and target.isdigit():
-            devices = await conn.fetch(queries.DEVICES_OF_ROLE, int(target), list(TOPIC_ROLES[prefix]))
+        account_id, organization = personal_account(event["topic"]), organization_of(event["topic"])
+        if account_id is not None:
+            devices = await conn.fetch(queries.DEVICES_OF_ACCOUNT, account_id)
+        elif organization is not None and organization[0] in TOPIC_ROLES:
+            prefix, organization_id = organization
+            devices = await conn.fetch(queries.DEVICES_OF_ROLE, organization_id, list(TOPIC_ROLES[prefix]))
         else:
             return
         data = json.loads(event["payload"])
@@ -134,8 +137,7 @@ class PushWorker:
                 await conn.execute(queries.DEACTIVATE_DEVICE, row["device_id"], now, reason)
                 record_push_result("unregistered")
             elif (status == 0 or status == 429 or status >= 500) and row["attempts"] < MAX_ATTEMPTS:
-                delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (row["attempts"] - 1))
-                delay *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not secrecy
+                delay = self.backoff.delay(row["attempts"])
                 await conn.execute(queries.RETRY_LATER, row["id"], now + timedelta(seconds=delay), status, reason)
                 record_push_result("retry")
             else:

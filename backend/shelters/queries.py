@@ -2,14 +2,19 @@
 
 # Setting beds on a retired category brings it back.
 UPSERT_UNIT = """
-INSERT INTO shelter_units (shelter_id, category, capacity, updated_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (shelter_id, category) DO UPDATE
-   SET capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at, retired_at = NULL
-RETURNING shelter_id, category, capacity, occupied, 0 AS held
+WITH u AS (
+    INSERT INTO shelter_units (shelter_id, category, capacity, updated_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (shelter_id, category) DO UPDATE
+       SET capacity = EXCLUDED.capacity, updated_at = EXCLUDED.updated_at, retired_at = NULL
+    RETURNING shelter_id, category, capacity, occupied
+)
+SELECT u.shelter_id, o.name AS shelter_name, u.category, u.capacity, u.occupied, 0 AS held
+  FROM u JOIN organizations o ON o.id = u.shelter_id
 """
 
+# The shelter's name, never its address or coordinates: where a shelter is stays secret.
 VACANCIES = """
-SELECT u.shelter_id, u.category, u.capacity, u.occupied, 0 AS held
+SELECT u.shelter_id, o.name AS shelter_name, u.category, u.capacity, u.occupied, 0 AS held
   FROM shelter_units u JOIN organizations o ON o.id = u.shelter_id AND o.deactivated_at IS NULL
  WHERE ($1::bigint IS NULL OR u.shelter_id = $1) AND u.retired_at IS NULL
  ORDER BY u.shelter_id, u.category
@@ -93,7 +98,9 @@ REQUEST = "SELECT * FROM intake_requests WHERE id = $1"
 REQUEST_FOR_UPDATE = "SELECT * FROM intake_requests WHERE id = $1 FOR UPDATE"
 
 TARGETS = """
-SELECT shelter_id, status, responded_at, reason FROM intake_targets WHERE request_id = $1 ORDER BY shelter_id
+SELECT t.shelter_id, o.name AS shelter_name, t.status, t.responded_at, t.reason
+  FROM intake_targets t JOIN organizations o ON o.id = t.shelter_id
+ WHERE t.request_id = $1 ORDER BY t.shelter_id
 """
 
 TARGET_OF_SHELTERS = """
@@ -104,9 +111,10 @@ SELECT * FROM intake_targets WHERE request_id = $1 AND shelter_id = ANY($2::bigi
 TARGET_FOR_UPDATE = "SELECT * FROM intake_targets WHERE request_id = $1 AND shelter_id = $2 FOR UPDATE"
 
 ANSWER_TARGET = """
-UPDATE intake_targets SET status = $3, responded_at = $4, responded_by = $5, reason = $6
- WHERE request_id = $1 AND shelter_id = $2
-RETURNING shelter_id, status, responded_at, reason
+UPDATE intake_targets t SET status = $3, responded_at = $4, responded_by = $5, reason = $6
+  FROM organizations o
+ WHERE t.request_id = $1 AND t.shelter_id = $2 AND o.id = t.shelter_id
+RETURNING t.shelter_id, o.name AS shelter_name, t.status, t.responded_at, t.reason
 """
 
 REQUESTS_OF_CENTERS = """

@@ -10,10 +10,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, Caller
+from backend.auth import PREFECTURE_ADMIN
 from backend.context import app_context
 from backend.idempotency import Reread
-from backend.pagination import Cursor, Limit, id_cursor, page
+from backend.pagination import after_id, before_id, page
+from backend.params import Cursor, IdParam, Limit, Me
 from backend.shelters.service import CASEWORKER, SHELTER_STAFF, ShelterService
 from schema.base import MAX_ID
 from schema.shelters import (
@@ -35,9 +36,7 @@ from schema.shelters import (
     Vacancy,
 )
 
-IdParam = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 Service = NamedDependency[ShelterService]
-Me = NamedDependency[Caller]
 INVOLVED = (CASEWORKER, *SHELTER_STAFF)
 CategoryParam = Annotated[str, PathParameter(pattern=CATEGORY_PATTERN)]
 
@@ -50,7 +49,6 @@ def shelter_service(state: State) -> ShelterService:
     "/v1/shelters/{shelter_id:int}/units/{category:str}",
     access=SHELTER_STAFF,
     operation_id="setShelterUnit",
-    tags=["shelters"],
 )
 async def set_unit(
     shelter_id: IdParam,
@@ -63,7 +61,7 @@ async def set_unit(
     return await shelters.set_capacity(caller, shelter_id, category, data.capacity)
 
 
-@get("/v1/shelters/vacancies", access=INVOLVED, operation_id="shelterVacancies", tags=["shelters"])
+@get("/v1/shelters/vacancies", access=INVOLVED, operation_id="shelterVacancies")
 async def vacancies(
     shelters: Service,
     shelter_id: Annotated[int | None, QueryParameter(name="shelterId", ge=1, le=MAX_ID)] = None,
@@ -72,23 +70,23 @@ async def vacancies(
     return await shelters.vacancies(shelter_id)
 
 
-@post("/v1/intake-requests", access=CASEWORKER, operation_id="createIntakeRequest", tags=["shelters"])
+@post("/v1/intake-requests", access=CASEWORKER, operation_id="createIntakeRequest")
 async def create_request(data: JSONBody[IntakeRequestCreate], caller: Me, shelters: Service) -> IntakeRequest:
     """One request, many shelters: age, sex, category, needs, urgency — never the child's name."""
     return await shelters.create_request(caller, data)
 
 
-@get("/v1/intake-requests", access=INVOLVED, operation_id="listIntakeRequests", tags=["shelters"])
+@get("/v1/intake-requests", access=INVOLVED, operation_id="listIntakeRequests")
 async def list_requests(
     request: Request[Any, Any, Any], caller: Me, shelters: Service, cursor: Cursor = None, limit: Limit = 50
 ) -> Response[list[IntakeRequest]]:
     """The centre's requests (caseworkers) or those sent to the shelter (staff), newest first (audited)."""
-    before = MAX_ID if cursor is None else id_cursor(cursor)
+    before = before_id(cursor)
     items = await shelters.requests(caller, before, limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    return page(request, items, limit)
 
 
-@get("/v1/intake-requests/{request_id:int}", access=INVOLVED, operation_id="getIntakeRequest", tags=["shelters"])
+@get("/v1/intake-requests/{request_id:int}", access=INVOLVED, operation_id="getIntakeRequest")
 async def get_request(request_id: IdParam, caller: Me, shelters: Service) -> IntakeRequest:
     """One request; the child's identity only for the centre and, after placement, the chosen shelter (audited)."""
     return await shelters.request(caller, request_id)
@@ -98,7 +96,6 @@ async def get_request(request_id: IdParam, caller: Me, shelters: Service) -> Int
     "/v1/intake-requests/{request_id:int}/responses",
     access=SHELTER_STAFF,
     operation_id="answerIntakeRequest",
-    tags=["shelters"],
 )
 async def respond(request_id: IdParam, data: JSONBody[IntakeResponseCreate], caller: Me, shelters: Service) -> Target:
     """The shelter can or cannot take the child (with a reason when not)."""
@@ -109,7 +106,6 @@ async def respond(request_id: IdParam, data: JSONBody[IntakeResponseCreate], cal
     "/v1/intake-requests/{request_id:int}/placement",
     access=CASEWORKER,
     operation_id="placeChild",
-    tags=["shelters"],
     # The answer names the child: a retry re-reads it (access-checked, audited), nothing is kept in clear.
     idempotency=Reread("/v1/intake-requests/{id}"),
 )
@@ -124,14 +120,13 @@ async def place(request_id: IdParam, data: JSONBody[PlacementCreate], caller: Me
     access=INVOLVED,
     operation_id="dischargePlacement",
     status_code=200,
-    tags=["shelters"],
 )
 async def discharge(placement_id: IdParam, caller: Me, shelters: Service) -> Placement:
     """The child leaves; the bed is free again."""
     return await shelters.discharge(caller, placement_id)
 
 
-@get("/v1/intake-stats", access=PREFECTURE_ADMIN, operation_id="intakeStats", tags=["shelters"])
+@get("/v1/intake-stats", access=PREFECTURE_ADMIN, operation_id="intakeStats")
 async def stats(
     shelters: Service,
     start: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -149,7 +144,6 @@ async def stats(
     "/v1/shelters/{shelter_id:int}/categories",
     access=SHELTER_STAFF,
     operation_id="listShelterCategories",
-    tags=["shelters"],
 )
 async def list_categories(
     shelter_id: IdParam,
@@ -165,7 +159,6 @@ async def list_categories(
     "/v1/shelters/{shelter_id:int}/categories",
     access=SHELTER_STAFF,
     operation_id="createShelterCategory",
-    tags=["shelters"],
 )
 async def create_category(
     shelter_id: IdParam, data: JSONBody[ShelterCategoryCreate], caller: Me, shelters: Service
@@ -178,7 +171,6 @@ async def create_category(
     "/v1/shelters/{shelter_id:int}/categories/{category:str}",
     access=SHELTER_STAFF,
     operation_id="updateShelterCategory",
-    tags=["shelters"],
 )
 async def update_category(
     shelter_id: IdParam,
@@ -196,7 +188,6 @@ async def update_category(
     access=SHELTER_STAFF,
     operation_id="retireShelterCategory",
     status_code=204,
-    tags=["shelters"],
 )
 async def retire_category(shelter_id: IdParam, category: CategoryParam, caller: Me, shelters: Service) -> None:
     """Retire a category nobody occupies (409 otherwise): it takes no more placements."""
@@ -207,7 +198,6 @@ async def retire_category(shelter_id: IdParam, category: CategoryParam, caller: 
     "/v1/shelters/{shelter_id:int}/placements",
     access=SHELTER_STAFF,
     operation_id="listCurrentPlacements",
-    tags=["shelters"],
 )
 async def list_placements(
     request: Request[Any, Any, Any],
@@ -218,15 +208,14 @@ async def list_placements(
     limit: Limit = 50,
 ) -> Response[list[CurrentPlacement]]:
     """The children placed here now, with who they are (this shelter was chosen); each one shown is audited."""
-    items = await shelters.current_placements(caller, shelter_id, id_cursor(cursor), limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    items = await shelters.current_placements(caller, shelter_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get(
     "/v1/guidance-centers/{center_id:int}/intake-requests",
     access=CASEWORKER,
     operation_id="listCenterIntakeRequests",
-    tags=["shelters"],
 )
 async def list_center_requests(
     request: Request[Any, Any, Any],
@@ -238,9 +227,9 @@ async def list_center_requests(
     limit: Limit = 50,
 ) -> Response[list[IntakeSummary]]:
     """The centre's requests by state, newest first, with minutes to placement (no identities)."""
-    before = MAX_ID if cursor is None else id_cursor(cursor)
+    before = before_id(cursor)
     items = await shelters.center_requests(caller, center_id, status, before, limit)
-    return page(request, items, str(items[-1].id) if len(items) == limit else None)
+    return page(request, items, limit)
 
 
 @post(
@@ -248,7 +237,6 @@ async def list_center_requests(
     access=CASEWORKER,
     operation_id="cancelIntakeRequest",
     status_code=200,
-    tags=["shelters"],
 )
 async def cancel_request(
     request_id: IdParam, data: JSONBody[IntakeCancel], caller: Me, shelters: Service
@@ -259,6 +247,7 @@ async def cancel_request(
 
 router = Router(
     path="/",
+    tags=["shelters"],
     route_handlers=[
         set_unit,
         vacancies,

@@ -30,7 +30,9 @@ from backend.errors import (
     register_constraint,
 )
 from backend.outbox import emit_all
+from backend.rows import from_row, from_rows
 from backend.shelters import queries
+from backend.topics import SHELTER_VACANCY_BOARD, guidance_topic, shelter_topic
 from schema.base import FieldError
 from schema.events import (
     Event,
@@ -64,7 +66,6 @@ register_constraint("shelter_units_retired_empty", 409, "category-occupied", "A 
 
 CASEWORKER = Member("guidance_center", "caseworker")
 SHELTER_STAFF = (Member("shelter", "staff"), Member("shelter", "admin"))
-VACANCY_BOARD = "shelters:vacancy"
 
 
 def _centers(caller: Caller) -> frozenset[int]:
@@ -106,14 +107,14 @@ class ShelterService:
         async with self.ctx.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(queries.UPSERT_UNIT, shelter_id, category, capacity, now)
             await emit_all(
-                conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=now
+                conn, [(SHELTER_VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=now
             )
-        return Vacancy(**dict(row))
+        return from_row(Vacancy, row)
 
     async def vacancies(self, shelter_id: int | None) -> list[Vacancy]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.VACANCIES, shelter_id)
-        return [Vacancy(**dict(r)) for r in rows]
+        return from_rows(Vacancy, rows)
 
     # -- requests --------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ class ShelterService:
                 data.urgency,
             )
             await conn.execute(queries.INSERT_TARGETS, request_id, wanted)
-            await emit_all(conn, [(f"shelter:{s}", IntakeRequested(request_id=request_id)) for s in wanted], at=now)
+            await emit_all(conn, [(shelter_topic(s), IntakeRequested(request_id=request_id)) for s in wanted], at=now)
             return await self._view(conn, caller, request_id, action="intake.create")
 
     async def request(self, caller: Caller, request_id: int) -> IntakeRequest:
@@ -220,7 +221,7 @@ class ShelterService:
             needs=list(request["needs"]),
             urgency=request["urgency"],
             status=request["status"],
-            targets=[Target(**dict(t)) for t in (targets if is_center else own_shelters)],
+            targets=[from_row(Target, t) for t in (targets if is_center else own_shelters)],
             placement=_placement(placement) if placement is not None and (is_center or chosen) else None,
             child=child,
         )
@@ -252,8 +253,8 @@ class ShelterService:
                 at=now,
             )
             event = IntakeResponded(request_id=request_id, shelter_id=target["shelter_id"], decision=status)
-            await emit_all(conn, [(f"guidance:{request['guidance_center_id']}", event)], at=now)
-        return Target(**dict(row))
+            await emit_all(conn, [(guidance_topic(request["guidance_center_id"]), event)], at=now)
+        return from_row(Target, row)
 
     def _cipher(self) -> IdentityCipher:
         if self.ctx.identity is None:
@@ -291,14 +292,17 @@ class ShelterService:
             targets = await conn.fetch(queries.CLOSE_OTHER_TARGETS, request_id, data.shelter_id)
             events: list[tuple[str, Event]] = [
                 (
-                    f"guidance:{request['guidance_center_id']}",
+                    guidance_topic(request["guidance_center_id"]),
                     IntakePlaced(request_id=request_id, shelter_id=data.shelter_id),
                 ),
-                (f"shelter:{data.shelter_id}", IntakePlaced(request_id=request_id, shelter_id=data.shelter_id)),
-                (VACANCY_BOARD, ShelterVacancyChanged(shelter_id=data.shelter_id, category=request["category"])),
+                (shelter_topic(data.shelter_id), IntakePlaced(request_id=request_id, shelter_id=data.shelter_id)),
+                (
+                    SHELTER_VACANCY_BOARD,
+                    ShelterVacancyChanged(shelter_id=data.shelter_id, category=request["category"]),
+                ),
             ]
             events += [
-                (f"shelter:{t['shelter_id']}", IntakeClosed(request_id=request_id))
+                (shelter_topic(t["shelter_id"]), IntakeClosed(request_id=request_id))
                 for t in targets
                 if t["status"] == "closed"
             ]
@@ -331,7 +335,7 @@ class ShelterService:
                 at=now,
             )
             event = ShelterVacancyChanged(shelter_id=placement["shelter_id"], category=placement["category"])
-            await emit_all(conn, [(VACANCY_BOARD, event)], at=now)
+            await emit_all(conn, [(SHELTER_VACANCY_BOARD, event)], at=now)
         return _placement(row)
 
     # -- back office: bed categories ----------------------------------------------------
@@ -344,7 +348,7 @@ class ShelterService:
         self._own_shelter(caller, shelter_id)
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.CATEGORIES, shelter_id, include_retired)
-        return [ShelterCategory(**dict(r)) for r in rows]
+        return from_rows(ShelterCategory, rows)
 
     async def create_category(self, caller: Caller, shelter_id: int, data: ShelterCategoryCreate) -> ShelterCategory:
         self._own_shelter(caller, shelter_id)
@@ -357,7 +361,7 @@ class ShelterService:
                 raise Conflict("This shelter already has that category; rename it or change its beds.",
                                slug="category-exists")  # fmt: skip
             await self._category_changed(conn, caller, shelter_id, data.category, "create", now)
-        return ShelterCategory(**dict(row))
+        return from_row(ShelterCategory, row)
 
     async def update_category(
         self, caller: Caller, shelter_id: int, category: str, data: ShelterCategoryUpdate
@@ -373,7 +377,7 @@ class ShelterService:
             # Below the beds in use, the CHECK shelter_units_within_capacity answers 409 over-capacity.
             row = await conn.fetchrow(queries.UPDATE_CATEGORY, shelter_id, category, label, capacity, now)
             await self._category_changed(conn, caller, shelter_id, category, "update", now)
-        return ShelterCategory(**dict(row))
+        return from_row(ShelterCategory, row)
 
     async def retire_category(self, caller: Caller, shelter_id: int, category: str) -> None:
         self._own_shelter(caller, shelter_id)
@@ -403,7 +407,9 @@ class ShelterService:
             reason=f"category {category}",
             at=at,
         )
-        await emit_all(conn, [(VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=at)
+        await emit_all(
+            conn, [(SHELTER_VACANCY_BOARD, ShelterVacancyChanged(shelter_id=shelter_id, category=category))], at=at
+        )
 
     # -- back office: who is here, and the centre's requests -------------------------------
 
@@ -434,19 +440,7 @@ class ShelterService:
                     )
                 except (InvalidTag, KeyError) as exc:
                     raise IntegrityFailure(f"identity of intake request {row['request_id']} does not open") from exc
-                items.append(
-                    CurrentPlacement(
-                        id=row["id"],
-                        request_id=row["request_id"],
-                        category=row["category"],
-                        placed_at=row["placed_at"],
-                        age_years=row["age_years"],
-                        sex=row["sex"],
-                        needs=list(row["needs"]),
-                        urgency=row["urgency"],
-                        child=child,
-                    )
-                )
+                items.append(from_row(CurrentPlacement, row, child=child))
         return items
 
     async def center_requests(
@@ -481,9 +475,9 @@ class ShelterService:
             )
             center = request["guidance_center_id"]
             events: list[tuple[str, Event]] = [
-                (f"shelter:{s}", IntakeCancelled(request_id=request_id)) for s in shelters
+                (shelter_topic(s), IntakeCancelled(request_id=request_id)) for s in shelters
             ]
-            events.append((f"guidance:{center}", IntakeCancelled(request_id=request_id)))
+            events.append((guidance_topic(center), IntakeCancelled(request_id=request_id)))
             await emit_all(conn, events, at=now)
             row = await conn.fetchrow(queries.CENTER_REQUESTS, center, None, request_id + 1, 1)
         return _summary(row)

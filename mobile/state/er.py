@@ -1,4 +1,5 @@
-"""The ER desk: a live inbox with an alert, accept or decline with a reason."""
+"""The ER desk: a live inbox with an alert, accept or decline with a reason, the patients on the
+way (ETA, vitals over time, photos) and the department's acceptance board."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
-from schema.ems import Case, InboxItem
+from schema.ems import BoardEntry, Case, HospitalBoard, HospitalDepartment, InboxItem, IncomingCase
 from schema.events import (
+    EmsCaseClosed,
+    EmsCaseUpdated,
     EmsDestinationSet,
     EmsRequestCreated,
     EmsRequestRealerted,
     EmsRequestReleased,
     EmsRequestResponded,
     Event,
+    HospitalBoardChanged,
 )
 
 DECLINE_REASONS = ("no_beds", "no_specialist", "treating_another_patient", "equipment_down", "other")
@@ -24,12 +28,16 @@ DECLINE_REASONS = ("no_beds", "no_specialist", "treating_another_patient", "equi
 @dataclass
 class ErModel:
     api: MusubiApi
-    department: str = "emergency"
+    hospital_id: int | None = None  # the desk's hospital: its board and departments
+    department: str = "emergency"  # the department that answers and whose board is set
     inbox: list[InboxItem] = field(default_factory=list)
+    incoming: list[IncomingCase] = field(default_factory=list)  # patients whose destination is here
+    photos: dict[int, bytes] = field(default_factory=dict)  # attachment id → the photo, fetched once
+    board: list[BoardEntry] = field(default_factory=list)  # this hospital's departments on the board
+    departments: list[HospitalDepartment] = field(default_factory=list)
     alert: bool = False  # a new request arrived and nobody has looked yet
     chimes: int = 0  # how many times the desk should have sounded; the view plays what it has not yet
     error: Failure | None = None
-    board_status: str | None = None
     case: Case | None = None  # the case opened from the inbox (each opening is audited)
     # Pending requests already shown: one that appears in a refetch without its event having been
     # seen (a gap in the live stream, a watchdog refetch) still raises the alert, exactly once.
@@ -42,6 +50,30 @@ class ErModel:
             self.alert = True
             self.chimes += 1
         self.known_pending = (self.known_pending or set()) | pending
+        self.incoming = msgspec.convert(await self.api.get("/v1/ems/incoming"), list[IncomingCase])
+        for patient in self.incoming:
+            for photo in patient.attachments:
+                if photo.id not in self.photos:  # each fetch is a read of the case, audited
+                    self.photos[photo.id] = await self.api.download(
+                        f"/v1/ems/cases/{patient.case_id}/attachments/{photo.id}"
+                    )
+        await self.load_board()
+
+    async def load_board(self) -> None:
+        """The current status of each of this hospital's departments, as the crews see it."""
+        if self.hospital_id is None:
+            return
+        if not self.departments:
+            self.departments = msgspec.convert(
+                await self.api.get(f"/v1/hospitals/{self.hospital_id}/departments"), list[HospitalDepartment]
+            )
+        boards = msgspec.convert(await self.api.get("/v1/hospitals/board"), list[HospitalBoard])
+        mine = next((b for b in boards if b.hospital_id == self.hospital_id), None)
+        self.board = mine.departments if mine is not None else []
+
+    def board_status(self, department: str) -> str | None:
+        """accepting / limited / not_accepting / unknown (expired), or None if never set."""
+        return next((entry.status for entry in self.board if entry.department == department), None)
 
     async def resync(self) -> None:
         """After a gap (reconnect, watchdog): refetch, alerting on any request that came meanwhile."""
@@ -56,8 +88,20 @@ class ErModel:
                 self.alert = True
                 self.chimes += 1
                 await self.resync()
-            case EmsRequestCreated() | EmsRequestResponded() | EmsDestinationSet() | EmsRequestReleased():
+            case (
+                EmsRequestCreated()
+                | EmsRequestResponded()
+                | EmsDestinationSet()
+                | EmsRequestReleased()
+                | EmsCaseUpdated()
+                | EmsCaseClosed()
+            ):
                 await self.resync()  # a new request is found new by the refetch, which alerts
+            case HospitalBoardChanged(hospital_id=hospital_id) if hospital_id == self.hospital_id:
+                try:
+                    await self.load_board()
+                except ApiError as error:
+                    self.error = error
 
     async def open_case(self, case_id: int) -> None:
         try:
@@ -81,7 +125,7 @@ class ErModel:
         except ApiError as error:
             self.error = error
             return False
-        self.board_status = status
+        await self.load_board()
         return True
 
     async def answer(self, request_id: int, accept: bool, reason: str | None = None) -> bool:

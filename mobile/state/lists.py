@@ -1,4 +1,4 @@
-"""The other homes: residents and parents, caseworkers, shelter staff."""
+"""The resident's and parent's home: facility vacancies, bookings, lotteries, childcare."""
 
 from __future__ import annotations
 
@@ -14,13 +14,8 @@ from schema.events import (
     ChildcareOffered,
     ChildcareReserved,
     Event,
-    IntakeClosed,
-    IntakePlaced,
-    IntakeRequested,
-    IntakeResponded,
     LotteryResult,
     NurseryAvailabilityChanged,
-    ShelterVacancyChanged,
     VacancyChanged,
     WaitlistOffered,
 )
@@ -206,139 +201,6 @@ class ResidentModel:
                 | ChildcareOffered()
                 | NurseryAvailabilityChanged()
             ):
-                await self.resync()
-
-    async def resync(self) -> None:
-        try:
-            await self.load()
-        except ApiError as error:
-            self.error = error
-
-
-AGE_BANDS = ((0, 5), (6, 12), (13, 17))
-INTAKE_SEXES = ("female", "male", "other")
-URGENCIES = ("emergency", "urgent", "planned")
-# What a caseworker most often has to tell a shelter before it can say yes; codes on the wire
-# (the server takes [a-z_] words), words on screen through the translator.
-NEEDS = ("medical_care", "disability_support", "sibling_group", "language_support", "allergy_care")
-# Why a shelter says no. The code travels as the reason, so the caseworker reads it in their own
-# language; anything else a server holds is shown as written.
-DECLINE_REASONS = ("no_beds", "outside_category", "cannot_meet_needs", "staffing", "other")
-
-
-def age_band(age: int) -> str:
-    return next(f"{low}-{high}" for low, high in AGE_BANDS if low <= age <= high)
-
-
-@dataclass
-class IntakeModel:
-    """Caseworkers (send requests, see answers live, place) and shelter staff (answer, beds)."""
-
-    api: MusubiApi
-    vacancies: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    # The caseworker's draft: no name, ever, until placement.
-    age: int = 8
-    sex: str = "female"
-    urgency: str = "urgent"
-    needs: set[str] = field(default_factory=set)
-    chosen: set[int] = field(default_factory=set)  # the shelters to ask
-    # Placement form per (request, shelter), kept here so a live re-render never wipes typing.
-    names: dict[tuple[int, int], str] = field(default_factory=dict)
-    births: dict[tuple[int, int], str] = field(default_factory=dict)
-    declining: int | None = None  # the request whose decline reasons are open
-    error: Failure | None = None
-
-    async def load(self) -> None:
-        self.vacancies = await self.api.get("/v1/shelters/vacancies")
-        self.requests = await self.api.get("/v1/intake-requests")
-
-    @property
-    def shelters(self) -> list[int]:
-        return sorted({v["shelterId"] for v in self.vacancies})
-
-    @property
-    def category(self) -> str:
-        """The bed category the child needs: the age band, split by sex where the shelters split it.
-        A sex-specific unit is preferred; where no shelter has one for this band (small children
-        usually share), the band's shared unit; "other" always goes to the shared unit."""
-        band = age_band(self.age)
-        specific = f"{band}:{self.sex}"
-        known = {v["category"] for v in self.vacancies}
-        if self.sex in ("female", "male") and (specific in known or f"{band}:any" not in known):
-            return specific
-        return f"{band}:any"
-
-    def free_beds(self, shelter_id: int, category: str | None = None) -> int | None:
-        """Free beds of that shelter in the category (the draft's by default); None if it has no such unit."""
-        wanted = category or self.category
-        for vacancy in self.vacancies:
-            if vacancy["shelterId"] == shelter_id and vacancy["category"] == wanted:
-                return int(vacancy["capacity"] - vacancy["occupied"] - vacancy.get("held", 0))
-        return None
-
-    async def set_age(self, age: int) -> None:
-        self.age = max(0, min(17, age))
-
-    async def nudge_age(self, delta: int) -> None:
-        # Relative, not "set to what the screen showed": two taps before a redraw are two years.
-        await self.set_age(self.age + delta)
-
-    async def choose(self, shelter_id: int, chosen: bool) -> None:
-        if chosen:
-            self.chosen.add(shelter_id)
-        else:
-            self.chosen.discard(shelter_id)
-
-    async def _do(self, method: str, path: str, body: Any) -> bool:
-        self.error = None
-        try:
-            await self.api.request(method, path, body)
-        except ApiError as error:
-            self.error = error
-            return False
-        await self.load()
-        return True
-
-    async def send_request(self) -> bool:
-        if not self.chosen:
-            self.error = "choose_shelters"
-            return False
-        body = {"ageYears": self.age, "sex": self.sex, "category": self.category, "urgency": self.urgency,
-                "needs": sorted(self.needs), "shelterIds": sorted(self.chosen)}  # fmt: skip
-        if sent := await self._do("POST", "/v1/intake-requests", body):
-            self.chosen, self.needs = set(), set()
-        return sent
-
-    async def answer(self, request_id: int, accept: bool, reason: str | None = None) -> bool:
-        if not accept and reason is None:
-            self.declining = request_id  # ask why first
-            return False
-        self.declining = None
-        body = {"decision": "accept"} if accept else {"decision": "decline", "reason": reason}
-        return await self._do("POST", f"/v1/intake-requests/{request_id}/responses", body)
-
-    async def place(self, request_id: int, shelter_id: int) -> bool:
-        key = (request_id, shelter_id)
-        name, birth = self.names.get(key, "").strip(), self.births.get(key, "").strip()
-        if not name or not birth:
-            self.error = "name_and_birth_needed"
-            return False
-        body = {"shelterId": shelter_id, "child": {"name": name, "birthDate": birth}}
-        if placed := await self._do("POST", f"/v1/intake-requests/{request_id}/placement", body):
-            self.names.pop(key, None)
-            self.births.pop(key, None)
-        return placed
-
-    async def discharge(self, placement_id: int) -> bool:
-        return await self._do("POST", f"/v1/placements/{placement_id}/discharge", {})
-
-    async def set_beds(self, shelter_id: int, category: str, capacity: int) -> bool:
-        return await self._do("PUT", f"/v1/shelters/{shelter_id}/units/{category}", {"capacity": max(0, capacity)})
-
-    async def on_event(self, event: Event) -> None:
-        match event:
-            case IntakeRequested() | IntakeResponded() | IntakePlaced() | IntakeClosed() | ShelterVacancyChanged():
                 await self.resync()
 
     async def resync(self) -> None:

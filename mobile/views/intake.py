@@ -8,12 +8,15 @@ from typing import Any
 import flet as ft
 
 from mobile.state.i18n import LABELS, Translator
-from mobile.state.lists import DECLINE_REASONS, INTAKE_SEXES, NEEDS, URGENCIES, IntakeModel
-from mobile.views.widgets import BIG, MUTED, TARGET, Shell, error_line, heading, icon_button, stepper
+from mobile.state.intake import DECLINE_REASONS, INTAKE_SEXES, NEEDS, URGENCIES, InCare, IntakeModel
+from mobile.views.widgets import BIG, MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
 
 
 async def open_home(shell: Shell) -> IntakeModel:
-    model = IntakeModel(shell.session.api)
+    if shell.session.home == "caseworker":
+        model = IntakeModel(shell.session.api)
+    else:
+        model = IntakeModel(shell.session.api, role="shelter", shelter_id=shell.session.organization("shelter"))
     await model.load()
     return model
 
@@ -34,8 +37,13 @@ def word(t: Translator, code: str) -> str:
     return t(code) if code in LABELS else code
 
 
-def shelter_name(t: Translator, shelter_id: int) -> str:
-    return f"{t('shelter')} #{shelter_id}"
+def shelter_name(t: Translator, model: IntakeModel, shelter_id: int) -> str:
+    """The shelter's name; its number only if the server has not told us the name."""
+    return model.shelter_name(shelter_id) or f"{t('shelter')} #{shelter_id}"
+
+
+def minutes_text(t: Translator, minutes: float) -> str:
+    return t("under_a_minute") if minutes < 1 else f"{round(minutes)}{t('minutes')}"
 
 
 def _choices(
@@ -87,7 +95,7 @@ def _request_form(shell: Shell, model: IntakeModel) -> list[ft.Control]:
         free = model.free_beds(shelter_id)
         beds = t("no_such_unit") if free is None else f"{t('free_beds')} {free}"
         return ft.Checkbox(
-            label=f"{shelter_name(t, shelter_id)} · {beds}",
+            label=f"{shelter_name(t, model, shelter_id)} · {beds}",
             value=shelter_id in model.chosen,
             on_change=toggle,
             height=TARGET,
@@ -158,74 +166,184 @@ def _answer_buttons(shell: Shell, model: IntakeModel, request_id: int) -> list[f
     ]
 
 
-def view(shell: Shell, model: IntakeModel) -> list[ft.Control]:
+def _board(shell: Shell, model: IntakeModel) -> list[ft.Control]:
     t = shell.t
-    caseworker = shell.session.home == "caseworker"
-    own_shelter = shell.session.organization("shelter")
     controls: list[ft.Control] = [heading(t("vacancies"))]
     for vacancy in model.vacancies:
         free = vacancy["capacity"] - vacancy["occupied"]
-        beds = (
-            f"{shelter_name(t, vacancy['shelterId'])} · {category_name(t, vacancy['category'])} · "
-            f"{t('free_beds')} {free}/{vacancy['capacity']}"
-        )
-        # No expand=True text in a Row here: inside the scrolling page it has no width to share and
-        # Flutter draws the whole row as a grey error box.
-        row: list[ft.Control] = [ft.Text(beds)]
-        if not caseworker and vacancy["shelterId"] == own_shelter:
-            for delta, icon, label in ((-1, ft.Icons.REMOVE, "beds_fewer"), (1, ft.Icons.ADD, "beds_more")):
-                row.append(
-                    icon_button(
-                        icon,
-                        f"{category_name(t, vacancy['category'])} {t(label)}",
-                        shell.act(
-                            partial(
-                                model.set_beds, vacancy["shelterId"], vacancy["category"], vacancy["capacity"] + delta
-                            )
-                        ),
-                    )
-                )
-        controls.append(ft.Row(row, wrap=True, vertical_alignment=ft.CrossAxisAlignment.CENTER))
-    if caseworker:
-        controls += _request_form(shell, model)
-    controls.append(heading(t("intake_requests")))
-    if not model.requests:
-        controls.append(ft.Text(t("no_items")))
-    for request in model.requests:
-        lines: list[ft.Control] = [
+        controls.append(
             ft.Text(
-                f"#{request['id']} · {request['ageYears']}{t('years_old')} · {t(request['sex'])} · "
-                f"{category_name(t, request['category'])} · {t(request['urgency'])} · {t(request['status'])}",
-                weight=ft.FontWeight.BOLD,
+                f"{shelter_name(t, model, vacancy['shelterId'])} · {category_name(t, vacancy['category'])} · "
+                f"{t('free_beds')} {free}/{vacancy['capacity']}"
             )
+        )
+    return controls
+
+
+def _beds(shell: Shell, model: IntakeModel) -> list[ft.Control]:
+    """The own shelter's bed categories, each with its beds, those in use, and ± one bed."""
+    t = shell.t
+    controls: list[ft.Control] = [heading(t("bed_categories"))]
+    if not model.categories:
+        controls.append(ft.Text(t("no_items")))
+    for unit in model.categories:
+        name = category_name(t, unit["category"])
+        # The shelter's own name for the category, where it gave one, next to the readable code.
+        title = name if unit["label"] in (unit["category"], name) else f"{unit['label']} ({name})"
+        controls.append(
+            ft.Row(
+                [
+                    ft.Text(title, weight=ft.FontWeight.BOLD, width=140),
+                    ft.Row(
+                        [
+                            icon_button(
+                                ft.Icons.REMOVE,
+                                f"{name} {t('beds_fewer')}",
+                                shell.act(partial(model.nudge_beds, unit["category"], -1)),
+                            ),
+                            ft.Text(
+                                f"{t('beds')} {unit['capacity']} · {t('in_use')} {unit['occupied']}",
+                                size=16,
+                            ),
+                            icon_button(
+                                ft.Icons.ADD,
+                                f"{name} {t('beds_more')}",
+                                shell.act(partial(model.nudge_beds, unit["category"], 1)),
+                            ),
+                        ],
+                        spacing=4,
+                        tight=True,
+                        vertical_alignment=ft.CrossAxisAlignment.CENTER,
+                    ),
+                ],
+                wrap=True,
+                vertical_alignment=ft.CrossAxisAlignment.CENTER,
+            )
+        )
+    return controls
+
+
+def _in_care(shell: Shell, model: IntakeModel) -> list[ft.Control]:
+    """The children placed and not yet discharged; discharge asks once more before it is sent."""
+    t = shell.t
+    controls: list[ft.Control] = [heading(t("current_placements"))]
+    children = model.in_care
+    if not children:
+        controls.append(ft.Text(t("no_items")))
+    for child in children:
+        # Not one merged semantic node: the child's lines and the discharge button are reached on their own.
+        card = ft.Card(ft.Container(ft.Column(_child_lines(shell, model, child)), padding=12), semantic_container=False)
+        controls.append(card)
+    return controls
+
+
+def _child_lines(shell: Shell, model: IntakeModel, child: InCare) -> list[ft.Control]:
+    t = shell.t
+    lines: list[ft.Control] = []
+    if child.child:
+        lines.append(ft.Text(f"{child.child['name']} ({child.child['birthDate']})", weight=ft.FontWeight.BOLD, size=18))
+    lines.append(ft.Text(f"{child.age_years}{t('years_old')} · {t(child.sex)} · {category_name(t, child.category)}"))
+    if child.shelter_id is not None:
+        lines.append(ft.Text(f"{t('placed_at_shelter')}: {shelter_name(t, model, child.shelter_id)}"))
+    placed = f"{t('placed_time')} {local_time(child.placed_at)}"
+    if child.minutes_to_placement is not None:
+        placed += f" · {t('minutes_to_placement')} {minutes_text(t, child.minutes_to_placement)}"
+    lines.append(ft.Text(placed, color=MUTED))
+    if model.discharging == child.placement_id:
+        lines += [
+            ft.Text(t("confirm_discharge"), weight=ft.FontWeight.BOLD, color=ft.Colors.RED_800),
+            ft.Row(
+                [
+                    ft.FilledButton(
+                        t("discharge_yes"),
+                        height=TARGET,
+                        style=ft.ButtonStyle(bgcolor=ft.Colors.RED_800, color=ft.Colors.WHITE),
+                        on_click=shell.act(model.confirm_discharge),
+                    ),
+                    ft.TextButton(t("keep_in_care"), height=TARGET, on_click=shell.act(model.keep_in_care)),
+                ],
+                wrap=True,
+            ),
         ]
-        if request.get("needs"):
-            lines.append(ft.Text(f"{t('needs')}: " + ", ".join(word(t, n) for n in request["needs"]), color=MUTED))
-        for target in request.get("targets") or []:
-            answer = f"→ {shelter_name(t, target['shelterId'])} {t(target['status'])}"
-            if target.get("reason"):
-                answer += f" ({word(t, target['reason'])})"
-            lines.append(ft.Text(answer))
-            line: list[ft.Control] = []
-            if caseworker and target["status"] == "accepted" and request["status"] == "open":
-                line += _placement_form(shell, model, request["id"], target["shelterId"])
-            if not caseworker and target["status"] == "pending":
-                line += _answer_buttons(shell, model, request["id"])
-            if line:
-                lines.append(ft.Row(line, wrap=True))
-        if request.get("child"):
-            lines.append(
-                ft.Text(f"{request['child']['name']} ({request['child']['birthDate']})", weight=ft.FontWeight.BOLD)
+    else:
+        lines.append(
+            ft.OutlinedButton(
+                t("discharge"), height=TARGET, on_click=shell.act(partial(model.ask_discharge, child.placement_id))
             )
-        placement = request.get("placement")
-        if placement and placement.get("dischargedAt"):
-            lines.append(ft.Text(t("discharged"), color=MUTED))
-        elif placement:
-            lines.append(
-                ft.OutlinedButton(
-                    t("discharge"), height=TARGET, on_click=shell.act(partial(model.discharge, placement["id"]))
-                )
+        )
+    return lines
+
+
+def _state_filter(shell: Shell, model: IntakeModel) -> ft.Control:
+    """One button per state with its count; the chosen one filled."""
+    t = shell.t
+    counts = model.counts()
+    choices: list[tuple[str | None, str]] = [(None, f"{t('all_states')} {len(model.requests)}")]
+    choices += [(state, f"{t(state)} {count}") for state, count in counts.items()]
+    buttons: list[ft.Control] = []
+    for state, text in choices:
+        kind = ft.FilledButton if model.state == state else ft.OutlinedButton
+        buttons.append(kind(text, height=TARGET, on_click=shell.act(partial(model.show_state, state))))
+    return ft.Row(buttons, wrap=True, spacing=6, run_spacing=6)
+
+
+def _request_card(shell: Shell, model: IntakeModel, request: dict[str, Any]) -> ft.Control:
+    t = shell.t
+    caseworker = model.role == "caseworker"
+    lines: list[ft.Control] = [
+        ft.Text(
+            f"#{request['id']} · {request['ageYears']}{t('years_old')} · {t(request['sex'])} · "
+            f"{category_name(t, request['category'])} · {t(request['urgency'])} · {t(model.state_of(request))}",
+            weight=ft.FontWeight.BOLD,
+        ),
+        ft.Text(f"{t('requested_time')} {local_time(request['createdAt'])}", color=MUTED),
+    ]
+    if request.get("needs"):
+        lines.append(ft.Text(f"{t('needs')}: " + ", ".join(word(t, n) for n in request["needs"]), color=MUTED))
+    for target in request.get("targets") or []:
+        answer = f"→ {shelter_name(t, model, target['shelterId'])} {t(target['status'])}"
+        if target.get("reason"):
+            answer += f" ({word(t, target['reason'])})"
+        lines.append(ft.Text(answer))
+        line: list[ft.Control] = []
+        if caseworker and target["status"] == "accepted" and request["status"] == "open":
+            line += _placement_form(shell, model, request["id"], target["shelterId"])
+        if not caseworker and target["status"] == "pending":
+            line += _answer_buttons(shell, model, request["id"])
+        if line:
+            lines.append(ft.Row(line, wrap=True))
+    if request.get("child"):
+        lines.append(
+            ft.Text(f"{request['child']['name']} ({request['child']['birthDate']})", weight=ft.FontWeight.BOLD)
+        )
+    placement = request.get("placement")
+    minutes = model.minutes_to_placement(request)
+    if placement and minutes is not None:
+        lines.append(
+            ft.Text(
+                f"{t('placed_time')} {local_time(placement['placedAt'])} · "
+                f"{t('minutes_to_placement')} {minutes_text(t, minutes)}"
             )
-        # Not one merged semantic node: each answer and each button is read and reached on its own.
-        controls.append(ft.Card(ft.Container(ft.Column(lines), padding=12), semantic_container=False))
+        )
+    if placement and placement.get("dischargedAt"):
+        lines.append(ft.Text(f"{t('discharged')} {local_time(placement['dischargedAt'])}", color=MUTED))
+    # Not one merged semantic node: each answer and each button is read and reached on its own.
+    return ft.Card(ft.Container(ft.Column(lines), padding=12), semantic_container=False)
+
+
+def view(shell: Shell, model: IntakeModel) -> list[ft.Control]:
+    t = shell.t
+    controls: list[ft.Control] = []
+    if model.role == "shelter":
+        # The shelter's day: who sleeps here, then its beds, then what is asked of it.
+        controls += _in_care(shell, model) + _beds(shell, model) + _board(shell, model)
+    else:
+        controls += _board(shell, model) + _request_form(shell, model)
+    controls += [heading(t("intake_requests")), _state_filter(shell, model)]
+    shown = model.shown
+    if not shown:
+        controls.append(ft.Text(t("no_items")))
+    controls += [_request_card(shell, model, request) for request in shown]
+    if model.role == "caseworker":
+        controls += _in_care(shell, model)
     return controls + error_line(t, model.error)

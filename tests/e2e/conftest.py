@@ -11,14 +11,14 @@ from tests.processes import MusubiProcess, free_port
 
 
 @pytest.fixture
-async def web_process(cluster: Cluster, database_url: str) -> AsyncIterator[MusubiProcess]:
+async def web_process(small_cluster: Cluster, database_url: str) -> AsyncIterator[MusubiProcess]:
     port = free_port()
     web = MusubiProcess(
         "web",
         {
             "DATABASE_URL": database_url,  # not used by the web client; keeps it from starting an embedded one
             "REDIS_URL": "memory://",
-            "MUSUBI_WEB_API_URL": cluster.api_url(0),
+            "MUSUBI_WEB_API_URL": small_cluster.api_url(0),
             "MUSUBI_WEB_PORT": str(port),
             "MUSUBI_DATA_DIR": tempfile.mkdtemp(prefix="musubi-web-"),
             "MUSUBI_SECRET_KEY": "unused-by-the-web-client",

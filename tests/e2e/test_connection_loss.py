@@ -18,7 +18,6 @@ import re
 import httpx
 import pytest
 
-from tests.cluster import Cluster
 from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, CuttableLink, log_in, snap
 from tests.support import Actors
 
@@ -45,7 +44,7 @@ CASE = {"estimatedAge": 70, "sex": "male", "chiefComplaint": "胸痛 chest pain"
 
 
 async def test_er_desk_sees_a_request_sent_right_after_its_connection_came_back(
-    http: httpx.AsyncClient, actors: Actors, cluster: Cluster, cuttable_web_client: CuttableLink
+    http: httpx.AsyncClient, actors: Actors, cuttable_web_client: CuttableLink
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -90,7 +89,7 @@ async def test_er_desk_sees_a_request_sent_right_after_its_connection_came_back(
 
 
 async def test_paramedic_sees_an_acceptance_that_arrived_during_the_cut(
-    http: httpx.AsyncClient, actors: Actors, cluster: Cluster, cuttable_web_client: CuttableLink
+    http: httpx.AsyncClient, actors: Actors, cuttable_web_client: CuttableLink
 ) -> None:
     from playwright.async_api import async_playwright, expect
 

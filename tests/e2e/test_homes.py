@@ -68,6 +68,7 @@ async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_
             )
             assert response.status_code == 200, response.text
     taker, decliner, unasked = shelters
+    names = {shelter: f"一時保護所 {n}" for n, shelter in zip((1, 2, 3), shelters, strict=True)}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     async with async_playwright() as playwright:
@@ -84,30 +85,30 @@ async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_
             await pick(worker, "radio", "緊急")
             await pick(worker, "checkbox", "アレルギー対応")
             for shelter in (taker, decliner):
-                await pick(worker, "checkbox", f"施設 #{shelter} · 空き 2")
-            await expect(worker.get_by_role("checkbox", name=f"施設 #{unasked} · 空き 2")).not_to_be_checked()
+                await pick(worker, "checkbox", f"{names[shelter]} · 空き 2")
+            await expect(worker.get_by_role("checkbox", name=f"{names[unasked]} · 空き 2")).not_to_be_checked()
             await snap(worker, "h1-caseworker-request-form.png")
             await worker.get_by_role("button", name="選んだ施設へ依頼").click()
-            await expect(worker.get_by_text("3歳 · 男性 · 0〜5歳 共用 · 緊急 · 受付中", exact=False)).to_be_visible(
+            await expect(worker.get_by_text("3歳 · 男性 · 0〜5歳 共用 · 緊急 · 回答待ち", exact=False)).to_be_visible(
                 timeout=30_000
             )
-            await expect(worker.get_by_text(f"→ 施設 #{decliner} 回答待ち")).to_be_visible()
+            await expect(worker.get_by_text(f"→ {names[decliner]} 回答待ち")).to_be_visible()
             await snap(worker, "h2-caseworker-request-sent.png")
 
             no = await (await browser.new_context(viewport=PHONE)).new_page()
             await log_in(no, web_client, staff[1])
-            await no.get_by_role("button", name="受入不可").click(timeout=30_000)
+            await no.get_by_role("button", name="受入不可", exact=True).click(timeout=30_000)
             await expect(no.get_by_text("受入不可の理由")).to_be_visible(timeout=30_000)
             await snap(no, "h3-shelter-decline-reasons.png")
             await no.get_by_role("button", name="満床").click()
-            await expect(no.get_by_text(f"→ 施設 #{decliner} 受入不可 (満床)")).to_be_visible(timeout=30_000)
+            await expect(no.get_by_text(f"→ {names[decliner]} 受入不可 (満床)")).to_be_visible(timeout=30_000)
             await snap(no, "h4-shelter-declined.png")
 
             yes = await (await browser.new_context(viewport=PHONE)).new_page()
             await log_in(yes, web_client, staff[0])
             # Only its own beds have ± buttons.
             await expect(yes.get_by_role("button", name="0〜5歳 共用 ベッドを増やす")).to_have_count(1, timeout=30_000)
-            accept = yes.get_by_role("button", name="受入可")
+            accept = yes.get_by_role("button", name="受入可", exact=True)
             for _attempt in range(3):  # a tap during the redraw after login is lost; a person taps again
                 if await accept.count():
                     await accept.click()
@@ -119,16 +120,16 @@ async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_
             await expect(accept).to_have_count(0)
 
             # The caseworker sees both answers live, and places him.
-            await expect(worker.get_by_text(f"→ 施設 #{decliner} 受入不可 (満床)")).to_be_visible(timeout=30_000)
-            await expect(worker.get_by_text(f"→ 施設 #{taker} 受入可")).to_be_visible(timeout=30_000)
+            await expect(worker.get_by_text(f"→ {names[decliner]} 受入不可 (満床)")).to_be_visible(timeout=30_000)
+            await expect(worker.get_by_text(f"→ {names[taker]} 受入可")).to_be_visible(timeout=30_000)
             await snap(worker, "h5-caseworker-sees-answers.png")
             await type_into(worker, "氏名", "高橋 陽太")
             await type_into(worker, "生年月日", "2023-05-05")
             await worker.get_by_role("button", name="措置決定").click()
-            await expect(worker.get_by_text("高橋 陽太 (2023-05-05)")).to_be_visible(timeout=30_000)
+            await expect(worker.get_by_text("高橋 陽太 (2023-05-05)").first).to_be_visible(timeout=30_000)
             await expect(worker.get_by_text("3歳 · 男性 · 0〜5歳 共用 · 緊急 · 入所", exact=False)).to_be_visible()
             await snap(worker, "h6-caseworker-placed.png")
-            await expect(yes.get_by_text(f"施設 #{taker} · 0〜5歳 共用 · 空き 1/2")).to_be_visible(timeout=30_000)
+            await expect(yes.get_by_text(f"{names[taker]} · 0〜5歳 共用 · 空き 1/2")).to_be_visible(timeout=30_000)
             await snap(yes, "h7-shelter-sees-placement.png")
         finally:
             await browser.close()

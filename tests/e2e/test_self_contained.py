@@ -7,6 +7,7 @@ Both are checked in a real Chromium against `musubi web`; a failure lists what w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -154,7 +155,20 @@ async def test_the_paramedic_home_sends_on_its_own_what_this_browser_kept_waitin
                 [f"flutter.musubi.send_queue.{paramedic.account_id}", json.dumps([waiting])],
             )
             await log_in(crew, web_client, paramedic)
-            await expect(crew.get_by_text("事案の登録: 送信済")).to_be_visible(timeout=30_000)
+            await expect(crew.get_by_text("搬送先候補")).to_be_visible(timeout=30_000)
+            # Nobody taps anything: the queue's own retry sends it, about a second after the home opens.
+            sent = 0
+            for _attempt in range(120):
+                sent = await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = $1", key)
+                if sent:
+                    break
+                await asyncio.sleep(0.5)
+            # And the browser's storage no longer holds it: nothing left for the next page to send.
+            await crew.wait_for_function(
+                "name => localStorage.getItem(name) === JSON.stringify('[]')",
+                arg=f"flutter.musubi.send_queue.{paramedic.account_id}",
+                timeout=30_000,
+            )
             await snap(crew, "queue-sent-after-reload.png")
         finally:
             await browser.close()

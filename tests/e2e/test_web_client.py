@@ -16,7 +16,6 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from tests.cluster import Cluster
 from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
 from tests.support import Actors
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not instal
 
 
 async def test_paramedic_sends_er_accepts_paramedic_sees_it(
-    http: httpx.AsyncClient, actors: Actors, cluster: Cluster, web_client: str
+    http: httpx.AsyncClient, actors: Actors, web_client: str
 ) -> None:
     from playwright.async_api import async_playwright, expect
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
-from backend.auth import hash_token, new_token
+from tests.sessions import mint_session
 
 KINDS = ("municipality", "facility_operator", "nursery", "guidance_center", "shelter", "fire_department", "hospital",
          "prefecture")  # fmt: skip
@@ -57,14 +57,7 @@ async def _token(database_url: str, *, with_roles: bool) -> str:
                     role,
                     now,
                 )
-        token = new_token()
-        await conn.execute(
-            "INSERT INTO sessions (account_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-            account,
-            hash_token(token),
-            now,
-            now + timedelta(hours=6),
-        )
+        token = await mint_session(conn, account, lasting=timedelta(hours=6))
     finally:
         await conn.close()
     return token

@@ -173,6 +173,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/fhir/CodeSystem/jcs"): EVERYONE,
     ("POST", "/v1/ems/cases/{case_id:int}/requests"): frozenset({"paramedic"}),
     ("GET", "/v1/ems/inbox"): frozenset({"er_staff"}),
+    ("GET", "/v1/ems/incoming"): frozenset({"er_staff"}),
     ("POST", "/v1/ems/requests/{request_id:int}/response"): frozenset({"er_staff"}),
     ("POST", "/v1/ems/cases/{case_id:int}/destination"): frozenset({"paramedic"}),
     ("PUT", "/v1/hospitals/{hospital_id:int}/board/{department:str}"): frozenset({"er_staff"}),

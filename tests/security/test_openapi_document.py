@@ -146,3 +146,11 @@ def test_optional_bodies_and_media_types_are_as_served(document: Document) -> No
     assert list(by_id["getEmsCaseFhir"]["responses"]["200"]["content"]) == ["application/fhir+json"]
     assert list(by_id["getJcsCodeSystem"]["responses"]["200"]["content"]) == ["application/fhir+json"]
     assert list(by_id["calendarFeed"]["responses"]["200"]["content"]) == ["text/calendar"]
+
+
+def test_every_schema_has_its_own_title(document: Document) -> None:
+    # Client generators name classes by title: two `Session` schemas would be one class, and the
+    # operations using the second would be left out of the generated client.
+    titles = [schema.get("title", name) for name, schema in document["components"]["schemas"].items()]
+    assert sorted(title for title in set(titles) if titles.count(title) > 1) == []
+    assert document["components"]["schemas"]["childcare_Session"]["title"] == "childcare_Session"

@@ -210,7 +210,7 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
 
 
 async def test_intake_models_from_request_to_placement(base_url: str, actors: Actors, http: httpx.AsyncClient) -> None:
-    from mobile.state.lists import IntakeModel
+    from mobile.state.intake import IntakeModel
 
     center = await actors.organization("guidance_center")
     caseworker = await actors.member("guidance_center", "caseworker", center)
@@ -223,7 +223,9 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
             await http.put(f"/v1/shelters/{owner}/units/{category}", json={"capacity": 2}, headers=who.headers)
     worker_api, staff_api = await signed_in(base_url, caseworker.email), await signed_in(base_url, staff.email)
     other_api = await signed_in(base_url, other_staff.email)
-    worker, desk, other_desk = IntakeModel(worker_api), IntakeModel(staff_api), IntakeModel(other_api)
+    worker = IntakeModel(worker_api)
+    desk = IntakeModel(staff_api, role="shelter", shelter_id=shelter)
+    other_desk = IntakeModel(other_api, role="shelter", shelter_id=other)
     for model in (worker, desk, other_desk):
         await model.load()
     assert worker.shelters == sorted([shelter, other, unasked])
@@ -264,18 +266,36 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     await worker.load()
     answers = {t["shelterId"]: (t["status"], t["reason"]) for t in worker.requests[0]["targets"]}
     assert answers == {shelter: ("accepted", None), other: ("declined", "no_beds")}
+    assert worker.state_of(worker.requests[0]) == "accepted"
+    assert other_desk.state_of(other_desk.requests[0]) == "declined"
 
     assert not await worker.place(request["id"], shelter)  # no name yet: nothing sent
     worker.names[(request["id"], shelter)] = "高橋 陽太"
     worker.births[(request["id"], shelter)] = "2023-05-05"
     assert await worker.place(request["id"], shelter)
+    [placed] = worker.in_care
+    assert placed.shelter_id == shelter
+    assert placed.minutes_to_placement is not None
+    await worker.show_state("placed")
+    assert [r["id"] for r in worker.shown] == [request["id"]]
     await desk.load()
     assert desk.requests[0]["child"]["name"] == "高橋 陽太"
     assert desk.free_beds(shelter, "0-5:any") == 1
-    assert await desk.discharge(desk.requests[0]["placement"]["id"])
+    [in_care] = desk.in_care
+    assert in_care.child is not None
+    assert in_care.child["name"] == "高橋 陽太"
+    await desk.ask_discharge(in_care.placement_id)
+    await desk.keep_in_care()
+    assert not await desk.confirm_discharge()  # "no" closed the question: nothing sent
+    assert len(desk.in_care) == 1
+    await desk.ask_discharge(in_care.placement_id)
+    assert await desk.confirm_discharge()
+    assert desk.in_care == []
     assert desk.free_beds(shelter, "0-5:any") == 2
     assert await desk.set_beds(shelter, "6-12:female", 3)
     assert desk.free_beds(shelter, "6-12:female") == 3
+    assert await desk.nudge_beds("6-12:female", -1)
+    assert [c["capacity"] for c in desk.categories if c["category"] == "6-12:female"] == [2]
     for api in (worker_api, staff_api, other_api):
         await api.close()
 
