@@ -90,7 +90,10 @@ class PreferencesStore:
         return value if isinstance(value, str) else None
 
     async def save(self, text: str) -> None:
-        await self.app._preferences(lambda prefs: prefs.set(self.key, text))
+        # While the browser is away the queue still sends from here; waiting out a storage timeout
+        # per item would only slow it. The next flush after the browser returns stores the state.
+        if self.app.browser_connected:
+            await self.app._preferences(lambda prefs: prefs.set(self.key, text))
 
 
 class MusubiApp:
