@@ -34,9 +34,10 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
+import asyncpg
 import msgspec
 from litestar.connection import Request
 from litestar.enums import ScopeType
@@ -128,6 +129,16 @@ SELECT caller.*, EXISTS (SELECT 1 FROM claim) AS claimed FROM caller
 # in the session lookup itself.
 _OPEN_TO_SESSIONS = ((SIGNED_IN,), (VERIFIED,))
 _RELEASE = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND response_status IS NULL"
+# Old keys go in bounded batches, so the sweep never holds a long lock on a busy table.
+_FORGET_OLDER_THAN = """
+DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000))
+"""
+
+
+async def forget_keys_older_than(conn: asyncpg.Connection, cutoff: datetime) -> None:
+    """The sweeper's part: keys past their time to live (one batch)."""
+    await conn.execute(_FORGET_OLDER_THAN, cutoff)
 
 
 @dataclass(frozen=True, slots=True)

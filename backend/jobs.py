@@ -21,16 +21,12 @@ from backend.childcare.service import ChildcareService
 from backend.context import AppContext
 from backend.ems.service import EmsService
 from backend.facilities.service import FacilityService
+from backend.idempotency import forget_keys_older_than
 from backend.metrics import SWEEP_FAILURES
 
 log = logging.getLogger("musubi.jobs")
 
 SweepStep = Callable[[AppContext], Awaitable[None]]
-
-_PURGE_IDEMPOTENCY = """
-DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000))
-"""
 
 
 async def release_expired_bookings(ctx: AppContext) -> None:
@@ -70,7 +66,7 @@ async def purge_expired_patient_data(ctx: AppContext) -> None:
 async def forget_old_idempotency_keys(ctx: AppContext) -> None:
     cutoff = ctx.clock.now() - timedelta(hours=ctx.settings.idempotency_ttl_hours)
     async with ctx.acquire() as conn:
-        await conn.execute(_PURGE_IDEMPOTENCY, cutoff)
+        await forget_keys_older_than(conn, cutoff)
 
 
 SWEEP_STEPS: tuple[SweepStep, ...] = (

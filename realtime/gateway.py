@@ -57,7 +57,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
-from realtime import metrics
+from realtime import metrics, outbox_reads
 from realtime.bus import SUBSCRIBED, Bus, BusUnavailable
 from realtime.relay import encode_event
 from realtime.tickets import TicketClaims, TicketError, verify_ticket
@@ -83,7 +83,6 @@ SELECT o.seq, o.topic, o.type, o.payload::text AS payload
 _CATCH_UP = """
 SELECT seq, topic, type, payload::text AS payload FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2
 """
-_HEAD = "SELECT coalesce(max(seq), 0) FROM outbox"
 _RECENT_CONTROL = """
 SELECT seq, topic, type, payload::text AS payload FROM outbox
  WHERE topic = $1 AND seq IS NOT NULL AND created_at > $2 ORDER BY seq
@@ -172,7 +171,7 @@ class Gateway:
 
     async def start(self, host: str, port: int) -> Server:
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
-        self.head = await self._pool.fetchval(_HEAD)
+        self.head = await self._pool.fetchval(outbox_reads.HEAD)
         # Access that ended before this gateway started still refuses its tickets; anything
         # stamped after `head` comes through the bus or the catch-up.
         remembered = datetime.fromtimestamp(self.clock() - self.ticket_ttl_s - _REVOCATION_MARGIN_S, UTC)

@@ -20,7 +20,7 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 
-from realtime import metrics
+from realtime import metrics, outbox_reads
 from realtime.bus import Bus
 from schema.backoff import Backoff
 
@@ -47,7 +47,6 @@ _UNCONFIRMED = """
 SELECT seq, topic, type, payload::text AS payload, created_at FROM outbox
  WHERE seq > (SELECT published_through FROM relay_state) ORDER BY seq
 """
-_HEAD = "SELECT coalesce(max(seq), 0) FROM outbox"
 
 
 def leader_lock_key() -> tuple[int, int]:
@@ -111,7 +110,7 @@ class OutboxRelay:
             wake = asyncio.Event()
             await conn.add_listener(_NOTIFY_CHANNEL, lambda *_: wake.set())
             await self._publish(await conn.fetch(_UNCONFIRMED))
-            head: int = await conn.fetchval(_HEAD)
+            head: int = await conn.fetchval(outbox_reads.HEAD)
             published = head
             while True:
                 wake.clear()

@@ -133,6 +133,7 @@ class Approval(Wire):
 class Availability(Wire):
     session_id: int
     nursery_id: int
+    nursery_name: str
     block: Block
     band: Band
     remaining: int

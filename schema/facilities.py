@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 import msgspec
@@ -115,6 +115,26 @@ class Vacancy(Wire):
     # or no horizon. Booking before that is refused with 409 `not-open-for-booking`.
     opens_for_booking_at: datetime | None = None
     opens_for_non_residents_at: datetime | None = None
+
+
+class DayAvailability(Wire):
+    """One day of a facility in the week grid: bookable units left of all the units not closed."""
+
+    date: date
+    free: int
+    total: int
+    # 受付開始 for the caller, when some of the day's units are not open for booking yet; null = open.
+    opens_at: datetime | None = None
+
+
+class FacilityAvailability(Facility):
+    days: list[DayAvailability]
+
+
+class Municipality(Wire):
+    id: int
+    name_ja: str
+    name_en: str
 
 
 class BookingCreate(Input):

@@ -103,7 +103,7 @@ RETURNING child_id, nursery_id, application_id, approved_at
 IS_APPROVED = "SELECT true FROM child_approvals WHERE child_id = $1 AND nursery_id = $2"
 
 AVAILABILITY = """
-SELECT s.id AS session_id, s.nursery_id, s.block, p.band, p.capacity - p.used AS remaining
+SELECT s.id AS session_id, s.nursery_id, o.name AS nursery_name, s.block, p.band, p.capacity - p.used AS remaining
   FROM childcare_sessions s
   JOIN organizations o ON o.id = s.nursery_id
   JOIN childcare_places p ON p.session_id = s.id AND p.band = $2

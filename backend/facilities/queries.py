@@ -268,3 +268,64 @@ UPDATE bookings SET payment_reminded_at = $1
                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
 RETURNING id, account_id, resource_id, pay_by
 """
+
+MUNICIPALITIES = "SELECT id, name_ja, name_en FROM municipalities ORDER BY id"
+
+# The week grid of resident search, one page of facilities in one statement: every unit of every
+# resource of the page's facilities on each day, laid over the same rules as the vacancy search
+# (closed resources, closures, live bookings) and the booking horizon as it binds this caller
+# (resident or non-resident of the facility's municipality, booking_opens_at as the booking trigger
+# reads it), then counted per facility and day. Units already begun are never free. A facility
+# without resources has nothing to book and is left out before the page is cut.
+# $1 kind, $2 municipality, $3 first day, $4 days, $5 after facility id, $6 limit, $7 now, $8 account.
+FACILITY_WEEK = """
+WITH page AS (
+    SELECT f.id, f.organization_id, f.municipality_id, f.name, f.kind, f.address, f.lat, f.lon
+      FROM facilities f
+     WHERE ($1::text IS NULL OR f.kind = $1) AND ($2::int IS NULL OR f.municipality_id = $2) AND f.id > $5
+       AND EXISTS (SELECT 1 FROM resources r WHERE r.facility_id = f.id)
+     ORDER BY f.id LIMIT $6
+), home AS (
+    SELECT verified_municipality($8::bigint) AS municipality_id
+), days AS (
+    SELECT $3::date + offset_days AS day FROM generate_series(0, $4::int - 1) AS offset_days
+), units AS (
+    SELECT p.id AS facility_id, r.id AS resource_id, d.day, r.closed_at IS NOT NULL AS resource_closed,
+           tstzrange(u.start, u.start + make_interval(mins => r.unit_minutes)) AS during,
+           booking_opens_at(u.start, CASE WHEN home.municipality_id IS NOT DISTINCT FROM p.municipality_id
+                                          THEN r.resident_horizon_months
+                                          ELSE coalesce(r.non_resident_horizon_months, r.resident_horizon_months)
+                                     END) AS opens_at
+      FROM page p
+      JOIN resources r ON r.facility_id = p.id
+     CROSS JOIN home
+     CROSS JOIN days d
+     CROSS JOIN LATERAL generate_series((d.day + r.opens_at) AT TIME ZONE 'Asia/Tokyo',
+                                        (d.day + r.closes_at) AT TIME ZONE 'Asia/Tokyo'
+                                            - make_interval(mins => r.unit_minutes),
+                                        make_interval(mins => r.unit_minutes)) AS u(start)
+), judged AS (
+    SELECT u.facility_id, u.day, u.during, u.opens_at,
+           u.resource_closed OR EXISTS (
+               SELECT 1 FROM closures c
+                WHERE c.facility_id = u.facility_id AND c.lifted_at IS NULL
+                  AND (c.resource_id IS NULL OR c.resource_id = u.resource_id) AND c.during && u.during
+           ) AS shut,
+           EXISTS (
+               SELECT 1 FROM bookings b
+                WHERE b.resource_id = u.resource_id AND b.during && u.during
+                  AND b.status IN ('held', 'provisional', 'confirmed')
+           ) AS taken
+      FROM units u
+)
+SELECT p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.lat, p.lon, d.day,
+       count(j.during) FILTER (WHERE NOT j.shut) AS total,
+       count(j.during) FILTER (WHERE NOT j.shut AND NOT j.taken AND lower(j.during) > $7
+                               AND (j.opens_at IS NULL OR j.opens_at <= $7)) AS free,
+       min(j.opens_at) FILTER (WHERE NOT j.shut AND j.opens_at > $7) AS opens_at
+  FROM page p
+ CROSS JOIN days d
+  LEFT JOIN judged j ON j.facility_id = p.id AND j.day = d.day
+ GROUP BY p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.lat, p.lon, d.day
+ ORDER BY p.id, d.day
+"""

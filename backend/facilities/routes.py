@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
-from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
+from backend.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, resolve_caller
 from backend.context import app_context
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
@@ -23,10 +23,12 @@ from schema.facilities import (
     BookingCancel,
     BookingCreate,
     Facility,
+    FacilityAvailability,
     FacilityCreate,
     FacilityDetail,
     FacilityKind,
     FacilityUpdate,
+    Municipality,
     Resource,
     ResourceCreate,
     ScheduleEntry,
@@ -79,6 +81,31 @@ async def list_facilities(
 async def get_facility(facility_id: IdParam, facilities: Service) -> FacilityDetail:
     """A facility with its resources."""
     return await facilities.facility(facility_id)
+
+
+@get("/v1/municipalities", access=PUBLIC, operation_id="listMunicipalities")
+async def list_municipalities(facilities: Service) -> list[Municipality]:
+    """The 44 municipalities of Ibaraki: where a resident may search."""
+    return await facilities.municipalities()
+
+
+@get("/v1/facilities/availability", access=PUBLIC, operation_id="facilityAvailability")
+async def facility_availability(
+    request: Request[Any, Any, Any],
+    facilities: Service,
+    first: Annotated[date, QueryParameter(name="from", description="First day, Asia/Tokyo")],
+    days: Annotated[int, QueryParameter(ge=1, le=14)] = 7,
+    kind: KindQuery = None,
+    municipality_id: MunicipalityQuery = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Response[list[FacilityAvailability]]:
+    """Per facility and day: free units of all units not closed, and when a day not yet open opens for
+    booking (受付開始) — for the signed-in caller's residency when a token is sent. Pages over facilities."""
+    # Public like the vacancy search; a token only decides whose booking horizon is shown.
+    caller = await resolve_caller(request)
+    items = await facilities.week(caller, first, days, kind, municipality_id, after_id(cursor), limit)
+    return page(request, items, limit)
 
 
 @get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies")
@@ -220,6 +247,8 @@ router = Router(
         update_facility,
         create_resource,
         list_facilities,
+        list_municipalities,
+        facility_availability,
         get_facility,
         list_vacancies,
         create_booking,

@@ -27,7 +27,7 @@ from backend.audit import record_audit
 from backend.auth import Caller, Member
 from backend.context import AppContext
 from backend.db import TRANSIENT_FAILURES, retry_transient
-from backend.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.errors import BadRequest, Conflict, NotFound, Unprocessable, register_constraint
 from backend.facilities import backoffice_queries, queries
 from backend.facilities.slots import (
     TOKYO,
@@ -54,9 +54,12 @@ from schema.facilities import (
     Booking,
     BookingCancel,
     BookingCreate,
+    DayAvailability,
     Facility,
+    FacilityAvailability,
     FacilityCreate,
     FacilityDetail,
+    Municipality,
     Resource,
     ResourceCreate,
     Vacancy,
@@ -87,6 +90,8 @@ FACILITY_STAFF = (
     Member("facility_operator", "staff"),
 )
 LIVE = ("held", "provisional", "confirmed")
+# How far from today resident search looks: beyond the longest booking horizon (24 months) nothing opens.
+SEARCH_REACH_DAYS = 800
 
 
 def _booking(row: asyncpg.Record) -> Booking:
@@ -251,6 +256,50 @@ class FacilityService:
         mark_closed_and_unopened(vacancies, overlay, day, self.ctx.clock.now())
         next_after = resources[-1]["id"] if len(resources) == limit else None
         return vacancies, next_after
+
+    async def week(
+        self,
+        caller: Caller | None,
+        first: date,
+        days: int,
+        kind: str | None,
+        municipality_id: int | None,
+        after: int,
+        limit: int,
+    ) -> list[FacilityAvailability]:
+        """Free and total units per day of up to `limit` facilities after facility id `after`, and when
+        a day not yet open opens for this caller (受付開始): the week grid of resident search."""
+        today = local_date(self.ctx.clock.now())
+        if abs((first - today).days) > SEARCH_REACH_DAYS:
+            raise BadRequest(f"`from` must lie within {SEARCH_REACH_DAYS} days of today.", slug="bad-range")
+        account_id = caller.account_id if caller is not None else None
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(
+                queries.FACILITY_WEEK,
+                kind,
+                municipality_id,
+                first,
+                days,
+                after,
+                limit,
+                self.ctx.clock.now(),
+                account_id,
+            )
+        facilities: dict[int, FacilityAvailability] = {}
+        for row in rows:
+            facility = facilities.get(row["id"])
+            if facility is None:
+                fields = {k: row[k] for k in Facility.__struct_fields__}
+                facility = facilities[row["id"]] = FacilityAvailability(**fields, days=[])
+            opens_at = row["opens_at"].astimezone(UTC) if row["opens_at"] is not None else None
+            day = DayAvailability(date=row["day"], free=row["free"], total=row["total"], opens_at=opens_at)
+            facility.days.append(day)
+        return list(facilities.values())
+
+    async def municipalities(self) -> list[Municipality]:
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.MUNICIPALITIES)
+        return from_rows(Municipality, rows)
 
     # -- bookings --------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from mobile.api import ApiError, Failure, MusubiApi
+from mobile.state.resident import SearchFilters, today, week_start
 from schema.events import (
     BookingCancelled,
     BookingCreated,
@@ -21,14 +22,29 @@ from schema.events import (
 )
 from schema.time import TOKYO
 
+SEARCH_PAGE = 20  # facilities per page of the week grid
+
 
 @dataclass
 class ResidentModel:
-    """Facility vacancies and bookings; for parents, children and childcare availability."""
+    """Facility search (a week grid per facility, a day's slots once a day is opened) and bookings;
+    for parents, children, childcare search and applications to nurseries."""
 
     api: MusubiApi
-    day: date = field(default_factory=lambda: date.today() + timedelta(days=1))
-    vacancies: list[dict[str, Any]] = field(default_factory=list)
+    day: date = field(default_factory=lambda: date.today() + timedelta(days=1))  # the opened day
+    facility_id: int | None = None  # the facility whose day is opened; None: every facility's day
+    vacancies: list[dict[str, Any]] = field(default_factory=list)  # the opened day's units
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    municipalities: list[dict[str, Any]] = field(default_factory=list)
+    home_municipality: int | None = None  # the verified residency, the search's default
+    week: list[dict[str, Any]] = field(default_factory=list)  # facilities with their days
+    more_facilities: bool = False  # the last page was full: there may be more
+    childcare_day: date = field(default_factory=lambda: today() + timedelta(days=1))
+    applications_to: dict[int, dict[int, str]] = field(default_factory=dict)  # child → nursery → status
+    # The parent's form for a new child, bound field by field so a redraw never wipes typing.
+    child_name: str = ""
+    child_birth: str = ""
+    child_allergies: str = ""
     bookings: list[dict[str, Any]] = field(default_factory=list)
     children: list[dict[str, Any]] = field(default_factory=list)
     childcare: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # child id → ◯△× per session
@@ -45,8 +61,14 @@ class ResidentModel:
     error: Failure | None = None
 
     async def load(self) -> None:
+        if not self.municipalities:
+            self.municipalities = await self.api.get("/v1/municipalities")
+        await self.search()
         # Booked slots stay on screen: that is where a resident joins the waitlist.
-        self.vacancies = await self.api.get("/v1/vacancies", date=str(self.day), limit=200)
+        if self.facility_id is not None:
+            self.vacancies = await self.api.get(
+                "/v1/vacancies", date=str(self.day), facilityId=self.facility_id, limit=200
+            )
         self.bookings = await self.api.get("/v1/me/bookings")
         entries = await self.api.get("/v1/me/waitlist", limit=200)
         self.waiting = {(e["resourceId"], e["start"]) for e in entries if e["status"] in ("waiting", "offered")}
@@ -55,10 +77,118 @@ class ResidentModel:
         self.lotteries = await self.api.get("/v1/lotteries", state="open")
         self.applications = await self.api.get("/v1/me/lottery-applications")
         self.childcare = {
-            child["id"]: await self.api.get("/v1/childcare/availability", date=str(self.day), childId=child["id"])
+            child["id"]: await self.api.get(
+                "/v1/childcare/availability",
+                date=str(self.childcare_day),
+                childId=child["id"],
+                municipalityId=self.filters.municipality_id,
+            )
+            for child in self.children
+        }
+        self.applications_to = {
+            child["id"]: {
+                a["nurseryId"]: a["status"]
+                for a in await self.api.get(f"/v1/children/{child['id']}/applications", limit=200)
+            }
             for child in self.children
         }
         await self._learn_places({item["facilityId"] for item in [*self.vacancies, *self.bookings]})
+
+    # -- search: filters, the week grid, a day's slots ------------------------------------------
+
+    async def start_search(self, remembered: SearchFilters | None) -> None:
+        """The first search: what this device remembered, else the resident's own municipality."""
+        try:
+            residency = await self.api.get("/v1/me/residency")
+        except ApiError:
+            residency = None  # none declared (404): search the whole prefecture
+        if residency and residency.get("status") == "verified":
+            self.home_municipality = residency["municipalityId"]
+        self.filters = remembered or SearchFilters(municipality_id=self.home_municipality)
+        await self.load()
+
+    def opens_later(self, vacancy: dict[str, Any], facility: dict[str, Any]) -> bool:
+        """A free unit this person cannot book yet: beyond the horizon for residents, or for
+        non-residents when they are not one of the facility's municipality."""
+        if vacancy.get("opensForBookingAt"):
+            return True
+        resident = self.home_municipality == facility["municipalityId"]
+        return bool(vacancy.get("opensForNonResidentsAt")) and not resident
+
+    @property
+    def week_from(self) -> date:
+        return week_start(today(), self.filters.week)
+
+    async def search(self, more: bool = False) -> None:
+        """One page of facilities with their week; `more` appends the next page."""
+        after = self.week[-1]["id"] if more and self.week else None
+        page = await self.api.get(
+            "/v1/facilities/availability",
+            **{"from": str(self.week_from)},
+            days=7,
+            municipalityId=self.filters.municipality_id,
+            kind=self.filters.kind,
+            cursor=str(after) if after is not None else None,
+            limit=SEARCH_PAGE,
+        )
+        self.week = [*self.week, *page] if more else page
+        self.more_facilities = len(page) == SEARCH_PAGE
+
+    async def set_filters(self, **changes: Any) -> None:
+        """Search again with the changed filters; an opened day closes (it may no longer be listed)."""
+        for name, value in changes.items():
+            setattr(self.filters, name, value)
+        self.facility_id = None
+        self.vacancies = []
+        await self._refresh_search()
+
+    async def show_more(self) -> None:
+        await self._refresh_search(more=True)
+
+    async def _refresh_search(self, more: bool = False) -> None:
+        self.error = None
+        try:
+            if self.children and not more:
+                await self.load()  # the childcare search follows the municipality too
+            else:
+                await self.search(more=more)
+        except ApiError as error:
+            self.error = error
+
+    async def open_day(self, facility_id: int, day: date) -> None:
+        """Tap on a day of the grid: that facility's units of that day, to book or wait for."""
+        self.facility_id, self.day = facility_id, day
+        self.error = None
+        try:
+            self.vacancies = await self.api.get("/v1/vacancies", date=str(day), facilityId=facility_id, limit=200)
+            await self._learn_places({facility_id})
+        except ApiError as error:
+            self.error = error
+
+    async def close_day(self) -> None:
+        self.facility_id = None
+        self.vacancies = []
+
+    # -- children and nurseries -----------------------------------------------------------------
+
+    async def next_childcare_day(self, days: int) -> None:
+        self.childcare_day = max(today(), self.childcare_day + timedelta(days=days))
+        await self.resync()
+
+    async def register_child(self) -> bool:
+        name, birth = self.child_name.strip(), self.child_birth.strip()
+        if not name or not birth:
+            self.error = "name_and_birth_needed"
+            return False
+        allergies = [a.strip() for a in self.child_allergies.replace("、", ",").split(",") if a.strip()]
+        registered = await self._do("POST", "/v1/children", {"name": name, "birthDate": birth, "allergies": allergies})
+        if registered:
+            self.child_name = self.child_birth = self.child_allergies = ""
+        return registered
+
+    async def apply_to_nursery(self, child_id: int, nursery_id: int) -> bool:
+        """Ask the nursery to meet the child (面談); it may take reservations once it has approved."""
+        return await self._do("POST", f"/v1/children/{child_id}/applications", {"nurseryId": nursery_id})
 
     async def _learn_places(self, facility_ids: set[int]) -> None:
         """Names for the facilities on screen, each facility fetched once."""

@@ -295,7 +295,21 @@ class MusubiApp:
             return await asyncio.wait_for(work(self.preferences), PREFERENCE_TIMEOUT_SECONDS)
         return None
 
+    async def remember(self, name: str, value: str) -> None:
+        """Keep a small setting of this person on this device (e.g. the resident's search filters)."""
+        assert self.session.me is not None
+        key = f"musubi.{name}.{self.session.me.id}"
+        await self._preferences(lambda prefs: prefs.set(key, value))
+
+    async def recall(self, name: str) -> Any:
+        """What `remember` kept, or None (nothing kept, or a browser that does not answer in time)."""
+        assert self.session.me is not None
+        key = f"musubi.{name}.{self.session.me.id}"
+        return await self._preferences(lambda prefs: prefs.get(key))
+
     def queue_store(self) -> QueueStore:
+        """The send queue's store, bound to this person now (not looked up per call like `remember`):
+        a save that lands after a logout must not write into the next person's queue."""
         assert self.session.me is not None
         return PreferencesStore(self, f"musubi.send_queue.{self.session.me.id}")
 

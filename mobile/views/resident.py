@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -10,45 +11,62 @@ import flet as ft
 
 from mobile.state.i18n import LABELS
 from mobile.state.lists import ResidentModel
+from mobile.state.resident import (
+    BLOCK_HOURS,
+    KINDS,
+    MARKS,
+    WEEKS_AHEAD,
+    CellState,
+    SearchFilters,
+    cell_state,
+    opens_on,
+    today,
+)
 from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
+
+ALL = "all"  # the dropdowns' "no filter" choice
+# Text colours of the grid's cells, each at least 4.5:1 on its cell's background.
+CELL_COLORS: dict[CellState, tuple[str, str]] = {
+    "free": (ft.Colors.GREEN_900, ft.Colors.GREEN_50),
+    "few": (ft.Colors.BROWN_800, ft.Colors.AMBER_50),
+    "full": (ft.Colors.RED_900, ft.Colors.RED_50),
+    "opens": (ft.Colors.BLUE_900, ft.Colors.BLUE_50),
+    "past": (ft.Colors.GREY_800, ft.Colors.GREY_200),
+}
+
+
+SEARCH_PREFERENCE = "search"  # the device remembers the filters under this name
 
 
 async def open_home(shell: Shell) -> ResidentModel:
     model = ResidentModel(shell.session.api)
-    await model.load()
+    await model.start_search(SearchFilters.decode(await shell.recall(SEARCH_PREFERENCE)))
     return model
 
 
 def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     t = shell.t
-    controls: list[ft.Control] = [
-        ft.Row(
-            [
-                icon_button(ft.Icons.CHEVRON_LEFT, t("previous_day"), shell.act(partial(model.next_day, -1))),
-                heading(f"{t('vacancies')} {model.day}"),
-                icon_button(ft.Icons.CHEVRON_RIGHT, t("next_day"), shell.act(partial(model.next_day, 1))),
-            ]
-        )
-    ]
-    place = None
-    for vacancy in model.vacancies:
-        if model.place(vacancy["resourceId"]) != place:
-            place = model.place(vacancy["resourceId"])
-            controls.append(ft.Text(place, weight=ft.FontWeight.BOLD))
-        when = f"{local_time(vacancy['start'])}–{local_time(vacancy['end'])}"
-        action: ft.Control
-        if vacancy["state"] == "free":
-            action = ft.Button(t("book"), height=TARGET, on_click=partial(open_sheet, shell, model, vacancy))
-        elif (vacancy["resourceId"], vacancy["start"]) in model.mine:
-            action = ft.Text(t("your_booking"), color=MUTED)
-        elif (vacancy["resourceId"], vacancy["start"]) in model.waiting:
-            action = ft.Text(t("on_waitlist"), color=MUTED)
-        else:
-            action = ft.OutlinedButton(
-                t("join_waitlist"), height=TARGET, on_click=shell.act(partial(model.join_waitlist, vacancy))
+    controls: list[ft.Control] = [heading(t("search_facilities")), *filters(shell, model)]
+    names = municipality_names(shell, model)
+    on = today()
+    for facility in model.week:
+        where = f"{names.get(facility['municipalityId'], '')} · {t(facility['kind'])}"
+        controls.append(
+            ft.Column(
+                [
+                    ft.Text(facility["name"], weight=ft.FontWeight.BOLD, size=16),
+                    ft.Text(where, color=MUTED),
+                    ft.Row([day_cell(shell, model, facility, cell, on) for cell in facility["days"]], spacing=2),
+                ],
+                spacing=4,
             )
-        state = "" if vacancy["state"] == "free" else f" · {t('slot_' + vacancy['state'])}"
-        controls.append(ft.Row([ft.Text(f"{when}{state}", width=150), action], wrap=True))
+        )
+        if model.facility_id == facility["id"]:
+            controls += day_slots(shell, model, facility)
+    if not model.week:
+        controls.append(ft.Text(t("no_facilities_found")))
+    if model.more_facilities:
+        controls.append(ft.OutlinedButton(t("show_more"), height=TARGET, on_click=shell.act(model.show_more)))
 
     async def save_calendar() -> None:
         if (ics := await model.calendar()) is not None:
@@ -91,8 +109,184 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         controls.append(
             ft.Text(f"#{application['lotteryId']} {first['start'][:10]} {local_time(first['start'])} · {outcome}")
         )
-    if model.children or model.reservations:
-        controls.append(heading(t("childcare")))
+    controls += childcare(shell, model)
+    return controls + error_line(t, model.error)
+
+
+def municipality_names(shell: Shell, model: ResidentModel) -> dict[int, str]:
+    key = "nameJa" if shell.t.locale == "ja" else "nameEn"
+    return {m["id"]: m[key] for m in model.municipalities}
+
+
+def weekday(shell: Shell, day: date) -> str:
+    return shell.t(f"weekday_{day.weekday()}")
+
+
+def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
+    """Municipality, kind and week; every change searches again and is remembered on this device."""
+    t = shell.t
+
+    def changed(**change: Any) -> Callable[[], Any]:
+        async def work() -> None:
+            await model.set_filters(**change)
+            await shell.remember(SEARCH_PREFERENCE, model.filters.encode())
+
+        return work
+
+    async def pick_municipality(event: Any) -> None:
+        value = event.control.value
+        await changed(municipality_id=None if value in (None, ALL) else int(value))()
+        shell.render()
+
+    async def pick_kind(event: Any) -> None:
+        value = event.control.value
+        await changed(kind=None if value in (None, ALL) else value)()
+        shell.render()
+
+    names = municipality_names(shell, model)
+    municipality = ft.Dropdown(
+        label=t("municipality"),
+        value=str(model.filters.municipality_id or ALL),
+        width=190,
+        menu_height=420,
+        on_select=pick_municipality,
+        options=[ft.DropdownOption(key=ALL, text=t("whole_prefecture"))]
+        + [ft.DropdownOption(key=str(i), text=name) for i, name in names.items()],
+    )
+    kind = ft.Dropdown(
+        label=t("facility_kind"),
+        value=model.filters.kind or ALL,
+        width=170,
+        on_select=pick_kind,
+        options=[ft.DropdownOption(key=ALL, text=t("every_kind"))]
+        + [ft.DropdownOption(key=k, text=t(k)) for k in KINDS],
+    )
+    first = model.week_from
+    last = first + timedelta(days=6)
+    ahead = model.filters.week
+    which = t("this_week") if ahead == 0 else t("coming_week") if ahead == 1 else t("weeks_ahead").format(n=ahead)
+    shown = f"{which} {first.month}/{first.day}–{last.month}/{last.day}"
+    week = ft.Row(
+        [
+            icon_button(
+                ft.Icons.CHEVRON_LEFT,
+                t("previous_week"),
+                shell.act(changed(week=model.filters.week - 1)),
+                disabled=model.filters.week <= 0,
+            ),
+            ft.Text(shown, size=16, weight=ft.FontWeight.BOLD),
+            icon_button(
+                ft.Icons.CHEVRON_RIGHT,
+                t("next_week"),
+                shell.act(changed(week=model.filters.week + 1)),
+                disabled=model.filters.week >= WEEKS_AHEAD,
+            ),
+        ]
+    )
+    legend = ft.Text(t("grid_legend"), color=MUTED, size=13)
+    # A dropdown's own semantics carry no name (it reached the accessibility tree as a bare button),
+    # so each is named like the icon buttons are: what it chooses and what it holds.
+    where = names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
+    what = t(model.filters.kind) if model.filters.kind else t("every_kind")
+    named: list[ft.Control] = [
+        ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True),
+        ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True),
+    ]
+    return [ft.Row(named, wrap=True), week, legend]
+
+
+def day_cell(
+    shell: Shell, model: ResidentModel, facility: dict[str, Any], cell: dict[str, Any], on: date
+) -> ft.Control:
+    """One day of a facility: M/D, weekday and ◯△×, or 受付開始 and the day it opens. A tap opens the day."""
+    t = shell.t
+    state = cell_state(cell, on)
+    day = date.fromisoformat(cell["date"])
+    color, background = CELL_COLORS[state]
+    lines: list[ft.Control] = [ft.Text(f"{day.month}/{day.day}", size=12, color=color)]
+    if state == "opens":
+        lines += [ft.Text(t("opens_short"), size=10, color=color), ft.Text(opens_on(cell), size=12, color=color)]
+        said = f"{t('opens_for_booking')} {opens_on(cell)}"
+    else:
+        lines += [
+            ft.Text(weekday(shell, day), size=11, color=color),
+            ft.Text(MARKS[state], size=20, weight=ft.FontWeight.BOLD, color=color),
+        ]
+        said = t(f"cell_{state}")
+    box = ft.Container(
+        ft.Column(lines, spacing=0, tight=True, horizontal_alignment=ft.CrossAxisAlignment.CENTER),
+        width=52,
+        height=76,
+        padding=2,
+        border_radius=6,
+        bgcolor=background,
+        border=ft.Border.all(2, ft.Colors.BLUE_900)
+        if model.facility_id == facility["id"] and model.day == day
+        else None,
+        alignment=ft.Alignment.CENTER,
+        on_click=None if state == "past" else shell.act(partial(model.open_day, facility["id"], day)),
+    )
+    name = f"{facility['name']} {day.month}/{day.day}({weekday(shell, day)}) {said}"
+    return ft.Semantics(content=box, label=name, button=state != "past")
+
+
+def day_slots(shell: Shell, model: ResidentModel, facility: dict[str, Any]) -> list[ft.Control]:
+    """The opened day's units of one facility: book a free one (through the sheet), or wait for a taken one."""
+    t = shell.t
+    controls: list[ft.Control] = [
+        ft.Row(
+            [
+                heading(f"{model.day.month}/{model.day.day}({weekday(shell, model.day)}) {t('slots_of_day')}", size=16),
+                ft.TextButton(t("close"), height=TARGET, on_click=shell.act(model.close_day)),
+            ],
+            wrap=True,
+        )
+    ]
+    place = None
+    for vacancy in model.vacancies:
+        if model.place(vacancy["resourceId"]) != place:
+            place = model.place(vacancy["resourceId"])
+            controls.append(ft.Text(place, weight=ft.FontWeight.BOLD))
+        when = f"{local_time(vacancy['start'])}–{local_time(vacancy['end'])}"
+        action: ft.Control
+        if vacancy["state"] == "free" and model.opens_later(vacancy, facility):
+            action = ft.Text(t("opens_for_booking"), color=MUTED)
+        elif vacancy["state"] == "free":
+            action = ft.Button(t("book"), height=TARGET, on_click=partial(open_sheet, shell, model, vacancy))
+        elif (vacancy["resourceId"], vacancy["start"]) in model.mine:
+            action = ft.Text(t("your_booking"), color=MUTED)
+        elif (vacancy["resourceId"], vacancy["start"]) in model.waiting:
+            action = ft.Text(t("on_waitlist"), color=MUTED)
+        elif vacancy["state"] == "closed":
+            action = ft.Text(t("slot_closed"), color=MUTED)
+        else:
+            action = ft.OutlinedButton(
+                t("join_waitlist"), height=TARGET, on_click=shell.act(partial(model.join_waitlist, vacancy))
+            )
+        state = "" if vacancy["state"] in ("free", "closed") else f" · {t('slot_' + vacancy['state'])}"
+        # Not wrapped: the time takes what the action leaves, so the panel spans the screen.
+        controls.append(ft.Row([ft.Text(f"{when}{state}", expand=True), action]))
+    if not model.vacancies:
+        controls.append(ft.Text(t("no_items")))
+    return [ft.Container(ft.Column(controls, spacing=6), padding=8, border=ft.Border.all(1, ft.Colors.BLUE_900),
+                         border_radius=8)]  # fmt: skip
+
+
+def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
+    """Temporary childcare for each child on the chosen day and municipality: nursery, hours, what to
+    bring, and reserve (once the nursery has met the child) or apply to meet; and a new child's form."""
+    t = shell.t
+    day = model.childcare_day
+    controls: list[ft.Control] = [
+        heading(t("childcare")),
+        ft.Row(
+            [
+                icon_button(ft.Icons.CHEVRON_LEFT, t("previous_day"), shell.act(partial(model.next_childcare_day, -1))),
+                ft.Text(f"{day.month}/{day.day}({weekday(shell, day)})", size=16, weight=ft.FontWeight.BOLD),
+                icon_button(ft.Icons.CHEVRON_RIGHT, t("next_day"), shell.act(partial(model.next_childcare_day, 1))),
+            ]
+        ),
+    ]
     for reservation in model.reservations:
         where = f"{reservation['date']} {t(reservation['block'])} #{reservation['nurseryId']}"
         controls.append(
@@ -108,23 +302,71 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
             )
         )
     for child in model.children:
-        controls.append(ft.Text(f"{child['name']} ({child['birthDate']})", weight=ft.FontWeight.BOLD))
-        for session in model.childcare.get(child["id"], []):
+        controls.append(ft.Text(f"{child['name']} ({child['birthDate']})", weight=ft.FontWeight.BOLD, size=16))
+        sessions = model.childcare.get(child["id"], [])
+        applied = model.applications_to.get(child["id"], {})
+        for session in sessions:
+            nursery = session["nurseryId"]
+            action: ft.Control
+            if nursery in child["approvedNurseryIds"]:
+                action = ft.Button(
+                    t("reserve"),
+                    height=TARGET,
+                    disabled=session["mark"] == "×",
+                    on_click=shell.act(partial(model.reserve, child["id"], session["sessionId"])),
+                )
+            elif applied.get(nursery) == "pending":
+                action = ft.Text(t("applied_to_meet"), color=MUTED)
+            else:
+                action = ft.OutlinedButton(
+                    f"{t('apply_to_meet')}: {session['nurseryName']}",
+                    height=TARGET,
+                    on_click=shell.act(partial(model.apply_to_nursery, child["id"], nursery)),
+                )
+            bring = t("bring_full_day" if session["block"] == "full_day" else "bring_half_day")
+            hours = f"{t(session['block'])} {BLOCK_HOURS[session['block']]} · {t('band_' + session['band'])}"
             controls.append(
-                ft.Row(
-                    [
-                        ft.Text(session["mark"], size=22, width=36),
-                        ft.Text(f"#{session['nurseryId']} {t(session['block'])} ({session['band']})", expand=True),
-                        ft.Button(
-                            t("reserve"),
-                            height=TARGET,
-                            disabled=session["mark"] == "×",
-                            on_click=shell.act(partial(model.reserve, child["id"], session["sessionId"])),
-                        ),
-                    ]
+                ft.Container(
+                    ft.Column(
+                        [
+                            ft.Row(
+                                [
+                                    ft.Text(session["mark"], size=22, width=32),
+                                    ft.Text(session["nurseryName"], weight=ft.FontWeight.BOLD, expand=True),
+                                ]
+                            ),
+                            ft.Text(hours),
+                            ft.Text(f"{t('what_to_bring')}: {bring}", color=MUTED),
+                            action,
+                        ],
+                        spacing=2,
+                    ),
+                    padding=8,
+                    border=ft.Border.all(1, ft.Colors.GREY_500),
+                    border_radius=8,
                 )
             )
-    return controls + error_line(t, model.error)
+        if not sessions:
+            controls.append(ft.Text(t("no_sessions"), color=MUTED))
+
+    def typed(name: str) -> Callable[[Any], None]:
+        def keep(event: Any) -> None:
+            setattr(model, name, event.control.value or "")
+
+        return keep
+
+    controls += [
+        heading(t("register_child"), size=16),
+        ft.TextField(label=t("child_name"), value=model.child_name, on_change=typed("child_name")),
+        ft.TextField(
+            label=t("birth_date"), value=model.child_birth, hint_text="2022-04-01", on_change=typed("child_birth")
+        ),
+        ft.TextField(
+            label=t("allergies"), value=model.child_allergies, hint_text="卵, 小麦", on_change=typed("child_allergies")
+        ),
+        ft.Button(t("register_child"), height=TARGET, on_click=shell.act(model.register_child)),
+    ]
+    return controls
 
 
 def lottery_card(shell: Shell, model: ResidentModel, lottery: dict[str, Any]) -> ft.Control:

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cluster import Cluster
 from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
 from tests.e2e.test_homes import type_into
 from tests.support import Actors
@@ -60,7 +59,7 @@ async def tap_until(page: Any, button: str, shown: str) -> None:
 
 
 async def test_destination_er_sees_the_incoming_patient_with_eta_and_a_second_vitals_set(
-    http: httpx.AsyncClient, actors: Actors, cluster: Cluster, web_client: str
+    http: httpx.AsyncClient, actors: Actors, web_client: str
 ) -> None:
     from playwright.async_api import async_playwright, expect
 

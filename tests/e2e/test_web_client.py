@@ -16,6 +16,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
+from mobile.state.resident import week_start
 from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
 from tests.support import Actors
 
@@ -103,6 +104,15 @@ async def test_resident_books_a_paid_slot_through_the_sheet_waits_for_a_booked_o
         phone = await browser.new_page(viewport={"width": 412, "height": 915})
         try:
             await log_in(phone, web_client, parent)
+            # The week grid first; tomorrow's cell opens the day's slots.
+            await expect(phone.get_by_text("水戸市総合体育館", exact=True)).to_be_visible(timeout=30_000)
+            tomorrow = venue.day(1)
+            if tomorrow >= week_start(venue.day(0), 1):  # today is Sunday: tomorrow is next week
+                await phone.get_by_role("button", name="次の週").click()
+            weekday = "月火水木金土日"[tomorrow.weekday()]
+            await phone.get_by_role(
+                "button", name=f"水戸市総合体育館 {tomorrow.month}/{tomorrow.day}({weekday}) 空きあり"
+            ).click(timeout=30_000)
             await expect(phone.get_by_text("水戸市総合体育館 · メインアリーナ")).to_be_visible(timeout=30_000)
             book = phone.get_by_role("button", name="予約", exact=True)
             await expect(book).to_have_count(11)

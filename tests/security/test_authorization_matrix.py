@@ -94,6 +94,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/facilities/{facility_id:int}/resources"): FACILITY_STAFF,
     ("GET", "/v1/facilities/{facility_id:int}"): EVERYONE,
     ("GET", "/v1/vacancies"): EVERYONE,
+    ("GET", "/v1/facilities/availability"): EVERYONE,
+    ("GET", "/v1/municipalities"): EVERYONE,
     ("POST", "/v1/bookings"): SIGNED_IN,
     ("POST", "/v1/bookings/{booking_id:int}/cancel"): SIGNED_IN,
     ("POST", "/v1/bookings/{booking_id:int}/payment"): FACILITY_STAFF,

@@ -156,13 +156,14 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
     from schema.time import TOKYO
     from tests.integration.facilities.conftest import make_venue
 
-    await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
+    venue = await make_venue(http, actors, feePerUnit=0, nonResidentFeePerUnit=None)
     nursery = await actors.organization("nursery", municipality_id=1)
     teacher = await actors.member("nursery", "staff", nursery)
     parent = await actors.resident()
     api = await signed_in(base_url, parent.email)
     model = ResidentModel(api)
-    model.day = datetime.now(TOKYO).date() + timedelta(days=3)
+    model.day = model.childcare_day = datetime.now(TOKYO).date() + timedelta(days=3)
+    model.facility_id = venue.facility_id  # the day opened from the week grid
     session = await http.post(
         f"/v1/nurseries/{nursery}/sessions",
         json={"date": str(model.day), "block": "morning", "capacity": {"3-5": 1}},
@@ -337,8 +338,8 @@ async def test_resident_confirms_a_paid_slot_with_a_reduction_and_waits_for_a_bo
     assert (await http.post("/v1/bookings", json=taken, headers=other.headers)).status_code == 201
     api = await signed_in(base_url, me.email)
     model = ResidentModel(api)
-    model.day = datetime.now(TOKYO).date() + timedelta(days=2)
     await model.load()
+    await model.open_day(venue.facility_id, datetime.now(TOKYO).date() + timedelta(days=2))
     states = {local_hhmm(v["start"]): v["state"] for v in model.vacancies}
     assert states["10:00"] == "booked"  # shown, not hidden
     free = next(v for v in model.vacancies if v["state"] == "free")
@@ -409,4 +410,72 @@ async def test_paramedic_photo_waits_for_the_case_then_uploads(base_url: str, ac
     await model.attach("not-a-photo.png", b"%PDF-1.7")
     assert model.photos_pending == []
     assert "JPEG or PNG" in str(model.error)
+    await api.close()
+
+
+async def test_resident_model_searches_another_town_next_week_opens_a_day_and_books(
+    base_url: str, actors: Actors, http: httpx.AsyncClient
+) -> None:
+    from mobile.state.lists import ResidentModel
+    from mobile.state.resident import SearchFilters, cell_state, today
+    from tests.integration.facilities.test_availability import make_court
+
+    court = await make_court(http, actors, 24, feePerUnit=0, nonResidentFeePerUnit=None)  # 坂東市
+    person = await actors.resident()
+    await actors.lives_in(person, 1)
+    api = await signed_in(base_url, person.email)
+    model = ResidentModel(api)
+    await model.start_search(None)
+    assert model.filters == SearchFilters(municipality_id=1)  # their own town first
+    assert len(model.municipalities) == 44
+    await model.set_filters(municipality_id=24, kind="court", week=1)
+    [found] = [f for f in model.week if f["id"] == court.facility_id]
+    assert found["days"][0]["date"] == str(model.week_from)
+    assert all(cell_state(d, today()) == "free" for d in found["days"])
+    monday = model.week_from
+    await model.open_day(court.facility_id, monday)
+    assert len(model.vacancies) == 12
+    await model.ask_to_book(model.vacancies[0])
+    assert await model.confirm(), model.error
+    assert [b["facilityId"] for b in model.bookings] == [court.facility_id]
+    [found] = [f for f in model.week if f["id"] == court.facility_id]
+    assert (found["days"][0]["free"], found["days"][0]["total"]) == (11, 12)
+    # Remembered as the device stores it, and back.
+    assert SearchFilters.decode(model.filters.encode()) == model.filters
+    assert SearchFilters.decode('{"municipality_id": 1, "kind": "casino", "week": 0}') is None
+    await api.close()
+
+
+async def test_parent_registers_a_child_and_applies_to_a_nursery_found_by_search(
+    base_url: str, actors: Actors, http: httpx.AsyncClient
+) -> None:
+    from datetime import timedelta
+
+    from mobile.state.lists import ResidentModel
+    from mobile.state.resident import today
+
+    nursery = await actors.organization("nursery", "うしく保育園", municipality_id=15)
+    teacher = await actors.member("nursery", "staff", nursery)
+    day = today() + timedelta(days=4)
+    opened = await http.post(
+        f"/v1/nurseries/{nursery}/sessions",
+        json={"date": str(day), "block": "full_day", "capacity": {"1-2": 3}},
+        headers=teacher.headers,
+    )
+    assert opened.status_code == 201, opened.text
+    parent = await actors.resident()
+    api = await signed_in(base_url, parent.email)
+    model = ResidentModel(api)
+    await model.start_search(None)
+    model.child_name, model.child_birth = "山田 花", str(day.replace(year=day.year - 2))
+    assert await model.register_child(), model.error
+    [child] = model.children
+    await model.set_filters(municipality_id=15)
+    model.childcare_day = day
+    await model.resync()
+    [session] = model.childcare[child["id"]]
+    assert (session["nurseryName"], session["block"], session["mark"]) == ("うしく保育園", "full_day", "◯")
+    assert await model.apply_to_nursery(child["id"], nursery), model.error
+    assert model.applications_to[child["id"]] == {nursery: "pending"}
+    assert (model.child_name, model.child_birth) == ("", "")
     await api.close()
