@@ -17,7 +17,7 @@ VITALS_LABELS = {"sbp": "sbp", "dbp": "dbp", "hr": "hr", "rr": "rr", "spo2": "sp
 
 
 async def open_home(shell: Shell) -> ParamedicModel:
-    model = ParamedicModel(shell.session.api, SendQueue(shell.session.api, on_change=lambda: None))
+    model = ParamedicModel(shell.session.api, await SendQueue.open(shell.session.api, shell.queue_store()))
     await model.load_hospitals()
     return model
 

@@ -185,12 +185,13 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     )
     legend = ft.Text(t("grid_legend"), color=MUTED, size=13)
     # A dropdown's own semantics carry no name (it reached the accessibility tree as a bare button),
-    # so each is named like the icon buttons are: what it chooses and what it holds.
+    # so each is named like the icon buttons are: what it chooses and what it holds — merged into
+    # the dropdown's own node, or a nameless button stays inside the named one.
     where = names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
     what = t(model.filters.kind) if model.filters.kind else t("every_kind")
     named: list[ft.Control] = [
-        ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True),
-        ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True),
+        ft.MergeSemantics(ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True)),
+        ft.MergeSemantics(ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True)),
     ]
     return [ft.Row(named, wrap=True), week, legend]
 

@@ -7,6 +7,7 @@ import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.processes import free_port
 from tests.support import PASSWORD, Actor
@@ -22,6 +23,28 @@ async def snap(page: Any, name: str) -> None:
     await page.wait_for_timeout(600)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=ARTIFACTS / name, full_page=True)
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class RequestLog:
+    """Every request a page makes (page.on("request")), so a test can tell which hosts it reached:
+    a hospital's or an ambulance's network may reach nothing but our server."""
+
+    def __init__(self, page: Any) -> None:
+        self.urls: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    @property
+    def off_machine(self) -> list[str]:
+        """Requests to any host but this machine (data: and blob: URLs never leave the page)."""
+        return [url for url in self.urls if not _stays_here(url)]
+
+
+def _stays_here(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS
 
 
 async def log_in(page: Any, url: str, person: Actor) -> None:

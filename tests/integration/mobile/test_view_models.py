@@ -11,7 +11,7 @@ import httpx
 
 from mobile.api import ApiError, MusubiApi
 from mobile.realtime import LiveConnection
-from mobile.send_queue import SendQueue
+from mobile.send_queue import FileStore, SendQueue
 from mobile.state.er import ErModel
 from mobile.state.paramedic import ParamedicModel
 from mobile.state.session import SessionModel
@@ -58,7 +58,7 @@ async def test_offline_queue_sends_in_order_once_when_the_network_returns(
     offline = MusubiApi(f"http://127.0.0.1:{free_port()}")  # nothing listens there: a dead zone
     offline.token = online.token
     store = tmp_path / "queue.json"
-    model = ParamedicModel(offline, SendQueue(offline, store))
+    model = ParamedicModel(offline, SendQueue(offline, FileStore(store)))
     model.complaint = "呼吸苦"
     model.selected = {hospital}
     await model.send()
@@ -67,7 +67,8 @@ async def test_offline_queue_sends_in_order_once_when_the_network_returns(
     assert await db.fetchval("SELECT count(*) FROM ems_cases") == 0
 
     # The app restarts in the ambulance: the queue is still there, with the same keys.
-    restored = SendQueue(online, store)
+    await model.queue.close()
+    restored = await SendQueue.open(online, FileStore(store))
     assert [item.key for item in restored.items] == [item.key for item in model.queue.items]
     model.queue, model.api = restored, online
     await model.flush()
@@ -81,6 +82,7 @@ async def test_offline_queue_sends_in_order_once_when_the_network_returns(
     await restored.flush()
     assert await db.fetchval("SELECT count(*) FROM ems_cases") == 1
     assert await db.fetchval("SELECT count(*) FROM ems_requests") == 1
+    await restored.close()
     await online.close()
 
 
