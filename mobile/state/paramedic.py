@@ -22,6 +22,7 @@ STEPS = {"age": (0, 130, 5), "eta": (0, 240, 1), "sbp": (0, 300, 5), "dbp": (0, 
          "rr": (0, 80, 1), "spo2": (0, 100, 1), "temp10": (250, 450, 1), "e": (1, 4, 1), "v": (1, 5, 1),
          "m": (1, 6, 1)}  # fmt: skip
 VITALS = ("sbp", "dbp", "hr", "rr", "spo2", "temp10")
+CASE_PATH = re.compile(r"^/v1/ems/cases/(\d+)/")
 BOARD_RANK = {"accepting": 0, "limited": 1, "unknown": 2, "not_accepting": 3}
 # Allergies and medications are typed as one line each; these separate the items (Japanese too).
 _LIST_SEPARATORS = re.compile(r"[,、，;；\n]+")
@@ -139,6 +140,21 @@ class ParamedicModel:
             for hospital in board
         ]
         self.hospitals = sorted(choices, key=lambda h: (BOARD_RANK[h.best], h.km is None, h.km or 0.0))
+
+    def resume(self) -> None:
+        """After a reload or restart, the case the stored queue belongs to: its actions are shown
+        again, and its id is known once its opening was sent (or from the paths of its actions)."""
+        items = self.queue.items
+        openings = [index for index, item in enumerate(items) if item.label == "open_case"]
+        if openings:
+            opening = items[openings[-1]]
+            self.open_key = opening.key
+            self.keys = [item.key for item in items[openings[-1] :]]
+            if opening.status == "sent" and isinstance(opening.result, dict):
+                self.case_id = opening.result.get("id")
+        elif items and (known := CASE_PATH.match(items[-1].path)):
+            self.case_id = int(known.group(1))
+            self.keys = [item.key for item in items if item.path.startswith(f"/v1/ems/cases/{self.case_id}/")]
 
     def toggle(self, hospital_id: int) -> None:
         self.selected ^= {hospital_id}

@@ -18,7 +18,9 @@ VITALS_LABELS = {"sbp": "sbp", "dbp": "dbp", "hr": "hr", "rr": "rr", "spo2": "sp
 
 async def open_home(shell: Shell) -> ParamedicModel:
     model = ParamedicModel(shell.session.api, await SendQueue.open(shell.session.api, shell.queue_store()))
+    model.resume()  # what the stored queue still holds is the crew's current case
     await model.load_hospitals()
+    await model.resync()
     return model
 
 

@@ -169,6 +169,8 @@ async def test_the_paramedic_home_sends_on_its_own_what_this_browser_kept_waitin
                 arg=f"flutter.musubi.send_queue.{paramedic.account_id}",
                 timeout=30_000,
             )
+            # The crew sees the reloaded action as part of its case, not a blank form.
+            await expect(crew.get_by_text("事案の登録", exact=False).first).to_be_visible(timeout=30_000)
             await snap(crew, "queue-sent-after-reload.png")
         finally:
             await browser.close()
