@@ -42,6 +42,11 @@ class RequestLog:
         return [url for url in self.urls if not _stays_here(url)]
 
 
+# The request log of every page a browser test logged in on; tests/e2e/conftest.py fails any test
+# whose pages reached another host (issue 23: the browser test run records zero such requests).
+WATCHED: list[RequestLog] = []
+
+
 def _stays_here(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS
@@ -50,6 +55,7 @@ def _stays_here(url: str) -> bool:
 async def log_in(page: Any, url: str, person: Actor) -> None:
     from playwright.async_api import expect
 
+    WATCHED.append(RequestLog(page))
     await page.goto(url)
     # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
     await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
