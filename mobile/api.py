@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -109,6 +110,15 @@ class MusubiApi:
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
+
+    async def get_page(self, path: str, **params: Any) -> tuple[Any, str | None]:
+        """One page of a list, and the opaque cursor of the next from its `Link: <…>; rel="next"`
+        header (None on the last page). Cursors are the server's to make: never build one."""
+        query = {k: v for k, v in params.items() if v is not None} or None
+        response = await self._send("GET", path, params=query)
+        following = response.links.get("next", {}).get("url")
+        cursor = parse_qs(urlsplit(following).query).get("cursor", [None])[0] if following else None
+        return response.json(), cursor
 
     async def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
         return await self.request("POST", path, body if body is not None else {}, idempotency_key=idempotency_key)

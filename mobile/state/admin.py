@@ -44,7 +44,8 @@ class AdminModel:
     subject_id: str = ""
     actor: str = ""
     # Where each page after the first starts (the last id of the page before), for "newer" to go back.
-    cursors: list[str] = field(default_factory=list)
+    cursors: list[str] = field(default_factory=list)  # the server's cursor of each page shown after the first
+    next_cursor: str | None = None  # the page after this one, as the server's Link header named it
     more: bool = False  # a full page came back: there may be older entries
     stats: StatsOverview | None = None  # the prefecture admin's dashboard; None for others
     municipalities: dict[int, str] = field(default_factory=dict)  # id → name, for the dashboard's bars
@@ -83,9 +84,11 @@ class AdminModel:
         self.members = msgspec.convert(await self.api.get(f"{base}/members"), list[OrganizationMember])
         self.invitations = msgspec.convert(await self.api.get(f"{base}/invitations"), list[Invitation])
         cursor = self.cursors[-1] if self.cursors else None
-        rows = await self.api.get("/v1/audit", **self._audit_filter(), cursor=cursor, limit=AUDIT_PAGE)
+        rows, self.next_cursor = await self.api.get_page(
+            "/v1/audit", **self._audit_filter(), cursor=cursor, limit=AUDIT_PAGE
+        )
         self.audit = msgspec.convert(rows, list[AuditEntry])
-        self.more = len(self.audit) == AUDIT_PAGE
+        self.more = self.next_cursor is not None
         if self.sees_dashboard and self.section == "dashboard":
             self.stats = msgspec.convert(await self.api.get("/v1/stats/overview"), StatsOverview)
             if not self.municipalities:
@@ -130,8 +133,8 @@ class AdminModel:
         return await self._do(_nothing)
 
     async def older(self) -> None:
-        if self.more and self.audit:
-            self.cursors.append(str(self.audit[-1].id))
+        if self.next_cursor is not None:
+            self.cursors.append(self.next_cursor)
             await self.resync()
 
     async def newer(self) -> None:
