@@ -41,4 +41,5 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	@# Two workers: the suite waits on processes, browsers and PostgreSQL as much as it computes.
+	$(BIN)/pytest -n 2 --dist loadgroup

@@ -53,6 +53,7 @@ def _stays_here(url: str) -> bool:
 
 
 async def log_in(page: Any, url: str, person: Actor) -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import expect
 
     WATCHED.append(RequestLog(page))
@@ -65,22 +66,25 @@ async def log_in(page: Any, url: str, person: Actor) -> None:
     # not the app; the app enables "log in" only once it has both fields, which is what a person waits
     # for too, so type again until it does.
     button = page.get_by_role("button", name="ログイン")
-    for _attempt in range(4):
+    for _attempt in range(6):
         try:
             for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
                 field = page.get_by_label(label)
-                await field.click()
+                await field.click(timeout=10_000)
                 await page.wait_for_function(
                     "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
                     arg=label,
+                    timeout=10_000,
                 )
                 await page.keyboard.press("Control+A")
                 await page.keyboard.type(text, delay=10)
-                await expect(field).to_have_value(text)
+                await expect(field).to_have_value(text, timeout=10_000)
             await expect(button).to_be_enabled(timeout=5_000)
             break
-        except AssertionError:
-            continue  # keystrokes lost before Flutter's editor attached: type again, as a person would
+        except (AssertionError, PlaywrightTimeout):
+            # The tap or the keystrokes were lost before Flutter's editor attached (a loaded machine
+            # draws late): tap and type again, as a person would.
+            continue
     await button.click()
 
 

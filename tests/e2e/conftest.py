@@ -58,3 +58,11 @@ def _no_request_leaves_the_machine() -> Iterator[None]:
     reached = [url for log in WATCHED for url in log.off_machine]
     WATCHED.clear()
     assert reached == [], f"a page reached a host other than this machine: {reached[:5]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs on two workers (pytest-xdist, --dist loadgroup); the browser tests all go to
+    one of them, one after another, so two Chromiums never draw at once on a 2-core machine."""
+    for item in items:
+        if "tests/e2e/" in item.nodeid.replace("\\", "/") or item.nodeid.startswith("e2e/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
