@@ -250,41 +250,42 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     await worker.choose(other, True)
     assert await worker.send_request()
     [request] = worker.requests
-    assert (request["ageYears"], request["sex"], request["category"], request["urgency"], request["needs"]) == (
+    assert (request.age_years, request.sex, request.category, request.urgency, request.needs) == (
         3, "male", "0-5:any", "emergency", ["allergy_care"],
     )  # fmt: skip
-    assert sorted(t["shelterId"] for t in request["targets"]) == sorted([shelter, other])
+    assert sorted(t.shelter_id for t in request.targets or []) == sorted([shelter, other])
 
     # The other shelter declines: first the question why, then the reason goes out as a code.
     await other_desk.load()
-    assert not await other_desk.answer(request["id"], accept=False)
-    assert other_desk.declining == request["id"]
-    assert await other_desk.answer(request["id"], accept=False, reason="no_beds")
+    assert not await other_desk.answer(request.id, accept=False)
+    assert other_desk.declining == request.id
+    assert await other_desk.answer(request.id, accept=False, reason="no_beds")
     assert other_desk.declining is None
     await desk.load()
-    assert "child" not in desk.requests[0]
-    assert await desk.answer(request["id"], accept=True)
+    assert desk.requests[0].child is None
+    assert await desk.answer(request.id, accept=True)
     await worker.load()
-    answers = {t["shelterId"]: (t["status"], t["reason"]) for t in worker.requests[0]["targets"]}
+    answers = {t.shelter_id: (t.status, t.reason) for t in worker.requests[0].targets or []}
     assert answers == {shelter: ("accepted", None), other: ("declined", "no_beds")}
     assert worker.state_of(worker.requests[0]) == "accepted"
     assert other_desk.state_of(other_desk.requests[0]) == "declined"
 
-    assert not await worker.place(request["id"], shelter)  # no name yet: nothing sent
-    worker.names[(request["id"], shelter)] = "高橋 陽太"
-    worker.births[(request["id"], shelter)] = "2023-05-05"
-    assert await worker.place(request["id"], shelter)
+    assert not await worker.place(request.id, shelter)  # no name yet: nothing sent
+    worker.names[(request.id, shelter)] = "高橋 陽太"
+    worker.births[(request.id, shelter)] = "2023-05-05"
+    assert await worker.place(request.id, shelter)
     [placed] = worker.in_care
     assert placed.shelter_id == shelter
     assert placed.minutes_to_placement is not None
     await worker.show_state("placed")
-    assert [r["id"] for r in worker.shown] == [request["id"]]
+    assert [r.id for r in worker.shown] == [request.id]
     await desk.load()
-    assert desk.requests[0]["child"]["name"] == "高橋 陽太"
+    assert (child := desk.requests[0].child) is not None
+    assert child.name == "高橋 陽太"
     assert desk.free_beds(shelter, "0-5:any") == 1
     [in_care] = desk.in_care
     assert in_care.child is not None
-    assert in_care.child["name"] == "高橋 陽太"
+    assert in_care.child.name == "高橋 陽太"
     await desk.ask_discharge(in_care.placement_id)
     await desk.keep_in_care()
     assert not await desk.confirm_discharge()  # "no" closed the question: nothing sent
@@ -296,7 +297,7 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     assert await desk.set_beds(shelter, "6-12:female", 3)
     assert desk.free_beds(shelter, "6-12:female") == 3
     assert await desk.nudge_beds("6-12:female", -1)
-    assert [c["capacity"] for c in desk.categories if c["category"] == "6-12:female"] == [2]
+    assert [c.capacity for c in desk.categories if c.category == "6-12:female"] == [2]
     for api in (worker_api, staff_api, other_api):
         await api.close()
 
