@@ -93,9 +93,7 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         if booking.status == "held":
             row.append(ft.Button(t("take_offer"), height=TARGET, on_click=shell.act(partial(model.take_hold, booking))))
         if booking.status in ("provisional", "confirmed", "held"):
-            row.append(
-                ft.TextButton(t("cancel"), height=TARGET, on_click=shell.act(partial(model.cancel, booking.id)))
-            )
+            row.append(ft.TextButton(t("cancel"), height=TARGET, on_click=shell.act(partial(model.cancel, booking.id))))
         controls.append(ft.Row(row))
     if not model.bookings:
         controls.append(ft.Text(t("no_items")))
@@ -220,9 +218,7 @@ def day_cell(
         padding=2,
         border_radius=6,
         bgcolor=background,
-        border=ft.Border.all(2, ft.Colors.BLUE_900)
-        if model.facility_id == facility.id and model.day == day
-        else None,
+        border=ft.Border.all(2, ft.Colors.BLUE_900) if model.facility_id == facility.id and model.day == day else None,
         alignment=ft.Alignment.CENTER,
         on_click=None if state == "past" else shell.act(partial(model.open_day, facility.id, day)),
     )
@@ -392,9 +388,7 @@ def lottery_card(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
     )
 
 
-def _sheet_content(
-    shell: Shell, model: ResidentModel, vacancy: Vacancy, redraw: Callable[[], None]
-) -> ft.Control:
+def _sheet_content(shell: Shell, model: ResidentModel, vacancy: Vacancy, redraw: Callable[[], None]) -> ft.Control:
     t = shell.t
     quote = model.quote(vacancy)
     lines: list[ft.Control] = [
