@@ -80,8 +80,8 @@ def field_errors(error: ApiError) -> FormErrors:
     """A 422's field errors as (label, message) keys; unknown words fall back to "check the value"."""
     return [
         (
-            FIELD_LABELS.get(e.get("field", ""), e.get("field", "")),
-            SERVER_MESSAGES.get(e.get("message", ""), "bad_value"),
+            FIELD_LABELS.get(e.field, e.field),
+            SERVER_MESSAGES.get(e.message, "bad_value"),
         )
         for e in error.errors
     ]

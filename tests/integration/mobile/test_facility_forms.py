@@ -10,6 +10,7 @@ import msgspec
 from mobile.api import ApiError
 from mobile.state.facility import ClosureForm, LotteryForm, ResourceForm, field_errors
 from mobile.state.i18n import LABELS
+from schema.base import FieldError
 from schema.facilities import ClosureCreate, Resource, ResourceUpdate
 from schema.lottery import LotteryCreate
 from schema.time import TOKYO
@@ -87,6 +88,6 @@ def test_a_server_refusal_names_the_field_in_the_persons_words() -> None:
         422,
         "Invalid",
         "https://musubi.jp/problems/validation",
-        [{"field": "$.closesAt", "message": "Opening hours must be a whole number of units"}],
+        [FieldError(field="$.closesAt", message="Opening hours must be a whole number of units")],
     )
     assert field_errors(refused) == [("closes_at", "hours_whole_units")]
