@@ -7,6 +7,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import msgspec
+
+from schema.base import FieldError, Problem
 
 
 @dataclass
@@ -16,7 +19,7 @@ class ApiError(Exception):
     status: int
     title: str
     type: str = ""
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
     detail: str | None = None
 
     @property
@@ -29,7 +32,7 @@ class ApiError(Exception):
         return self.status == 0
 
     def __str__(self) -> str:
-        fields = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+        fields = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
         text = self.detail or self.title
         return f"{text} ({fields})" if fields else text
 
@@ -73,16 +76,10 @@ class MusubiApi:
             raise ApiError(0, f"No connection ({type(exc).__name__})") from exc
         if response.status_code >= 400:
             try:
-                problem = response.json()
-            except ValueError:
-                problem = {}
-            raise ApiError(
-                response.status_code,
-                problem.get("title", response.reason_phrase),
-                problem.get("type", ""),
-                problem.get("errors") or [],
-                problem.get("detail"),
-            )
+                problem = msgspec.json.decode(response.content, type=Problem)
+            except msgspec.DecodeError:  # not problem+json (a proxy's error page): the status says enough
+                problem = Problem(type="", title=response.reason_phrase, status=response.status_code)
+            raise ApiError(response.status_code, problem.title, problem.type, problem.errors or [], problem.detail)
         return response
 
     async def request(

@@ -12,6 +12,7 @@ from mobile.send_queue import SendQueue
 from mobile.state.i18n import Translator
 from mobile.state.paramedic import JCS_VALUES, VITALS, ParamedicModel, TimelineEntry
 from mobile.views.widgets import BIG, MUTED, STATUS_COLORS, Shell, error_line, heading, local_time, stepper
+from schema.ems import VitalsRecord
 
 VITALS_LABELS = {"sbp": "sbp", "dbp": "dbp", "hr": "hr", "rr": "rr", "spo2": "spo2", "temp10": "temp"}
 
@@ -36,13 +37,13 @@ def _stepper(shell: Shell, model: ParamedicModel, name: str, label: str) -> ft.C
     return stepper(label, shown, step(-1), step(1))
 
 
-def vitals_line(vitals: dict[str, Any]) -> str:
+def vitals_line(vitals: VitalsRecord) -> str:
     def shown(value: object) -> str:
         return "-" if value is None else str(value)
 
     return (
-        f"BP {shown(vitals['sbp'])}/{shown(vitals['dbp'])} · HR {shown(vitals['hr'])} · RR {shown(vitals['rr'])} · "
-        f"SpO2 {shown(vitals['spo2'])} · {shown(vitals['temp'])}℃"
+        f"BP {shown(vitals.sbp)}/{shown(vitals.dbp)} · HR {shown(vitals.hr)} · RR {shown(vitals.rr)} · "
+        f"SpO2 {shown(vitals.spo2)} · {shown(vitals.temp)}℃"
     )
 
 
