@@ -68,7 +68,8 @@ class ResidentModel:
     municipalities: list[Municipality] = field(default_factory=list)
     home_municipality: int | None = None  # the verified residency, the search's default
     week: list[FacilityAvailability] = field(default_factory=list)  # facilities with their days
-    more_facilities: bool = False  # the last page was full: there may be more
+    more_facilities: bool = False  # the server linked a next page
+    next_facilities: str | None = None  # its cursor, as the server's Link header named it
     childcare_day: date = field(default_factory=lambda: today() + timedelta(days=1))
     applications_to: dict[int, dict[int, str]] = field(default_factory=dict)  # child → nursery → status
     # The parent's form for a new child, bound field by field so a redraw never wipes typing.
@@ -157,20 +158,20 @@ class ResidentModel:
         return week_start(today(), self.filters.week)
 
     async def search(self, more: bool = False) -> None:
-        """One page of facilities with their week; `more` appends the next page."""
-        after = self.week[-1].id if more and self.week else None
-        found = await self.api.get(
+        """One page of facilities with their week; `more` appends the next page (the server's cursor)."""
+        found, following = await self.api.get_page(
             "/v1/facilities/availability",
             **{"from": str(self.week_from)},
             days=7,
             municipalityId=self.filters.municipality_id,
             kind=self.filters.kind,
-            cursor=str(after) if after is not None else None,
+            cursor=self.next_facilities if more else None,
             limit=SEARCH_PAGE,
         )
         page = msgspec.convert(found, list[FacilityAvailability])
         self.week = [*self.week, *page] if more else page
-        self.more_facilities = len(page) == SEARCH_PAGE
+        self.next_facilities = following
+        self.more_facilities = following is not None
 
     async def set_filters(self, **changes: Any) -> None:
         """Search again with the changed filters; an opened day closes (it may no longer be listed)."""
