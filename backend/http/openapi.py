@@ -166,7 +166,27 @@ def complete_openapi(app: Litestar, document: OpenAPI) -> OpenAPI:
             request_types.update(_structs(data.annotation))
     _tighten_request_schemas(schemas, request_types)
     _unique_titles(schemas)
+    for schema in schemas.values():
+        _times_of_day(schema)
     return document
+
+
+# What msgspec writes for a `datetime.time` (always with seconds; our inputs also take HH:MM).
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?$"
+
+
+def _times_of_day(schema: Any) -> None:
+    """Litestar documents a `datetime.time` as an ISO 8601 *duration*; the API has no durations,
+    only wall-clock times in Asia/Tokyo such as a resource's opening hours ("09:00:00")."""
+    if not isinstance(schema, Schema):
+        return
+    if schema.format == OpenAPIFormat.DURATION:
+        schema.format = None
+        schema.pattern = TIME_OF_DAY_PATTERN
+        schema.description = schema.description or "Time of day in Asia/Tokyo, HH:MM:SS"
+    for child in [*(schema.properties or {}).values(), *(schema.one_of or []), *(schema.any_of or []),
+                  *(schema.all_of or []), schema.items]:  # fmt: skip
+        _times_of_day(child)
 
 
 def _unique_titles(schemas: dict[str, Any]) -> None:

@@ -53,38 +53,49 @@ def _stays_here(url: str) -> bool:
 
 
 async def log_in(page: Any, url: str, person: Actor) -> None:
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-    from playwright.async_api import expect
-
+    """Open the app at `url` and log in as `person` (with the tests' password)."""
     WATCHED.append(RequestLog(page))
     await page.goto(url)
     # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
     await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
     await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
-    # Type like a person: Flutter's own text editing listens to keystrokes, not to DOM values. Flutter
-    # attaches its editor just after a field takes focus, and keystrokes before that reach the DOM but
-    # not the app; the app enables "log in" only once it has both fields, which is what a person waits
-    # for too, so type again until it does.
-    button = page.get_by_role("button", name="ログイン")
+    await sign_in(page, person.email, PASSWORD)
+
+
+async def type_into(page: Any, label: str, text: str) -> None:
+    """Replace a field's text like a person. Flutter attaches its editor just after a field takes
+    focus, and keystrokes before that reach the DOM but not the app (a loaded machine draws late),
+    so tap and type again until the field holds the text."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+    from playwright.async_api import expect
+
+    field = page.get_by_label(label, exact=True)
     for _attempt in range(6):
         try:
-            for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
-                field = page.get_by_label(label)
-                await field.click(timeout=10_000)
-                await page.wait_for_function(
-                    "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
-                    arg=label,
-                    timeout=10_000,
-                )
-                await page.keyboard.press("Control+A")
-                await page.keyboard.type(text, delay=10)
-                await expect(field).to_have_value(text, timeout=10_000)
-            await expect(button).to_be_enabled(timeout=5_000)
-            break
+            await field.click(timeout=10_000)
+            # Flutter's editor for a field further down the page is an input without the field's label.
+            await page.wait_for_function(
+                "document.activeElement && ['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)",
+                timeout=10_000,
+            )
+            await page.keyboard.press("Control+A")
+            await page.keyboard.type(text, delay=10)
+            await expect(field).to_have_value(text, timeout=5_000)
+            return
         except (AssertionError, PlaywrightTimeout):
-            # The tap or the keystrokes were lost before Flutter's editor attached (a loaded machine
-            # draws late): tap and type again, as a person would.
             continue
+    await expect(field).to_have_value(text)
+
+
+async def sign_in(page: Any, email: str, password: str) -> None:
+    """Fill the login form shown on `page` and submit it; "ログイン" is enabled once both fields
+    hold something, which is what a person waits for too."""
+    from playwright.async_api import expect
+
+    await type_into(page, "メールアドレス", email)
+    await type_into(page, "パスワード", password)
+    button = page.get_by_role("button", name="ログイン")
+    await expect(button).to_be_enabled(timeout=10_000)
     await button.click()
 
 

@@ -14,40 +14,13 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, log_in, snap
+from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, log_in, sign_in, snap, type_into
 from tests.integration.childcare.test_childcare import Nursery, apply, in_days, years_before
 from tests.support import PASSWORD, Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 NEW_PASSWORD = "a brand new passphrase 2026"
-
-
-async def type_into(page: Any, label: str, text: str) -> None:
-    """Type like a person; Flutter's editor attaches just after the field takes focus, and keystrokes
-    before that are lost, so type again until the field holds the text (as log_in does)."""
-    from playwright.async_api import TimeoutError as PlaywrightTimeout
-    from playwright.async_api import expect
-
-    field = page.get_by_label(label, exact=True)
-    for _attempt in range(4):
-        await field.click()
-        try:
-            await page.wait_for_function(
-                "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
-                arg=label,
-                timeout=5_000,
-            )
-        except PlaywrightTimeout:
-            continue
-        await page.keyboard.press("Control+A")
-        await page.keyboard.type(text, delay=10)
-        try:
-            await expect(field).to_have_value(text, timeout=5_000)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"could not type into {label}")
 
 
 async def reveal(page: Any, locator: Any) -> None:
@@ -251,17 +224,7 @@ async def test_a_resident_changes_the_password_and_gets_the_calendar_link(
             login = phone.get_by_role("button", name="ログイン")
             await expect(login).to_be_visible(timeout=30_000)
             await expect(phone.get_by_label("メールアドレス")).to_have_value(resident.email)  # kept after logout
-            password = phone.get_by_label("パスワード", exact=True)
-            for _attempt in range(4):
-                await password.click()
-                await phone.keyboard.press("Control+A")
-                await phone.keyboard.type(NEW_PASSWORD, delay=10)
-                try:
-                    await expect(login).to_be_enabled(timeout=5_000)
-                    break
-                except AssertionError:
-                    continue  # keystrokes lost before Flutter's editor attached: type again
-            await login.click()
+            await sign_in(phone, resident.email, NEW_PASSWORD)
             await expect(phone.get_by_role("button", name="アカウント")).to_be_visible(timeout=30_000)
         finally:
             await browser.close()

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, time, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
 from schema.time import TOKYO
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -27,24 +26,6 @@ COURT = {
     "feePerUnit": 800,
     "cancelDeadlineHours": 24,
 }
-
-
-async def retype(page: Any, label: str, text: str) -> None:
-    """Replace a field's text like a person: Flutter attaches its editor just after the field takes
-    focus, and keystrokes before that are lost, so type again until the field holds the text."""
-    from playwright.async_api import expect
-
-    field = page.get_by_label(label)
-    for _attempt in range(4):
-        await field.click()
-        await page.keyboard.press("Control+A")
-        await page.keyboard.type(text, delay=10)
-        try:
-            await expect(field).to_have_value(text, timeout=5_000)
-            return
-        except AssertionError:
-            continue
-    await expect(field).to_have_value(text)
 
 
 async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
@@ -74,9 +55,9 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             await desk.get_by_role("button", name="休館を追加").click()
             await expect(desk.get_by_label("開始日 (YYYY-MM-DD)")).to_be_visible(timeout=30_000)
             await desk.get_by_role("radio", name="第1コート").click()
-            await retype(desk, "開始日 (YYYY-MM-DD)", str(maintenance_day))
-            await retype(desk, "終了日 (YYYY-MM-DD)", str(maintenance_day))
-            await retype(desk, "理由 (例: メンテナンス)", "床の補修 (メンテナンス)")
+            await type_into(desk, "開始日 (YYYY-MM-DD)", str(maintenance_day))
+            await type_into(desk, "終了日 (YYYY-MM-DD)", str(maintenance_day))
+            await type_into(desk, "理由 (例: メンテナンス)", "床の補修 (メンテナンス)")
             await snap(desk, "facility-staff-1-closure-form.png")
             await desk.get_by_role("button", name="追加", exact=True).click()
             await expect(desk.get_by_text("休館を登録しました")).to_be_visible(timeout=30_000)
@@ -99,14 +80,14 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             await desk.get_by_role("button", name="施設・料金").click()
             await desk.get_by_role("button", name="編集: 第1コート").click()
             await expect(desk.get_by_label("料金 市民 (円/枠)")).to_be_visible(timeout=30_000)
-            await retype(desk, "料金 市民 (円/枠)", "1200円")
+            await type_into(desk, "料金 市民 (円/枠)", "1200円")
             await desk.get_by_role("button", name="保存").click()
             await expect(desk.get_by_text("料金 市民 (円/枠): 0 以上の整数 (円) で入力してください")).to_be_visible(
                 timeout=30_000
             )
             await desk.mouse.wheel(0, 300)  # the form's end, as a person scrolls to read what is wrong
             await snap(desk, "facility-staff-4-fee-refused.png")
-            await retype(desk, "料金 市民 (円/枠)", "1200")
+            await type_into(desk, "料金 市民 (円/枠)", "1200")
             await desk.get_by_role("button", name="保存").click()
             await expect(desk.get_by_text("保存しました")).to_be_visible(timeout=30_000)
             await expect(desk.get_by_text("料金 (市民): ¥1,200")).to_be_visible()
@@ -129,7 +110,7 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             await desk.get_by_role("radio", name="第1コート").click(timeout=30_000)
             now = datetime.now(TOKYO)
             closes = datetime.fromtimestamp(math.ceil((now.timestamp() + 70) / 60) * 60, TOKYO)
-            await retype(desk, "締切 (YYYY-MM-DD HH:MM)", f"{closes:%Y-%m-%d %H:%M}")
+            await type_into(desk, "締切 (YYYY-MM-DD HH:MM)", f"{closes:%Y-%m-%d %H:%M}")
             await desk.get_by_role("button", name="抽選を作成").click()
             await expect(desk.get_by_text("抽選を作成しました")).to_be_visible(timeout=30_000)
             await expect(desk.get_by_text("状態: 申込受付中")).to_be_visible()

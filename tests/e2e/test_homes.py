@@ -8,32 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 PHONE = {"width": 412, "height": 915}
-
-
-async def type_into(page: Any, label: str, text: str) -> None:
-    """Type like a person (see log_in): focus, wait for Flutter's editor, type, check it arrived."""
-    from playwright.async_api import expect
-
-    field = page.get_by_label(label, exact=True)
-    for _attempt in range(4):
-        await field.click()
-        # Flutter's editor for a field further down the page is an input without the field's label.
-        await page.wait_for_function(
-            "document.activeElement && ['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)",
-            timeout=10_000,
-        )
-        await page.keyboard.press("Control+A")
-        await page.keyboard.type(text, delay=10)
-        try:
-            await expect(field).to_have_value(text, timeout=5_000)
-            return
-        except AssertionError:
-            continue
 
 
 async def pick(page: Any, role: str, name: str) -> None:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from mobile.state.resident import SearchFilters, today, week_start
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
-from tests.e2e.test_homes import PHONE, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
+from tests.e2e.test_homes import PHONE
 from tests.integration.facilities.conftest import make_venue
 from tests.integration.facilities.test_availability import make_court
 from tests.support import Actors

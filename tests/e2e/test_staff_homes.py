@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, sign_in, snap
 from tests.integration.childcare.test_childcare import Nursery, apply, in_days, reserve, years_before
 from tests.support import PASSWORD, Actors
 
@@ -151,17 +151,7 @@ async def test_a_person_with_two_memberships_switches_role_and_the_device_rememb
             login = page.get_by_role("button", name="ログイン")
             await expect(login).to_be_visible(timeout=30_000)
             await expect(page.get_by_label("メールアドレス")).to_have_value(person.email)  # kept after logout
-            password = page.get_by_label("パスワード")
-            for _attempt in range(4):
-                await password.click()
-                await page.keyboard.press("Control+A")
-                await page.keyboard.type(PASSWORD, delay=10)
-                try:
-                    await expect(login).to_be_enabled(timeout=5_000)
-                    break
-                except AssertionError:
-                    continue  # keystrokes lost before Flutter's editor attached: type again
-            await login.click()
+            await sign_in(page, person.email, PASSWORD)
             await expect(page.get_by_text("予約台帳")).to_be_visible(timeout=30_000)
             await expect(page.get_by_text("面談の申込")).to_have_count(0)
             await snap(page, "switch-3-remembered.png")

@@ -5,6 +5,8 @@ forgets nothing in code cannot be documented wrongly."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import httpx
@@ -154,3 +156,12 @@ def test_every_schema_has_its_own_title(document: Document) -> None:
     titles = [schema.get("title", name) for name, schema in document["components"]["schemas"].items()]
     assert sorted(title for title in set(titles) if titles.count(title) > 1) == []
     assert document["components"]["schemas"]["childcare_Session"]["title"] == "childcare_Session"
+
+
+def test_times_of_day_are_documented_as_what_the_server_writes(document: Document) -> None:
+    # Litestar calls a `datetime.time` an ISO 8601 duration; a validator then refuses "09:00:00".
+    assert '"duration"' not in json.dumps(document)
+    opens = document["components"]["schemas"]["Resource"]["properties"]["opensAt"]
+    assert opens.get("format") is None
+    assert re.fullmatch(opens["pattern"], "09:00:00")
+    assert not re.fullmatch(opens["pattern"], "PT9H")
