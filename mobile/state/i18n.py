@@ -639,6 +639,7 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "unknown-account": ("アカウントが見つかりません", "No such account"),
     "session-exists": ("すでにログインしています", "Already logged in"),
     "bad-cursor": ("一覧を読み直してください", "Please reload the list"),
+    "bad-location": ("位置の指定が正しくありません", "The location is not valid"),
     "bad-idempotency-key": ("送信キーが正しくありません", "The Idempotency-Key is not valid"),
     "idempotency-key-reused": ("同じ送信キーが別の内容に使われました", "The Idempotency-Key was used for other data"),
     "request-in-progress": ("送信中です。少し待ってください", "Still being sent; please wait"),
