@@ -110,6 +110,12 @@ class MusubiApi:
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
 
+    async def get_page(self, path: str, **params: Any) -> tuple[Any, str | None]:
+        """One page of a list and the cursor of the next (from its `Link: rel="next"`), None on the last."""
+        response = await self._send("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
+        following = response.links.get("next", {}).get("url")
+        return response.json(), httpx.URL(following).params.get("cursor") if following else None
+
     async def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
         return await self.request("POST", path, body if body is not None else {}, idempotency_key=idempotency_key)
 

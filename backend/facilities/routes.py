@@ -123,7 +123,6 @@ async def facility_availability(
     return page(request, items, limit, key=_by_distance)
 
 
-
 def _near(near: str | None) -> tuple[float, float] | None:
     """`lat,lon` as two numbers on the earth, or a 400 that says what is wrong."""
     if near is None:

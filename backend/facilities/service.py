@@ -297,9 +297,7 @@ class FacilityService:
             facility = facilities.get(row["id"])
             if facility is None:
                 fields = {k: row[k] for k in Facility.__struct_fields__}
-                facility = facilities[row["id"]] = FacilityAvailability(
-                    **fields, days=[], distance_m=row["distance_m"]
-                )
+                facility = facilities[row["id"]] = FacilityAvailability(**fields, days=[], distance_m=row["distance_m"])
             opens_at = row["opens_at"].astimezone(UTC) if row["opens_at"] is not None else None
             day = DayAvailability(date=row["day"], free=row["free"], total=row["total"], opens_at=opens_at)
             facility.days.append(day)

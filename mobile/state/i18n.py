@@ -145,6 +145,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "role_staff": ("職員", "Staff"),
     "role_admin": ("管理者", "Admin"),
     "select_hospital": ("病院を選んでください", "Select at least one hospital"),
+    "locating": ("現在地を取得しています…", "Getting this device's position…"),
+    "location_from_device": ("距離と現場位置：この端末の現在地", "Distances and case location: this device's position"),
+    "location_fixed_point": (
+        "距離と現場位置：水戸市の既定地点（現在地は使えません）",
+        "Distances and case location: a fixed point in Mito (no device position)",
+    ),
+    "use_my_location": ("現在地を使う", "Use my position"),
     "no_connection": ("通信できません。接続が戻ると送信します", "No connection; will send when it returns"),
     "acknowledge": ("確認しました", "Acknowledge"),
     "previous_day": ("前の日", "Previous day"),
@@ -505,6 +512,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "search_facilities": ("施設をさがす", "Find a facility"),
     "municipality": ("市町村", "Municipality"),
     "whole_prefecture": ("茨城県全域", "All of Ibaraki"),
+    # "Near me" (issues 19, 23): the device's position when the browser allows it.
+    "near_me": ("近くから（現在地）", "Near me"),
+    "distance_away": ("ここから {d}", "{d} from here"),
+    "location_unavailable": (
+        "現在地を使えません（位置情報が許可されていないか、取得できません）。市町村の指定はそのままです。",
+        "Your location is not available (not allowed, or no fix). The municipality stays as it was.",
+    ),
     "facility_kind": ("種類", "Kind"),
     "every_kind": ("すべて", "Every kind"),
     "gym": ("体育館", "Gym"),

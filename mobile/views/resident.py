@@ -25,6 +25,7 @@ from mobile.state.resident import (
 from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
 
 ALL = "all"  # the dropdowns' "no filter" choice
+NEAR = "near"  # the municipality dropdown's "near me": nearest first from the device's position
 # Text colours of the grid's cells, each at least 4.5:1 on its cell's background.
 CELL_COLORS: dict[CellState, tuple[str, str]] = {
     "free": (ft.Colors.GREEN_900, ft.Colors.GREEN_50),
@@ -47,10 +48,16 @@ async def open_home(shell: Shell) -> ResidentModel:
 def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("search_facilities")), *filters(shell, model)]
+    # A refused position is said where "near me" was chosen, not below the whole page.
+    located_error = model.error == "location_unavailable"
+    if located_error:
+        controls += error_line(t, model.error)
     names = municipality_names(shell, model)
     on = today()
     for facility in model.week:
         where = f"{names.get(facility['municipalityId'], '')} · {t(facility['kind'])}"
+        if facility.get("distanceM") is not None:
+            where += " · " + t("distance_away").format(d=distance(facility["distanceM"]))
         controls.append(
             ft.Column(
                 [
@@ -110,7 +117,14 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
             ft.Text(f"#{application['lotteryId']} {first['start'][:10]} {local_time(first['start'])} · {outcome}")
         )
     controls += childcare(shell, model)
-    return controls + error_line(t, model.error)
+    return controls + ([] if located_error else error_line(t, model.error))
+
+
+def distance(metres: int) -> str:
+    """850 m, 1.2 km, 35 km: as precise as a person walking or driving there needs."""
+    if metres < 1000:
+        return f"{metres} m"
+    return f"{metres / 1000:.1f} km" if metres < 10_000 else f"{round(metres / 1000)} km"
 
 
 def municipality_names(shell: Shell, model: ResidentModel) -> dict[int, str]:
@@ -135,7 +149,11 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
 
     async def pick_municipality(event: Any) -> None:
         value = event.control.value
-        await changed(municipality_id=None if value in (None, ALL) else int(value))()
+        if value == NEAR:
+            # Not remembered: the position is asked for afresh each time, and a refusal keeps the municipality.
+            await model.search_near(await shell.locate())
+        else:
+            await changed(municipality_id=None if value in (None, ALL) else int(value))()
         shell.render()
 
     async def pick_kind(event: Any) -> None:
@@ -146,11 +164,11 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     names = municipality_names(shell, model)
     municipality = ft.Dropdown(
         label=t("municipality"),
-        value=str(model.filters.municipality_id or ALL),
+        value=NEAR if model.near is not None else str(model.filters.municipality_id or ALL),
         width=190,
         menu_height=420,
         on_select=pick_municipality,
-        options=[ft.DropdownOption(key=ALL, text=t("whole_prefecture"))]
+        options=[ft.DropdownOption(key=NEAR, text=t("near_me")), ft.DropdownOption(key=ALL, text=t("whole_prefecture"))]
         + [ft.DropdownOption(key=str(i), text=name) for i, name in names.items()],
     )
     kind = ft.Dropdown(
@@ -186,7 +204,9 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     legend = ft.Text(t("grid_legend"), color=MUTED, size=13)
     # A dropdown's own semantics carry no name (it reached the accessibility tree as a bare button),
     # so each is named like the icon buttons are: what it chooses and what it holds.
-    where = names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
+    where = (
+        t("near_me") if model.near is not None else names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
+    )
     what = t(model.filters.kind) if model.filters.kind else t("every_kind")
     named: list[ft.Control] = [
         ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True),

@@ -39,6 +39,8 @@ class Shell(Protocol):
 
     async def recall(self, name: str) -> Any: ...
 
+    async def locate(self) -> tuple[float, float] | None: ...
+
 
 def heading(text: str, size: int = 18) -> ft.Text:
     return ft.Text(text, size=size, weight=ft.FontWeight.BOLD)

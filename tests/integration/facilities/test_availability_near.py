@@ -1,4 +1,4 @@
-""""Near me" in resident search: GET /v1/facilities/availability?near=lat,lon lists the nearest
+""" "Near me" in resident search: GET /v1/facilities/availability?near=lat,lon lists the nearest
 facilities first with their distance, pages by (distance, id), and refuses a point not on the earth."""
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ async def test_near_lists_the_nearest_first_with_metres_and_pages_by_distance(
     first_three = listed.json()[:3]
     assert [f["id"] for f in first_three] == [near, middle, far]
     metres = [f["distanceM"] for f in first_three]
-    assert 100 <= metres[0] <= 125 and 1_900 <= metres[1] <= 2_100 and 5_400 <= metres[2] <= 5_700, metres
+    assert 100 <= metres[0] <= 125, metres
+    assert 1_900 <= metres[1] <= 2_100, metres
+    assert 5_400 <= metres[2] <= 5_700, metres
     assert [len(f["days"]) for f in first_three] == [1, 1, 1]
 
     # Page by page, two at a time: the same order, each page following on from the last one's distance.
