@@ -513,7 +513,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "municipality": ("市町村", "Municipality"),
     "whole_prefecture": ("茨城県全域", "All of Ibaraki"),
     # "Near me" (issues 19, 23): the device's position when the browser allows it.
-    "near_me": ("近くから（現在地）", "Near me"),
+    "near_me": ("近くから", "Near me"),
     "distance_away": ("ここから {d}", "{d} from here"),
     "location_unavailable": (
         "現在地を使えません（位置情報が許可されていないか、取得できません）。市町村の指定はそのままです。",
