@@ -1,4 +1,4 @@
-""""Near me" (issues 19, 23) in a phone-sized Chromium whose position is granted like a person's
+"""Near me (issues 19, 23) in a phone-sized Chromium whose position is granted like a person's
 browser would: a resident picks 近くから and sees the nearest facility first with its distance; where
 the browser refuses, the resident is told and the municipality stays; a paramedic's hospital
 distances are from the granted position, and the screen says so. Screenshots in tests/artifacts/e2e/."""

@@ -1,4 +1,4 @@
-""" "Near me" in resident search: GET /v1/facilities/availability?near=lat,lon lists the nearest
+"""Near me in resident search: GET /v1/facilities/availability?near=lat,lon lists the nearest
 facilities first with their distance, pages by (distance, id), and refuses a point not on the earth."""
 
 from __future__ import annotations
