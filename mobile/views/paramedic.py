@@ -165,16 +165,20 @@ def _hospitals(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
         controls.append(ft.Row([ft.Icon(ft.Icons.MY_LOCATION, color=ft.Colors.BLUE_800),
                                 ft.Text(t("location_from_device"), expand=True)]))  # fmt: skip
     else:
-        controls.append(
+        controls += [
             ft.Row(
                 [
                     ft.Icon(ft.Icons.LOCATION_DISABLED, color=ft.Colors.BROWN_800),
                     ft.Text(t("location_fixed_point"), expand=True),
-                    ft.TextButton(t("use_my_location"), height=BIG, on_click=shell.act(partial(_locate, shell, model))),
-                ],
-                wrap=True,
-            )
-        )
+                ]
+            ),
+            ft.TextButton(
+                t("use_my_location"),
+                icon=ft.Icons.MY_LOCATION,
+                height=BIG,
+                on_click=shell.act(partial(_locate, shell, model)),
+            ),
+        ]
     for hospital in model.hospitals:
 
         async def toggle(_: Any, hospital_id: int = hospital.hospital_id) -> None:

@@ -85,6 +85,7 @@ async def test_paramedic_sees_hospital_distances_from_the_granted_position(
             viewport=PHONE,
         )
         crew = await context.new_page()
+        other = await (await browser.new_context(viewport=PHONE)).new_page()  # no permission
         try:
             await log_in(crew, web_client, paramedic)
             await expect(crew.get_by_text("搬送先候補")).to_be_visible(timeout=30_000)
@@ -96,5 +97,13 @@ async def test_paramedic_sees_hospital_distances_from_the_granted_position(
             await expect(crew.get_by_role("checkbox", name="水戸近く病院 · 0.0 km", exact=False)).to_have_count(0)
             await crew.get_by_text("距離と現場位置：この端末の現在地").scroll_into_view_if_needed()
             await snap(crew, "near-3-paramedic-device-position.png")
+
+            # Where the browser refuses, the screen says the fixed Mito point is used.
+            await log_in(other, web_client, paramedic)
+            fixed = other.get_by_text("距離と現場位置：水戸市の既定地点（現在地は使えません）")
+            await expect(fixed).to_be_visible(timeout=60_000)
+            await expect(other.get_by_role("checkbox", name="水戸近く病院 · 0.0 km", exact=False)).to_be_visible()
+            await fixed.scroll_into_view_if_needed()
+            await snap(other, "near-4-paramedic-fixed-point.png")
         finally:
             await browser.close()
