@@ -12,8 +12,6 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,embedded]'
-	@# The web client's Japanese font (IPAex Gothic): only the font file, not its matplotlib dependency.
-	$(BIN)/python -m pip install --quiet --no-deps 'japanize-matplotlib==1.1.3'
 	@# Tools some tests drive, from Debian: Chromium for the browser tests (Playwright drives it,
 	@# downloads nothing), docker-compose to validate deploy/compose.yaml, and promtool (package
 	@# prometheus) to check the alert rules in deploy/monitoring/.
@@ -43,4 +41,5 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	@# Two workers: the suite waits on processes, browsers and PostgreSQL as much as it computes.
+	$(BIN)/pytest -n 2 --dist loadgroup

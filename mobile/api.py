@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import msgspec
+
+from schema.base import FieldError, Problem
 
 
 @dataclass
@@ -15,7 +19,7 @@ class ApiError(Exception):
     status: int
     title: str
     type: str = ""
-    errors: list[dict[str, str]] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)
     detail: str | None = None
 
     @property
@@ -28,7 +32,7 @@ class ApiError(Exception):
         return self.status == 0
 
     def __str__(self) -> str:
-        fields = "; ".join(f"{e['field']}: {e['message']}" for e in self.errors)
+        fields = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
         text = self.detail or self.title
         return f"{text} ({fields})" if fields else text
 
@@ -72,16 +76,10 @@ class MusubiApi:
             raise ApiError(0, f"No connection ({type(exc).__name__})") from exc
         if response.status_code >= 400:
             try:
-                problem = response.json()
-            except ValueError:
-                problem = {}
-            raise ApiError(
-                response.status_code,
-                problem.get("title", response.reason_phrase),
-                problem.get("type", ""),
-                problem.get("errors") or [],
-                problem.get("detail"),
-            )
+                problem = msgspec.json.decode(response.content, type=Problem)
+            except msgspec.DecodeError:  # not problem+json (a proxy's error page): the status says enough
+                problem = Problem(type="", title=response.reason_phrase, status=response.status_code)
+            raise ApiError(response.status_code, problem.title, problem.type, problem.errors or [], problem.detail)
         return response
 
     async def request(
@@ -111,10 +109,13 @@ class MusubiApi:
         return await self.request("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
 
     async def get_page(self, path: str, **params: Any) -> tuple[Any, str | None]:
-        """One page of a list and the cursor of the next (from its `Link: rel="next"`), None on the last."""
-        response = await self._send("GET", path, params={k: v for k, v in params.items() if v is not None} or None)
+        """One page of a list, and the opaque cursor of the next from its `Link: <…>; rel="next"`
+        header (None on the last page). Cursors are the server's to make: never build one."""
+        query = {k: v for k, v in params.items() if v is not None} or None
+        response = await self._send("GET", path, params=query)
         following = response.links.get("next", {}).get("url")
-        return response.json(), httpx.URL(following).params.get("cursor") if following else None
+        cursor = parse_qs(urlsplit(following).query).get("cursor", [None])[0] if following else None
+        return response.json(), cursor
 
     async def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
         return await self.request("POST", path, body if body is not None else {}, idempotency_key=idempotency_key)

@@ -53,11 +53,12 @@ class SmtpServer:
         self.seen = len(self.sink.messages)
         return fresh
 
-    async def link_to(self, ctx: AppContext, address: str, path: str | None = None) -> str:
-        """Deliver, and return the one link of the newest message to `address` (whose link has `path`:
-        mails queued together, such as a sign-up's verification and a reset, may arrive in any order)."""
+    async def link_to(self, ctx: AppContext, address: str, path: str) -> str:
+        """Deliver, and return the one link of the newest message to `address` whose link goes to
+        `path` ("/verify", "/reset-password", "/invitations"): mails queued together, such as a
+        sign-up's verification and a reset, may arrive in any order, so the newest is not enough."""
         await self.deliver(ctx)
-        mine = [m for m in self.sink.messages if m["To"] == address and (path is None or path in str(links_in(m)))]
+        mine = [m for m in self.sink.messages if m["To"] == address and f"{path}?" in str(links_in(m))]
         assert mine, f"no mail to {address}"
         links = links_in(mine[-1])
         assert len(links) == 1, links

@@ -15,6 +15,7 @@ import msgspec
 from mobile.api import ApiError, Failure, MusubiApi
 from schema.accounts import Invitation, Role
 from schema.events import Event
+from schema.facilities import Municipality
 from schema.organizations import AuditEntry, OrganizationMember
 from schema.stats import StatsOverview
 
@@ -43,9 +44,11 @@ class AdminModel:
     subject_id: str = ""
     actor: str = ""
     # Where each page after the first starts (the last id of the page before), for "newer" to go back.
-    cursors: list[str] = field(default_factory=list)
+    cursors: list[str] = field(default_factory=list)  # the server's cursor of each page shown after the first
+    next_cursor: str | None = None  # the page after this one, as the server's Link header named it
     more: bool = False  # a full page came back: there may be older entries
     stats: StatsOverview | None = None  # the prefecture admin's dashboard; None for others
+    municipalities: dict[int, str] = field(default_factory=dict)  # id → name, for the dashboard's bars
     # The invitation form.
     email: str = ""
     role: Role = "staff"
@@ -81,11 +84,16 @@ class AdminModel:
         self.members = msgspec.convert(await self.api.get(f"{base}/members"), list[OrganizationMember])
         self.invitations = msgspec.convert(await self.api.get(f"{base}/invitations"), list[Invitation])
         cursor = self.cursors[-1] if self.cursors else None
-        rows = await self.api.get("/v1/audit", **self._audit_filter(), cursor=cursor, limit=AUDIT_PAGE)
+        rows, self.next_cursor = await self.api.get_page(
+            "/v1/audit", **self._audit_filter(), cursor=cursor, limit=AUDIT_PAGE
+        )
         self.audit = msgspec.convert(rows, list[AuditEntry])
-        self.more = len(self.audit) == AUDIT_PAGE
+        self.more = self.next_cursor is not None
         if self.sees_dashboard and self.section == "dashboard":
             self.stats = msgspec.convert(await self.api.get("/v1/stats/overview"), StatsOverview)
+            if not self.municipalities:
+                listed = msgspec.convert(await self.api.get("/v1/municipalities"), list[Municipality])
+                self.municipalities = {m.id: m.name_ja for m in listed}
 
     async def _do(self, work: Callable[[], Awaitable[object]]) -> bool:
         """Run one action, then refetch: the screen shows what the server now holds."""
@@ -125,8 +133,8 @@ class AdminModel:
         return await self._do(_nothing)
 
     async def older(self) -> None:
-        if self.more and self.audit:
-            self.cursors.append(str(self.audit[-1].id))
+        if self.next_cursor is not None:
+            self.cursors.append(self.next_cursor)
             await self.resync()
 
     async def newer(self) -> None:
@@ -185,8 +193,10 @@ def _ratio(part: float, whole: float) -> float:
     return part / whole if whole else 0.0
 
 
-def dashboard(stats: StatsOverview) -> list[Series]:
-    """The charts of the prefecture's dashboard, summed from the weekly rows the server sends."""
+def dashboard(stats: StatsOverview, names: dict[int, str] | None = None) -> list[Series]:
+    """The charts of the prefecture's dashboard, summed from the weekly rows the server sends;
+    municipalities by name when `names` has them."""
+    names = names or {}
     bookings: dict[date, float] = defaultdict(float)
     by_municipality: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])  # bookings, booked h, open h
     for row in stats.bookings:
@@ -202,10 +212,12 @@ def dashboard(stats: StatsOverview) -> list[Series]:
     municipalities = sorted(by_municipality)
     return [
         Series("chart_bookings_per_week", [(_week(w), n) for w, n in sorted(bookings.items())]),
-        Series("chart_bookings_per_municipality", [(f"#{m}", by_municipality[m][0]) for m in municipalities]),
+        Series(
+            "chart_bookings_per_municipality", [(names.get(m, f"#{m}"), by_municipality[m][0]) for m in municipalities]
+        ),
         Series(
             "chart_utilisation_per_municipality",
-            [(f"#{m}", _ratio(by_municipality[m][1], by_municipality[m][2])) for m in municipalities],
+            [(names.get(m, f"#{m}"), _ratio(by_municipality[m][1], by_municipality[m][2])) for m in municipalities],
             percent=True,
         ),
         Series(

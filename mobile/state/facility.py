@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import msgspec
+
 from mobile.api import ApiError, Failure, MusubiApi
 from schema.events import BookingCancelled, BookingCreated, BookingNoShow, Event, VacancyChanged
+from schema.facilities import Closure, OwnFacility, Resource, ScheduleEntry
+from schema.lottery import LotteryOverview
 from schema.time import TOKYO
 
 # A booking made or cancelled elsewhere changes the schedule on screen.
@@ -76,8 +80,8 @@ def field_errors(error: ApiError) -> FormErrors:
     """A 422's field errors as (label, message) keys; unknown words fall back to "check the value"."""
     return [
         (
-            FIELD_LABELS.get(e.get("field", ""), e.get("field", "")),
-            SERVER_MESSAGES.get(e.get("message", ""), "bad_value"),
+            FIELD_LABELS.get(e.field, e.field),
+            SERVER_MESSAGES.get(e.message, "bad_value"),
         )
         for e in error.errors
     ]
@@ -98,20 +102,20 @@ class ResourceForm:
     non_resident_horizon: str
 
     @classmethod
-    def of(cls, resource: dict[str, Any]) -> ResourceForm:
+    def of(cls, resource: Resource) -> ResourceForm:
         def text(value: object) -> str:
             return "" if value is None else str(value)
 
         return cls(
-            resource_id=resource["id"],
-            name=resource["name"],
-            opens_at=resource["opensAt"][:5],
-            closes_at=resource["closesAt"][:5],
-            fee_per_unit=text(resource["feePerUnit"]),
-            non_resident_fee=text(resource.get("nonResidentFeePerUnit")),
-            monthly_cap=text(resource.get("maxBookingsPerMonth")),
-            resident_horizon=text(resource.get("residentHorizonMonths")),
-            non_resident_horizon=text(resource.get("nonResidentHorizonMonths")),
+            resource_id=resource.id,
+            name=resource.name,
+            opens_at=f"{resource.opens_at:%H:%M}",
+            closes_at=f"{resource.closes_at:%H:%M}",
+            fee_per_unit=text(resource.fee_per_unit),
+            non_resident_fee=text(resource.non_resident_fee_per_unit),
+            monthly_cap=text(resource.max_bookings_per_month),
+            resident_horizon=text(resource.resident_horizon_months),
+            non_resident_horizon=text(resource.non_resident_horizon_months),
         )
 
     def patch(self) -> tuple[dict[str, Any], FormErrors]:
@@ -237,12 +241,12 @@ class FacilityModel:
     organization_id: int
     day: date = field(default_factory=today)
     section: str = "schedule"
-    facilities: list[dict[str, Any]] = field(default_factory=list)  # each with its resources
+    facilities: list[OwnFacility] = field(default_factory=list)  # each with its resources
     facility_id: int | None = None  # the one whose schedule is shown
-    schedule: list[dict[str, Any]] = field(default_factory=list)  # the day's bookings by start time
-    day_closures: list[dict[str, Any]] = field(default_factory=list)  # closures touching the day shown
-    closures: list[dict[str, Any]] = field(default_factory=list)  # from today on, for the closures list
-    lotteries: list[dict[str, Any]] = field(default_factory=list)  # the organisation's, newest first
+    schedule: list[ScheduleEntry] = field(default_factory=list)  # the day's bookings by start time
+    day_closures: list[Closure] = field(default_factory=list)  # closures touching the day shown
+    closures: list[Closure] = field(default_factory=list)  # from today on, for the closures list
+    lotteries: list[LotteryOverview] = field(default_factory=list)  # the organisation's, newest first
     editing: ResourceForm | None = None
     closure_form: ClosureForm | None = None
     lottery_form: LotteryForm | None = None
@@ -251,49 +255,54 @@ class FacilityModel:
     error: Failure | None = None
 
     async def load(self) -> None:
-        self.facilities = await self.api.get(f"/v1/organizations/{self.organization_id}/facilities")
-        known = {f["id"] for f in self.facilities}
+        self.facilities = msgspec.convert(
+            await self.api.get(f"/v1/organizations/{self.organization_id}/facilities"), list[OwnFacility]
+        )
+        known = {f.id for f in self.facilities}
         if self.facility_id not in known:
-            self.facility_id = self.facilities[0]["id"] if self.facilities else None
+            self.facility_id = self.facilities[0].id if self.facilities else None
         if self.facility_id is None:
             self.schedule, self.day_closures, self.closures = [], [], []
             return
         if self.section == "schedule":
-            self.schedule = await self.api.get(
-                f"/v1/facilities/{self.facility_id}/bookings", **{"from": str(self.day), "to": str(self.day)}
+            days = {"from": str(self.day), "to": str(self.day)}
+            self.schedule = msgspec.convert(
+                await self.api.get(f"/v1/facilities/{self.facility_id}/bookings", **days), list[ScheduleEntry]
             )
-            self.day_closures = await self.api.get(
-                f"/v1/facilities/{self.facility_id}/closures", **{"from": str(self.day), "to": str(self.day)}
+            self.day_closures = msgspec.convert(
+                await self.api.get(f"/v1/facilities/{self.facility_id}/closures", **days), list[Closure]
             )
         elif self.section == "closures":
-            self.closures = await self.api.get(
-                f"/v1/facilities/{self.facility_id}/closures",
-                **{"from": str(today()), "to": str(today() + timedelta(days=365))},
+            year = {"from": str(today()), "to": str(today() + timedelta(days=365))}
+            self.closures = msgspec.convert(
+                await self.api.get(f"/v1/facilities/{self.facility_id}/closures", **year), list[Closure]
             )
         elif self.section == "lotteries":
             self.lotteries = sorted(
-                await self.api.get(f"/v1/organizations/{self.organization_id}/lotteries"),
-                key=lambda lottery: -lottery["id"],
+                msgspec.convert(
+                    await self.api.get(f"/v1/organizations/{self.organization_id}/lotteries"), list[LotteryOverview]
+                ),
+                key=lambda lottery: -lottery.id,
             )
             form = self.lottery_form
-            if form is not None and form.resource_id not in {r["id"] for r in self.resources}:
-                form.resource_id = next((r["id"] for r in self.resources if not r.get("closedAt")), None)
+            if form is not None and form.resource_id not in {r.id for r in self.resources}:
+                form.resource_id = next((r.id for r in self.resources if r.closed_at is None), None)
 
     @property
-    def facility(self) -> dict[str, Any] | None:
-        return next((f for f in self.facilities if f["id"] == self.facility_id), None)
+    def facility(self) -> OwnFacility | None:
+        return next((f for f in self.facilities if f.id == self.facility_id), None)
 
     @property
-    def resources(self) -> list[dict[str, Any]]:
+    def resources(self) -> list[Resource]:
         facility = self.facility
-        return list(facility["resources"]) if facility is not None else []
+        return list(facility.resources) if facility is not None else []
 
     def resource_name(self, resource_id: int | None) -> str | None:
         """A resource of any of the organisation's facilities by id (None: the whole facility)."""
         for facility in self.facilities:
-            for resource in facility["resources"]:
-                if resource["id"] == resource_id:
-                    return str(resource["name"])
+            for resource in facility.resources:
+                if resource.id == resource_id:
+                    return resource.name
         return None
 
     async def _do(self, work: Callable[[], Awaitable[object]], done: str | None = None) -> bool:
@@ -371,7 +380,7 @@ class FacilityModel:
 
     # -- resources -------------------------------------------------------------------------------
 
-    async def edit(self, resource: dict[str, Any]) -> None:
+    async def edit(self, resource: Resource) -> None:
         self.editing = ResourceForm.of(resource)
         self.form_errors, self.error, self.notice = [], None, None
 
@@ -437,7 +446,7 @@ class FacilityModel:
     # -- lotteries -------------------------------------------------------------------------------
 
     async def new_lottery(self) -> None:
-        open_ones = [r["id"] for r in self.resources if not r.get("closedAt")]
+        open_ones = [r.id for r in self.resources if r.closed_at is None]
         self.lottery_form = LotteryForm(resource_id=open_ones[0] if open_ones else None)
         self.form_errors, self.error, self.notice = [], None, None
 

@@ -716,7 +716,7 @@ class Translator:
         ja, en = PROBLEMS.get(failure.slug, (failure.title, failure.title))
         message = ja if self.locale == "ja" else en
         # Field errors keep the server's path and words: they say which field, which a summary cannot.
-        fields = "; ".join(f"{e['field']}: {e['message']}" for e in failure.errors)
+        fields = "; ".join(f"{e.field}: {e.message}" for e in failure.errors)
         return f"{message} ({fields})" if fields else message
 
     def toggle(self) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
+
 from mobile.api import ApiError, Failure, MusubiApi
 from schema.events import (
     Event,
@@ -17,6 +19,7 @@ from schema.events import (
     IntakeResponded,
     ShelterVacancyChanged,
 )
+from schema.shelters import ChildIdentityView, CurrentPlacement, IntakeRequest, ShelterCategory, Vacancy
 
 AGE_BANDS = ((0, 5), (6, 12), (13, 17))
 INTAKE_SEXES = ("female", "male", "other")
@@ -39,8 +42,8 @@ def age_band(age: int) -> str:
     return next(f"{low}-{high}" for low, high in AGE_BANDS if low <= age <= high)
 
 
-def minutes_between(start: str, end: str) -> float:
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 60
+def minutes_between(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 60
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,9 @@ class InCare:
     age_years: int
     sex: str
     category: str
-    placed_at: str
+    placed_at: datetime
     shelter_id: int | None  # the caseworker's list says where; the shelter knows
-    child: dict[str, Any] | None
+    child: ChildIdentityView | None
     minutes_to_placement: float | None
 
 
@@ -66,10 +69,10 @@ class IntakeModel:
     api: MusubiApi
     role: Role = "caseworker"
     shelter_id: int | None = None  # shelter staff: their own shelter
-    vacancies: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    categories: list[dict[str, Any]] = field(default_factory=list)  # the own shelter's, with their names
-    placements: list[dict[str, Any]] = field(default_factory=list)  # the own shelter's children in care
+    vacancies: list[Vacancy] = field(default_factory=list)
+    requests: list[IntakeRequest] = field(default_factory=list)
+    categories: list[ShelterCategory] = field(default_factory=list)  # the own shelter's, with their names
+    placements: list[CurrentPlacement] = field(default_factory=list)  # the own shelter's children in care
     # The caseworker's draft: no name, ever, until placement.
     age: int = 8
     sex: str = "female"
@@ -85,24 +88,24 @@ class IntakeModel:
     error: Failure | None = None
 
     async def load(self) -> None:
-        self.vacancies = await self.api.get("/v1/shelters/vacancies")
-        self.requests = await self.api.get("/v1/intake-requests")
+        self.vacancies = msgspec.convert(await self.api.get("/v1/shelters/vacancies"), list[Vacancy])
+        self.requests = msgspec.convert(await self.api.get("/v1/intake-requests"), list[IntakeRequest])
         if self.role == "shelter" and self.shelter_id is not None:
-            self.categories = await self.api.get(f"/v1/shelters/{self.shelter_id}/categories")
-            self.placements = await self.api.get(f"/v1/shelters/{self.shelter_id}/placements")
+            base = f"/v1/shelters/{self.shelter_id}"
+            self.categories = msgspec.convert(await self.api.get(f"{base}/categories"), list[ShelterCategory])
+            self.placements = msgspec.convert(await self.api.get(f"{base}/placements"), list[CurrentPlacement])
 
     # -- names ---------------------------------------------------------------------
 
     @property
     def shelters(self) -> list[int]:
-        return sorted({v["shelterId"] for v in self.vacancies})
+        return sorted({v.shelter_id for v in self.vacancies})
 
     def shelter_name(self, shelter_id: int) -> str | None:
         """The shelter's name as the server gave it (board or answers); None if not known here."""
-        for item in [*self.vacancies, *(t for r in self.requests for t in r.get("targets") or [])]:
-            if item["shelterId"] == shelter_id and item.get("shelterName"):
-                return str(item["shelterName"])
-        return None
+        known = [(v.shelter_id, v.shelter_name) for v in self.vacancies]
+        known += [(t.shelter_id, t.shelter_name) for r in self.requests for t in r.targets or []]
+        return next((name for shelter, name in known if shelter == shelter_id and name), None)
 
     # -- the draft -------------------------------------------------------------------
 
@@ -113,7 +116,7 @@ class IntakeModel:
         usually share), the band's shared unit; "other" always goes to the shared unit."""
         band = age_band(self.age)
         specific = f"{band}:{self.sex}"
-        known = {v["category"] for v in self.vacancies}
+        known = {v.category for v in self.vacancies}
         if self.sex in ("female", "male") and (specific in known or f"{band}:any" not in known):
             return specific
         return f"{band}:any"
@@ -122,8 +125,8 @@ class IntakeModel:
         """Free beds of that shelter in the category (the draft's by default); None if it has no such unit."""
         wanted = category or self.category
         for vacancy in self.vacancies:
-            if vacancy["shelterId"] == shelter_id and vacancy["category"] == wanted:
-                return int(vacancy["capacity"] - vacancy["occupied"] - vacancy.get("held", 0))
+            if vacancy.shelter_id == shelter_id and vacancy.category == wanted:
+                return vacancy.capacity - vacancy.occupied - vacancy.held
         return None
 
     async def set_age(self, age: int) -> None:
@@ -141,16 +144,16 @@ class IntakeModel:
 
     # -- requests by state -----------------------------------------------------------
 
-    def state_of(self, request: dict[str, Any]) -> str:
+    def state_of(self, request: IntakeRequest) -> str:
         """Where a request stands for this reader. A shelter: its own answer. A caseworker: placed or
         cancelled once it is; before, accepted as soon as one shelter can take the child, declined
         when every shelter asked said no, pending otherwise."""
-        targets = request.get("targets") or []
+        targets = request.targets or []
         if self.role == "shelter":
-            return str(targets[0]["status"]) if targets else "pending"
-        if request["status"] != "open":
-            return str(request["status"])
-        answers = {t["status"] for t in targets}
+            return targets[0].status if targets else "pending"
+        if request.status != "open":
+            return request.status
+        answers = {t.status for t in targets}
         if "accepted" in answers:
             return "accepted"
         if answers == {"declined"}:
@@ -164,7 +167,7 @@ class IntakeModel:
         return {state: found.count(state) for state in shown}
 
     @property
-    def shown(self) -> list[dict[str, Any]]:
+    def shown(self) -> list[IntakeRequest]:
         if self.state is None:
             return self.requests
         return [r for r in self.requests if self.state_of(r) == self.state]
@@ -172,9 +175,9 @@ class IntakeModel:
     async def show_state(self, state: str | None) -> None:
         self.state = state
 
-    def minutes_to_placement(self, request: dict[str, Any]) -> float | None:
-        placement = request.get("placement")
-        return minutes_between(request["createdAt"], placement["placedAt"]) if placement else None
+    def minutes_to_placement(self, request: IntakeRequest) -> float | None:
+        placement = request.placement
+        return minutes_between(request.created_at, placement.placed_at) if placement else None
 
     # -- the children in care --------------------------------------------------------
 
@@ -183,38 +186,38 @@ class IntakeModel:
         """The shelter's list comes from the shelter's own endpoint (with who the child is); the
         caseworker's from the centre's placed requests."""
         if self.role == "shelter":
-            created = {r["id"]: r["createdAt"] for r in self.requests}
+            created = {r.id: r.created_at for r in self.requests}
             return [
                 InCare(
-                    placement_id=p["id"],
-                    request_id=p["requestId"],
-                    age_years=p["ageYears"],
-                    sex=p["sex"],
-                    category=p["category"],
-                    placed_at=p["placedAt"],
+                    placement_id=p.id,
+                    request_id=p.request_id,
+                    age_years=p.age_years,
+                    sex=p.sex,
+                    category=p.category,
+                    placed_at=p.placed_at,
                     shelter_id=None,
-                    child=p.get("child"),
+                    child=p.child,
                     minutes_to_placement=(
-                        minutes_between(created[p["requestId"]], p["placedAt"]) if p["requestId"] in created else None
+                        minutes_between(created[p.request_id], p.placed_at) if p.request_id in created else None
                     ),
                 )
                 for p in self.placements
             ]
         found = []
         for request in self.requests:
-            placement = request.get("placement")
-            if placement is None or placement.get("dischargedAt"):
+            placement = request.placement
+            if placement is None or placement.discharged_at is not None:
                 continue
             found.append(
                 InCare(
-                    placement_id=placement["id"],
-                    request_id=request["id"],
-                    age_years=request["ageYears"],
-                    sex=request["sex"],
-                    category=placement["category"],
-                    placed_at=placement["placedAt"],
-                    shelter_id=placement["shelterId"],
-                    child=request.get("child"),
+                    placement_id=placement.id,
+                    request_id=request.id,
+                    age_years=request.age_years,
+                    sex=request.sex,
+                    category=placement.category,
+                    placed_at=placement.placed_at,
+                    shelter_id=placement.shelter_id,
+                    child=request.child,
                     minutes_to_placement=self.minutes_to_placement(request),
                 )
             )
@@ -285,7 +288,7 @@ class IntakeModel:
         if self.shelter_id is None:
             return False
         path = f"/v1/shelters/{self.shelter_id}/categories/{category}"
-        current = next((c["capacity"] for c in self.categories if c["category"] == category), 0)
+        current = next((c.capacity for c in self.categories if c.category == category), 0)
         return await self._do("PATCH", path, {"capacity": max(0, current + delta)})
 
     async def on_event(self, event: Event) -> None:

@@ -6,8 +6,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from mobile.api import ApiError, Failure, MusubiApi
 from mobile.state.resident import SearchFilters, today, week_start
+from schema.accounts import Residency
+from schema.childcare import Application as NurseryApplication
+from schema.childcare import ApplicationCreate as NurseryApplicationCreate
+from schema.childcare import Availability, Child, MyReservation, ReservationCreate
 from schema.events import (
     BookingCancelled,
     BookingCreated,
@@ -20,9 +26,33 @@ from schema.events import (
     VacancyChanged,
     WaitlistOffered,
 )
+from schema.facilities import (
+    Booking,
+    BookingCreate,
+    FacilityAvailability,
+    FacilityDetail,
+    Municipality,
+    Resource,
+    Vacancy,
+    WaitlistCreate,
+    WaitlistEntry,
+)
+from schema.lottery import ApplicationCreate, LotterySummary, MyApplication, Preference
 from schema.time import TOKYO
 
 SEARCH_PAGE = 20  # facilities per page of the week grid
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What the confirmation sheet shows: both rates when they differ, the reductions on offer
+    and the deadlines."""
+
+    resident: int
+    non_resident: int | None
+    reductions: list[str]
+    cancel_by: datetime
+    pay_by: datetime
 
 
 @dataclass
@@ -33,13 +63,13 @@ class ResidentModel:
     api: MusubiApi
     day: date = field(default_factory=lambda: date.today() + timedelta(days=1))  # the opened day
     facility_id: int | None = None  # the facility whose day is opened; None: every facility's day
-    vacancies: list[dict[str, Any]] = field(default_factory=list)  # the opened day's units
+    vacancies: list[Vacancy] = field(default_factory=list)  # the opened day's units
     filters: SearchFilters = field(default_factory=SearchFilters)
-    municipalities: list[dict[str, Any]] = field(default_factory=list)
+    municipalities: list[Municipality] = field(default_factory=list)
     home_municipality: int | None = None  # the verified residency, the search's default
-    week: list[dict[str, Any]] = field(default_factory=list)  # facilities with their days
+    week: list[FacilityAvailability] = field(default_factory=list)  # facilities with their days
     more_facilities: bool = False  # the server linked a next page
-    next_cursor: str | None = None  # where that page starts
+    next_facilities: str | None = None  # its cursor, as the server's Link header named it
     # "Near me": the device's position when the person allowed it; the search then runs nearest first.
     near: tuple[float, float] | None = None
     childcare_day: date = field(default_factory=lambda: today() + timedelta(days=1))
@@ -48,94 +78,103 @@ class ResidentModel:
     child_name: str = ""
     child_birth: str = ""
     child_allergies: str = ""
-    bookings: list[dict[str, Any]] = field(default_factory=list)
-    children: list[dict[str, Any]] = field(default_factory=list)
-    childcare: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # child id → ◯△× per session
-    reservations: list[dict[str, Any]] = field(default_factory=list)
-    lotteries: list[dict[str, Any]] = field(default_factory=list)  # open for applications
-    applications: list[dict[str, Any]] = field(default_factory=list)  # the caller's, with results
+    bookings: list[Booking] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    childcare: dict[int, list[Availability]] = field(default_factory=dict)  # child id → ◯△× per session
+    reservations: list[MyReservation] = field(default_factory=list)
+    lotteries: list[LotterySummary] = field(default_factory=list)  # open for applications
+    applications: list[MyApplication] = field(default_factory=list)  # the caller's, with results
     choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
     places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
-    resources: dict[int, dict[str, Any]] = field(default_factory=dict)  # resource id → its fees and rules
-    confirming: dict[str, Any] | None = None  # the slot in the confirmation sheet
+    resources: dict[int, Resource] = field(default_factory=dict)  # resource id → its fees and rules
+    confirming: Vacancy | None = None  # the slot in the confirmation sheet
     reduction: str | None = None  # the 減免 category claimed in the sheet
     facilities_known: set[int] = field(default_factory=set)
-    waiting: set[tuple[int, str]] = field(default_factory=set)  # (resource id, start) the caller waits for
+    waiting: set[tuple[int, datetime]] = field(default_factory=set)  # (resource id, start) the caller waits for
     error: Failure | None = None
 
     async def load(self) -> None:
         if not self.municipalities:
-            self.municipalities = await self.api.get("/v1/municipalities")
+            self.municipalities = msgspec.convert(await self.api.get("/v1/municipalities"), list[Municipality])
         await self.search()
         # Booked slots stay on screen: that is where a resident joins the waitlist.
         if self.facility_id is not None:
-            self.vacancies = await self.api.get(
-                "/v1/vacancies", date=str(self.day), facilityId=self.facility_id, limit=200
-            )
-        self.bookings = await self.api.get("/v1/me/bookings")
-        entries = await self.api.get("/v1/me/waitlist", limit=200)
-        self.waiting = {(e["resourceId"], e["start"]) for e in entries if e["status"] in ("waiting", "offered")}
-        self.children = await self.api.get("/v1/children")
-        self.reservations = await self.api.get("/v1/childcare/reservations")
-        self.lotteries = await self.api.get("/v1/lotteries", state="open")
-        self.applications = await self.api.get("/v1/me/lottery-applications")
+            self.vacancies = await self._vacancies(self.facility_id, self.day)
+        self.bookings = msgspec.convert(await self.api.get("/v1/me/bookings"), list[Booking])
+        entries = msgspec.convert(await self.api.get("/v1/me/waitlist", limit=200), list[WaitlistEntry])
+        self.waiting = {(e.resource_id, e.start) for e in entries if e.status in ("waiting", "offered")}
+        self.children = msgspec.convert(await self.api.get("/v1/children"), list[Child])
+        self.reservations = msgspec.convert(await self.api.get("/v1/childcare/reservations"), list[MyReservation])
+        self.lotteries = msgspec.convert(await self.api.get("/v1/lotteries", state="open"), list[LotterySummary])
+        self.applications = msgspec.convert(await self.api.get("/v1/me/lottery-applications"), list[MyApplication])
         self.childcare = {
-            child["id"]: await self.api.get(
-                "/v1/childcare/availability",
-                date=str(self.childcare_day),
-                childId=child["id"],
-                municipalityId=self.filters.municipality_id,
+            child.id: msgspec.convert(
+                await self.api.get(
+                    "/v1/childcare/availability",
+                    date=str(self.childcare_day),
+                    childId=child.id,
+                    municipalityId=self.filters.municipality_id,
+                ),
+                list[Availability],
             )
             for child in self.children
         }
         self.applications_to = {
-            child["id"]: {
-                a["nurseryId"]: a["status"]
-                for a in await self.api.get(f"/v1/children/{child['id']}/applications", limit=200)
+            child.id: {
+                a.nursery_id: a.status
+                for a in msgspec.convert(
+                    await self.api.get(f"/v1/children/{child.id}/applications", limit=200), list[NurseryApplication]
+                )
             }
             for child in self.children
         }
-        await self._learn_places({item["facilityId"] for item in [*self.vacancies, *self.bookings]})
+        await self._learn_places({v.facility_id for v in self.vacancies} | {b.facility_id for b in self.bookings})
+
+    async def _vacancies(self, facility_id: int, day: date) -> list[Vacancy]:
+        found = await self.api.get("/v1/vacancies", date=str(day), facilityId=facility_id, limit=200)
+        return msgspec.convert(found, list[Vacancy])
 
     # -- search: filters, the week grid, a day's slots ------------------------------------------
 
     async def start_search(self, remembered: SearchFilters | None) -> None:
         """The first search: what this device remembered, else the resident's own municipality."""
         try:
-            residency = await self.api.get("/v1/me/residency")
+            residency: Residency | None = msgspec.convert(await self.api.get("/v1/me/residency"), Residency)
         except ApiError:
             residency = None  # none declared (404): search the whole prefecture
-        if residency and residency.get("status") == "verified":
-            self.home_municipality = residency["municipalityId"]
+        if residency is not None and residency.status == "verified":
+            self.home_municipality = residency.municipality_id
         self.filters = remembered or SearchFilters(municipality_id=self.home_municipality)
         await self.load()
 
-    def opens_later(self, vacancy: dict[str, Any], facility: dict[str, Any]) -> bool:
+    def opens_later(self, vacancy: Vacancy, facility: FacilityAvailability) -> bool:
         """A free unit this person cannot book yet: beyond the horizon for residents, or for
         non-residents when they are not one of the facility's municipality."""
-        if vacancy.get("opensForBookingAt"):
+        if vacancy.opens_for_booking_at is not None:
             return True
-        resident = self.home_municipality == facility["municipalityId"]
-        return bool(vacancy.get("opensForNonResidentsAt")) and not resident
+        resident = self.home_municipality == facility.municipality_id
+        return vacancy.opens_for_non_residents_at is not None and not resident
 
     @property
     def week_from(self) -> date:
         return week_start(today(), self.filters.week)
 
     async def search(self, more: bool = False) -> None:
-        """One page of facilities with their week; `more` appends the next page."""
-        page, self.next_cursor = await self.api.get_page(
+        """One page of facilities with their week; `more` appends the next page (the server's cursor)."""
+        found, following = await self.api.get_page(
             "/v1/facilities/availability",
             **{"from": str(self.week_from)},
             days=7,
             municipalityId=None if self.near is not None else self.filters.municipality_id,
             kind=self.filters.kind,
             near=f"{self.near[0]:.6f},{self.near[1]:.6f}" if self.near is not None else None,
-            cursor=self.next_cursor if more else None,
+            cursor=self.next_facilities if more else None,
             limit=SEARCH_PAGE,
         )
+        page = msgspec.convert(found, list[FacilityAvailability])
         self.week = [*self.week, *page] if more else page
-        self.more_facilities = self.next_cursor is not None
+        self.next_facilities = following
+        self.more_facilities = following is not None
 
     async def set_filters(self, **changes: Any) -> None:
         """Search again with the changed filters; an opened day closes (it may no longer be listed)."""
@@ -176,7 +215,7 @@ class ResidentModel:
         self.facility_id, self.day = facility_id, day
         self.error = None
         try:
-            self.vacancies = await self.api.get("/v1/vacancies", date=str(day), facilityId=facility_id, limit=200)
+            self.vacancies = await self._vacancies(facility_id, day)
             await self._learn_places({facility_id})
         except ApiError as error:
             self.error = error
@@ -204,25 +243,26 @@ class ResidentModel:
 
     async def apply_to_nursery(self, child_id: int, nursery_id: int) -> bool:
         """Ask the nursery to meet the child (面談); it may take reservations once it has approved."""
-        return await self._do("POST", f"/v1/children/{child_id}/applications", {"nurseryId": nursery_id})
+        body = NurseryApplicationCreate(nursery_id=nursery_id)
+        return await self._do("POST", f"/v1/children/{child_id}/applications", msgspec.to_builtins(body))
 
     async def _learn_places(self, facility_ids: set[int]) -> None:
         """Names for the facilities on screen, each facility fetched once."""
         for facility_id in sorted(facility_ids - self.facilities_known):
-            facility = await self.api.get(f"/v1/facilities/{facility_id}")
-            for resource in facility["resources"]:
-                self.places[resource["id"]] = f"{facility['name']} · {resource['name']}"
-                self.resources[resource["id"]] = resource
+            facility = msgspec.convert(await self.api.get(f"/v1/facilities/{facility_id}"), FacilityDetail)
+            for resource in facility.resources:
+                self.places[resource.id] = f"{facility.name} · {resource.name}"
+                self.resources[resource.id] = resource
             self.facilities_known.add(facility_id)
 
     def place(self, resource_id: int) -> str:
         return self.places.get(resource_id, f"#{resource_id}")
 
     @property
-    def mine(self) -> set[tuple[int, str]]:
+    def mine(self) -> set[tuple[int, datetime]]:
         """The slots the caller holds a live booking for: no waitlist button on one's own booking."""
         live = ("provisional", "confirmed", "held")
-        return {(b["resourceId"], b["start"]) for b in self.bookings if b["status"] in live}
+        return {(b.resource_id, b.start) for b in self.bookings if b.status in live}
 
     async def calendar(self) -> bytes | None:
         """The caller's upcoming bookings as an iCalendar file, for the phone's calendar app."""
@@ -247,68 +287,68 @@ class ResidentModel:
         self.day += timedelta(days=days)
         await self.load()
 
-    async def ask_to_book(self, vacancy: dict[str, Any]) -> None:
+    async def ask_to_book(self, vacancy: Vacancy) -> None:
         """Open the confirmation sheet: nothing is booked before the resident has seen the fee and rules."""
         self.confirming, self.reduction = vacancy, None
 
     async def close_sheet(self) -> None:
         self.confirming, self.reduction = None, None
 
-    def quote(self, vacancy: dict[str, Any]) -> dict[str, Any]:
+    def quote(self, vacancy: Vacancy) -> Quote:
         """What the sheet shows, by the same rule as the server (units × rate, less the reduction,
         rounded down). Which rate applies the server decides from the registered address, so both
         are shown when they differ."""
-        resource = self.resources.get(vacancy["resourceId"], {})
-        start, end = datetime.fromisoformat(vacancy["start"]), datetime.fromisoformat(vacancy["end"])
-        units = (end - start) // timedelta(minutes=resource.get("unitMinutes", 60))
-        percent = resource.get("reductions", {}).get(self.reduction, 0) if self.reduction else 0
+        resource = self.resources.get(vacancy.resource_id)
+        reductions = resource.reductions if resource is not None else {}
+        units = (vacancy.end - vacancy.start) // timedelta(minutes=resource.unit_minutes if resource else 60)
+        percent = reductions.get(self.reduction, 0) if self.reduction else 0
 
         def fee(rate: int | None) -> int | None:
             return None if rate is None else int(units * rate * (100 - percent) // 100)
 
         now = datetime.now(TOKYO)
-        return {
-            "resident": fee(resource.get("feePerUnit", 0)),
-            "nonResident": fee(resource.get("nonResidentFeePerUnit")),
-            "reductions": sorted(resource.get("reductions", {})),
-            "cancelBy": start - timedelta(hours=resource.get("cancelDeadlineHours", 0)),
-            "payBy": min(now + timedelta(hours=resource.get("paymentDeadlineHours", 72)), start),
-        }
+        return Quote(
+            resident=fee(resource.fee_per_unit if resource else 0) or 0,
+            non_resident=fee(resource.non_resident_fee_per_unit if resource else None),
+            reductions=sorted(reductions),
+            cancel_by=vacancy.start - timedelta(hours=resource.cancel_deadline_hours if resource else 0),
+            pay_by=min(now + timedelta(hours=resource.payment_deadline_hours if resource else 72), vacancy.start),
+        )
 
     async def confirm(self) -> bool:
         vacancy = self.confirming
         if vacancy is None:
             return False
-        body: dict[str, Any] = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
-        if self.reduction:
-            body["reduction"] = self.reduction
-        booked = await self._do("POST", "/v1/bookings", body)
+        body = BookingCreate(
+            resource_id=vacancy.resource_id, start=vacancy.start, end=vacancy.end, reduction=self.reduction or None
+        )
+        booked = await self._do("POST", "/v1/bookings", msgspec.to_builtins(body))
         if booked:
             await self.close_sheet()
         return booked
 
-    async def book(self, vacancy: dict[str, Any]) -> bool:
+    async def book(self, vacancy: Vacancy) -> bool:
         await self.ask_to_book(vacancy)
         return await self.confirm()
 
-    async def join_waitlist(self, vacancy: dict[str, Any]) -> bool:
-        body = {"resourceId": vacancy["resourceId"], "start": vacancy["start"], "end": vacancy["end"]}
-        return await self._do("POST", "/v1/waitlist", body)
+    async def join_waitlist(self, vacancy: Vacancy) -> bool:
+        body = WaitlistCreate(resource_id=vacancy.resource_id, start=vacancy.start, end=vacancy.end)
+        return await self._do("POST", "/v1/waitlist", msgspec.to_builtins(body))
 
-    async def take_hold(self, held: dict[str, Any]) -> bool:
+    async def take_hold(self, held: Booking) -> bool:
         """A waitlist offer: the held slot becomes the caller's booking in one tap."""
-        slot = {"resourceId": held["resourceId"], "start": held["start"], "end": held["end"]}
-        return await self._do("POST", "/v1/bookings", slot)
+        slot = BookingCreate(resource_id=held.resource_id, start=held.start, end=held.end)
+        return await self._do("POST", "/v1/bookings", msgspec.to_builtins(slot))
 
-    async def apply(self, lottery: dict[str, Any], choices: list[tuple[int, int, int]]) -> bool:
+    async def apply(self, lottery: LotterySummary, choices: list[tuple[int, int, int]]) -> bool:
         """Apply with ranked (resource id, day of the lottery's month, hour JST) choices, one hour each."""
-        year, month = (int(part) for part in lottery["month"][:7].split("-"))
+        year, month = lottery.month.year, lottery.month.month
         preferences = []
         for resource_id, day, hour in choices[:3]:
             start = datetime(year, month, day, hour, tzinfo=TOKYO)
-            preferences.append({"resourceId": resource_id, "start": start.isoformat(),
-                                "end": (start + timedelta(hours=1)).isoformat()})  # fmt: skip
-        return await self._do("POST", f"/v1/lotteries/{lottery['id']}/applications", {"preferences": preferences})
+            preferences.append(Preference(resource_id=resource_id, start=start, end=start + timedelta(hours=1)))
+        body = msgspec.to_builtins(ApplicationCreate(preferences=preferences))
+        return await self._do("POST", f"/v1/lotteries/{lottery.id}/applications", body)
 
     def choice(self, lottery_id: int) -> tuple[int, int]:
         return self.choices.get(lottery_id, (10, 10))
@@ -321,9 +361,9 @@ class ResidentModel:
             hour = max(6, min(21, hour + delta))
         self.choices[lottery_id] = (day, hour)
 
-    async def apply_choice(self, lottery: dict[str, Any]) -> bool:
-        day, hour = self.choice(lottery["id"])
-        return await self.apply(lottery, [(lottery["resourceIds"][0], day, hour)])
+    async def apply_choice(self, lottery: LotterySummary) -> bool:
+        day, hour = self.choice(lottery.id)
+        return await self.apply(lottery, [(lottery.resource_ids[0], day, hour)])
 
     async def cancel_reservation(self, reservation_id: int) -> bool:
         return await self._do("POST", f"/v1/childcare/reservations/{reservation_id}/cancel")
@@ -332,7 +372,8 @@ class ResidentModel:
         return await self._do("POST", f"/v1/bookings/{booking_id}/cancel")
 
     async def reserve(self, child_id: int, session_id: int) -> bool:
-        return await self._do("POST", "/v1/childcare/reservations", {"sessionId": session_id, "childId": child_id})
+        body = ReservationCreate(session_id=session_id, child_id=child_id)
+        return await self._do("POST", "/v1/childcare/reservations", msgspec.to_builtins(body))
 
     async def on_event(self, event: Event) -> None:
         match event:

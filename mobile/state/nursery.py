@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+
+import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
+from schema.childcare import PendingApplication, Roster, RosterSession, Session
 from schema.events import (
     ChildcareCancelled,
     ChildcareOffered,
@@ -37,21 +39,26 @@ class NurseryModel:
     nursery_id: int
     day: date = field(default_factory=today)  # the roster's day, and the day a new session is opened on
     week: date = field(default_factory=lambda: monday_of(today()))
-    sessions: list[dict[str, Any]] = field(default_factory=list)  # the week's, with places taken
-    roster: list[dict[str, Any]] = field(default_factory=list)  # the day's sessions with their children
-    applications: list[dict[str, Any]] = field(default_factory=list)  # pending, oldest first
+    sessions: list[Session] = field(default_factory=list)  # the week's, with places taken
+    roster: list[RosterSession] = field(default_factory=list)  # the day's sessions with their children
+    applications: list[PendingApplication] = field(default_factory=list)  # pending, oldest first
     # The new-session form: a block and places per band.
     block: str = "morning"
     capacity: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BANDS, 3))
     error: Failure | None = None
 
     async def load(self) -> None:
-        sessions = await self.api.get(
-            f"/v1/nurseries/{self.nursery_id}/sessions", **{"from": str(self.week), "to": str(self.week + timedelta(6))}
+        week = {"from": str(self.week), "to": str(self.week + timedelta(6))}
+        sessions = msgspec.convert(
+            await self.api.get(f"/v1/nurseries/{self.nursery_id}/sessions", **week), list[Session]
         )
-        roster = await self.api.get(f"/v1/nurseries/{self.nursery_id}/roster", date=str(self.day))
-        self.applications = await self.api.get(f"/v1/nurseries/{self.nursery_id}/applications")
-        self.sessions, self.roster = sessions, roster["sessions"]
+        roster = msgspec.convert(
+            await self.api.get(f"/v1/nurseries/{self.nursery_id}/roster", date=str(self.day)), Roster
+        )
+        self.applications = msgspec.convert(
+            await self.api.get(f"/v1/nurseries/{self.nursery_id}/applications"), list[PendingApplication]
+        )
+        self.sessions, self.roster = sessions, roster.sessions
 
     async def _do(self, work: Callable[[], Awaitable[object]]) -> bool:
         """Run one action, then refetch: the screen shows what the server now holds, not a guess."""

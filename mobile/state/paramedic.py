@@ -13,7 +13,7 @@ import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
 from mobile.send_queue import QueuedAction, SendQueue
-from schema.ems import Case, HospitalBoard, HospitalRequest
+from schema.ems import Case, HospitalBoard, HospitalRequest, VitalsRecord
 from schema.events import EmsDestinationSet, EmsRequestReleased, EmsRequestResponded, Event
 
 JCS_VALUES = ("0", "I-1", "I-2", "I-3", "II-10", "II-20", "II-30", "III-100", "III-200", "III-300")
@@ -22,6 +22,7 @@ STEPS = {"age": (0, 130, 5), "eta": (0, 240, 1), "sbp": (0, 300, 5), "dbp": (0, 
          "rr": (0, 80, 1), "spo2": (0, 100, 1), "temp10": (250, 450, 1), "e": (1, 4, 1), "v": (1, 5, 1),
          "m": (1, 6, 1)}  # fmt: skip
 VITALS = ("sbp", "dbp", "hr", "rr", "spo2", "temp10")
+CASE_PATH = re.compile(r"^/v1/ems/cases/(\d+)/")
 BOARD_RANK = {"accepting": 0, "limited": 1, "unknown": 2, "not_accepting": 3}
 # Allergies and medications are typed as one line each; these separate the items (Japanese too).
 _LIST_SEPARATORS = re.compile(r"[,、，;；\n]+")
@@ -59,7 +60,7 @@ class TimelineEntry:
     hospital_id: int | None = None
     status: str | None = None
     reason: str | None = None
-    vitals: dict[str, Any] | None = None
+    vitals: VitalsRecord | None = None
 
 
 @dataclass
@@ -150,6 +151,21 @@ class ParamedicModel:
             self.location = position
             await self.load_hospitals()
 
+    def resume(self) -> None:
+        """After a reload or restart, the case the stored queue belongs to: its actions are shown
+        again, and its id is known once its opening was sent (or from the paths of its actions)."""
+        items = self.queue.items
+        openings = [index for index, item in enumerate(items) if item.label == "open_case"]
+        if openings:
+            opening = items[openings[-1]]
+            self.open_key = opening.key
+            self.keys = [item.key for item in items[openings[-1] :]]
+            if opening.status == "sent" and opening.result is not None:
+                self.case_id = msgspec.convert(opening.result, Case).id
+        elif items and (known := CASE_PATH.match(items[-1].path)):
+            self.case_id = int(known.group(1))
+            self.keys = [item.key for item in items if item.path.startswith(f"/v1/ems/cases/{self.case_id}/")]
+
     def toggle(self, hospital_id: int) -> None:
         self.selected ^= {hospital_id}
 
@@ -205,7 +221,7 @@ class ParamedicModel:
         await self.queue.flush()
         opened = next((item for item in self.queue.items if item.key == self.open_key), None)
         if opened is not None and opened.status == "sent":
-            self.case_id = opened.result["id"]
+            self.case_id = msgspec.convert(opened.result, Case).id
         for action in self.queued:
             if action.label == "send_to_hospitals" and action.status == "sent":
                 for request in msgspec.convert(action.result, list[HospitalRequest]):
@@ -282,12 +298,7 @@ class ParamedicModel:
         """What happened to the case, oldest first: vitals sets, requests sent, answers."""
         if self.case is None:
             return []
-        entries = [
-            TimelineEntry(
-                v.taken_at, "vitals", vitals={k: getattr(v, k) for k in ("sbp", "dbp", "hr", "rr", "spo2", "temp")}
-            )
-            for v in self.case.vitals
-        ]
+        entries = [TimelineEntry(v.taken_at, "vitals", vitals=v) for v in self.case.vitals]
         for r in self.case.requests:
             entries.append(TimelineEntry(r.sent_at, "sent", hospital_id=r.hospital_id))
             if r.responded_at is not None:  # answered; a later release or choice does not move the answer

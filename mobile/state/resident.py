@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+from schema.facilities import DayAvailability
 from schema.time import TOKYO
 
 KINDS = ("gym", "court", "hall", "meeting_room", "pool", "field", "studio", "other")
@@ -67,18 +68,20 @@ def week_start(on: date, week: int) -> date:
     return on - timedelta(days=on.weekday()) + timedelta(weeks=week)
 
 
-def cell_state(cell: dict[str, Any], on: date) -> CellState:
+def cell_state(cell: DayAvailability, on: date) -> CellState:
     """How one day of a facility reads in the grid."""
-    if date.fromisoformat(cell["date"]) < on:
+    if cell.date < on:
         return "past"
-    if cell["free"] > 0:
-        return "few" if cell["free"] * FEW_LEFT_SHARE <= cell["total"] else "free"
-    if cell.get("opensAt"):
+    if cell.free > 0:
+        return "few" if cell.free * FEW_LEFT_SHARE <= cell.total else "free"
+    if cell.opens_at is not None:
         return "opens"
     return "full"
 
 
-def opens_on(cell: dict[str, Any]) -> str:
-    """M/D (Japan) the day opens for booking."""
-    opens = datetime.fromisoformat(cell["opensAt"]).astimezone(TOKYO)
+def opens_on(cell: DayAvailability) -> str:
+    """M/D (Japan) the day opens for booking ("" when it is open already)."""
+    if cell.opens_at is None:
+        return ""
+    opens = cell.opens_at.astimezone(TOKYO)
     return f"{opens.month}/{opens.day}"

@@ -9,7 +9,7 @@ from typing import get_args
 import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
-from schema.accounts import Me, Membership, OrganizationKind
+from schema.accounts import Me, Membership, OrganizationKind, Session
 
 # The first membership that matches decides the home screen; residents get the resident home.
 HOME_BY_ROLE = (
@@ -53,7 +53,7 @@ class SessionModel:
             self.password = ""  # the e-mail stays, so a mistyped password costs one field, not two
             return False
         self.password = ""
-        self.api.token = session["token"]
+        self.api.token = msgspec.convert(session, Session).token
         self.me = msgspec.convert(await self.api.get("/v1/me"), Me)
         self.memberships = self.me.memberships
         return True

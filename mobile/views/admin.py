@@ -177,4 +177,4 @@ def _dashboard(shell: Shell, model: AdminModel) -> list[ft.Control]:
     controls: list[ft.Control] = [heading(t("dashboard")), ft.Text(t("dashboard_help"), color=MUTED)]
     if model.stats is None:
         return [*controls, ft.Text(t("no_data"))]
-    return controls + [bar_chart(t, series) for series in dashboard(model.stats)]
+    return controls + [bar_chart(t, series) for series in dashboard(model.stats, model.municipalities)]

@@ -26,10 +26,12 @@ import flet_geolocator as ftg
 from mobile.api import ApiError, Failure, MusubiApi
 from mobile.fonts import FAMILY
 from mobile.realtime import LiveConnection
+from mobile.send_queue import QueueStore
 from mobile.sounds import alert_tone
 from mobile.state.account import AccountModel
 from mobile.state.er import ErModel
 from mobile.state.i18n import Translator
+from mobile.state.paramedic import ParamedicModel
 from mobile.state.session import SessionModel
 from mobile.views import account, admin, er, facility, intake, nursery, paramedic, resident
 from mobile.views.widgets import BIG, STATE_COLORS, TARGET, Handler, badge, error_line
@@ -77,6 +79,25 @@ HOMES: dict[str, Home] = {
 
 def home_for(role_home: str) -> Home:
     return HOMES.get(role_home, HOMES["resident"])
+
+
+@dataclass(frozen=True)
+class PreferencesStore:
+    """The send queue's store on this device, one key per person: Flet's SharedPreferences, which is
+    the browser's localStorage on the web build, so a reloaded or reopened page finds what waits."""
+
+    app: MusubiApp
+    key: str
+
+    async def load(self) -> str | None:
+        value = await self.app._preferences(lambda prefs: prefs.get(self.key))
+        return value if isinstance(value, str) else None
+
+    async def save(self, text: str) -> None:
+        # While the browser is away the queue still sends from here; waiting out a storage timeout
+        # per item would only slow it. The next flush after the browser returns stores the state.
+        if self.app.browser_connected:
+            await self.app._preferences(lambda prefs: prefs.set(self.key, text))
 
 
 class MusubiApp:
@@ -140,6 +161,7 @@ class MusubiApp:
         log.info("browser link back; redrawing and refetching")
         self.browser_connected = True
         self.render()
+        self.nudge_send_queue()
         await self.resync()
 
     async def on_session_closed(self, _: Any) -> None:
@@ -158,7 +180,14 @@ class MusubiApp:
 
     def on_state(self, state: str) -> None:
         self.live_state = state
+        if state == "live":
+            self.nudge_send_queue()
         self.render()
+
+    def nudge_send_queue(self) -> None:
+        """The connection is back: what the send queue holds goes now, not at its next retry."""
+        if isinstance(self.model, ParamedicModel):
+            self.model.queue.nudge()
 
     def ring_if_due(self) -> None:
         """Sound the chime for alerts not yet sounded, without waiting for the browser to play it:
@@ -306,6 +335,12 @@ class MusubiApp:
             return None
         return float(position.latitude), float(position.longitude)
 
+    def queue_store(self) -> QueueStore:
+        """The send queue's store, bound to this person now (not looked up per call like `remember`):
+        a save that lands after a logout must not write into the next person's queue."""
+        assert self.session.me is not None
+        return PreferencesStore(self, f"musubi.send_queue.{self.session.me.id}")
+
     async def switch_home(self, home: str) -> None:
         """Close the current home and open the chosen one; this device remembers the choice."""
         if home == self.session.home or home not in self.session.homes:
@@ -329,6 +364,9 @@ class MusubiApp:
     async def open_home(self) -> None:
         home = home_for(self.session.home)
         self.model = await home.open(self)
+        if isinstance(self.model, ParamedicModel):
+            # Each item's state on screen as it changes; what retries sent, picked up by the home.
+            self.model.queue.on_change, self.model.queue.on_drained = self.render, self.resync
         if home.chime:
             self.chime = fta.Audio(src=alert_tone())
             self.page.services.append(self.chime)
@@ -340,6 +378,8 @@ class MusubiApp:
         self.live.start()
 
     async def stop_home(self) -> None:
+        if isinstance(self.model, ParamedicModel):
+            await self.model.queue.close()  # what still waits stays in this device's storage
         self.model = None
         if self.chime is not None:
             self.page.services.remove(self.chime)

@@ -17,6 +17,8 @@ from mobile.state.facility import LIVE, SECTIONS, FacilityModel, FormErrors
 from mobile.state.i18n import Translator
 from mobile.views.staff_widgets import ask, day_label, nav_button
 from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, local_time
+from schema.facilities import Closure, Resource, ScheduleEntry
+from schema.lottery import LotteryOverview
 from schema.time import TOKYO
 
 PAYMENT_COLORS = {"due": ft.Colors.RED_800, "paid": ft.Colors.GREEN_800, "refund_due": ft.Colors.BROWN_700}
@@ -41,8 +43,8 @@ def view(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     controls += [
         ft.Row(
             [
-                (ft.Button if facility["id"] == model.facility_id else ft.OutlinedButton)(
-                    facility["name"], height=TARGET, on_click=shell.act(partial(model.choose, facility["id"]))
+                (ft.Button if facility.id == model.facility_id else ft.OutlinedButton)(
+                    facility.name, height=TARGET, on_click=shell.act(partial(model.choose, facility.id))
                 )
                 for facility in model.facilities
             ],
@@ -93,14 +95,14 @@ def text_field(label: str, value: str, target: object, name: str, width: int = F
     return ft.TextField(label=label, value=value, width=width, on_change=keep)
 
 
-def when(instant: str) -> str:
+def when(instant: datetime) -> str:
     """YYYY-MM-DD HH:MM in Japan time."""
-    return f"{datetime.fromisoformat(instant).astimezone(TOKYO):%Y-%m-%d} {local_time(instant)}"
+    return f"{instant.astimezone(TOKYO):%Y-%m-%d} {local_time(instant)}"
 
 
-def period(start: str, end: str) -> str:
+def period(start: datetime, end: datetime) -> str:
     """A closure's time: whole days as days (the last one included), otherwise to the minute."""
-    first, after = datetime.fromisoformat(start).astimezone(TOKYO), datetime.fromisoformat(end).astimezone(TOKYO)
+    first, after = start.astimezone(TOKYO), end.astimezone(TOKYO)
     if first.time() == after.time() == datetime.min.time():
         last = after - timedelta(days=1)
         return day_label(first.date()) if last.date() == first.date() else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
@@ -133,13 +135,13 @@ def schedule(shell: Shell, model: FacilityModel) -> list[ft.Control]:
         ),
     ]
     for closure in model.day_closures:
-        scope = model.resource_name(closure["resourceId"]) or t("whole_facility")
+        scope = model.resource_name(closure.resource_id) or t("whole_facility")
         controls.append(
             ft.Container(
                 ft.Column(
                     [
                         ft.Text(f"{t('closed_day')} · {scope}", color=CLOSED, size=20, weight=ft.FontWeight.BOLD),
-                        ft.Text(f"{period(closure['start'], closure['end'])} · {closure['reason']}", color=CLOSED),
+                        ft.Text(f"{period(closure.start, closure.end)} · {closure.reason}", color=CLOSED),
                     ],
                     tight=True,
                 ),
@@ -154,68 +156,68 @@ def schedule(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     return controls + [booking(shell, model, entry) for entry in model.schedule]
 
 
-def booking(shell: Shell, model: FacilityModel, entry: dict[str, Any]) -> ft.Control:
+def booking(shell: Shell, model: FacilityModel, entry: ScheduleEntry) -> ft.Control:
     t = shell.t
-    span = f"{local_time(entry['start'])}–{local_time(entry['end'])}"
-    who = f"{span} {entry['bookerName']}"
-    payment = entry["payment"]
+    span = f"{local_time(entry.start)}–{local_time(entry.end)}"
+    who = f"{span} {entry.booker_name}"
+    payment = entry.payment
     lines: list[ft.Control] = [
-        ft.Text(f"{span} · {entry['resourceName']}", size=20, weight=ft.FontWeight.BOLD),
-        ft.Text(f"{entry['bookerName']} · {t(entry['status'])} · ¥{entry['fee']:,}", size=18),
+        ft.Text(f"{span} · {entry.resource_name}", size=20, weight=ft.FontWeight.BOLD),
+        ft.Text(f"{entry.booker_name} · {t(entry.status)} · ¥{entry.fee:,}", size=18),
         ft.Text(
             f"{t('payment')}: {t('payment_' + payment)}",
             color=PAYMENT_COLORS.get(payment, MUTED),
             weight=ft.FontWeight.BOLD,
         ),
     ]
-    if entry["reduction"]:
-        approved = t("reduction_approved") if entry["reductionApprovedAt"] else t("reduction_pending")
-        lines.append(ft.Text(f"{t('reduction')}: {entry['reduction']} · {approved}"))
-    if entry["noShowAt"]:
+    if entry.reduction:
+        approved = t("reduction_approved") if entry.reduction_approved_at else t("reduction_pending")
+        lines.append(ft.Text(f"{t('reduction')}: {entry.reduction} · {approved}"))
+    if entry.no_show_at:
         lines.append(ft.Text(t("no_show"), color=ft.Colors.RED_800))
-    if entry["endReason"]:
-        lines.append(ft.Text(entry["endReason"], color=MUTED))
+    if entry.end_reason:
+        lines.append(ft.Text(entry.end_reason, color=MUTED))
     # Its own semantics node: otherwise Flutter folds these lines into the buttons' names.
     details = ft.Semantics(container=True, content=ft.Column(lines))
     actions: list[ft.Control] = []
-    live = entry["status"] in LIVE
+    live = entry.status in LIVE
     if live and payment == "due":
         actions.append(
             ft.Button(
                 f"{t('record_payment')}: {who}",
                 height=TARGET,
-                on_click=shell.act(partial(model.record_payment, entry["id"])),
+                on_click=shell.act(partial(model.record_payment, entry.id)),
             )
         )
-    if live and entry["reduction"] and not entry["reductionApprovedAt"]:
+    if live and entry.reduction and not entry.reduction_approved_at:
         actions.append(
             ft.Button(
                 f"{t('approve_reduction')}: {who}",
                 height=TARGET,
-                on_click=shell.act(partial(model.approve_reduction, entry["id"])),
+                on_click=shell.act(partial(model.approve_reduction, entry.id)),
             )
         )
-    started = datetime.fromisoformat(entry["start"]) <= datetime.now().astimezone()
-    if entry["status"] == "confirmed" and started and not entry["noShowAt"]:
+    started = entry.start <= datetime.now().astimezone()
+    if entry.status == "confirmed" and started and not entry.no_show_at:
         actions.append(
             ft.OutlinedButton(
-                f"{t('no_show')}: {who}", height=TARGET, on_click=shell.act(partial(model.no_show, entry["id"]))
+                f"{t('no_show')}: {who}", height=TARGET, on_click=shell.act(partial(model.no_show, entry.id))
             )
         )
     if live:
 
-        async def ask_to_cancel(_: Any, entry: dict[str, Any] = entry) -> None:
+        async def ask_to_cancel(_: Any, entry: ScheduleEntry = entry) -> None:
             typed = {"reason": ""}
             ask(
                 shell,
                 t("cancel_on_behalf"),
                 [
-                    ft.Text(f"{when(entry['start'])} · {entry['resourceName']} · {entry['bookerName']}"),
+                    ft.Text(f"{when(entry.start)} · {entry.resource_name} · {entry.booker_name}"),
                     ft.Text(t("booker_told_reason"), color=MUTED),
                     text_field(t("cancel_reason"), "", typed, "reason", width=380),
                 ],
                 t("cancel_booking"),
-                lambda: model.cancel(entry["id"], typed["reason"]),
+                lambda: model.cancel(entry.id, typed["reason"]),
             )
 
         actions.append(ft.OutlinedButton(f"{t('cancel_on_behalf')}: {who}", height=TARGET, on_click=ask_to_cancel))
@@ -234,42 +236,42 @@ def resources(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     if not model.resources:
         controls.append(ft.Text(t("no_items")))
     for resource in model.resources:
-        if model.editing is not None and model.editing.resource_id == resource["id"]:
+        if model.editing is not None and model.editing.resource_id == resource.id:
             controls.append(resource_form(shell, model))
         else:
             controls.append(resource_card(shell, model, resource))
     return controls
 
 
-def resource_card(shell: Shell, model: FacilityModel, resource: dict[str, Any]) -> ft.Control:
+def resource_card(shell: Shell, model: FacilityModel, resource: Resource) -> ft.Control:
     t = shell.t
-    name = resource["name"]
-    hours = f"{resource['opensAt'][:5]}–{resource['closesAt'][:5]} · {resource['unitMinutes']}{t('minutes')}"
-    fees = f"{t('fee_resident')}: ¥{resource['feePerUnit']:,}"
-    if resource.get("nonResidentFeePerUnit") is not None:
-        fees += f" · {t('fee_non_resident')}: ¥{resource['nonResidentFeePerUnit']:,}"
+    name = resource.name
+    hours = f"{resource.opens_at:%H:%M}–{resource.closes_at:%H:%M} · {resource.unit_minutes}{t('minutes')}"
+    fees = f"{t('fee_resident')}: ¥{resource.fee_per_unit:,}"
+    if resource.non_resident_fee_per_unit is not None:
+        fees += f" · {t('fee_non_resident')}: ¥{resource.non_resident_fee_per_unit:,}"
     lines: list[ft.Control] = [
         ft.Text(name, size=20, weight=ft.FontWeight.BOLD),
         ft.Text(f"{t('hours')}: {hours}"),
         ft.Text(fees),
     ]
-    cap = resource.get("maxBookingsPerMonth")
+    cap = resource.max_bookings_per_month
     lines.append(ft.Text(f"{t('monthly_cap')}: {cap if cap is not None else t('no_limit')}"))
     horizons = [
         f"{t(label)} {months}{t('months_ahead')}" if months is not None else f"{t(label)} {t('no_limit')}"
         for label, months in (
-            ("residents", resource.get("residentHorizonMonths")),
-            ("non_residents", resource.get("nonResidentHorizonMonths")),
+            ("residents", resource.resident_horizon_months),
+            ("non_residents", resource.non_resident_horizon_months),
         )
     ]
     lines.append(ft.Text(f"{t('booking_horizon')}: {' · '.join(horizons)}"))
     actions: list[ft.Control] = [
         ft.Button(f"{t('edit')}: {name}", height=TARGET, on_click=shell.act(partial(model.edit, resource)))
     ]
-    if resource.get("closedAt"):
+    if resource.closed_at is not None:
         lines.append(
             ft.Text(
-                f"{t('resource_closed')} · {resource.get('closedReason') or ''}",
+                f"{t('resource_closed')} · {resource.closed_reason or ''}",
                 color=CLOSED,
                 weight=ft.FontWeight.BOLD,
             )
@@ -281,7 +283,7 @@ def resource_card(shell: Shell, model: FacilityModel, resource: dict[str, Any]) 
                 f"{t('reopen')}: {name}",
                 [ft.Text(t("reopen_explained"))],
                 t("reopen"),
-                partial(model.reopen_resource, resource["id"]),
+                partial(model.reopen_resource, resource.id),
             )
 
         actions.append(ft.OutlinedButton(f"{t('reopen')}: {name}", height=TARGET, on_click=ask_to_reopen))
@@ -311,7 +313,7 @@ def resource_card(shell: Shell, model: FacilityModel, resource: dict[str, Any]) 
                     ),
                 ],
                 t("close_resource"),
-                lambda: model.close_resource(resource["id"], choice["reason"], choice["cancel"]),
+                lambda: model.close_resource(resource.id, choice["reason"], choice["cancel"]),
             )
 
         actions.append(ft.OutlinedButton(f"{t('close_resource')}: {name}", height=TARGET, on_click=ask_to_close))
@@ -389,7 +391,7 @@ def closures(shell: Shell, model: FacilityModel) -> list[ft.Control]:
                                     [
                                         ft.Radio(value="", label=t("whole_facility"), height=TARGET),
                                         *(
-                                            ft.Radio(value=str(r["id"]), label=r["name"], height=TARGET)
+                                            ft.Radio(value=str(r.id), label=r.name, height=TARGET)
                                             for r in model.resources
                                         ),
                                     ],
@@ -431,24 +433,24 @@ def closures(shell: Shell, model: FacilityModel) -> list[ft.Control]:
     if not model.closures:
         controls.append(ft.Text(t("no_closures")))
     for closure in model.closures:
-        scope_name = model.resource_name(closure["resourceId"]) or t("whole_facility")
-        label = f"{period(closure['start'], closure['end'])} · {scope_name}"
+        scope_name = model.resource_name(closure.resource_id) or t("whole_facility")
+        label = f"{period(closure.start, closure.end)} · {scope_name}"
         lines: list[ft.Control] = [
             ft.Text(label, size=18, weight=ft.FontWeight.BOLD),
-            ft.Text(closure["reason"]),
+            ft.Text(closure.reason),
         ]
         actions: list[ft.Control] = []
-        if closure["liftedAt"]:
+        if closure.lifted_at:
             lines.append(ft.Text(t("closure_lifted"), color=MUTED))
         else:
 
-            async def ask_to_lift(_: Any, closure: dict[str, Any] = closure, label: str = label) -> None:
+            async def ask_to_lift(_: Any, closure: Closure = closure, label: str = label) -> None:
                 ask(
                     shell,
                     t("lift_closure"),
-                    [ft.Text(label), ft.Text(closure["reason"]), ft.Text(t("lift_explained"), color=MUTED)],
+                    [ft.Text(label), ft.Text(closure.reason), ft.Text(t("lift_explained"), color=MUTED)],
                     t("lift_closure"),
-                    partial(model.lift_closure, closure["id"]),
+                    partial(model.lift_closure, closure.id),
                 )
 
             actions.append(ft.OutlinedButton(f"{t('lift_closure')}: {label}", height=TARGET, on_click=ask_to_lift))
@@ -502,9 +504,9 @@ def lottery_form(shell: Shell, model: FacilityModel) -> ft.Control:
                     ft.RadioGroup(
                         ft.Row(
                             [
-                                ft.Radio(value=str(r["id"]), label=r["name"], height=TARGET)
+                                ft.Radio(value=str(r.id), label=r.name, height=TARGET)
                                 for r in model.resources
-                                if not r.get("closedAt")
+                                if r.closed_at is None
                             ],
                             wrap=True,
                         ),
@@ -535,33 +537,33 @@ def lottery_form(shell: Shell, model: FacilityModel) -> ft.Control:
     )
 
 
-def lottery_card(shell: Shell, model: FacilityModel, lottery: dict[str, Any]) -> ft.Control:
+def lottery_card(shell: Shell, model: FacilityModel, lottery: LotteryOverview) -> ft.Control:
     t = shell.t
-    number = f"#{lottery['id']}"
-    names = " · ".join(model.resource_name(r) or f"#{r}" for r in lottery["resourceIds"])
-    state = lottery["state"]
+    number = f"#{lottery.id}"
+    names = " · ".join(model.resource_name(r) or f"#{r}" for r in lottery.resource_ids)
+    state = lottery.state
     lines: list[ft.Control] = [
         ft.Text(
-            f"{t('section_lotteries')} {number} · {lottery['month'][:7]} · {names}", size=20, weight=ft.FontWeight.BOLD
+            f"{t('section_lotteries')} {number} · {lottery.month:%Y-%m} · {names}", size=20, weight=ft.FontWeight.BOLD
         ),
         ft.Text(f"{t('lottery_state')}: {t('lottery_' + state)}", weight=ft.FontWeight.BOLD),
-        ft.Text(f"{t('applications_window')}: {when(lottery['opensAt'])} – {when(lottery['closesAt'])}"),
-        ft.Text(f"{t('applications_count')}: {lottery['applications']} · {t('per_user_cap')}: {lottery['perUserCap']}"),
+        ft.Text(f"{t('applications_window')}: {when(lottery.opens_at)} – {when(lottery.closes_at)}"),
+        ft.Text(f"{t('applications_count')}: {lottery.applications} · {t('per_user_cap')}: {lottery.per_user_cap}"),
     ]
-    if lottery["slots"]:
+    if lottery.slots:
         lines.append(ft.Text(t("demand_per_slot"), weight=ft.FontWeight.BOLD))
-    for slot in lottery["slots"]:
-        start = datetime.fromisoformat(slot["start"]).astimezone(TOKYO)
+    for slot in lottery.slots:
+        start = slot.start.astimezone(TOKYO)
         lines.append(
             ft.Text(
-                f"{day_label(start.date())} {local_time(slot['start'])}–{local_time(slot['end'])}"
-                f" · {model.resource_name(slot['resourceId']) or ''}: {slot['applications']}{t('count_suffix')}"
-                f" ({t('first_choice')} {slot['firstChoice']})"
+                f"{day_label(start.date())} {local_time(slot.start)}–{local_time(slot.end)}"
+                f" · {model.resource_name(slot.resource_id) or ''}: {slot.applications}{t('count_suffix')}"
+                f" ({t('first_choice')} {slot.first_choice})"
             )
         )
-    if lottery.get("cancelReason"):
-        lines.append(ft.Text(f"{t('cancel_reason')}: {lottery['cancelReason']}", color=MUTED))
-    lines.append(ft.Text(f"{t('seed_commitment')}: {lottery['seedCommitment'][:16]}…", color=MUTED, size=12))
+    if lottery.cancel_reason:
+        lines.append(ft.Text(f"{t('cancel_reason')}: {lottery.cancel_reason}", color=MUTED))
+    lines.append(ft.Text(f"{t('seed_commitment')}: {lottery.seed_commitment[:16]}…", color=MUTED, size=12))
     actions: list[ft.Control] = []
     if state == "closed":
 
@@ -570,11 +572,11 @@ def lottery_card(shell: Shell, model: FacilityModel, lottery: dict[str, Any]) ->
                 shell,
                 f"{t('draw_and_publish')}: {number}",
                 [
-                    ft.Text(f"{lottery['month'][:7]} · {names} · {t('applications_count')}: {lottery['applications']}"),
+                    ft.Text(f"{lottery.month:%Y-%m} · {names} · {t('applications_count')}: {lottery.applications}"),
                     ft.Text(t("draw_explained")),
                 ],
                 t("draw_and_publish"),
-                partial(model.draw, lottery["id"]),
+                partial(model.draw, lottery.id),
             )
 
         actions.append(ft.Button(f"{t('draw_and_publish')}: {number}", height=TARGET, on_click=ask_to_draw))
@@ -590,19 +592,19 @@ def lottery_card(shell: Shell, model: FacilityModel, lottery: dict[str, Any]) ->
                     text_field(t("cancel_reason"), "", typed, "reason", width=380),
                 ],
                 t("cancel_lottery"),
-                lambda: model.cancel_lottery(lottery["id"], typed["reason"]),
+                lambda: model.cancel_lottery(lottery.id, typed["reason"]),
             )
 
         actions.append(ft.OutlinedButton(f"{t('cancel_lottery')}: {number}", height=TARGET, on_click=ask_to_cancel))
     if state == "drawn":
         lines.append(ft.Text(t("results_published"), color=ft.Colors.GREEN_800, weight=ft.FontWeight.BOLD))
-        lines.append(ft.Text(f"{t('verify_with')}: musubi lottery verify {lottery['id']}", color=MUTED))
+        lines.append(ft.Text(f"{t('verify_with')}: musubi lottery verify {lottery.id}", color=MUTED))
         actions.append(
             ft.TextButton(
                 f"{t('verification_record')}: {number}",
                 icon=ft.Icons.OPEN_IN_NEW,
                 height=TARGET,
-                url=model.verification_url(lottery["id"]),
+                url=model.verification_url(lottery.id),
             )
         )
     rows: list[ft.Control] = [said_apart(lines)]

@@ -10,6 +10,7 @@ import flet as ft
 from mobile.state.i18n import LABELS, Translator
 from mobile.state.intake import DECLINE_REASONS, INTAKE_SEXES, NEEDS, URGENCIES, InCare, IntakeModel
 from mobile.views.widgets import BIG, MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
+from schema.shelters import IntakeRequest
 
 
 async def open_home(shell: Shell) -> IntakeModel:
@@ -170,11 +171,11 @@ def _board(shell: Shell, model: IntakeModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("vacancies"))]
     for vacancy in model.vacancies:
-        free = vacancy["capacity"] - vacancy["occupied"]
+        free = vacancy.capacity - vacancy.occupied
         controls.append(
             ft.Text(
-                f"{shelter_name(t, model, vacancy['shelterId'])} · {category_name(t, vacancy['category'])} · "
-                f"{t('free_beds')} {free}/{vacancy['capacity']}"
+                f"{shelter_name(t, model, vacancy.shelter_id)} · {category_name(t, vacancy.category)} · "
+                f"{t('free_beds')} {free}/{vacancy.capacity}"
             )
         )
     return controls
@@ -187,9 +188,9 @@ def _beds(shell: Shell, model: IntakeModel) -> list[ft.Control]:
     if not model.categories:
         controls.append(ft.Text(t("no_items")))
     for unit in model.categories:
-        name = category_name(t, unit["category"])
+        name = category_name(t, unit.category)
         # The shelter's own name for the category, where it gave one, next to the readable code.
-        title = name if unit["label"] in (unit["category"], name) else f"{unit['label']} ({name})"
+        title = name if unit.label in (unit.category, name) else f"{unit.label} ({name})"
         controls.append(
             ft.Row(
                 [
@@ -199,16 +200,16 @@ def _beds(shell: Shell, model: IntakeModel) -> list[ft.Control]:
                             icon_button(
                                 ft.Icons.REMOVE,
                                 f"{name} {t('beds_fewer')}",
-                                shell.act(partial(model.nudge_beds, unit["category"], -1)),
+                                shell.act(partial(model.nudge_beds, unit.category, -1)),
                             ),
                             ft.Text(
-                                f"{t('beds')} {unit['capacity']} · {t('in_use')} {unit['occupied']}",
+                                f"{t('beds')} {unit.capacity} · {t('in_use')} {unit.occupied}",
                                 size=16,
                             ),
                             icon_button(
                                 ft.Icons.ADD,
                                 f"{name} {t('beds_more')}",
-                                shell.act(partial(model.nudge_beds, unit["category"], 1)),
+                                shell.act(partial(model.nudge_beds, unit.category, 1)),
                             ),
                         ],
                         spacing=4,
@@ -241,7 +242,7 @@ def _child_lines(shell: Shell, model: IntakeModel, child: InCare) -> list[ft.Con
     t = shell.t
     lines: list[ft.Control] = []
     if child.child:
-        lines.append(ft.Text(f"{child.child['name']} ({child.child['birthDate']})", weight=ft.FontWeight.BOLD, size=18))
+        lines.append(ft.Text(f"{child.child.name} ({child.child.birth_date})", weight=ft.FontWeight.BOLD, size=18))
     lines.append(ft.Text(f"{child.age_years}{t('years_old')} · {t(child.sex)} · {category_name(t, child.category)}"))
     if child.shelter_id is not None:
         lines.append(ft.Text(f"{t('placed_at_shelter')}: {shelter_name(t, model, child.shelter_id)}"))
@@ -287,46 +288,44 @@ def _state_filter(shell: Shell, model: IntakeModel) -> ft.Control:
     return ft.Row(buttons, wrap=True, spacing=6, run_spacing=6)
 
 
-def _request_card(shell: Shell, model: IntakeModel, request: dict[str, Any]) -> ft.Control:
+def _request_card(shell: Shell, model: IntakeModel, request: IntakeRequest) -> ft.Control:
     t = shell.t
     caseworker = model.role == "caseworker"
     lines: list[ft.Control] = [
         ft.Text(
-            f"#{request['id']} · {request['ageYears']}{t('years_old')} · {t(request['sex'])} · "
-            f"{category_name(t, request['category'])} · {t(request['urgency'])} · {t(model.state_of(request))}",
+            f"#{request.id} · {request.age_years}{t('years_old')} · {t(request.sex)} · "
+            f"{category_name(t, request.category)} · {t(request.urgency)} · {t(model.state_of(request))}",
             weight=ft.FontWeight.BOLD,
         ),
-        ft.Text(f"{t('requested_time')} {local_time(request['createdAt'])}", color=MUTED),
+        ft.Text(f"{t('requested_time')} {local_time(request.created_at)}", color=MUTED),
     ]
-    if request.get("needs"):
-        lines.append(ft.Text(f"{t('needs')}: " + ", ".join(word(t, n) for n in request["needs"]), color=MUTED))
-    for target in request.get("targets") or []:
-        answer = f"→ {shelter_name(t, model, target['shelterId'])} {t(target['status'])}"
-        if target.get("reason"):
-            answer += f" ({word(t, target['reason'])})"
+    if request.needs:
+        lines.append(ft.Text(f"{t('needs')}: " + ", ".join(word(t, n) for n in request.needs), color=MUTED))
+    for target in request.targets or []:
+        answer = f"→ {shelter_name(t, model, target.shelter_id)} {t(target.status)}"
+        if target.reason:
+            answer += f" ({word(t, target.reason)})"
         lines.append(ft.Text(answer))
         line: list[ft.Control] = []
-        if caseworker and target["status"] == "accepted" and request["status"] == "open":
-            line += _placement_form(shell, model, request["id"], target["shelterId"])
-        if not caseworker and target["status"] == "pending":
-            line += _answer_buttons(shell, model, request["id"])
+        if caseworker and target.status == "accepted" and request.status == "open":
+            line += _placement_form(shell, model, request.id, target.shelter_id)
+        if not caseworker and target.status == "pending":
+            line += _answer_buttons(shell, model, request.id)
         if line:
             lines.append(ft.Row(line, wrap=True))
-    if request.get("child"):
-        lines.append(
-            ft.Text(f"{request['child']['name']} ({request['child']['birthDate']})", weight=ft.FontWeight.BOLD)
-        )
-    placement = request.get("placement")
+    if request.child:
+        lines.append(ft.Text(f"{request.child.name} ({request.child.birth_date})", weight=ft.FontWeight.BOLD))
+    placement = request.placement
     minutes = model.minutes_to_placement(request)
     if placement and minutes is not None:
         lines.append(
             ft.Text(
-                f"{t('placed_time')} {local_time(placement['placedAt'])} · "
+                f"{t('placed_time')} {local_time(placement.placed_at)} · "
                 f"{t('minutes_to_placement')} {minutes_text(t, minutes)}"
             )
         )
-    if placement and placement.get("dischargedAt"):
-        lines.append(ft.Text(f"{t('discharged')} {local_time(placement['dischargedAt'])}", color=MUTED))
+    if placement and placement.discharged_at:
+        lines.append(ft.Text(f"{t('discharged')} {local_time(placement.discharged_at)}", color=MUTED))
     # Not one merged semantic node: each answer and each button is read and reached on its own.
     return ft.Card(ft.Container(ft.Column(lines), padding=12), semantic_container=False)
 

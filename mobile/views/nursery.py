@@ -3,15 +3,14 @@ the new-session form and the week's sessions."""
 
 from __future__ import annotations
 
-from datetime import date
 from functools import partial
-from typing import Any
 
 import flet as ft
 
 from mobile.state.nursery import BANDS, BLOCKS, NurseryModel
 from mobile.views.staff_widgets import day_label, nav_button
 from mobile.views.widgets import BIG, MUTED, TARGET, Shell, error_line, heading, icon_button, stepper
+from schema.childcare import PendingApplication, RosterChild
 
 ROSTER_NAME = 26  # read at arm's length by whoever opens the door
 ROSTER_TEXT = 20
@@ -41,11 +40,11 @@ def applications(shell: Shell, model: NurseryModel) -> list[ft.Control]:
     if not model.applications:
         controls.append(ft.Text(t("no_items")))
     for application in model.applications:
-        who = f"{application['childName']} ({application['ageYears']}{t('years_old')})"
+        who = f"{application.child_name} ({application.age_years}{t('years_old')})"
         reason = ft.TextField(label=t("decline_reason"), width=220)
 
-        async def decline(application: dict[str, Any] = application, reason: ft.TextField = reason) -> None:
-            await model.decline(application["childId"], application["id"], reason.value or "")
+        async def decline(application: PendingApplication = application, reason: ft.TextField = reason) -> None:
+            await model.decline(application.child_id, application.id, reason.value or "")
 
         controls.append(
             ft.Card(
@@ -58,13 +57,13 @@ def applications(shell: Shell, model: NurseryModel) -> list[ft.Control]:
                             ft.Row(
                                 [
                                     ft.Button(
-                                        f"{t('approve_application')}: {application['childName']}",
+                                        f"{t('approve_application')}: {application.child_name}",
                                         height=TARGET,
-                                        on_click=shell.act(partial(model.approve, application["childId"])),
+                                        on_click=shell.act(partial(model.approve, application.child_id)),
                                     ),
                                     reason,
                                     ft.OutlinedButton(
-                                        f"{t('decline_application')}: {application['childName']}",
+                                        f"{t('decline_application')}: {application.child_name}",
                                         height=TARGET,
                                         on_click=shell.act(decline),
                                     ),
@@ -97,47 +96,45 @@ def roster(shell: Shell, model: NurseryModel) -> list[ft.Control]:
     if not model.roster:
         controls.append(ft.Text(t("no_sessions")))
     for session in model.roster:
-        title = t(session["block"])
-        if session["cancelledAt"]:
+        title = t(session.block)
+        if session.cancelled_at:
             title += f" · {t('cancelled')}"
         controls.append(heading(title, size=22))
-        for band in session["bands"]:
-            controls.append(
-                ft.Text(f"{t('band_' + band['band'])}: {band['used']}/{band['capacity']}", color=MUTED, size=16)
-            )
-            for child in band["children"]:
+        for band in session.bands:
+            controls.append(ft.Text(f"{t('band_' + band.band)}: {band.used}/{band.capacity}", color=MUTED, size=16))
+            for child in band.children:
                 controls.append(roster_child(shell, model, child))
     return controls
 
 
-def roster_child(shell: Shell, model: NurseryModel, child: dict[str, Any]) -> ft.Control:
+def roster_child(shell: Shell, model: NurseryModel, child: RosterChild) -> ft.Control:
     t = shell.t
     lines: list[ft.Control] = [
-        ft.Text(f"{child['name']} ({child['ageYears']}{t('years_old')})", size=ROSTER_NAME, weight=ft.FontWeight.BOLD)
+        ft.Text(f"{child.name} ({child.age_years}{t('years_old')})", size=ROSTER_NAME, weight=ft.FontWeight.BOLD)
     ]
-    if child["allergies"]:
-        allergies = "、".join(child["allergies"])
+    if child.allergies:
+        allergies = "、".join(child.allergies)
         lines.append(
             ft.Text(
                 f"{t('allergies')}: {allergies}", size=ROSTER_TEXT, color=ft.Colors.RED_800, weight=ft.FontWeight.BOLD
             )
         )
-    if child["notes"]:
-        lines.append(ft.Text(child["notes"], size=ROSTER_TEXT))
-    state = child["attendance"]
+    if child.notes:
+        lines.append(ft.Text(child.notes, size=ROSTER_TEXT))
+    state = child.attendance
     if state == "expected":
         lines.append(
             ft.Row(
                 [
                     ft.Button(
-                        f"{t('arrived')}: {child['name']}",
+                        f"{t('arrived')}: {child.name}",
                         height=BIG,
-                        on_click=shell.act(partial(model.attend, child["reservationId"], "arrived")),
+                        on_click=shell.act(partial(model.attend, child.reservation_id, "arrived")),
                     ),
                     ft.OutlinedButton(
-                        f"{t('no_show')}: {child['name']}",
+                        f"{t('no_show')}: {child.name}",
                         height=BIG,
-                        on_click=shell.act(partial(model.attend, child["reservationId"], "no_show")),
+                        on_click=shell.act(partial(model.attend, child.reservation_id, "no_show")),
                     ),
                 ],
                 wrap=True,
@@ -195,8 +192,8 @@ def week(shell: Shell, model: NurseryModel) -> list[ft.Control]:
     if not model.sessions:
         controls.append(ft.Text(t("no_sessions")))
     for session in model.sessions:
-        day = date.fromisoformat(session["date"])
-        title = f"{day_label(day)} {t(session['block'])}"
+        day = session.date
+        title = f"{day_label(day)} {t(session.block)}"
         lines: list[ft.Control] = [
             ft.Row(
                 [
@@ -208,26 +205,26 @@ def week(shell: Shell, model: NurseryModel) -> list[ft.Control]:
                 wrap=True,
             )
         ]
-        if session["cancelledAt"]:
-            lines.append(ft.Text(f"{t('cancelled')}: {session.get('cancelReason') or ''}", color=ft.Colors.RED_800))
+        if session.cancelled_at:
+            lines.append(ft.Text(f"{t('cancelled')}: {session.cancel_reason or ''}", color=ft.Colors.RED_800))
             controls.append(ft.Card(ft.Container(ft.Column(lines), padding=12)))
             continue
-        for places in session["places"]:
-            band = places["band"]
+        for places in session.places:
+            band = places.band
             label = f"{title} {t('band_' + band)}"
             lines.append(
                 ft.Row(
                     [
-                        ft.Text(f"{t('band_' + band)}: {places['used']}/{places['capacity']}", width=160),
+                        ft.Text(f"{t('band_' + band)}: {places.used}/{places.capacity}", width=160),
                         icon_button(
                             ft.Icons.REMOVE,
                             f"{label} −",
-                            shell.act(partial(model.change_capacity, session["id"], band, places["capacity"] - 1)),
+                            shell.act(partial(model.change_capacity, session.id, band, places.capacity - 1)),
                         ),
                         icon_button(
                             ft.Icons.ADD,
                             f"{label} +",
-                            shell.act(partial(model.change_capacity, session["id"], band, places["capacity"] + 1)),
+                            shell.act(partial(model.change_capacity, session.id, band, places.capacity + 1)),
                         ),
                     ],
                     wrap=True,
@@ -237,7 +234,7 @@ def week(shell: Shell, model: NurseryModel) -> list[ft.Control]:
         lines = [ft.Semantics(container=True, content=ft.Column(lines))]
         reason = ft.TextField(label=t("cancel_reason"), width=220)
 
-        async def cancel(session_id: int = session["id"], reason: ft.TextField = reason) -> None:
+        async def cancel(session_id: int = session.id, reason: ft.TextField = reason) -> None:
             await model.cancel_session(session_id, reason.value or "")
 
         lines.append(

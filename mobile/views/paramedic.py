@@ -12,13 +12,16 @@ from mobile.send_queue import SendQueue
 from mobile.state.i18n import Translator
 from mobile.state.paramedic import JCS_VALUES, VITALS, ParamedicModel, TimelineEntry
 from mobile.views.widgets import BIG, MUTED, STATUS_COLORS, Shell, error_line, heading, local_time, stepper
+from schema.ems import VitalsRecord
 
 VITALS_LABELS = {"sbp": "sbp", "dbp": "dbp", "hr": "hr", "rr": "rr", "spo2": "spo2", "temp10": "temp"}
 
 
 async def open_home(shell: Shell) -> ParamedicModel:
-    model = ParamedicModel(shell.session.api, SendQueue(shell.session.api, on_change=lambda: None))
+    model = ParamedicModel(shell.session.api, await SendQueue.open(shell.session.api, shell.queue_store()))
+    model.resume()  # what the stored queue still holds is the crew's current case
     await model.load_hospitals()
+    await model.resync()
     # The position comes when the browser gives it (the person may first be asked): the form is usable meanwhile.
     shell.page.run_task(shell.act(partial(_locate, shell, model)), None)
     return model
@@ -41,13 +44,13 @@ def _stepper(shell: Shell, model: ParamedicModel, name: str, label: str) -> ft.C
     return stepper(label, shown, step(-1), step(1))
 
 
-def vitals_line(vitals: dict[str, Any]) -> str:
+def vitals_line(vitals: VitalsRecord) -> str:
     def shown(value: object) -> str:
         return "-" if value is None else str(value)
 
     return (
-        f"BP {shown(vitals['sbp'])}/{shown(vitals['dbp'])} · HR {shown(vitals['hr'])} · RR {shown(vitals['rr'])} · "
-        f"SpO2 {shown(vitals['spo2'])} · {shown(vitals['temp'])}℃"
+        f"BP {shown(vitals.sbp)}/{shown(vitals.dbp)} · HR {shown(vitals.hr)} · RR {shown(vitals.rr)} · "
+        f"SpO2 {shown(vitals.spo2)} · {shown(vitals.temp)}℃"
     )
 
 

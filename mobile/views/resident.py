@@ -23,6 +23,8 @@ from mobile.state.resident import (
     today,
 )
 from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
+from schema.facilities import DayAvailability, FacilityAvailability, Vacancy
+from schema.lottery import LotterySummary
 
 ALL = "all"  # the dropdowns' "no filter" choice
 NEAR = "near"  # the municipality dropdown's "near me": nearest first from the device's position
@@ -55,20 +57,20 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     names = municipality_names(shell, model)
     on = today()
     for facility in model.week:
-        where = f"{names.get(facility['municipalityId'], '')} · {t(facility['kind'])}"
-        if facility.get("distanceM") is not None:
-            where += " · " + t("distance_away").format(d=distance(facility["distanceM"]))
+        where = f"{names.get(facility.municipality_id, '')} · {t(facility.kind)}"
+        if facility.distance_m is not None:
+            where += " · " + t("distance_away").format(d=distance(facility.distance_m))
         controls.append(
             ft.Column(
                 [
-                    ft.Text(facility["name"], weight=ft.FontWeight.BOLD, size=16),
+                    ft.Text(facility.name, weight=ft.FontWeight.BOLD, size=16),
                     ft.Text(where, color=MUTED),
-                    ft.Row([day_cell(shell, model, facility, cell, on) for cell in facility["days"]], spacing=2),
+                    ft.Row([day_cell(shell, model, facility, cell, on) for cell in facility.days], spacing=2),
                 ],
                 spacing=4,
             )
         )
-        if model.facility_id == facility["id"]:
+        if model.facility_id == facility.id:
             controls += day_slots(shell, model, facility)
     if not model.week:
         controls.append(ft.Text(t("no_facilities_found")))
@@ -92,15 +94,13 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         )
     )
     for booking in model.bookings:
-        when = f"{booking['start'][:10]} {local_time(booking['start'])}"
-        summary = f"{model.place(booking['resourceId'])} {when} · {t(booking['status'])}"
-        row: list[ft.Control] = [ft.Text(f"{summary} · ¥{booking['fee']}", expand=True)]
-        if booking["status"] == "held":
+        when = f"{booking.start.date()} {local_time(booking.start)}"
+        summary = f"{model.place(booking.resource_id)} {when} · {t(booking.status)}"
+        row: list[ft.Control] = [ft.Text(f"{summary} · ¥{booking.fee}", expand=True)]
+        if booking.status == "held":
             row.append(ft.Button(t("take_offer"), height=TARGET, on_click=shell.act(partial(model.take_hold, booking))))
-        if booking["status"] in ("provisional", "confirmed", "held"):
-            row.append(
-                ft.TextButton(t("cancel"), height=TARGET, on_click=shell.act(partial(model.cancel, booking["id"])))
-            )
+        if booking.status in ("provisional", "confirmed", "held"):
+            row.append(ft.TextButton(t("cancel"), height=TARGET, on_click=shell.act(partial(model.cancel, booking.id))))
         controls.append(ft.Row(row))
     if not model.bookings:
         controls.append(ft.Text(t("no_items")))
@@ -109,13 +109,10 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     for lottery in model.lotteries:
         controls.append(lottery_card(shell, model, lottery))
     for application in model.applications:
-        outcome = {"drawn": t("won") if application["wonRank"] else t("lost")}.get(
-            application["state"], t("waiting_draw")
-        )
-        first = application["preferences"][0]
-        controls.append(
-            ft.Text(f"#{application['lotteryId']} {first['start'][:10]} {local_time(first['start'])} · {outcome}")
-        )
+        outcome = {"drawn": t("won") if application.won_rank else t("lost")}.get(application.state, t("waiting_draw"))
+        first = application.preferences[0]
+        when = f"{first.start.date()} {local_time(first.start)}"
+        controls.append(ft.Text(f"#{application.lottery_id} {when} · {outcome}"))
     controls += childcare(shell, model)
     return controls + ([] if located_error else error_line(t, model.error))
 
@@ -128,8 +125,8 @@ def distance(metres: int) -> str:
 
 
 def municipality_names(shell: Shell, model: ResidentModel) -> dict[int, str]:
-    key = "nameJa" if shell.t.locale == "ja" else "nameEn"
-    return {m["id"]: m[key] for m in model.municipalities}
+    ja = shell.t.locale == "ja"
+    return {m.id: m.name_ja if ja else m.name_en for m in model.municipalities}
 
 
 def weekday(shell: Shell, day: date) -> str:
@@ -203,25 +200,26 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     )
     legend = ft.Text(t("grid_legend"), color=MUTED, size=13)
     # A dropdown's own semantics carry no name (it reached the accessibility tree as a bare button),
-    # so each is named like the icon buttons are: what it chooses and what it holds.
+    # so each is named like the icon buttons are: what it chooses and what it holds — merged into
+    # the dropdown's own node, or a nameless button stays inside the named one.
     where = (
         t("near_me") if model.near is not None else names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
     )
     what = t(model.filters.kind) if model.filters.kind else t("every_kind")
     named: list[ft.Control] = [
-        ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True),
-        ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True),
+        ft.MergeSemantics(ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True)),
+        ft.MergeSemantics(ft.Semantics(content=kind, label=f"{t('facility_kind')}: {what}", button=True)),
     ]
     return [ft.Row(named, wrap=True), week, legend]
 
 
 def day_cell(
-    shell: Shell, model: ResidentModel, facility: dict[str, Any], cell: dict[str, Any], on: date
+    shell: Shell, model: ResidentModel, facility: FacilityAvailability, cell: DayAvailability, on: date
 ) -> ft.Control:
     """One day of a facility: M/D, weekday and ◯△×, or 受付開始 and the day it opens. A tap opens the day."""
     t = shell.t
     state = cell_state(cell, on)
-    day = date.fromisoformat(cell["date"])
+    day = cell.date
     color, background = CELL_COLORS[state]
     lines: list[ft.Control] = [ft.Text(f"{day.month}/{day.day}", size=12, color=color)]
     if state == "opens":
@@ -240,17 +238,15 @@ def day_cell(
         padding=2,
         border_radius=6,
         bgcolor=background,
-        border=ft.Border.all(2, ft.Colors.BLUE_900)
-        if model.facility_id == facility["id"] and model.day == day
-        else None,
+        border=ft.Border.all(2, ft.Colors.BLUE_900) if model.facility_id == facility.id and model.day == day else None,
         alignment=ft.Alignment.CENTER,
-        on_click=None if state == "past" else shell.act(partial(model.open_day, facility["id"], day)),
+        on_click=None if state == "past" else shell.act(partial(model.open_day, facility.id, day)),
     )
-    name = f"{facility['name']} {day.month}/{day.day}({weekday(shell, day)}) {said}"
+    name = f"{facility.name} {day.month}/{day.day}({weekday(shell, day)}) {said}"
     return ft.Semantics(content=box, label=name, button=state != "past")
 
 
-def day_slots(shell: Shell, model: ResidentModel, facility: dict[str, Any]) -> list[ft.Control]:
+def day_slots(shell: Shell, model: ResidentModel, facility: FacilityAvailability) -> list[ft.Control]:
     """The opened day's units of one facility: book a free one (through the sheet), or wait for a taken one."""
     t = shell.t
     controls: list[ft.Control] = [
@@ -264,26 +260,26 @@ def day_slots(shell: Shell, model: ResidentModel, facility: dict[str, Any]) -> l
     ]
     place = None
     for vacancy in model.vacancies:
-        if model.place(vacancy["resourceId"]) != place:
-            place = model.place(vacancy["resourceId"])
+        if model.place(vacancy.resource_id) != place:
+            place = model.place(vacancy.resource_id)
             controls.append(ft.Text(place, weight=ft.FontWeight.BOLD))
-        when = f"{local_time(vacancy['start'])}–{local_time(vacancy['end'])}"
+        when = f"{local_time(vacancy.start)}–{local_time(vacancy.end)}"
         action: ft.Control
-        if vacancy["state"] == "free" and model.opens_later(vacancy, facility):
+        if vacancy.state == "free" and model.opens_later(vacancy, facility):
             action = ft.Text(t("opens_for_booking"), color=MUTED)
-        elif vacancy["state"] == "free":
+        elif vacancy.state == "free":
             action = ft.Button(t("book"), height=TARGET, on_click=partial(open_sheet, shell, model, vacancy))
-        elif (vacancy["resourceId"], vacancy["start"]) in model.mine:
+        elif (vacancy.resource_id, vacancy.start) in model.mine:
             action = ft.Text(t("your_booking"), color=MUTED)
-        elif (vacancy["resourceId"], vacancy["start"]) in model.waiting:
+        elif (vacancy.resource_id, vacancy.start) in model.waiting:
             action = ft.Text(t("on_waitlist"), color=MUTED)
-        elif vacancy["state"] == "closed":
+        elif vacancy.state == "closed":
             action = ft.Text(t("slot_closed"), color=MUTED)
         else:
             action = ft.OutlinedButton(
                 t("join_waitlist"), height=TARGET, on_click=shell.act(partial(model.join_waitlist, vacancy))
             )
-        state = "" if vacancy["state"] in ("free", "closed") else f" · {t('slot_' + vacancy['state'])}"
+        state = "" if vacancy.state in ("free", "closed") else f" · {t('slot_' + vacancy.state)}"
         # Not wrapped: the time takes what the action leaves, so the panel spans the screen.
         controls.append(ft.Row([ft.Text(f"{when}{state}", expand=True), action]))
     if not model.vacancies:
@@ -308,51 +304,51 @@ def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         ),
     ]
     for reservation in model.reservations:
-        where = f"{reservation['date']} {t(reservation['block'])} #{reservation['nurseryId']}"
+        where = f"{reservation.date} {t(reservation.block)} #{reservation.nursery_id}"
         controls.append(
             ft.Row(
                 [
-                    ft.Text(f"{where} · {t(reservation['status'])}", expand=True),
+                    ft.Text(f"{where} · {t(reservation.status)}", expand=True),
                     ft.TextButton(
                         t("cancel"),
                         height=TARGET,
-                        on_click=shell.act(partial(model.cancel_reservation, reservation["id"])),
+                        on_click=shell.act(partial(model.cancel_reservation, reservation.id)),
                     ),
                 ]
             )
         )
     for child in model.children:
-        controls.append(ft.Text(f"{child['name']} ({child['birthDate']})", weight=ft.FontWeight.BOLD, size=16))
-        sessions = model.childcare.get(child["id"], [])
-        applied = model.applications_to.get(child["id"], {})
+        controls.append(ft.Text(f"{child.name} ({child.birth_date})", weight=ft.FontWeight.BOLD, size=16))
+        sessions = model.childcare.get(child.id, [])
+        applied = model.applications_to.get(child.id, {})
         for session in sessions:
-            nursery = session["nurseryId"]
+            nursery = session.nursery_id
             action: ft.Control
-            if nursery in child["approvedNurseryIds"]:
+            if nursery in child.approved_nursery_ids:
                 action = ft.Button(
                     t("reserve"),
                     height=TARGET,
-                    disabled=session["mark"] == "×",
-                    on_click=shell.act(partial(model.reserve, child["id"], session["sessionId"])),
+                    disabled=session.mark == "×",
+                    on_click=shell.act(partial(model.reserve, child.id, session.session_id)),
                 )
             elif applied.get(nursery) == "pending":
                 action = ft.Text(t("applied_to_meet"), color=MUTED)
             else:
                 action = ft.OutlinedButton(
-                    f"{t('apply_to_meet')}: {session['nurseryName']}",
+                    f"{t('apply_to_meet')}: {session.nursery_name}",
                     height=TARGET,
-                    on_click=shell.act(partial(model.apply_to_nursery, child["id"], nursery)),
+                    on_click=shell.act(partial(model.apply_to_nursery, child.id, nursery)),
                 )
-            bring = t("bring_full_day" if session["block"] == "full_day" else "bring_half_day")
-            hours = f"{t(session['block'])} {BLOCK_HOURS[session['block']]} · {t('band_' + session['band'])}"
+            bring = t("bring_full_day" if session.block == "full_day" else "bring_half_day")
+            hours = f"{t(session.block)} {BLOCK_HOURS[session.block]} · {t('band_' + session.band)}"
             controls.append(
                 ft.Container(
                     ft.Column(
                         [
                             ft.Row(
                                 [
-                                    ft.Text(session["mark"], size=22, width=32),
-                                    ft.Text(session["nurseryName"], weight=ft.FontWeight.BOLD, expand=True),
+                                    ft.Text(session.mark, size=22, width=32),
+                                    ft.Text(session.nursery_name, weight=ft.FontWeight.BOLD, expand=True),
                                 ]
                             ),
                             ft.Text(hours),
@@ -389,14 +385,14 @@ def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     return controls
 
 
-def lottery_card(shell: Shell, model: ResidentModel, lottery: dict[str, Any]) -> ft.Control:
+def lottery_card(shell: Shell, model: ResidentModel, lottery: LotterySummary) -> ft.Control:
     t = shell.t
-    day, hour = model.choice(lottery["id"])
+    day, hour = model.choice(lottery.id)
 
     def nudge(which: str, delta: int) -> Any:
-        return shell.act(partial(model.nudge, lottery["id"], which, delta))
+        return shell.act(partial(model.nudge, lottery.id, which, delta))
 
-    heading_text = f"#{lottery['id']} {lottery['month'][:7]} · {t('closes')} {lottery['closesAt'][:10]}"
+    heading_text = f"#{lottery.id} {lottery.month:%Y-%m} · {t('closes')} {lottery.closes_at.date()}"
     return ft.Card(
         ft.Container(
             ft.Column(
@@ -412,26 +408,24 @@ def lottery_card(shell: Shell, model: ResidentModel, lottery: dict[str, Any]) ->
     )
 
 
-def _sheet_content(
-    shell: Shell, model: ResidentModel, vacancy: dict[str, Any], redraw: Callable[[], None]
-) -> ft.Control:
+def _sheet_content(shell: Shell, model: ResidentModel, vacancy: Vacancy, redraw: Callable[[], None]) -> ft.Control:
     t = shell.t
     quote = model.quote(vacancy)
     lines: list[ft.Control] = [
-        ft.Text(f"{model.place(vacancy['resourceId'])}", weight=ft.FontWeight.BOLD),
-        ft.Text(f"{vacancy['start'][:10]} {local_time(vacancy['start'])}–{local_time(vacancy['end'])}"),
-        ft.Text(f"{t('fee_resident')}: ¥{quote['resident']:,}", size=18, weight=ft.FontWeight.BOLD),
+        ft.Text(f"{model.place(vacancy.resource_id)}", weight=ft.FontWeight.BOLD),
+        ft.Text(f"{vacancy.start.date()} {local_time(vacancy.start)}–{local_time(vacancy.end)}"),
+        ft.Text(f"{t('fee_resident')}: ¥{quote.resident:,}", size=18, weight=ft.FontWeight.BOLD),
     ]
-    if quote["nonResident"] is not None and quote["nonResident"] != quote["resident"]:
-        lines.append(ft.Text(f"{t('fee_non_resident')}: ¥{quote['nonResident']:,}", size=18))
+    if quote.non_resident is not None and quote.non_resident != quote.resident:
+        lines.append(ft.Text(f"{t('fee_non_resident')}: ¥{quote.non_resident:,}", size=18))
         lines.append(ft.Text(t("rate_by_address"), color=MUTED))
-    if quote["reductions"]:
+    if quote.reductions:
 
         async def pick(event: Any) -> None:
             model.reduction = event.control.value or None
             redraw()
 
-        options = ["", *quote["reductions"]]
+        options = ["", *quote.reductions]
         lines += [
             ft.Text(t("reduction")),
             ft.RadioGroup(
@@ -445,7 +439,7 @@ def _sheet_content(
                 on_change=pick,
             ),
         ]
-    cancel_by, pay_by = quote["cancelBy"], quote["payBy"]
+    cancel_by, pay_by = quote.cancel_by, quote.pay_by
     lines += [
         ft.Text(f"{t('cancel_by')}: {cancel_by:%Y-%m-%d} {local_time(cancel_by)}"),
         ft.Text(f"{t('pay_by')}: {pay_by:%Y-%m-%d} {local_time(pay_by)}"),
@@ -453,7 +447,7 @@ def _sheet_content(
     return ft.Column(lines, tight=True, scroll=ft.ScrollMode.AUTO)
 
 
-async def open_sheet(shell: Shell, model: ResidentModel, vacancy: dict[str, Any], _: Any = None) -> None:
+async def open_sheet(shell: Shell, model: ResidentModel, vacancy: Vacancy, _: Any = None) -> None:
     """The confirmation sheet: fee, reduction, cancellation and payment deadlines, then Confirm."""
     t = shell.t
     await model.ask_to_book(vacancy)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import flet as ft
 
 from mobile.api import Failure
+from mobile.send_queue import QueueStore
 from mobile.state.i18n import Translator
 from mobile.state.session import SessionModel
 from schema.time import local_hhmm
@@ -41,6 +42,8 @@ class Shell(Protocol):
 
     async def locate(self) -> tuple[float, float] | None: ...
 
+    def queue_store(self) -> QueueStore: ...
+
 
 def heading(text: str, size: int = 18) -> ft.Text:
     return ft.Text(text, size=size, weight=ft.FontWeight.BOLD)
@@ -56,18 +59,21 @@ def error_line(t: Translator, failure: Failure | None) -> list[ft.Control]:
 def icon_button(icon: ft.IconData, label: str, on_click: Handler, *, disabled: bool = False) -> ft.Control:
     """An icon with a name a screen reader says, at least 48 px square. A tooltip does not reach the
     browser's accessibility tree (the button came out nameless) and next to a label it is read
-    twice, so the name lives on the semantics only."""
-    return ft.Semantics(
-        content=ft.IconButton(
-            icon,
-            on_click=on_click,
-            icon_size=28,
-            width=TARGET,
-            height=TARGET,
-            disabled=disabled,
-        ),
-        label=label,
-        button=True,
+    twice, so the name lives on the semantics only — merged with the button's own node: a named
+    node around it alone left a nameless button inside (tests/e2e/test_self_contained.py)."""
+    return ft.MergeSemantics(
+        content=ft.Semantics(
+            content=ft.IconButton(
+                icon,
+                on_click=on_click,
+                icon_size=28,
+                width=TARGET,
+                height=TARGET,
+                disabled=disabled,
+            ),
+            label=label,
+            button=True,
+        )
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.processes import free_port
 from tests.support import PASSWORD, Actor
@@ -24,9 +25,38 @@ async def snap(page: Any, name: str) -> None:
     await page.screenshot(path=ARTIFACTS / name, full_page=True)
 
 
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class RequestLog:
+    """Every request a page makes (page.on("request")), so a test can tell which hosts it reached:
+    a hospital's or an ambulance's network may reach nothing but our server."""
+
+    def __init__(self, page: Any) -> None:
+        self.urls: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    @property
+    def off_machine(self) -> list[str]:
+        """Requests to any host but this machine (data: and blob: URLs never leave the page)."""
+        return [url for url in self.urls if not _stays_here(url)]
+
+
+# The request log of every page a browser test logged in on; tests/e2e/conftest.py fails any test
+# whose pages reached another host (issue 23: the browser test run records zero such requests).
+WATCHED: list[RequestLog] = []
+
+
+def _stays_here(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname in LOCAL_HOSTS
+
+
 async def log_in(page: Any, url: str, person: Actor) -> None:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import expect
 
+    WATCHED.append(RequestLog(page))
     await page.goto(url)
     # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
     await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
@@ -36,22 +66,25 @@ async def log_in(page: Any, url: str, person: Actor) -> None:
     # not the app; the app enables "log in" only once it has both fields, which is what a person waits
     # for too, so type again until it does.
     button = page.get_by_role("button", name="ログイン")
-    for _attempt in range(4):
+    for _attempt in range(6):
         try:
             for label, text in (("メールアドレス", person.email), ("パスワード", PASSWORD)):
                 field = page.get_by_label(label)
-                await field.click()
+                await field.click(timeout=10_000)
                 await page.wait_for_function(
                     "label => document.activeElement && document.activeElement.getAttribute('aria-label') === label",
                     arg=label,
+                    timeout=10_000,
                 )
                 await page.keyboard.press("Control+A")
                 await page.keyboard.type(text, delay=10)
-                await expect(field).to_have_value(text)
+                await expect(field).to_have_value(text, timeout=10_000)
             await expect(button).to_be_enabled(timeout=5_000)
             break
-        except AssertionError:
-            continue  # keystrokes lost before Flutter's editor attached: type again, as a person would
+        except (AssertionError, PlaywrightTimeout):
+            # The tap or the keystrokes were lost before Flutter's editor attached (a loaded machine
+            # draws late): tap and type again, as a person would.
+            continue
     await button.click()
 
 

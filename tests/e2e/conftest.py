@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.cluster import Cluster
-from tests.e2e.browser import CuttableLink
+from tests.e2e.browser import WATCHED, CuttableLink
 from tests.processes import MusubiProcess, free_port
 
 
@@ -47,3 +47,22 @@ async def cuttable_web_client(web_process: MusubiProcess) -> AsyncIterator[Cutta
         yield link
     finally:
         await link.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_request_leaves_the_machine() -> Iterator[None]:
+    """Every browser test, not only the one about it: a page that reached any host but this machine
+    (a CDN script, a web font) fails the test that opened it."""
+    WATCHED.clear()
+    yield
+    reached = [url for log in WATCHED for url in log.off_machine]
+    WATCHED.clear()
+    assert reached == [], f"a page reached a host other than this machine: {reached[:5]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs on two workers (pytest-xdist, --dist loadgroup); the browser tests all go to
+    one of them, one after another, so two Chromiums never draw at once on a 2-core machine."""
+    for item in items:
+        if "tests/e2e/" in item.nodeid.replace("\\", "/") or item.nodeid.startswith("e2e/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))

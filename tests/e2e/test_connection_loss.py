@@ -82,7 +82,7 @@ async def test_er_desk_sees_a_request_sent_right_after_its_connection_came_back(
             await back_online(desk)
             await expect(desk.get_by_text("新しい受入照会があります")).to_be_visible(timeout=20_000)
             await expect(desk.get_by_role("group", name=re.compile("胸痛 chest pain"))).to_be_visible(timeout=20_000)
-            await desk.wait_for_function("window.chimes >= 1", timeout=10_000)
+            await desk.wait_for_function("window.chimes >= 1", timeout=30_000)
             await snap(desk, "c2-er-after-cut-new-request.png")
         finally:
             await browser.close()

@@ -73,7 +73,7 @@ async def test_paramedic_sends_er_accepts_paramedic_sees_it(
 
             # The ER desk sees it arrive without reloading.
             await expect(desk.get_by_text("新しい受入照会があります")).to_be_visible(timeout=30_000)
-            await desk.wait_for_function("window.chimes >= 1", timeout=10_000)  # and hears it
+            await desk.wait_for_function("window.chimes >= 1", timeout=30_000)  # and hears it
             await snap(desk, "4-er-new-request.png")
             await desk.get_by_role("button", name="受入可").first.click()
             await expect(desk.get_by_role("button", name="受入可")).to_have_count(0, timeout=30_000)

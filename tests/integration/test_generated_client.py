@@ -78,9 +78,9 @@ async def test_a_client_generated_from_the_document_type_checks_and_books_a_slot
     client_package = await _generate(document.json(), generated)
 
     models = importlib.import_module(f"{PACKAGE}.models")
-    create_session = importlib.import_module(f"{PACKAGE}.api.default.create_session")
+    create_session = importlib.import_module(f"{PACKAGE}.api.accounts.create_session")
     list_vacancies = importlib.import_module(f"{PACKAGE}.api.facilities.list_vacancies")
-    create_booking = importlib.import_module(f"{PACKAGE}.api.bookings.create_booking")
+    create_booking = importlib.import_module(f"{PACKAGE}.api.facilities.create_booking")
 
     async with client_package.Client(base_url=base_url, raise_on_unexpected_status=True) as anonymous:
         login = await create_session.asyncio_detailed(

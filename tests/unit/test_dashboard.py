@@ -39,10 +39,11 @@ def test_charts_sum_weeks_and_municipalities_and_keep_shares_as_fractions() -> N
             )
         ],
     )
-    charts = {series.title: series for series in dashboard(stats)}
+    charts = {series.title: series for series in dashboard(stats, {1: "水戸市"})}
     assert charts["chart_bookings_per_week"].points == [("1/7", 3), ("1/14", 3)]
-    assert charts["chart_bookings_per_municipality"].points == [("#1", 5), ("#2", 1)]
-    assert charts["chart_utilisation_per_municipality"].points == [("#1", 10 / 80), ("#2", 2 / 40)]
+    # By name where the client knows it, by number where it does not.
+    assert charts["chart_bookings_per_municipality"].points == [("水戸市", 5), ("#2", 1)]
+    assert charts["chart_utilisation_per_municipality"].points == [("水戸市", 10 / 80), ("#2", 2 / 40)]
     assert charts["chart_childcare_fill_rate"].points == [("1/7", 0.5)]
     assert charts["chart_minutes_to_placement"].points == []
     assert charts["chart_share_4_or_more"].points == [("1/14", 0.5)]

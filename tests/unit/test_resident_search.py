@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
+import msgspec
+
 from mobile.state.resident import SearchFilters, cell_state, opens_on, week_start
+from schema.facilities import DayAvailability
 
 TODAY = date(2026, 11, 27)  # a Friday
 
 
-def cell(day: str, free: int, total: int = 12, opens_at: str | None = None) -> dict[str, object]:
-    return {"date": day, "free": free, "total": total, "opensAt": opens_at}
+def cell(day: str, free: int, total: int = 12, opens_at: str | None = None) -> DayAvailability:
+    """A day as the server sends it, decoded as the client decodes it."""
+    return msgspec.convert({"date": day, "free": free, "total": total, "opensAt": opens_at}, DayAvailability)
 
 
 def test_a_day_reads_free_few_full_past_or_when_it_opens() -> None:

@@ -25,9 +25,10 @@ def _handlers(app: Litestar) -> list[HTTPRouteHandler]:
 
 
 def _context(handler: HTTPRouteHandler) -> str:
-    """`backend.<context>.routes` → the context; core modules (health, metrics) are the service's own."""
+    """`backend.<context>.routes` → the context; the plumbing's own (health, metrics, in
+    backend/http/ and backend/core/) are the service's."""
     parts = handler.fn.__module__.split(".")
-    return parts[1] if len(parts) > 2 else "service"
+    return "service" if parts[1] in ("core", "http") else parts[1]
 
 
 def test_no_handler_declares_its_own_tags(app: Litestar) -> None:

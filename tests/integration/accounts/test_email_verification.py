@@ -32,7 +32,7 @@ async def test_sign_up_mails_a_link_whose_page_verifies_the_account_once(
     http: httpx.AsyncClient, actors: Actors, ctx: AppContext, smtp: SmtpServer, db: asyncpg.Pool
 ) -> None:
     person = await _sign_up(http, actors, "hanako@example.jp", locale="en")
-    link = await smtp.link_to(ctx, "hanako@example.jp")
+    link = await smtp.link_to(ctx, "hanako@example.jp", path="/verify")
     assert link.startswith(f"{ctx.settings.public_base_url}/verify?token=")
     [message] = smtp.sink.messages
     assert message["Subject"] == "[Musubi] Confirm your e-mail address"
@@ -109,7 +109,7 @@ async def test_changing_the_address_needs_the_password_and_verifies_the_new_one(
     await smtp.deliver(ctx)
     to_old = [m for m in smtp.sink.messages if m["To"] == "old@example.jp"]
     assert [m["Subject"] for m in to_old][-1] == "【Musubi】メールアドレスが変更されました"
-    link = await smtp.link_to(ctx, "new@example.jp")
+    link = await smtp.link_to(ctx, "new@example.jp", path="/verify")
     assert (await http.post("/v1/accounts/verify", json={"token": _token(link)})).status_code == 200
     assert (await http.get("/v1/me", headers=person.headers)).json()["emailVerified"] is True
 

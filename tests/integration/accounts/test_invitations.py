@@ -37,7 +37,7 @@ async def test_invitee_follows_the_mailed_link_and_takes_the_role(
     await _invite(http, admin, hospital, "Nurse@Example.jp", "er_staff")
     assert await _memberships(http, nurse) == []  # inviting grants nothing
 
-    link = await smtp.link_to(ctx, "Nurse@Example.jp")
+    link = await smtp.link_to(ctx, "Nurse@Example.jp", path="/invitations")
     [message] = [m for m in smtp.sink.messages if m["To"] == "Nurse@Example.jp"]
     assert message["Subject"] == "【Musubi】水戸中央病院 への招待"
     assert link.startswith(f"{ctx.settings.public_base_url}/invitations?token=")

@@ -92,7 +92,7 @@ async def test_reset_form_page_sets_the_password(
 ) -> None:
     person = await actors.resident()
     await http.post("/v1/password-resets", json={"email": person.email})
-    token = token_in(await smtp.link_to(ctx, person.email))
+    token = token_in(await smtp.link_to(ctx, person.email, path="/reset-password"))
     weak = await http.post("/reset-password", data={"token": token, "password": "password123"})
     assert weak.status_code == 400
     done = await http.post("/reset-password", data={"token": token, "password": NEW_PASSWORD})

@@ -4,6 +4,8 @@ and a lottery cannot be drawn before its close but can be called off with a reas
 
 from __future__ import annotations
 
+from datetime import time
+
 import httpx
 
 from mobile.api import ApiError
@@ -37,22 +39,22 @@ async def test_closing_a_booked_court_needs_the_choice_and_cancelling_tells_the_
     assert not await model.close_resource(resource_id, "改修工事", False)
     assert isinstance(model.error, ApiError)
     assert model.error.slug == "resource-has-bookings"
-    assert not model.resources[0].get("closedAt")
+    assert model.resources[0].closed_at is None
 
     assert await model.close_resource(resource_id, "改修工事", True), model.error
-    assert model.resources[0]["closedAt"]
-    assert model.resources[0]["closedReason"] == "改修工事"
+    assert model.resources[0].closed_at is not None
+    assert model.resources[0].closed_reason == "改修工事"
     await model.show("schedule")
     await model.shift_day(3)
     [entry] = model.schedule
-    assert (entry["id"], entry["status"], entry["endReason"]) == (booking_id, "cancelled", "改修工事")
+    assert (entry.id, entry.status, entry.end_reason) == (booking_id, "cancelled", "改修工事")
     csv = await model.schedule_csv()  # the week from the day shown, for Excel at the counter
     assert csv is not None
     assert csv.startswith("\ufeff".encode())
     assert "改修工事" in csv.decode("utf-8-sig")
 
     assert await model.reopen_resource(resource_id), model.error
-    assert not model.resources[0].get("closedAt")
+    assert model.resources[0].closed_at is None
     assert model.notice == "notice_reopened"
     await model.api.close()
 
@@ -69,14 +71,14 @@ async def test_a_closure_shows_on_its_day_and_can_be_lifted(
     model.closure_form.resource_id = resource_id
     assert await model.add_closure(), model.error
     [closure] = model.closures
-    assert (closure["resourceId"], closure["reason"]) == (resource_id, "床の補修")
+    assert (closure.resource_id, closure.reason) == (resource_id, "床の補修")
     await model.show("schedule")
-    assert [c["id"] for c in model.day_closures] == [closure["id"]]
+    assert [c.id for c in model.day_closures] == [closure.id]
     await model.shift_day(1)
     assert model.day_closures == []
 
     await model.show("closures")
-    assert await model.lift_closure(closure["id"]), model.error
+    assert await model.lift_closure(closure.id), model.error
     assert model.closures == []  # lifted ones are not listed
     model.closure_form = ClosureForm(first_day="2026-01-02", last_day="2026-01-01", reason="x")
     assert not await model.add_closure()
@@ -101,7 +103,7 @@ async def test_a_refused_edit_names_the_field_and_a_good_one_is_saved(
     assert await model.save_resource(), model.error
     assert model.editing is None
     resource = model.resources[0]
-    assert (resource["opensAt"], resource["feePerUnit"], resource["residentHorizonMonths"]) == ("10:00:00", 1200, 3)
+    assert (resource.opens_at, resource.fee_per_unit, resource.resident_horizon_months) == (time(10), 1200, 3)
     await model.api.close()
 
 
@@ -115,13 +117,13 @@ async def test_a_lottery_is_not_drawn_before_its_close_and_can_be_called_off(
     assert model.lottery_form.resource_id == resource_id
     assert await model.create_lottery(), model.error
     [lottery] = model.lotteries
-    assert (lottery["state"], lottery["applications"], lottery["resourceIds"]) == ("open", 0, [resource_id])
-    assert not await model.draw(lottery["id"])
+    assert (lottery.state, lottery.applications, lottery.resource_ids) == ("open", 0, [resource_id])
+    assert not await model.draw(lottery.id)
     assert isinstance(model.error, ApiError)
     assert model.error.slug == "lottery-not-closed"
-    assert not await model.cancel_lottery(lottery["id"], "")
+    assert not await model.cancel_lottery(lottery.id, "")
     assert model.error == "reason_needed"
-    assert await model.cancel_lottery(lottery["id"], "体育館の改修のため"), model.error
-    assert model.lotteries[0]["state"] == "cancelled"
-    assert model.verification_url(lottery["id"]).endswith(f"/v1/lotteries/{lottery['id']}")
+    assert await model.cancel_lottery(lottery.id, "体育館の改修のため"), model.error
+    assert model.lotteries[0].state == "cancelled"
+    assert model.verification_url(lottery.id).endswith(f"/v1/lotteries/{lottery.id}")
     await model.api.close()

@@ -10,21 +10,33 @@ import msgspec
 from mobile.api import ApiError
 from mobile.state.facility import ClosureForm, LotteryForm, ResourceForm, field_errors
 from mobile.state.i18n import LABELS
-from schema.facilities import ClosureCreate, ResourceUpdate
+from schema.base import FieldError
+from schema.facilities import ClosureCreate, Resource, ResourceUpdate
 from schema.lottery import LotteryCreate
 from schema.time import TOKYO
 
-RESOURCE = {
-    "id": 7,
-    "name": "第1コート",
-    "opensAt": "09:00:00",
-    "closesAt": "21:00:00",
-    "feePerUnit": 800,
-    "nonResidentFeePerUnit": None,
-    "maxBookingsPerMonth": 4,
-    "residentHorizonMonths": 3,
-    "nonResidentHorizonMonths": None,
-}
+RESOURCE = msgspec.convert(
+    {
+        "id": 7,
+        "facilityId": 3,
+        "name": "第1コート",
+        "unitMinutes": 60,
+        "opensAt": "09:00:00",
+        "closesAt": "21:00:00",
+        "feePerUnit": 800,
+        "nonResidentFeePerUnit": None,
+        "cancelDeadlineHours": 24,
+        "paymentDeadlineHours": 72,
+        "payAtCounter": False,
+        "maxBookingsPerMonth": 4,
+        "waitlistHoldMinutes": 30,
+        "lotteryOnly": False,
+        "reductions": {},
+        "residentHorizonMonths": 3,
+        "nonResidentHorizonMonths": None,
+    },
+    Resource,
+)
 
 
 def test_an_untouched_resource_form_sends_a_valid_patch() -> None:
@@ -76,6 +88,6 @@ def test_a_server_refusal_names_the_field_in_the_persons_words() -> None:
         422,
         "Invalid",
         "https://musubi.jp/problems/validation",
-        [{"field": "$.closesAt", "message": "Opening hours must be a whole number of units"}],
+        [FieldError(field="$.closesAt", message="Opening hours must be a whole number of units")],
     )
     assert field_errors(refused) == [("closes_at", "hours_whole_units")]

@@ -34,20 +34,20 @@ async def test_resident_near_me_lists_nearest_first_pages_on_and_a_refusal_keeps
 
     await model.search_near(HERE)
     assert model.error is None
-    assert [f["id"] for f in model.week[:2]] == [near, far]
-    assert 100 <= model.week[0]["distanceM"] <= 125
+    assert [f.id for f in model.week[:2]] == [near, far]
+    assert 100 <= model.week[0].distance_m <= 125
     assert model.filters.municipality_id == 2  # kept for when the person goes back to their town
     assert model.more_facilities
     await model.show_more()  # the next page follows on by distance
     assert model.error is None
     assert len(model.week) > SEARCH_PAGE
-    distances = [f["distanceM"] for f in model.week]
+    distances = [f.distance_m for f in model.week]
     assert distances == sorted(distances)
-    assert len({f["id"] for f in model.week}) == len(model.week)
+    assert len({f.id for f in model.week}) == len(model.week)
 
     await model.set_filters(municipality_id=1)  # a town chosen: no longer near
     assert model.near is None
-    assert all(f["distanceM"] is None and f["municipalityId"] == 1 for f in model.week)
+    assert all(f.distance_m is None and f.municipality_id == 1 for f in model.week)
     await api.close()
 
 

@@ -45,7 +45,7 @@ async def test_nursery_staff_open_a_session_approve_a_child_and_run_the_day(
     assert model.capacity == {"0": 0, "1-2": 0, "3-5": 2}
     assert await model.create_session(), model.error
     [created] = model.sessions
-    assert {p["band"]: p["capacity"] for p in created["places"]}["3-5"] == 2
+    assert {p.band: p.capacity for p in created.places}["3-5"] == 2
 
     # A parent applies; the staff approve from the list, and the parent reserves.
     parent = await actors.resident()
@@ -64,15 +64,15 @@ async def test_nursery_staff_open_a_session_approve_a_child_and_run_the_day(
     await apply(http, parent, child_id, Nursery(nursery_id, staff))
     await model.resync()
     [pending] = model.applications
-    assert (pending["childName"], pending["ageYears"]) == ("佐藤 陽菜", 4)
+    assert (pending.child_name, pending.age_years) == ("佐藤 陽菜", 4)
     assert await model.approve(child_id), model.error
     assert model.applications == []
-    assert (await reserve(http, parent, created["id"], child_id)).status_code == 201
+    assert (await reserve(http, parent, created.id, child_id)).status_code == 201
 
     await model.resync()
     [roster_session] = model.roster
-    [child] = [c for band in roster_session["bands"] for c in band["children"]]
-    assert (child["name"], child["allergies"], child["notes"], child["attendance"]) == (
+    [child] = [c for band in roster_session.bands for c in band.children]
+    assert (child.name, child.allergies, child.notes, child.attendance) == (
         "佐藤 陽菜",
         ["小麦"],
         "眼鏡",
@@ -80,29 +80,29 @@ async def test_nursery_staff_open_a_session_approve_a_child_and_run_the_day(
     )
 
     # Attendance is for the session day: before it, the server's refusal is shown and nothing changes.
-    assert not await model.attend(child["reservationId"], "arrived")
+    assert not await model.attend(child.reservation_id, "arrived")
     assert model.error is not None
     assert not isinstance(model.error, str)
     assert model.error.slug == "session-not-started"
 
     # Capacity: up by one; below the places taken the server refuses and nothing changes.
-    assert await model.change_capacity(created["id"], "3-5", 3), model.error
-    assert {p["band"]: p["capacity"] for p in model.sessions[0]["places"]}["3-5"] == 3
-    assert not await model.change_capacity(created["id"], "3-5", 0)
+    assert await model.change_capacity(created.id, "3-5", 3), model.error
+    assert {p.band: p.capacity for p in model.sessions[0].places}["3-5"] == 3
+    assert not await model.change_capacity(created.id, "3-5", 0)
     assert model.error is not None
     assert not isinstance(model.error, str)
     assert model.error.slug == "capacity-below-places-taken"
-    assert {p["band"]: p["capacity"] for p in model.sessions[0]["places"]}["3-5"] == 3
-    assert not await model.change_capacity(created["id"], "3-5", -1)
+    assert {p.band: p.capacity for p in model.sessions[0].places}["3-5"] == 3
+    assert not await model.change_capacity(created.id, "3-5", -1)
     assert model.error == "places_not_negative"
 
     # Cancelling needs a reason; with one, the session and its reservation are cancelled.
-    assert not await model.cancel_session(created["id"], "  ")
+    assert not await model.cancel_session(created.id, "  ")
     assert model.error == "reason_needed"
-    assert await model.cancel_session(created["id"], "水道工事 water works"), model.error
-    assert model.sessions[0]["cancelledAt"] is not None
-    assert model.sessions[0]["cancelReason"] == "水道工事 water works"
-    assert model.roster[0]["cancelledAt"] is not None
+    assert await model.cancel_session(created.id, "水道工事 water works"), model.error
+    assert model.sessions[0].cancelled_at is not None
+    assert model.sessions[0].cancel_reason == "水道工事 water works"
+    assert model.roster[0].cancelled_at is not None
 
     # The week moves on and back.
     await model.shift_week(1)
@@ -131,14 +131,14 @@ async def test_nursery_staff_decline_an_application_only_with_a_reason(
         children.append(response.json()["id"])
         await apply(http, parent, children[-1], nursery)
     await model.resync()
-    assert [a["childName"] for a in model.applications] == ["一郎", "二郎"]
+    assert [a.child_name for a in model.applications] == ["一郎", "二郎"]
     first = model.applications[0]
-    assert not await model.decline(first["childId"], first["id"], "")
+    assert not await model.decline(first.child_id, first.id, "")
     assert model.error == "reason_needed"
     assert len(model.applications) == 2
-    assert await model.decline(first["childId"], first["id"], "定員のため full"), model.error
-    assert [a["childName"] for a in model.applications] == ["二郎"]
-    answered = await http.get(f"/v1/children/{first['childId']}/applications", headers=parent.headers)
+    assert await model.decline(first.child_id, first.id, "定員のため full"), model.error
+    assert [a.child_name for a in model.applications] == ["二郎"]
+    answered = await http.get(f"/v1/children/{first.child_id}/applications", headers=parent.headers)
     assert answered.json()[0]["declineReason"] == "定員のため full"
     await api.close()
 
@@ -161,31 +161,31 @@ async def test_facility_staff_record_payment_approve_reduction_and_cancel_on_beh
     model = FacilityModel(api, organization)
     await model.resync()
     assert model.error is None
-    assert [f["name"] for f in model.facilities] == ["水戸市総合体育館"]
+    assert [f.name for f in model.facilities] == ["水戸市総合体育館"]
     assert model.facility_id == venue.facility_id
     assert model.schedule == []  # today has none
     await model.shift_day(2)
-    assert [e["id"] for e in model.schedule] == ids
-    assert [e["payment"] for e in model.schedule] == ["due", "due", "due"]
+    assert [e.id for e in model.schedule] == ids
+    assert [e.payment for e in model.schedule] == ["due", "due", "due"]
 
     assert await model.record_payment(ids[0]), model.error
-    assert (model.schedule[0]["payment"], model.schedule[0]["status"]) == ("paid", "confirmed")
+    assert (model.schedule[0].payment, model.schedule[0].status) == ("paid", "confirmed")
     assert not await model.record_payment(ids[0])  # twice: the server refuses, the schedule stays
     assert isinstance(model.error, ApiError)
-    assert model.schedule[0]["payment"] == "paid"
+    assert model.schedule[0].payment == "paid"
 
-    assert model.schedule[1]["reductionApprovedAt"] is None
+    assert model.schedule[1].reduction_approved_at is None
     assert await model.approve_reduction(ids[1]), model.error
-    assert model.schedule[1]["reductionApprovedAt"] is not None
+    assert model.schedule[1].reduction_approved_at is not None
 
     assert not await model.no_show(ids[0])  # not started yet
     assert isinstance(model.error, ApiError)
 
     assert not await model.cancel(ids[2], " ")
     assert model.error == "reason_needed"
-    assert model.schedule[2]["status"] == "provisional"
+    assert model.schedule[2].status == "provisional"
     assert await model.cancel(ids[2], "床の補修 floor repair"), model.error
-    assert model.schedule[2]["status"] == "cancelled"
+    assert model.schedule[2].status == "cancelled"
     await api.close()
 
 

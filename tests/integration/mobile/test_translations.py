@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mobile.api import ApiError
 from mobile.state.i18n import LABELS, PROBLEMS, Translator
+from schema.base import FieldError
 
 ROOT = Path(__file__).resolve().parents[3]
 SLUG = r"\"([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\""
@@ -85,5 +86,7 @@ def test_a_server_error_is_shown_in_the_chosen_language() -> None:
     t.toggle()
     assert t.failure(taken) == PROBLEMS["slot-taken"][1]
     # Field errors keep their path, so the person sees which field to fix.
-    invalid = ApiError(422, "Invalid", "https://musubi.jp/problems/validation", [{"field": "$.age", "message": "x"}])
+    invalid = ApiError(
+        422, "Invalid", "https://musubi.jp/problems/validation", [FieldError(field="$.age", message="x")]
+    )
     assert "$.age" in t.failure(invalid)

@@ -11,7 +11,7 @@ import httpx
 
 from mobile.api import ApiError, MusubiApi
 from mobile.realtime import LiveConnection
-from mobile.send_queue import SendQueue
+from mobile.send_queue import FileStore, SendQueue
 from mobile.state.er import ErModel
 from mobile.state.paramedic import ParamedicModel
 from mobile.state.session import SessionModel
@@ -58,7 +58,7 @@ async def test_offline_queue_sends_in_order_once_when_the_network_returns(
     offline = MusubiApi(f"http://127.0.0.1:{free_port()}")  # nothing listens there: a dead zone
     offline.token = online.token
     store = tmp_path / "queue.json"
-    model = ParamedicModel(offline, SendQueue(offline, store))
+    model = ParamedicModel(offline, SendQueue(offline, FileStore(store)))
     model.complaint = "呼吸苦"
     model.selected = {hospital}
     await model.send()
@@ -67,7 +67,8 @@ async def test_offline_queue_sends_in_order_once_when_the_network_returns(
     assert await db.fetchval("SELECT count(*) FROM ems_cases") == 0
 
     # The app restarts in the ambulance: the queue is still there, with the same keys.
-    restored = SendQueue(online, store)
+    await model.queue.close()
+    restored = await SendQueue.open(online, FileStore(store))
     assert [item.key for item in restored.items] == [item.key for item in model.queue.items]
     model.queue, model.api = restored, online
     await model.flush()
@@ -81,6 +82,7 @@ async def test_offline_queue_sends_in_order_once_when_the_network_returns(
     await restored.flush()
     assert await db.fetchval("SELECT count(*) FROM ems_cases") == 1
     assert await db.fetchval("SELECT count(*) FROM ems_requests") == 1
+    await restored.close()
     await online.close()
 
 
@@ -180,30 +182,30 @@ async def test_resident_model_books_cancels_and_reserves_childcare(
     # The sheet first: nothing is booked until the resident confirms what they saw.
     await model.ask_to_book(model.vacancies[0])
     quote = model.quote(model.vacancies[0])
-    assert (quote["resident"], quote["nonResident"]) == (0, None)
+    assert (quote.resident, quote.non_resident) == (0, None)
     assert await model.confirm()
     assert model.confirming is None
-    assert [b["status"] for b in model.bookings] == ["confirmed"]
+    assert [b.status for b in model.bookings] == ["confirmed"]
     # The booked slot stays on screen (for the waitlist), no longer free.
-    assert [v["state"] for v in model.vacancies].count("free") == 11
+    assert [v.state for v in model.vacancies].count("free") == 11
     assert len(model.vacancies) == 12
     booking = model.bookings[0]
-    assert model.place(booking["resourceId"]) == model.place(model.vacancies[0]["resourceId"])
-    assert model.place(booking["resourceId"]) == "水戸市総合体育館 · メインアリーナ"
+    assert model.place(booking.resource_id) == model.place(model.vacancies[0].resource_id)
+    assert model.place(booking.resource_id) == "水戸市総合体育館 · メインアリーナ"
     ics = await model.calendar()
     assert ics is not None
     assert ics.count(b"BEGIN:VEVENT") == 1
-    assert booking["start"][:10].replace("-", "").encode() in ics
-    assert await model.cancel(booking["id"])
+    assert f"{booking.start:%Y%m%d}".encode() in ics
+    assert await model.cancel(booking.id)
     assert model.bookings == []
     [mark] = model.childcare[child["id"]]
-    assert (mark["sessionId"], mark["mark"]) == (session.json()["id"], "△")
-    assert await model.reserve(child["id"], mark["sessionId"])
-    assert model.childcare[child["id"]][0]["mark"] == "×"
-    assert [r["status"] for r in model.reservations] == ["reserved"]
-    assert not await model.reserve(child["id"], mark["sessionId"])
+    assert (mark.session_id, mark.mark) == (session.json()["id"], "△")
+    assert await model.reserve(child["id"], mark.session_id)
+    assert model.childcare[child["id"]][0].mark == "×"
+    assert [r.status for r in model.reservations] == ["reserved"]
+    assert not await model.reserve(child["id"], mark.session_id)
     assert model.error
-    assert await model.cancel_reservation(model.reservations[0]["id"])
+    assert await model.cancel_reservation(model.reservations[0].id)
     assert model.reservations == []
     await api.close()
 
@@ -248,41 +250,42 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     await worker.choose(other, True)
     assert await worker.send_request()
     [request] = worker.requests
-    assert (request["ageYears"], request["sex"], request["category"], request["urgency"], request["needs"]) == (
+    assert (request.age_years, request.sex, request.category, request.urgency, request.needs) == (
         3, "male", "0-5:any", "emergency", ["allergy_care"],
     )  # fmt: skip
-    assert sorted(t["shelterId"] for t in request["targets"]) == sorted([shelter, other])
+    assert sorted(t.shelter_id for t in request.targets or []) == sorted([shelter, other])
 
     # The other shelter declines: first the question why, then the reason goes out as a code.
     await other_desk.load()
-    assert not await other_desk.answer(request["id"], accept=False)
-    assert other_desk.declining == request["id"]
-    assert await other_desk.answer(request["id"], accept=False, reason="no_beds")
+    assert not await other_desk.answer(request.id, accept=False)
+    assert other_desk.declining == request.id
+    assert await other_desk.answer(request.id, accept=False, reason="no_beds")
     assert other_desk.declining is None
     await desk.load()
-    assert "child" not in desk.requests[0]
-    assert await desk.answer(request["id"], accept=True)
+    assert desk.requests[0].child is None
+    assert await desk.answer(request.id, accept=True)
     await worker.load()
-    answers = {t["shelterId"]: (t["status"], t["reason"]) for t in worker.requests[0]["targets"]}
+    answers = {t.shelter_id: (t.status, t.reason) for t in worker.requests[0].targets or []}
     assert answers == {shelter: ("accepted", None), other: ("declined", "no_beds")}
     assert worker.state_of(worker.requests[0]) == "accepted"
     assert other_desk.state_of(other_desk.requests[0]) == "declined"
 
-    assert not await worker.place(request["id"], shelter)  # no name yet: nothing sent
-    worker.names[(request["id"], shelter)] = "高橋 陽太"
-    worker.births[(request["id"], shelter)] = "2023-05-05"
-    assert await worker.place(request["id"], shelter)
+    assert not await worker.place(request.id, shelter)  # no name yet: nothing sent
+    worker.names[(request.id, shelter)] = "高橋 陽太"
+    worker.births[(request.id, shelter)] = "2023-05-05"
+    assert await worker.place(request.id, shelter)
     [placed] = worker.in_care
     assert placed.shelter_id == shelter
     assert placed.minutes_to_placement is not None
     await worker.show_state("placed")
-    assert [r["id"] for r in worker.shown] == [request["id"]]
+    assert [r.id for r in worker.shown] == [request.id]
     await desk.load()
-    assert desk.requests[0]["child"]["name"] == "高橋 陽太"
+    assert (child := desk.requests[0].child) is not None
+    assert child.name == "高橋 陽太"
     assert desk.free_beds(shelter, "0-5:any") == 1
     [in_care] = desk.in_care
     assert in_care.child is not None
-    assert in_care.child["name"] == "高橋 陽太"
+    assert in_care.child.name == "高橋 陽太"
     await desk.ask_discharge(in_care.placement_id)
     await desk.keep_in_care()
     assert not await desk.confirm_discharge()  # "no" closed the question: nothing sent
@@ -294,7 +297,7 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     assert await desk.set_beds(shelter, "6-12:female", 3)
     assert desk.free_beds(shelter, "6-12:female") == 3
     assert await desk.nudge_beds("6-12:female", -1)
-    assert [c["capacity"] for c in desk.categories if c["category"] == "6-12:female"] == [2]
+    assert [c.capacity for c in desk.categories if c.category == "6-12:female"] == [2]
     for api in (worker_api, staff_api, other_api):
         await api.close()
 
@@ -315,9 +318,9 @@ async def test_resident_takes_a_waitlist_offer_in_one_tap(
     model = ResidentModel(api)
     await model.load()
     [held] = model.bookings
-    assert held["status"] == "held"
+    assert held.status == "held"
     assert await model.take_hold(held)
-    assert [(b["id"], b["status"]) for b in model.bookings] == [(held["id"], "confirmed")]
+    assert [(b.id, b.status) for b in model.bookings] == [(held.id, "confirmed")]
     await api.close()
 
 
@@ -338,27 +341,27 @@ async def test_resident_confirms_a_paid_slot_with_a_reduction_and_waits_for_a_bo
     model = ResidentModel(api)
     await model.load()
     await model.open_day(venue.facility_id, datetime.now(TOKYO).date() + timedelta(days=2))
-    states = {local_hhmm(v["start"]): v["state"] for v in model.vacancies}
+    states = {local_hhmm(v.start): v.state for v in model.vacancies}
     assert states["10:00"] == "booked"  # shown, not hidden
-    free = next(v for v in model.vacancies if v["state"] == "free")
+    free = next(v for v in model.vacancies if v.state == "free")
     await model.ask_to_book(free)
     quote = model.quote(free)
-    assert (quote["resident"], quote["nonResident"], quote["reductions"]) == (1000, 1500, ["child", "disability"])
-    assert quote["cancelBy"] == datetime.fromisoformat(free["start"]) - timedelta(hours=24)
+    assert (quote.resident, quote.non_resident, quote.reductions) == (1000, 1500, ["child", "disability"])
+    assert quote.cancel_by == free.start - timedelta(hours=24)
     model.reduction = "child"
     quote = model.quote(free)
-    assert (quote["resident"], quote["nonResident"]) == (500, 750)
+    assert (quote.resident, quote.non_resident) == (500, 750)
     assert await model.confirm()
     [booking] = model.bookings
     # The server picks the rate from the registered address (this test resident has none): the
     # sheet showed both, and the fee charged is one of them, the reduction applied.
-    assert booking["fee"] == quote["nonResident"]
-    assert (booking["reduction"], booking["status"]) == ("child", "provisional")
-    assert booking["payBy"] is not None
+    assert booking.fee == quote.non_resident
+    assert (booking.reduction, booking.status) == ("child", "provisional")
+    assert booking.pay_by is not None
 
-    booked = next(v for v in model.vacancies if v["state"] == "booked" and local_hhmm(v["start"]) == "10:00")
+    booked = next(v for v in model.vacancies if v.state == "booked" and local_hhmm(v.start) == "10:00")
     assert await model.join_waitlist(booked)
-    assert (booked["resourceId"], booked["start"]) in model.waiting
+    assert (booked.resource_id, booked.start) in model.waiting
     await api.close()
 
 
@@ -379,15 +382,14 @@ async def test_resident_applies_to_a_lottery_from_the_model(
     model = ResidentModel(api)
     await model.load()
     [shown] = model.lotteries
-    assert shown["id"] == lottery["id"]
-    await model.nudge(shown["id"], "day", 2)
-    await model.nudge(shown["id"], "hour", -1)
-    assert model.choice(shown["id"]) == (12, 9)
+    assert shown.id == lottery["id"]
+    await model.nudge(shown.id, "day", 2)
+    await model.nudge(shown.id, "hour", -1)
+    assert model.choice(shown.id) == (12, 9)
     assert await model.apply_choice(shown), model.error
     [mine] = model.applications
-    assert mine["state"] == "open"
-    year, month = (int(part) for part in shown["month"][:7].split("-"))
-    assert datetime.fromisoformat(mine["preferences"][0]["start"]) == datetime(year, month, 12, 9, tzinfo=TOKYO)
+    assert mine.state == "open"
+    assert mine.preferences[0].start == datetime(shown.month.year, shown.month.month, 12, 9, tzinfo=TOKYO)
     await api.close()
 
 
@@ -427,17 +429,17 @@ async def test_resident_model_searches_another_town_next_week_opens_a_day_and_bo
     assert model.filters == SearchFilters(municipality_id=1)  # their own town first
     assert len(model.municipalities) == 44
     await model.set_filters(municipality_id=24, kind="court", week=1)
-    [found] = [f for f in model.week if f["id"] == court.facility_id]
-    assert found["days"][0]["date"] == str(model.week_from)
-    assert all(cell_state(d, today()) == "free" for d in found["days"])
+    [found] = [f for f in model.week if f.id == court.facility_id]
+    assert found.days[0].date == model.week_from
+    assert all(cell_state(d, today()) == "free" for d in found.days)
     monday = model.week_from
     await model.open_day(court.facility_id, monday)
     assert len(model.vacancies) == 12
     await model.ask_to_book(model.vacancies[0])
     assert await model.confirm(), model.error
-    assert [b["facilityId"] for b in model.bookings] == [court.facility_id]
-    [found] = [f for f in model.week if f["id"] == court.facility_id]
-    assert (found["days"][0]["free"], found["days"][0]["total"]) == (11, 12)
+    assert [b.facility_id for b in model.bookings] == [court.facility_id]
+    [found] = [f for f in model.week if f.id == court.facility_id]
+    assert (found.days[0].free, found.days[0].total) == (11, 12)
     # Remembered as the device stores it, and back.
     assert SearchFilters.decode(model.filters.encode()) == model.filters
     assert SearchFilters.decode('{"municipality_id": 1, "kind": "casino", "week": 0}') is None
@@ -471,9 +473,9 @@ async def test_parent_registers_a_child_and_applies_to_a_nursery_found_by_search
     await model.set_filters(municipality_id=15)
     model.childcare_day = day
     await model.resync()
-    [session] = model.childcare[child["id"]]
-    assert (session["nurseryName"], session["block"], session["mark"]) == ("うしく保育園", "full_day", "◯")
-    assert await model.apply_to_nursery(child["id"], nursery), model.error
-    assert model.applications_to[child["id"]] == {nursery: "pending"}
+    [session] = model.childcare[child.id]
+    assert (session.nursery_name, session.block, session.mark) == ("うしく保育園", "full_day", "◯")
+    assert await model.apply_to_nursery(child.id, nursery), model.error
+    assert model.applications_to[child.id] == {nursery: "pending"}
     assert (model.child_name, model.child_birth) == ("", "")
     await api.close()
