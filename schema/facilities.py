@@ -129,6 +129,8 @@ class DayAvailability(Wire):
 
 class FacilityAvailability(Facility):
     days: list[DayAvailability]
+    # Metres from the point the search was near (`near=lat,lon`); null when it was not near anywhere.
+    distance_m: int | None = None
 
 
 class Municipality(Wire):

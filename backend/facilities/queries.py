@@ -280,11 +280,20 @@ MUNICIPALITIES = "SELECT id, name_ja, name_en FROM municipalities ORDER BY id"
 # $1 kind, $2 municipality, $3 first day, $4 days, $5 after facility id, $6 limit, $7 now, $8 account.
 FACILITY_WEEK = """
 WITH page AS (
-    SELECT f.id, f.organization_id, f.municipality_id, f.name, f.kind, f.address, f.lat, f.lon
+    SELECT f.id, f.organization_id, f.municipality_id, f.name, f.kind, f.address, f.lat, f.lon, near.distance_m
       FROM facilities f
-     WHERE ($1::text IS NULL OR f.kind = $1) AND ($2::int IS NULL OR f.municipality_id = $2) AND f.id > $5
+     -- Metres along the earth (haversine) from the point ($9, $10) when one is given; the page then
+     -- runs by (distance, id) after ($11, $5), else by id after $5.
+     CROSS JOIN LATERAL (
+         SELECT CASE WHEN $9::float8 IS NOT NULL THEN round(2 * 6371000 * asin(least(1, sqrt(
+                    power(sin(radians(f.lat - $9::float8) / 2), 2)
+                    + cos(radians($9::float8)) * cos(radians(f.lat))
+                      * power(sin(radians(f.lon - $10::float8) / 2), 2)))))::int END AS distance_m
+     ) near
+     WHERE ($1::text IS NULL OR f.kind = $1) AND ($2::int IS NULL OR f.municipality_id = $2)
+       AND CASE WHEN $9::float8 IS NULL THEN f.id > $5 ELSE (near.distance_m, f.id) > ($11::int, $5) END
        AND EXISTS (SELECT 1 FROM resources r WHERE r.facility_id = f.id)
-     ORDER BY f.id LIMIT $6
+     ORDER BY near.distance_m, f.id LIMIT $6
 ), home AS (
     SELECT verified_municipality($8::bigint) AS municipality_id
 ), days AS (
@@ -318,7 +327,7 @@ WITH page AS (
            ) AS taken
       FROM units u
 )
-SELECT p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.lat, p.lon, d.day,
+SELECT p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.lat, p.lon, p.distance_m, d.day,
        count(j.during) FILTER (WHERE NOT j.shut) AS total,
        count(j.during) FILTER (WHERE NOT j.shut AND NOT j.taken AND lower(j.during) > $7
                                AND (j.opens_at IS NULL OR j.opens_at <= $7)) AS free,
@@ -326,6 +335,6 @@ SELECT p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.
   FROM page p
  CROSS JOIN days d
   LEFT JOIN judged j ON j.facility_id = p.id AND j.day = d.day
- GROUP BY p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.lat, p.lon, d.day
- ORDER BY p.id, d.day
+ GROUP BY p.id, p.organization_id, p.municipality_id, p.name, p.kind, p.address, p.lat, p.lon, p.distance_m, d.day
+ ORDER BY p.distance_m, p.id, d.day
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -13,11 +14,12 @@ from litestar.params import JSONBody, QueryParameter
 
 from backend.core.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED, resolve_caller
 from backend.core.context import app_context
+from backend.core.errors import BadRequest
 from backend.core.pagination import KeyId, after_id, decode_cursor, page, page_from
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
 from backend.http.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
-from schema.base import MAX_ID
+from schema.base import MAX_ID, FieldError
 from schema.facilities import (
     Booking,
     BookingCancel,
@@ -39,6 +41,12 @@ from schema.facilities import (
 
 FacilityQuery = Annotated[int | None, QueryParameter(name="facilityId", ge=1, le=MAX_ID)]
 KindQuery = Annotated[FacilityKind | None, QueryParameter()]
+NearQuery = Annotated[
+    str | None,
+    QueryParameter(description="A point, `lat,lon` in degrees (WGS 84): nearest facilities first", max_length=64),
+]
+# "Near me" pages by (metres, id): the key of the last one listed.
+_NearKey = tuple[Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)], KeyId]
 STAFF = (*FACILITY_STAFF, PREFECTURE_ADMIN)
 
 
@@ -97,15 +105,43 @@ async def facility_availability(
     days: Annotated[int, QueryParameter(ge=1, le=14)] = 7,
     kind: KindQuery = None,
     municipality_id: MunicipalityQuery = None,
+    near: NearQuery = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Response[list[FacilityAvailability]]:
     """Per facility and day: free units of all units not closed, and when a day not yet open opens for
-    booking (受付開始) — for the signed-in caller's residency when a token is sent. Pages over facilities."""
+    booking (受付開始) — for the signed-in caller's residency when a token is sent. Pages over facilities:
+    by id, or nearest first with `distanceM` when `near` is given."""
     # Public like the vacancy search; a token only decides whose booking horizon is shown.
     caller = await resolve_caller(request)
-    items = await facilities.week(caller, first, days, kind, municipality_id, after_id(cursor), limit)
-    return page(request, items, limit)
+    point = _near(near)
+    if point is None:
+        items = await facilities.week(caller, first, days, kind, municipality_id, after_id(cursor), limit)
+        return page(request, items, limit)
+    after = decode_cursor(cursor, _NearKey, (-1, 0))
+    items = await facilities.week(caller, first, days, kind, municipality_id, after, limit, near=point)
+    return page(request, items, limit, key=_by_distance)
+
+
+def _near(near: str | None) -> tuple[float, float] | None:
+    """`lat,lon` as two numbers on the earth, or a 400 that says what is wrong."""
+    if near is None:
+        return None
+    try:
+        lat, lon = (float(part) for part in near.split(","))
+    except ValueError:
+        lat = lon = math.nan
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # also false for NaN and infinities
+        raise BadRequest(
+            "`near` must be `lat,lon` in degrees: latitude −90…90, longitude −180…180.",
+            slug="bad-location",
+            errors=[FieldError(field="near", message="expected lat,lon in degrees")],
+        )
+    return lat, lon
+
+
+def _by_distance(facility: FacilityAvailability) -> tuple[int, int]:
+    return facility.distance_m or 0, facility.id
 
 
 @get("/v1/vacancies", access=PUBLIC, operation_id="listVacancies")

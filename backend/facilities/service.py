@@ -264,15 +264,19 @@ class FacilityService:
         days: int,
         kind: str | None,
         municipality_id: int | None,
-        after: int,
+        after: int | tuple[int, int],
         limit: int,
+        near: tuple[float, float] | None = None,
     ) -> list[FacilityAvailability]:
-        """Free and total units per day of up to `limit` facilities after facility id `after`, and when
-        a day not yet open opens for this caller (受付開始): the week grid of resident search."""
+        """Free and total units per day of up to `limit` facilities after `after`, and when a day not
+        yet open opens for this caller (受付開始): the week grid of resident search. By facility id, or
+        `near` a point by (metres, id) — "near me" on a phone that gave its position."""
         today = local_date(self.ctx.clock.now())
         if abs((first - today).days) > SEARCH_REACH_DAYS:
             raise BadRequest(f"`from` must lie within {SEARCH_REACH_DAYS} days of today.", slug="bad-range")
         account_id = caller.account_id if caller is not None else None
+        after_m, after_id = after if isinstance(after, tuple) else (None, after)
+        lat, lon = near if near is not None else (None, None)
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(
                 queries.FACILITY_WEEK,
@@ -280,17 +284,20 @@ class FacilityService:
                 municipality_id,
                 first,
                 days,
-                after,
+                after_id,
                 limit,
                 self.ctx.clock.now(),
                 account_id,
+                lat,
+                lon,
+                after_m,
             )
         facilities: dict[int, FacilityAvailability] = {}
         for row in rows:
             facility = facilities.get(row["id"])
             if facility is None:
                 fields = {k: row[k] for k in Facility.__struct_fields__}
-                facility = facilities[row["id"]] = FacilityAvailability(**fields, days=[])
+                facility = facilities[row["id"]] = FacilityAvailability(**fields, days=[], distance_m=row["distance_m"])
             opens_at = row["opens_at"].astimezone(UTC) if row["opens_at"] is not None else None
             day = DayAvailability(date=row["day"], free=row["free"], total=row["total"], opens_at=opens_at)
             facility.days.append(day)

@@ -70,6 +70,8 @@ class ResidentModel:
     week: list[FacilityAvailability] = field(default_factory=list)  # facilities with their days
     more_facilities: bool = False  # the server linked a next page
     next_facilities: str | None = None  # its cursor, as the server's Link header named it
+    # "Near me": the device's position when the person allowed it; the search then runs nearest first.
+    near: tuple[float, float] | None = None
     childcare_day: date = field(default_factory=lambda: today() + timedelta(days=1))
     applications_to: dict[int, dict[int, str]] = field(default_factory=dict)  # child → nursery → status
     # The parent's form for a new child, bound field by field so a redraw never wipes typing.
@@ -163,8 +165,9 @@ class ResidentModel:
             "/v1/facilities/availability",
             **{"from": str(self.week_from)},
             days=7,
-            municipalityId=self.filters.municipality_id,
+            municipalityId=None if self.near is not None else self.filters.municipality_id,
             kind=self.filters.kind,
+            near=f"{self.near[0]:.6f},{self.near[1]:.6f}" if self.near is not None else None,
             cursor=self.next_facilities if more else None,
             limit=SEARCH_PAGE,
         )
@@ -177,6 +180,19 @@ class ResidentModel:
         """Search again with the changed filters; an opened day closes (it may no longer be listed)."""
         for name, value in changes.items():
             setattr(self.filters, name, value)
+        if "municipality_id" in changes:
+            self.near = None  # a municipality chosen: no longer "near me"
+        self.facility_id = None
+        self.vacancies = []
+        await self._refresh_search()
+
+    async def search_near(self, position: tuple[float, float] | None) -> None:
+        """ "Near me": the whole prefecture nearest first from `position`; without one (the person did not
+        allow it, or the device has no fix) the municipality stays and the person is told why."""
+        if position is None:
+            self.error = "location_unavailable"
+            return
+        self.near = position
         self.facility_id = None
         self.vacancies = []
         await self._refresh_search()

@@ -84,6 +84,8 @@ class ParamedicModel:
     allergies: str = ""
     medications: str = ""
     location: tuple[float, float] = (36.366, 140.471)  # Mito, until the phone gives a fix
+    # Whose point `location` is: None while the device is being asked, True its own, False the Mito point.
+    located: bool | None = None
     hospitals: list[HospitalChoice] = field(default_factory=list)
     selected: set[int] = field(default_factory=set)
     case_id: int | None = None
@@ -140,6 +142,14 @@ class ParamedicModel:
             for hospital in board
         ]
         self.hospitals = sorted(choices, key=lambda h: (BOARD_RANK[h.best], h.km is None, h.km or 0.0))
+
+    async def use_position(self, position: tuple[float, float] | None) -> None:
+        """The device's position when it gave one (the case location and the distances follow it);
+        otherwise the fixed point stays, and the screen says so."""
+        self.located = position is not None
+        if position is not None:
+            self.location = position
+            await self.load_hospitals()
 
     def resume(self) -> None:
         """After a reload or restart, the case the stored queue belongs to: its actions are shown
@@ -277,7 +287,7 @@ class ParamedicModel:
         queued actions, if any, still go out)."""
         fresh = ParamedicModel(self.api, self.queue)
         for name in (f.name for f in fields(self)):
-            if name not in ("api", "queue", "location", "hospitals"):
+            if name not in ("api", "queue", "location", "located", "hospitals"):
                 setattr(self, name, getattr(fresh, name))
 
     @property

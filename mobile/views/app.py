@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import flet as ft
 import flet_audio as fta
+import flet_geolocator as ftg
 
 from mobile.api import ApiError, Failure, MusubiApi
 from mobile.fonts import FAMILY
@@ -40,6 +41,8 @@ log = logging.getLogger("musubi.web")
 
 CHIME_TIMEOUT_SECONDS = 3.0
 PREFERENCE_TIMEOUT_SECONDS = 3.0
+# Long enough for a person to answer the browser's "allow location?" prompt and for a first fix.
+LOCATE_TIMEOUT_SECONDS = 30.0
 SCREEN_KEY = "screen"  # the one root every redraw is reconciled against
 
 
@@ -112,6 +115,7 @@ class MusubiApp:
         self.chimed = 0
         self._watchdog: asyncio.Task[None] | None = None
         self.preferences: ft.SharedPreferences | None = None
+        self.geolocator: ftg.Geolocator | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -314,6 +318,22 @@ class MusubiApp:
         assert self.session.me is not None
         key = f"musubi.{name}.{self.session.me.id}"
         return await self._preferences(lambda prefs: prefs.get(key))
+
+    async def locate(self) -> tuple[float, float] | None:
+        """The device's position (latitude, longitude) when the person allows it; None when they do not,
+        the device has no fix, or the browser does not answer in time. Asks the browser itself (the
+        Geolocator service of the prebuilt web client): nothing is fetched from elsewhere."""
+        if self.geolocator is None:
+            self.geolocator = ftg.Geolocator()
+            self.page.services.append(self.geolocator)
+        try:
+            position = await asyncio.wait_for(self.geolocator.get_current_position(), LOCATE_TIMEOUT_SECONDS)
+        except Exception as error:  # denied, no fix, timed out: each means "not known"
+            log.info("no device position: %s", error)
+            return None
+        if position.latitude is None or position.longitude is None:
+            return None
+        return float(position.latitude), float(position.longitude)
 
     def queue_store(self) -> QueueStore:
         """The send queue's store, bound to this person now (not looked up per call like `remember`):

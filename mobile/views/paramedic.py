@@ -22,7 +22,14 @@ async def open_home(shell: Shell) -> ParamedicModel:
     model.resume()  # what the stored queue still holds is the crew's current case
     await model.load_hospitals()
     await model.resync()
+    # The position comes when the browser gives it (the person may first be asked): the form is usable meanwhile.
+    shell.page.run_task(shell.act(partial(_locate, shell, model)), None)
     return model
+
+
+async def _locate(shell: Shell, model: ParamedicModel) -> None:
+    model.located = None
+    await model.use_position(await shell.locate())
 
 
 def _stepper(shell: Shell, model: ParamedicModel, name: str, label: str) -> ft.Control:
@@ -154,6 +161,27 @@ def _form(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
 def _hospitals(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("hospitals"))]
+    # Which point the distances (and the case's location) are from.
+    if model.located is None:
+        controls.append(ft.Text(t("locating"), color=MUTED))
+    elif model.located:
+        controls.append(ft.Row([ft.Icon(ft.Icons.MY_LOCATION, color=ft.Colors.BLUE_800),
+                                ft.Text(t("location_from_device"), expand=True)]))  # fmt: skip
+    else:
+        controls += [
+            ft.Row(
+                [
+                    ft.Icon(ft.Icons.LOCATION_DISABLED, color=ft.Colors.BROWN_800),
+                    ft.Text(t("location_fixed_point"), expand=True),
+                ]
+            ),
+            ft.TextButton(
+                t("use_my_location"),
+                icon=ft.Icons.MY_LOCATION,
+                height=BIG,
+                on_click=shell.act(partial(_locate, shell, model)),
+            ),
+        ]
     for hospital in model.hospitals:
 
         async def toggle(_: Any, hospital_id: int = hospital.hospital_id) -> None:

@@ -27,6 +27,7 @@ from schema.facilities import DayAvailability, FacilityAvailability, Vacancy
 from schema.lottery import LotterySummary
 
 ALL = "all"  # the dropdowns' "no filter" choice
+NEAR = "near"  # the municipality dropdown's "near me": nearest first from the device's position
 # Text colours of the grid's cells, each at least 4.5:1 on its cell's background.
 CELL_COLORS: dict[CellState, tuple[str, str]] = {
     "free": (ft.Colors.GREEN_900, ft.Colors.GREEN_50),
@@ -49,10 +50,16 @@ async def open_home(shell: Shell) -> ResidentModel:
 def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("search_facilities")), *filters(shell, model)]
+    # A refused position is said where "near me" was chosen, not below the whole page.
+    located_error = model.error == "location_unavailable"
+    if located_error:
+        controls += error_line(t, model.error)
     names = municipality_names(shell, model)
     on = today()
     for facility in model.week:
         where = f"{names.get(facility.municipality_id, '')} · {t(facility.kind)}"
+        if facility.distance_m is not None:
+            where += " · " + t("distance_away").format(d=distance(facility.distance_m))
         controls.append(
             ft.Column(
                 [
@@ -107,7 +114,14 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         when = f"{first.start.date()} {local_time(first.start)}"
         controls.append(ft.Text(f"#{application.lottery_id} {when} · {outcome}"))
     controls += childcare(shell, model)
-    return controls + error_line(t, model.error)
+    return controls + ([] if located_error else error_line(t, model.error))
+
+
+def distance(metres: int) -> str:
+    """850 m, 1.2 km, 35 km: as precise as a person walking or driving there needs."""
+    if metres < 1000:
+        return f"{metres} m"
+    return f"{metres / 1000:.1f} km" if metres < 10_000 else f"{round(metres / 1000)} km"
 
 
 def municipality_names(shell: Shell, model: ResidentModel) -> dict[int, str]:
@@ -132,7 +146,11 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
 
     async def pick_municipality(event: Any) -> None:
         value = event.control.value
-        await changed(municipality_id=None if value in (None, ALL) else int(value))()
+        if value == NEAR:
+            # Not remembered: the position is asked for afresh each time, and a refusal keeps the municipality.
+            await model.search_near(await shell.locate())
+        else:
+            await changed(municipality_id=None if value in (None, ALL) else int(value))()
         shell.render()
 
     async def pick_kind(event: Any) -> None:
@@ -143,11 +161,11 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     names = municipality_names(shell, model)
     municipality = ft.Dropdown(
         label=t("municipality"),
-        value=str(model.filters.municipality_id or ALL),
+        value=NEAR if model.near is not None else str(model.filters.municipality_id or ALL),
         width=190,
         menu_height=420,
         on_select=pick_municipality,
-        options=[ft.DropdownOption(key=ALL, text=t("whole_prefecture"))]
+        options=[ft.DropdownOption(key=NEAR, text=t("near_me")), ft.DropdownOption(key=ALL, text=t("whole_prefecture"))]
         + [ft.DropdownOption(key=str(i), text=name) for i, name in names.items()],
     )
     kind = ft.Dropdown(
@@ -184,7 +202,9 @@ def filters(shell: Shell, model: ResidentModel) -> list[ft.Control]:
     # A dropdown's own semantics carry no name (it reached the accessibility tree as a bare button),
     # so each is named like the icon buttons are: what it chooses and what it holds — merged into
     # the dropdown's own node, or a nameless button stays inside the named one.
-    where = names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
+    where = (
+        t("near_me") if model.near is not None else names.get(model.filters.municipality_id or 0, t("whole_prefecture"))
+    )
     what = t(model.filters.kind) if model.filters.kind else t("every_kind")
     named: list[ft.Control] = [
         ft.MergeSemantics(ft.Semantics(content=municipality, label=f"{t('municipality')}: {where}", button=True)),
