@@ -87,6 +87,22 @@ async def type_into(page: Any, label: str, text: str) -> None:
     await expect(field).to_have_value(text)
 
 
+async def tap_until_gone(button: Any) -> None:
+    """Tap a button whose answer removes it (accept, send) and wait until it is gone; a tap that
+    landed while the screen was still drawing is tapped again, as a person would."""
+    from playwright.async_api import expect
+
+    for _attempt in range(3):
+        if await button.count():
+            await button.click()
+        try:
+            await expect(button).to_have_count(0, timeout=15_000)
+            return
+        except AssertionError:
+            continue
+    await expect(button).to_have_count(0)
+
+
 async def sign_in(page: Any, email: str, password: str) -> None:
     """Fill the login form shown on `page` and submit it; "ログイン" is enabled once both fields
     hold something, which is what a person waits for too."""

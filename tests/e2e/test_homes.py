@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, tap_until_gone, type_into
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -88,15 +88,7 @@ async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_
             # Only its own beds have ± buttons.
             await expect(yes.get_by_role("button", name="0〜5歳 共用 ベッドを増やす")).to_have_count(1, timeout=30_000)
             accept = yes.get_by_role("button", name="受入可", exact=True)
-            for _attempt in range(3):  # a tap during the redraw after login is lost; a person taps again
-                if await accept.count():
-                    await accept.click()
-                try:
-                    await expect(accept).to_have_count(0, timeout=15_000)
-                    break
-                except AssertionError:
-                    continue
-            await expect(accept).to_have_count(0)
+            await tap_until_gone(accept)
 
             # The caseworker sees both answers live, and places him.
             await expect(worker.get_by_text(f"→ {names[decliner]} 受入不可 (満床)")).to_be_visible(timeout=30_000)

@@ -108,7 +108,8 @@ async def test_changing_the_address_needs_the_password_and_verifies_the_new_one(
 
     await smtp.deliver(ctx)
     to_old = [m for m in smtp.sink.messages if m["To"] == "old@example.jp"]
-    assert [m["Subject"] for m in to_old][-1] == "【Musubi】メールアドレスが変更されました"
+    # The old address is told (its sign-up verification may be delivered before or after this).
+    assert "【Musubi】メールアドレスが変更されました" in [m["Subject"] for m in to_old]
     link = await smtp.link_to(ctx, "new@example.jp", path="/verify")
     assert (await http.post("/v1/accounts/verify", json={"token": _token(link)})).status_code == 200
     assert (await http.get("/v1/me", headers=person.headers)).json()["emailVerified"] is True
