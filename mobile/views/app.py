@@ -40,6 +40,8 @@ from schema.events import Event
 log = logging.getLogger("musubi.web")
 
 CHIME_TIMEOUT_SECONDS = 3.0
+CHIME_ATTEMPTS = 5
+CHIME_RETRY_SECONDS = 1.0
 PREFERENCE_TIMEOUT_SECONDS = 3.0
 # Long enough for a person to answer the browser's "allow location?" prompt and for a first fix.
 LOCATE_TIMEOUT_SECONDS = 30.0
@@ -198,8 +200,18 @@ class MusubiApp:
         chime = self.chime
 
         async def play() -> None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(chime.play(), CHIME_TIMEOUT_SECONDS)
+            # A page that has just come back (reloaded after a dropped link) may not have built its
+            # audio yet, and the first play is refused: an alert that arrived meanwhile must still
+            # sound, so try again while this browser is here (a rare double chime beats none).
+            for attempt in range(1, CHIME_ATTEMPTS + 1):
+                try:
+                    await asyncio.wait_for(chime.play(), CHIME_TIMEOUT_SECONDS)
+                    return
+                except Exception as error:  # whatever the browser answers, try again
+                    log.info("chime not played (attempt %d): %s", attempt, type(error).__name__)
+                if not self.browser_connected or chime is not self.chime:
+                    return
+                await asyncio.sleep(CHIME_RETRY_SECONDS)
 
         self.page.run_task(play)
 
