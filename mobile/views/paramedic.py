@@ -161,14 +161,17 @@ def _form(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
 def _hospitals(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
     t = shell.t
     controls: list[ft.Control] = [heading(t("hospitals"))]
-    # Which point the distances (and the case's location) are from.
+    # Which point the distances (and the case's location) are from: one keyed block whatever it
+    # says, so the controls below keep their place when the browser answers (a redraw that shifted
+    # them lost the tap on "send" that landed at that moment).
+    location: list[ft.Control]
     if model.located is None:
-        controls.append(ft.Text(t("locating"), color=MUTED))
+        location = [ft.Text(t("locating"), color=MUTED)]
     elif model.located:
-        controls.append(ft.Row([ft.Icon(ft.Icons.MY_LOCATION, color=ft.Colors.BLUE_800),
-                                ft.Text(t("location_from_device"), expand=True)]))  # fmt: skip
+        location = [ft.Row([ft.Icon(ft.Icons.MY_LOCATION, color=ft.Colors.BLUE_800),
+                            ft.Text(t("location_from_device"), expand=True)])]  # fmt: skip
     else:
-        controls += [
+        location = [
             ft.Row(
                 [
                     ft.Icon(ft.Icons.LOCATION_DISABLED, color=ft.Colors.BROWN_800),
@@ -182,6 +185,7 @@ def _hospitals(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
                 on_click=shell.act(partial(_locate, shell, model)),
             ),
         ]
+    controls.append(ft.Column(location, key="location", spacing=0))
     for hospital in model.hospitals:
 
         async def toggle(_: Any, hospital_id: int = hospital.hospital_id) -> None:
@@ -236,6 +240,7 @@ def _hospitals(shell: Shell, model: ParamedicModel) -> list[ft.Control]:
     controls += [
         ft.Button(
             t("sending") if model.sending else t("send_to_selected"),
+            key="send",  # matched by key, not place, when a redraw adds or removes something above it
             icon=ft.Icons.HOURGLASS_TOP if model.sending else ft.Icons.SEND,
             height=BIG,
             disabled=model.sending or model.destination is not None,
