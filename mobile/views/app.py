@@ -45,7 +45,7 @@ CHIME_RETRY_SECONDS = 1.0
 PREFERENCE_TIMEOUT_SECONDS = 3.0
 # Long enough for a person to answer the browser's "allow location?" prompt and for a first fix.
 LOCATE_TIMEOUT_SECONDS = 30.0
-SCREEN_KEY = "screen"  # the one root every redraw is reconciled against
+SCREEN_KEY = "screen"  # the root every redraw of one screen is reconciled against (see `render`)
 
 
 class HomeModel(Protocol):
@@ -138,10 +138,15 @@ class MusubiApp:
         it with what the browser shows like React does: a control of the same type at the same
         place keeps its identity and only its changed properties travel. Without the key every
         redraw (a live-state change, an event) replaced every widget, and a tap that landed during
-        the swap went to a widget that no longer existed and was lost."""
+        the swap went to a widget that no longer existed and was lost.
+
+        The root's key names the screen (login, account, which home): going to another screen
+        builds it afresh, so no field of the one left (its typed text, its focus) lives on in
+        whatever control happens to stand at the same place on the next."""
         if not self.browser_connected:
             return
-        self.page.controls[:] = [ft.Column(self.screen(), key=SCREEN_KEY)]
+        name, controls = self.screen()
+        self.page.controls[:] = [ft.Column(controls, key=f"{SCREEN_KEY}:{name}")]
         self.page.update()
         self.ring_if_due()
 
@@ -222,13 +227,19 @@ class MusubiApp:
 
     # -- screens ------------------------------------------------------------------------------
 
-    def screen(self) -> list[ft.Control]:
+    def screen(self) -> tuple[str, list[ft.Control]]:
+        """The screen to show and its name (login, account, which home)."""
         if self.session.me is None or self.model is None:
-            return self.login_screen()
+            return "login", self.login_screen()
         if self.account is not None:
             back = self.act(self.close_account)
-            return [self.header(), ft.Divider(), *account.view(self, self.account, back, self.account_deleted)]
-        return [self.header(), ft.Divider(), *home_for(self.session.home).view(self, self.model)]
+            return "account", [
+                self.header(),
+                ft.Divider(),
+                *account.view(self, self.account, back, self.account_deleted),
+            ]
+        home = self.session.home
+        return f"home:{home}", [self.header(), ft.Divider(), *home_for(home).view(self, self.model)]
 
     def header(self) -> ft.Control:
         t = self.t
@@ -270,9 +281,9 @@ class MusubiApp:
             def keep(event: ft.Event[ft.TextField]) -> None:
                 setattr(session, name, event.data or "")
                 if button.disabled == session.can_log_in:
-                    # Redraw rather than update this button: after a logout the screen is reconciled
-                    # onto the home's controls: this Python object may not be the one on screen, and Flet
-                    # freezes reconciled controls (updating one in place crashed the session).
+                    # Redraw rather than update this button: each redraw is reconciled onto the last,
+                    # so this Python object may not be the one on screen, and Flet freezes reconciled
+                    # controls (updating one in place crashed the session).
                     self.render()
 
             return keep

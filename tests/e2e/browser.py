@@ -103,14 +103,53 @@ async def tap_until_gone(button: Any) -> None:
     await expect(button).to_have_count(0)
 
 
-async def sign_in(page: Any, email: str, password: str) -> None:
+async def pick(page: Any, role: str, name: str) -> None:
+    """Tap a radio or checkbox until it shows checked: a tap that lands while the screen is being
+    redrawn is lost, and a person taps again."""
+    from playwright.async_api import expect
+
+    control = page.get_by_role(role, name=name, exact=True)
+    for _attempt in range(3):
+        await control.click()
+        try:
+            await expect(control).to_be_checked(timeout=10_000)
+            return
+        except AssertionError:
+            continue
+    await expect(control).to_be_checked()
+
+
+async def choose(page: Any, menu: str, option: str, answer: Any) -> None:
+    """Open the dropdown named `menu` (unless it is open), tap `option`, and wait for `answer` (what
+    the choice shows); a menu closed by a redraw before the tap landed is opened again, as a person
+    would."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+    from playwright.async_api import expect
+
+    entry = page.get_by_role("button", name=option, exact=True)
+    for _attempt in range(3):
+        if not await entry.count():
+            await page.get_by_role("button", name=menu, exact=True).click()
+        with contextlib.suppress(PlaywrightTimeout):
+            await entry.click(timeout=10_000)
+        try:
+            await expect(answer).to_be_visible(timeout=20_000)
+            return
+        except AssertionError:
+            continue
+    await expect(answer).to_be_visible()
+
+
+async def sign_in(page: Any, email: str | None, password: str) -> None:
     """Fill the login form shown on `page` and submit it; "ログイン" is enabled once both fields
-    hold something, which is what a person waits for too."""
+    hold something, which is what a person waits for too. With `email` None only the password is
+    typed: the form must still hold the e-mail (as it does after a logout or a wrong password)."""
     from playwright.async_api import expect
 
     button = page.get_by_role("button", name="ログイン")
     for _attempt in range(4):
-        await type_into(page, "メールアドレス", email)
+        if email is not None:
+            await type_into(page, "メールアドレス", email)
         await type_into(page, "パスワード", password)
         try:
             # The DOM can show text the app never received (keystrokes before its editor attached):

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from schema.time import TOKYO
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap, type_into
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -54,7 +54,7 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             await desk.get_by_role("button", name="休館日").click()
             await desk.get_by_role("button", name="休館を追加").click()
             await expect(desk.get_by_label("開始日 (YYYY-MM-DD)")).to_be_visible(timeout=30_000)
-            await desk.get_by_role("radio", name="第1コート").click()
+            await pick(desk, "radio", "第1コート")
             await type_into(desk, "開始日 (YYYY-MM-DD)", str(maintenance_day))
             await type_into(desk, "終了日 (YYYY-MM-DD)", str(maintenance_day))
             await type_into(desk, "理由 (例: メンテナンス)", "床の補修 (メンテナンス)")
@@ -107,7 +107,7 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             # A lottery for the court next month, closing at the next whole minute at least a minute away.
             await desk.get_by_role("button", name="抽選", exact=True).click()
             await desk.get_by_role("button", name="抽選の作成").click()
-            await desk.get_by_role("radio", name="第1コート").click(timeout=30_000)
+            await pick(desk, "radio", "第1コート")
             now = datetime.now(TOKYO)
             closes = datetime.fromtimestamp(math.ceil((now.timestamp() + 70) / 60) * 60, TOKYO)
             await type_into(desk, "締切 (YYYY-MM-DD HH:MM)", f"{closes:%Y-%m-%d %H:%M}")

@@ -3,32 +3,14 @@ shelters' answers. Screenshots in tests/artifacts/e2e/."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, tap_until_gone, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap, tap_until_gone, type_into
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 PHONE = {"width": 412, "height": 915}
-
-
-async def pick(page: Any, role: str, name: str) -> None:
-    """Tap a radio or checkbox until it shows checked: a tap that lands while the screen is being
-    redrawn after login is lost, and a person taps again."""
-    from playwright.async_api import expect
-
-    control = page.get_by_role(role, name=name, exact=True)
-    for _attempt in range(3):
-        await control.click()
-        try:
-            await expect(control).to_be_checked(timeout=10_000)
-            return
-        except AssertionError:
-            continue
-    await expect(control).to_be_checked()
 
 
 async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_reason_one_takes_him(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from mobile.state.resident import SearchFilters, today, week_start
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, choose, log_in, snap, type_into
 from tests.e2e.test_homes import PHONE
 from tests.integration.facilities.conftest import make_venue
 from tests.integration.facilities.test_availability import make_court
@@ -55,9 +55,9 @@ async def test_resident_finds_a_free_court_in_another_town_next_week_and_books_i
             await snap(phone, "search-1-home-town.png")
 
             await phone.get_by_role("button", name="市町村: 水戸市").click()
+            await expect(phone.get_by_role("button", name="坂東市", exact=True)).to_be_visible(timeout=30_000)
             await snap(phone, "search-2-municipality-menu.png")
-            await phone.get_by_role("button", name="坂東市", exact=True).click(timeout=30_000)
-            await expect(phone.get_by_text("市民テニスコート 24", exact=True)).to_be_visible(timeout=30_000)
+            await choose(phone, "市町村: 水戸市", "坂東市", phone.get_by_text("市民テニスコート 24", exact=True))
             await expect(phone.get_by_text("水戸市総合体育館", exact=True)).to_have_count(0)
             await phone.get_by_role("button", name="次の週").click()
             await expect(phone.get_by_text("来週", exact=False)).to_be_visible(timeout=30_000)

@@ -17,7 +17,7 @@ import pytest
 from icalendar import Calendar
 
 from mobile.state.resident import week_start
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -123,7 +123,7 @@ async def test_resident_books_a_paid_slot_through_the_sheet_waits_for_a_booked_o
             await expect(phone.get_by_text("料金 (市民): ¥1,000")).to_be_visible()
             await expect(phone.get_by_text("無料キャンセル期限", exact=False)).to_be_visible()
             await expect(phone.get_by_text("支払期限", exact=False)).to_be_visible()
-            await phone.get_by_role("radio", name="子ども").click()
+            await pick(phone, "radio", "子ども")
             await expect(phone.get_by_text("料金 (市民): ¥500")).to_be_visible(timeout=30_000)
             await snap(phone, "8-resident-confirmation-sheet.png")
             await phone.get_by_role("button", name="予約を確定").click()
