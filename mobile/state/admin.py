@@ -1,5 +1,7 @@
 """The administrator's home: the organisation's members and pending invitations, the audit log
-(who read or changed which record), and for the prefecture's admin the weekly dashboard."""
+(who read or changed which record), and for the prefecture's admin the weekly dashboard and every
+organisation (組織): listed page by page, created, renamed, deactivated and reactivated, each one's
+members and invitations opened in the members section."""
 
 from __future__ import annotations
 
@@ -13,14 +15,31 @@ from urllib.parse import urlencode
 import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
-from schema.accounts import Invitation, Role
+from schema.accounts import Invitation, OrganizationKind, Role
 from schema.events import Event
 from schema.facilities import Municipality
-from schema.organizations import AuditEntry, OrganizationMember
+from schema.organizations import AuditEntry, OrganizationDetail, OrganizationMember
 from schema.stats import StatsOverview
 
 AUDIT_PAGE = 20
-Section = Literal["members", "audit", "dashboard"]
+ORGANIZATION_PAGE = 20
+# Walking to the newest organisation's page (ids ascend) stops here: a filter that leaves more
+# pages than this is a list nobody reads to the end anyway.
+MAX_PAGES_WALKED = 50
+Section = Literal["organizations", "members", "audit", "dashboard"]
+ORGANIZATION_KINDS: tuple[OrganizationKind, ...] = (
+    "municipality",
+    "facility_operator",
+    "nursery",
+    "guidance_center",
+    "shelter",
+    "fire_department",
+    "hospital",
+    "prefecture",
+)
+# What the prefecture creates: a second prefecture is not an organisation anyone sets up by hand.
+CREATABLE_KINDS = ORGANIZATION_KINDS[:-1]
+NAME_MAX = 200  # schema.accounts.OrganizationName
 # The roles an organisation of each kind hands out; the rest have staff and admins.
 ROLES_BY_KIND: dict[str, tuple[Role, ...]] = {
     "hospital": ("er_staff", "staff", "admin"),
@@ -33,9 +52,12 @@ DEFAULT_ROLES: tuple[Role, ...] = ("staff", "admin")
 @dataclass
 class AdminModel:
     api: MusubiApi
+    # The organisation whose members and invitations the members section shows: the admin's own,
+    # or (prefecture admin) the one chosen in the organisations list.
     organization_id: int
     organization_kind: str = "municipality"
     section: Section = "members"
+    organization_name: str = ""  # of a chosen organisation; "" while it is the admin's own
     members: list[OrganizationMember] = field(default_factory=list)
     invitations: list[Invitation] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)  # one page, newest first
@@ -53,9 +75,31 @@ class AdminModel:
     email: str = ""
     role: Role = "staff"
     invitations_sent: int = 0
+    # The organisations list (prefecture admin), one page, filtered by kind and municipality.
+    organizations: list[OrganizationDetail] = field(default_factory=list)
+    kind_filter: OrganizationKind | None = None
+    municipality_filter: int | None = None
+    organization_cursors: list[str] = field(default_factory=list)  # as `cursors`, for the organisations
+    organization_next: str | None = None
+    municipalities_en: dict[int, str] = field(default_factory=dict)
+    # The form for a new organisation, bound to its fields.
+    creating: bool = False
+    new_kind: OrganizationKind = "nursery"
+    new_name: str = ""
+    new_municipality: int | None = None
+    organizations_created: int = 0  # a fresh name field after each, as with `invitations_sent`
+    # Renaming one organisation in its row; the reason a deactivation asks for.
+    renaming: int | None = None
+    rename_to: str = ""
+    deactivation_reason: str = ""
+    notice: str | None = None  # a translation key: what the last action did
     error: Failure | None = None
+    # The admin's own organisation, to come back to after looking at another's members.
+    home_id: int = field(init=False)
+    home_kind: str = field(init=False)
 
     def __post_init__(self) -> None:
+        self.home_id, self.home_kind = self.organization_id, self.organization_kind
         if self.role not in self.roles:
             self.role = self.roles[0]
 
@@ -66,7 +110,26 @@ class AdminModel:
     @property
     def sees_dashboard(self) -> bool:
         """The statistics span the prefecture: only its admin reads them."""
-        return self.organization_kind == "prefecture"
+        return self.home_kind == "prefecture"
+
+    @property
+    def sees_organizations(self) -> bool:
+        """Only the prefecture's admin lists, creates and deactivates organisations (the server's rule)."""
+        return self.home_kind == "prefecture"
+
+    @property
+    def elsewhere(self) -> bool:
+        """The members section shows another organisation than the admin's own."""
+        return self.organization_id != self.home_id
+
+    @property
+    def organization_page_number(self) -> int:
+        return len(self.organization_cursors) + 1
+
+    @property
+    def new_needs_municipality(self) -> bool:
+        """The server refuses a municipality without one; for the other kinds it is optional."""
+        return self.new_kind == "municipality"
 
     @property
     def page_number(self) -> int:
@@ -91,13 +154,27 @@ class AdminModel:
         self.more = self.next_cursor is not None
         if self.sees_dashboard and self.section == "dashboard":
             self.stats = msgspec.convert(await self.api.get("/v1/stats/overview"), StatsOverview)
-            if not self.municipalities:
-                listed = msgspec.convert(await self.api.get("/v1/municipalities"), list[Municipality])
-                self.municipalities = {m.id: m.name_ja for m in listed}
+        if self.sees_organizations and self.section == "organizations":
+            await self._load_organizations()
+        if self.section in ("dashboard", "organizations") and not self.municipalities:
+            listed = msgspec.convert(await self.api.get("/v1/municipalities"), list[Municipality])
+            self.municipalities = {m.id: m.name_ja for m in listed}
+            self.municipalities_en = {m.id: m.name_en for m in listed}
+
+    def _organization_filter(self) -> dict[str, Any]:
+        return {"kind": self.kind_filter, "municipalityId": self.municipality_filter}
+
+    async def _load_organizations(self) -> None:
+        cursor = self.organization_cursors[-1] if self.organization_cursors else None
+        rows, self.organization_next = await self.api.get_page(
+            "/v1/organizations", **self._organization_filter(), cursor=cursor, limit=ORGANIZATION_PAGE
+        )
+        self.organizations = msgspec.convert(rows, list[OrganizationDetail])
 
     async def _do(self, work: Callable[[], Awaitable[object]]) -> bool:
         """Run one action, then refetch: the screen shows what the server now holds."""
         self.error = None
+        self.notice = None
         try:
             await work()
         except ApiError as error:
@@ -118,7 +195,159 @@ class AdminModel:
 
     async def show(self, section: Section) -> None:
         self.section = section
+        self.notice = None
+        if section == "organizations":
+            self._come_home()  # the list is the way back from another organisation's members
         await self.resync()
+
+    # -- organisations (prefecture admin) ------------------------------------------------------
+
+    def _come_home(self) -> None:
+        self._look_at(self.home_id, self.home_kind, "")
+
+    def _look_at(self, organization_id: int, kind: str, name: str) -> None:
+        if organization_id != self.organization_id:
+            self.email = ""
+            self.invitations_sent += 1  # a fresh e-mail field: the old one holds another organisation's typing
+        self.organization_id, self.organization_kind, self.organization_name = organization_id, kind, name
+        if self.role not in self.roles:
+            self.role = self.roles[0]
+
+    async def manage_members(self, organization: OrganizationDetail) -> None:
+        """Open this organisation's members and invitations (the organisations list leads back)."""
+        self._look_at(organization.id, organization.kind, organization.name)
+        self.section = "members"
+        self.notice = None
+        await self.resync()
+
+    async def filter_kind(self, kind: OrganizationKind | None) -> None:
+        """Only organisations of this kind (None: every kind), from the first page."""
+        self.kind_filter = kind
+        await self._first_organization_page()
+
+    async def filter_municipality(self, municipality_id: int | None) -> None:
+        """Only organisations in this municipality (None: anywhere), from the first page."""
+        self.municipality_filter = municipality_id
+        await self._first_organization_page()
+
+    async def _first_organization_page(self) -> None:
+        self.organization_cursors = []
+        self.notice = None
+        await self.resync()
+
+    async def next_organizations(self) -> None:
+        if self.organization_next is not None:
+            self.organization_cursors.append(self.organization_next)
+            await self.resync()
+
+    async def previous_organizations(self) -> None:
+        if self.organization_cursors:
+            self.organization_cursors.pop()
+            await self.resync()
+
+    async def start_creating(self) -> None:
+        self.creating = True
+        self.notice = None
+
+    async def stop_creating(self) -> None:
+        self.creating = False
+        self.error = None
+
+    async def choose_new_kind(self, kind: OrganizationKind) -> None:
+        self.new_kind = kind
+
+    async def choose_new_municipality(self, municipality_id: int | None) -> None:
+        self.new_municipality = municipality_id
+
+    async def create_organization(self) -> bool:
+        """Create the organisation of the form, then show it: the list turns to its kind and
+        municipality and to the last page, where the newest stands (the list runs by id)."""
+        name = self.new_name.strip()
+        if not name:
+            self.error = "organization_name_needed"
+            return False
+        if len(name) > NAME_MAX:
+            self.error = "organization_name_too_long"
+            return False
+        if self.new_needs_municipality and self.new_municipality is None:
+            self.error = "organization_municipality_needed"
+            return False
+        body = {"kind": self.new_kind, "name": name, "municipalityId": self.new_municipality}
+        self.error = self.notice = None
+        try:
+            await self.api.post("/v1/organizations", body)
+        except ApiError as error:
+            self.error = error
+            return False
+        self.kind_filter, self.municipality_filter = self.new_kind, self.new_municipality
+        self.new_name = ""
+        self.organizations_created += 1
+        self.creating = False
+        self.notice = "notice_organization_created"
+        await self._turn_to_last_organization_page()
+        return True
+
+    async def _turn_to_last_organization_page(self) -> None:
+        self.organization_cursors = []
+        try:
+            for _page in range(MAX_PAGES_WALKED):
+                _rows, following = await self.api.get_page(
+                    "/v1/organizations",
+                    **self._organization_filter(),
+                    cursor=self.organization_cursors[-1] if self.organization_cursors else None,
+                    limit=ORGANIZATION_PAGE,
+                )
+                if following is None:
+                    break
+                self.organization_cursors.append(following)
+            await self.load()
+        except ApiError as error:
+            self.error = error
+
+    async def start_renaming(self, organization: OrganizationDetail) -> None:
+        self.renaming, self.rename_to = organization.id, organization.name
+        self.notice = None
+
+    async def stop_renaming(self) -> None:
+        self.renaming = None
+        self.error = None
+
+    async def rename(self) -> bool:
+        if self.renaming is None:
+            return False
+        name = self.rename_to.strip()
+        if not name:
+            self.error = "organization_name_needed"
+            return False
+        if len(name) > NAME_MAX:
+            self.error = "organization_name_too_long"
+            return False
+        path = f"/v1/organizations/{self.renaming}"
+        if await self._do(lambda: self.api.request("PATCH", path, {"name": name})):
+            self.renaming = None
+            self.notice = "notice_organization_renamed"
+            return True
+        return False
+
+    async def deactivate(self, organization_id: int) -> bool:
+        """Deactivate with the reason typed in the confirmation (kept in the audit log)."""
+        reason = self.deactivation_reason.strip()
+        if not reason:
+            self.error = "deactivation_reason_needed"
+            return False
+        path = f"/v1/organizations/{organization_id}/deactivate"
+        if await self._do(lambda: self.api.post(path, {"reason": reason})):
+            self.deactivation_reason = ""
+            self.notice = "notice_organization_deactivated"
+            return True
+        return False
+
+    async def reactivate(self, organization_id: int) -> bool:
+        path = f"/v1/organizations/{organization_id}/reactivate"
+        if await self._do(lambda: self.api.post(path)):
+            self.notice = "notice_organization_reactivated"
+            return True
+        return False
 
     async def filter_audit(self, subject_type: str | None = None, subject_id: str | None = None) -> bool:
         """Apply the filter (the bound fields, or the values given) from the newest entry on."""
