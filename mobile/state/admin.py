@@ -255,9 +255,11 @@ class AdminModel:
 
     async def choose_new_kind(self, kind: OrganizationKind) -> None:
         self.new_kind = kind
+        self.error = None
 
     async def choose_new_municipality(self, municipality_id: int | None) -> None:
         self.new_municipality = municipality_id
+        self.error = None
 
     async def create_organization(self) -> bool:
         """Create the organisation of the form, then show it: the list turns to its kind and

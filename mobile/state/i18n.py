@@ -375,6 +375,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "new_organization": ("新しい組織", "New organisation"),
     "new_organization_kind": ("新しい組織の種類", "Kind of the new organisation"),
     "organization_name": ("組織の名前", "Organisation's name"),
+    "new_organization_municipality": ("新しい組織の市町村", "Municipality of the new organisation"),
     "new_organization_name": ("新しい名前", "New name"),
     "required_mark": ("必須", "required"),
     "no_municipality": ("市町村なし", "No municipality"),

@@ -138,17 +138,12 @@ def _organizations(shell: Shell, model: AdminModel) -> list[ft.Control]:
         controls.append(
             ft.Button(t("add_organization"), icon=ft.Icons.ADD, height=TARGET, on_click=shell.act(model.start_creating))
         )
-    controls.append(
-        ft.Row(
-            [
-                nav_button(ft.Icons.CHEVRON_LEFT, t("previous_page"), shell.act(model.previous_organizations)),
-                ft.Text(f"{t('page')} {model.organization_page_number}"),
-                nav_button(ft.Icons.CHEVRON_RIGHT, t("next_page"), shell.act(model.next_organizations)),
-            ],
-            wrap=True,
-            key="organization-pages",
-        )
-    )
+    pages: list[ft.Control] = [ft.Text(f"{t('page')} {model.organization_page_number}")]
+    if model.organization_cursors:
+        pages.insert(0, nav_button(ft.Icons.CHEVRON_LEFT, t("previous_page"), shell.act(model.previous_organizations)))
+    if model.organization_next is not None:
+        pages.append(nav_button(ft.Icons.CHEVRON_RIGHT, t("next_page"), shell.act(model.next_organizations)))
+    controls.append(ft.Row(pages, wrap=True, key="organization-pages"))
     if not model.organizations:
         controls.append(ft.Text(t("no_items")))
     controls += [_organization_row(shell, model, organization, names) for organization in model.organizations]
@@ -170,7 +165,9 @@ def _creation_form(shell: Shell, model: AdminModel, places: list[tuple[str, str]
     def keep_name(event: ft.Event[ft.TextField]) -> None:
         model.new_name = event.data or ""
 
-    where_label = t("municipality") + (f" ({t('required_mark')})" if model.new_needs_municipality else "")
+    where_label = t("new_organization_municipality") + (
+        f" ({t('required_mark')})" if model.new_needs_municipality else ""
+    )
     form: list[ft.Control] = [
         heading(t("new_organization"), size=16),
         _dropdown(
@@ -339,6 +336,8 @@ def _members(shell: Shell, model: AdminModel) -> list[ft.Control]:
         ]
     else:
         controls.append(heading(t("members")))
+    if not model.members:
+        controls.append(ft.Text(t("no_items")))
     for member in model.members:
         roles = ", ".join(t("role_" + role) for role in member.roles)
         controls.append(ft.Text(f"{member.display_name} · {member.email} · {roles}"))
