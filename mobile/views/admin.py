@@ -127,6 +127,7 @@ def _organizations(shell: Shell, model: AdminModel) -> list[ft.Control]:
                     [(ALL, t("anywhere")), *places],
                     by_municipality,
                     key="filter-municipality",
+                    width=240,
                 ),
             ],
             wrap=True,
@@ -176,6 +177,7 @@ def _creation_form(shell: Shell, model: AdminModel, places: list[tuple[str, str]
             [(k, t("org_kind_" + k)) for k in CREATABLE_KINDS],
             kind,
             key="new-kind",
+            width=320,
         ),
         ft.TextField(
             label=t("organization_name"),
@@ -191,6 +193,7 @@ def _creation_form(shell: Shell, model: AdminModel, places: list[tuple[str, str]
             [*([] if model.new_needs_municipality else [(NONE, t("no_municipality"))]), *places],
             municipality,
             key="new-municipality",
+            width=320,
         ),
         ft.Row(
             [
