@@ -34,6 +34,7 @@ from mobile.state.i18n import Translator
 from mobile.state.paramedic import ParamedicModel
 from mobile.state.session import SessionModel
 from mobile.views import account, admin, er, facility, intake, nursery, paramedic, resident
+from mobile.views.pending_input import ShownInput, catch_up, shown_inputs
 from mobile.views.widgets import BIG, STATE_COLORS, TARGET, Handler, badge, error_line
 from schema.events import Event
 
@@ -118,6 +119,7 @@ class MusubiApp:
         self._watchdog: asyncio.Task[None] | None = None
         self.preferences: ft.SharedPreferences | None = None
         self.geolocator: ftg.Geolocator | None = None
+        self.shown_inputs: list[ShownInput] = []  # the inputs of the last redraw, as drawn
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -145,9 +147,15 @@ class MusubiApp:
         whatever control happens to stand at the same place on the next."""
         if not self.browser_connected:
             return
+        # What was typed since the last redraw reaches the models first (see pending_input). Taken
+        # out before it is handed on: a binding that redraws must not hand the same edit on again.
+        shown, self.shown_inputs = self.shown_inputs, []
+        catch_up(shown)
         name, controls = self.screen()
-        self.page.controls[:] = [ft.Column(controls, key=f"{SCREEN_KEY}:{name}")]
+        root = ft.Column(controls, key=f"{SCREEN_KEY}:{name}")
+        self.page.controls[:] = [root]
         self.page.update()
+        self.shown_inputs = shown_inputs(root)
         self.ring_if_due()
 
     async def start(self) -> None:

@@ -1,0 +1,88 @@
+"""A redraw between the browser's new value and its change event must not send the old text back:
+the value the browser already reported reaches the model before the screen is built again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import flet as ft
+from flet.utils.object_model import patch_dataclass
+
+from mobile.views.pending_input import catch_up, shown_inputs
+
+
+@dataclass
+class Form:
+    name: str = ""
+    allergies: str = ""
+    urgent: bool = False
+    calls: list[str] = field(default_factory=list)
+
+
+def screen(form: Form) -> ft.Column:
+    def keep(name: str) -> Any:
+        def bind(event: ft.Event[ft.TextField]) -> None:
+            form.calls.append(name)
+            setattr(form, name, event.data or "")
+
+        return bind
+
+    def tick(event: ft.Event[ft.Checkbox]) -> None:
+        form.urgent = bool(event.control.value)
+
+    async def search(_: Any) -> None:  # an action, not a binding
+        form.calls.append("search")
+
+    return ft.Column(
+        [
+            ft.Card(ft.Container(ft.Row([ft.TextField(label="氏名", value=form.name, on_change=keep("name"))]))),
+            ft.TextField(label="アレルギー", value=form.allergies, on_change=keep("allergies")),
+            ft.Checkbox(label="緊急", value=form.urgent, on_change=tick),
+            ft.TextField(label="検索", on_change=search),
+        ]
+    )
+
+
+def browser_reports(control: ft.Control, value: object) -> None:
+    """What the Flet session does with the browser's property update, before the change event."""
+    patch_dataclass(control, {"value": value})
+
+
+def test_text_typed_before_its_change_event_reaches_the_model_before_the_redraw() -> None:
+    form = Form(name="山田")
+    root = screen(form)
+    shown = shown_inputs(root)
+    name_field = next(item.control for item in shown if getattr(item.control, "label", None) == "氏名")
+    browser_reports(name_field, "山田 花")
+
+    catch_up(shown)
+
+    assert form.name == "山田 花"
+    assert form.calls == ["name"]  # the untouched field is left alone
+    rebuilt = shown_inputs(screen(form))
+    assert [item.value for item in rebuilt][:1] == ["山田 花"]  # the redraw sends nothing back
+
+
+def test_a_ticked_box_stays_ticked_across_a_redraw() -> None:
+    form = Form()
+    shown = shown_inputs(screen(form))
+    box = next(item.control for item in shown if isinstance(item.control, ft.Checkbox))
+    browser_reports(box, True)
+
+    catch_up(shown)
+
+    assert form.urgent is True
+
+
+def test_actions_are_not_run_by_the_catch_up() -> None:
+    form = Form()
+    root = screen(form)
+    shown = shown_inputs(root)
+    assert all(getattr(item.control, "label", None) != "検索" for item in shown)
+    search = root.controls[3]
+    browser_reports(search, "体育館")
+
+    catch_up(shown)
+
+    assert "search" not in form.calls
