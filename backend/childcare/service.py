@@ -58,10 +58,10 @@ from schema.events import (
     ChildApplicationDecided,
     ChildApplied,
     ChildcareCancelled,
-    ChildMeetingSet,
     ChildcareOffered,
     ChildcareReminder,
     ChildcareReserved,
+    ChildMeetingSet,
     Event,
     NurseryAvailabilityChanged,
 )
