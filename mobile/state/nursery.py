@@ -208,7 +208,8 @@ async def _nothing() -> None:
 WEEKDAYS = {"ja": "月火水木金土日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
 
 PRINT_CSS = """
-body { font-family: "Noto Sans JP", "Hiragino Sans", "Yu Gothic", sans-serif; font-size: 20pt; margin: 1em; }
+body { font-family: "Hiragino Sans", "Yu Gothic", Meiryo, IPAexGothic, "Noto Sans JP", sans-serif;
+       font-size: 20pt; margin: 1em; }
 h1 { font-size: 30pt; margin: 0 0 0.2em; }
 h2 { font-size: 26pt; border-bottom: 4px solid #000; margin: 0.8em 0 0.3em; }
 h3 { font-size: 22pt; margin: 0.6em 0 0.2em; }

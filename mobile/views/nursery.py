@@ -80,6 +80,7 @@ def applications(shell: Shell, model: NurseryModel) -> list[ft.Control]:
                                         model.meeting_drafts,
                                         application.id,
                                         hint="2026-12-03 10:00",
+                                        width=300,
                                     ),
                                     ft.Button(
                                         f"{t('set_meeting')}: {name}",
@@ -120,14 +121,16 @@ def applications(shell: Shell, model: NurseryModel) -> list[ft.Control]:
     return controls
 
 
-def bound_field(label: str, value: str, drafts: dict[int, str], draft_id: int, hint: str | None = None) -> ft.TextField:
+def bound_field(
+    label: str, value: str, drafts: dict[int, str], draft_id: int, hint: str | None = None, width: int = 220
+) -> ft.TextField:
     """A field whose every keystroke lands in the model's drafts, so a redraw (a parent's event, a
     colleague's answer) keeps what was typed."""
 
     def keep(event: Any) -> None:
         drafts[draft_id] = event.control.value or ""
 
-    return ft.TextField(label=label, value=value, hint_text=hint, width=220, on_change=keep)
+    return ft.TextField(label=label, value=value, hint_text=hint, width=width, on_change=keep)
 
 
 def roster(shell: Shell, model: NurseryModel) -> list[ft.Control]:
