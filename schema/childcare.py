@@ -102,6 +102,8 @@ class Application(Wire):
     applied_at: datetime
     decided_at: datetime | None
     decline_reason: str | None
+    nursery_name: str
+    meeting_at: datetime | None = None  # the meeting (面談) the nursery set, if any
 
 
 class PendingApplication(Wire):
@@ -113,14 +115,26 @@ class PendingApplication(Wire):
     child_name: str
     age_years: int
     applied_at: datetime
+    meeting_at: datetime | None = None
 
 
 class ApplicationDecline(Input):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
+# A time with its offset: "10:00" means nothing without knowing whose 10:00.
+Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class ApplicationMeeting(Input):
+    """The meeting (面談) the nursery proposes for a pending application; a later one replaces it."""
+
+    meeting_at: Instant
+
+
 class ApprovalCreate(Input):
     nursery_id: Id
+    meeting_at: Instant | None = None  # the meeting before the first stay, set with the approval
 
 
 class Approval(Wire):
@@ -128,6 +142,7 @@ class Approval(Wire):
     nursery_id: int
     application_id: int
     approved_at: datetime
+    meeting_at: datetime | None = None
 
 
 class Availability(Wire):
@@ -228,3 +243,4 @@ class Roster(Wire):
     nursery_id: int
     date: date
     sessions: list[RosterSession]
+    nursery_name: str = ""

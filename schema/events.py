@@ -206,6 +206,15 @@ class ChildApplicationDecided(Event, tag="childcare.application.decided"):
     status: str
 
 
+class ChildMeetingSet(Event, tag="childcare.application.meeting"):
+    """The nursery set (or moved) the meeting (面談) for a pending application, or set it with the approval."""
+
+    application_id: int
+    child_id: int
+    nursery_id: int
+    meeting_at: str
+
+
 class NurseryAvailabilityChanged(Event, tag="nursery.availability.changed"):
     nursery_id: int
     session_id: int
@@ -284,6 +293,7 @@ AnyEvent = (
     | ChildcareReminder
     | ChildApplied
     | ChildApplicationDecided
+    | ChildMeetingSet
     | NurseryAvailabilityChanged
     | LotteryResult
     | BookingNoShow

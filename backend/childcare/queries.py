@@ -48,9 +48,12 @@ SELECT DISTINCT child_id AS id FROM child_approvals WHERE nursery_id = ANY($1::b
  ORDER BY child_id LIMIT $3
 """
 
+NURSERY_NAME = "SELECT name FROM organizations WHERE id = $1"
+
 NURSERY_EXISTS = "SELECT true FROM organizations WHERE id = $1 AND kind = 'nursery'"
 
-APPLICATION_COLUMNS = "id, child_id, nursery_id, status, applied_at, decided_at, decline_reason"
+APPLICATION_COLUMNS = """id, child_id, nursery_id, status, applied_at, decided_at, decline_reason, meeting_at,
+ (SELECT name FROM organizations WHERE id = nursery_id) AS nursery_name"""
 
 INSERT_APPLICATION = f"""
 INSERT INTO child_applications (child_id, nursery_id, status, applied_by, applied_at) VALUES ($1, $2, 'pending', $3, $4)
@@ -64,7 +67,7 @@ SELECT {APPLICATION_COLUMNS} FROM child_applications WHERE child_id = $1 AND id 
 # What a nursery learns from an application before it has met the child: the name and the birth
 # date (turned into an age by the service), nothing of allergies or notes.
 PENDING_APPLICATIONS_TO_NURSERY = """
-SELECT a.id, a.child_id, a.nursery_id, a.applied_at, c.name AS child_name, c.birth_date
+SELECT a.id, a.child_id, a.nursery_id, a.applied_at, a.meeting_at, c.name AS child_name, c.birth_date
   FROM child_applications a JOIN children c ON c.id = a.child_id
  WHERE a.nursery_id = $1 AND a.status = 'pending' AND a.id > $2
  ORDER BY a.id LIMIT $3
@@ -86,18 +89,29 @@ RETURNING {APPLICATION_COLUMNS}
 
 APPLICATION = f"SELECT {APPLICATION_COLUMNS} FROM child_applications WHERE id = $1 AND child_id = $2"
 
+# The meeting (面談) is set on a pending application of one of the caller's nurseries only; a later
+# time replaces an earlier one.
+SET_MEETING = f"""
+UPDATE child_applications SET meeting_at = $4, meeting_set_by = $5
+ WHERE id = $1 AND child_id = $2 AND nursery_id = ANY($3::bigint[]) AND status = 'pending'
+RETURNING {APPLICATION_COLUMNS}
+"""
+
 # Approval answers the pending application of this child to this nursery, in one statement: no
 # pending application, no row (and the foreign key of child_approvals refuses any approval that
 # does not name an approved application of the same child and nursery).
 APPROVE_PENDING_APPLICATION = """
 WITH approved AS (
-    UPDATE child_applications SET status = 'approved', decided_by = $3, decided_at = $4
+    UPDATE child_applications SET status = 'approved', decided_by = $3, decided_at = $4,
+           meeting_at = coalesce($5, meeting_at), meeting_set_by = CASE WHEN $5 IS NULL THEN meeting_set_by ELSE $3 END
      WHERE child_id = $1 AND nursery_id = $2 AND status = 'pending'
-    RETURNING id, child_id, nursery_id
+    RETURNING id, child_id, nursery_id, meeting_at
+), approval AS (
+    INSERT INTO child_approvals (child_id, nursery_id, application_id, approved_by, approved_at)
+    SELECT child_id, nursery_id, id, $3, $4 FROM approved
+    RETURNING child_id, nursery_id, application_id, approved_at
 )
-INSERT INTO child_approvals (child_id, nursery_id, application_id, approved_by, approved_at)
-SELECT child_id, nursery_id, id, $3, $4 FROM approved
-RETURNING child_id, nursery_id, application_id, approved_at
+SELECT approval.*, approved.meeting_at FROM approval JOIN approved ON approved.id = approval.application_id
 """
 
 IS_APPROVED = "SELECT true FROM child_approvals WHERE child_id = $1 AND nursery_id = $2"

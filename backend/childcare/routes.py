@@ -20,6 +20,7 @@ from schema.childcare import (
     Application,
     ApplicationCreate,
     ApplicationDecline,
+    ApplicationMeeting,
     Approval,
     ApprovalCreate,
     AttendanceUpdate,
@@ -192,6 +193,19 @@ async def decline_application(
     return await childcare.decline(caller, child_id, application_id, data.reason)
 
 
+@post(
+    "/v1/children/{child_id:int}/applications/{application_id:int}/meeting",
+    access=NURSERY_STAFF,
+    operation_id="setApplicationMeeting",
+    status_code=200,
+)
+async def set_application_meeting(
+    child_id: IdParam, application_id: IdParam, data: JSONBody[ApplicationMeeting], caller: Me, childcare: Service
+) -> Application:
+    """The nursery sets (or moves) the meeting (面談) for a pending application; the parent sees it."""
+    return await childcare.set_meeting(caller, child_id, application_id, data.meeting_at)
+
+
 @get(
     "/v1/nurseries/{nursery_id:int}/applications",
     access=NURSERY_STAFF,
@@ -213,7 +227,7 @@ async def nursery_applications(
 @post("/v1/children/{child_id:int}/approvals", access=NURSERY_STAFF, operation_id="approveChild")
 async def approve_child(child_id: IdParam, data: JSONBody[ApprovalCreate], caller: Me, childcare: Service) -> Approval:
     """The nursery has met the child (面談), answering the parent's pending application; 404 without one."""
-    return await childcare.approve(caller, child_id, data.nursery_id)
+    return await childcare.approve(caller, child_id, data.nursery_id, data.meeting_at)
 
 
 @get("/v1/childcare/availability", access=SIGNED_IN, operation_id="childcareAvailability")
@@ -304,6 +318,7 @@ router = Router(
         child_applications,
         withdraw_application,
         decline_application,
+        set_application_meeting,
         nursery_applications,
         approve_child,
         availability,

@@ -61,6 +61,7 @@ from schema.events import (
     ChildcareOffered,
     ChildcareReminder,
     ChildcareReserved,
+    ChildMeetingSet,
     Event,
     NurseryAvailabilityChanged,
 )
@@ -117,6 +118,11 @@ def _session_start(day: date, block: Block) -> datetime:
 
 def _nurseries(caller: Caller) -> frozenset[int]:
     return caller.organization_ids("nursery", roles=("staff", "admin"))
+
+
+def _not_past(meeting_at: datetime, now: datetime) -> None:
+    if meeting_at <= now:
+        raise Unprocessable(errors=[FieldError(field="$.meetingAt", message="Is in the past")])
 
 
 def _month(day: date) -> date:
@@ -296,6 +302,7 @@ class ChildcareService:
             raise NotFound()
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
+            name = await conn.fetchval(queries.NURSERY_NAME, nursery_id)
             rows = await conn.fetch(queries.ROSTER, nursery_id, day)
             shown = [r["child_id"] for r in rows if r["child_id"] is not None]
             if shown:
@@ -330,7 +337,7 @@ class ChildcareService:
                         else "expected",
                     )
                 )
-        return Roster(nursery_id=nursery_id, date=day, sessions=list(sessions.values()))
+        return Roster(nursery_id=nursery_id, nursery_name=name, date=day, sessions=list(sessions.values()))
 
     # -- children ----------------------------------------------------------------------
 
@@ -461,14 +468,62 @@ class ChildcareService:
             )
         return from_row(Application, row)
 
-    async def approve(self, caller: Caller, child_id: int, nursery_id: int) -> Approval:
-        """面談 done: answers the child's pending application to this nursery; 404 without one, so a
-        nursery can not find out whether a child it was not asked about exists."""
+    async def set_meeting(
+        self, caller: Caller, child_id: int, application_id: int, meeting_at: datetime
+    ) -> Application:
+        """The nursery sets (or moves) the meeting (面談) for a pending application of its own: 404 for
+        another nursery's, 409 once answered, 422 for a time already past. The parent is told."""
+        nurseries = _nurseries(caller)
+        now = self.ctx.clock.now()
+        _not_past(meeting_at, now)
+        async with self.ctx.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                queries.SET_MEETING, application_id, child_id, list(nurseries), meeting_at, caller.account_id
+            )
+            if row is None:
+                current = await conn.fetchrow(queries.APPLICATION, application_id, child_id)
+                if current is None or current["nursery_id"] not in nurseries:
+                    raise NotFound()
+                raise Conflict(f"The application is already {current['status']}.", slug="application-decided")
+            await record_audit(
+                conn,
+                actor=caller.account_id,
+                action="child.application.meeting",
+                subject_type="child",
+                subject_id=child_id,
+                reason=f"meeting at {meeting_at.isoformat()} (application {application_id})",
+                at=now,
+            )
+            await self._emit_meeting(conn, row, at=now)
+        return from_row(Application, row)
+
+    async def _emit_meeting(self, conn: asyncpg.Connection, application: asyncpg.Record, *, at: datetime) -> None:
+        parent_id = await conn.fetchval(queries.PARENT_OF_CHILD, application["child_id"])
+        meeting = ChildMeetingSet(
+            application_id=application["id"],
+            child_id=application["child_id"],
+            nursery_id=application["nursery_id"],
+            meeting_at=application["meeting_at"].isoformat(),
+        )
+        await emit_all(
+            conn, [(user_topic(parent_id), meeting), (nursery_topic(application["nursery_id"]), meeting)], at=at
+        )
+
+    async def approve(
+        self, caller: Caller, child_id: int, nursery_id: int, meeting_at: datetime | None = None
+    ) -> Approval:
+        """面談 done, or set with the approval (`meeting_at`, before the first stay): answers the child's
+        pending application to this nursery; 404 without one, so a nursery can not find out whether a
+        child it was not asked about exists."""
         if nursery_id not in _nurseries(caller):
             raise NotFound()
         now = self.ctx.clock.now()
+        if meeting_at is not None:
+            _not_past(meeting_at, now)
         async with self.ctx.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(queries.APPROVE_PENDING_APPLICATION, child_id, nursery_id, caller.account_id, now)
+            row = await conn.fetchrow(
+                queries.APPROVE_PENDING_APPLICATION, child_id, nursery_id, caller.account_id, now, meeting_at
+            )
             if row is None:
                 # Only a nursery that already sees the child learns that it is approved there.
                 if await conn.fetchval(queries.IS_APPROVED, child_id, nursery_id):
@@ -485,6 +540,8 @@ class ChildcareService:
             )
             application = await conn.fetchrow(queries.APPLICATION, row["application_id"], child_id)
             await self._emit_decided(conn, application, at=now)
+            if meeting_at is not None:
+                await self._emit_meeting(conn, application, at=now)
         return from_row(Approval, row)
 
     async def _decided(

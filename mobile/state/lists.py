@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -17,9 +17,11 @@ from schema.childcare import Availability, Child, MyReservation, ReservationCrea
 from schema.events import (
     BookingCancelled,
     BookingCreated,
+    ChildApplicationDecided,
     ChildcareCancelled,
     ChildcareOffered,
     ChildcareReserved,
+    ChildMeetingSet,
     Event,
     LotteryResult,
     NurseryAvailabilityChanged,
@@ -74,6 +76,8 @@ class ResidentModel:
     near: tuple[float, float] | None = None
     childcare_day: date = field(default_factory=lambda: today() + timedelta(days=1))
     applications_to: dict[int, dict[int, str]] = field(default_factory=dict)  # child → nursery → status
+    # child → its applications to nurseries, with the meeting (面談) each nursery set
+    nursery_applications: dict[int, list[NurseryApplication]] = field(default_factory=dict)
     # The parent's form for a new child, bound field by field so a redraw never wipes typing.
     child_name: str = ""
     child_birth: str = ""
@@ -119,16 +123,28 @@ class ResidentModel:
             )
             for child in self.children
         }
-        self.applications_to = {
-            child.id: {
-                a.nursery_id: a.status
-                for a in msgspec.convert(
-                    await self.api.get(f"/v1/children/{child.id}/applications", limit=200), list[NurseryApplication]
-                )
-            }
+        self.nursery_applications = {
+            child.id: msgspec.convert(
+                await self.api.get(f"/v1/children/{child.id}/applications", limit=200), list[NurseryApplication]
+            )
             for child in self.children
         }
+        self.applications_to = {
+            child_id: {a.nursery_id: a.status for a in applications}
+            for child_id, applications in self.nursery_applications.items()
+        }
         await self._learn_places({v.facility_id for v in self.vacancies} | {b.facility_id for b in self.bookings})
+
+    def meetings(self, child_id: int) -> list[NurseryApplication]:
+        """The child's coming meetings (面談) with nurseries, soonest first: those of applications still
+        open or approved; a declined or withdrawn application's meeting is off."""
+        now = datetime.now(UTC)
+        coming = [
+            a
+            for a in self.nursery_applications.get(child_id, [])
+            if a.status in ("pending", "approved") and a.meeting_at is not None and a.meeting_at > now
+        ]
+        return sorted(coming, key=lambda a: a.meeting_at or now)
 
     async def _vacancies(self, facility_id: int, day: date) -> list[Vacancy]:
         found = await self.api.get("/v1/vacancies", date=str(day), facilityId=facility_id, limit=200)
@@ -387,6 +403,8 @@ class ResidentModel:
                 | ChildcareCancelled()
                 | ChildcareOffered()
                 | NurseryAvailabilityChanged()
+                | ChildApplicationDecided()
+                | ChildMeetingSet()
             ):
                 await self.resync()
 

@@ -4,16 +4,28 @@ the new-session form and the week's sessions."""
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import flet as ft
 
 from mobile.state.nursery import BANDS, BLOCKS, NurseryModel
 from mobile.views.staff_widgets import day_label, nav_button
-from mobile.views.widgets import BIG, MUTED, TARGET, Shell, error_line, heading, icon_button, stepper
+from mobile.views.widgets import (
+    BIG,
+    MUTED,
+    TARGET,
+    Shell,
+    error_line,
+    heading,
+    icon_button,
+    meeting_label,
+    stepper,
+)
 from schema.childcare import PendingApplication, RosterChild
 
 ROSTER_NAME = 26  # read at arm's length by whoever opens the door
 ROSTER_TEXT = 20
+MEETING = ft.Colors.BLUE_900
 
 
 async def open_home(shell: Shell) -> NurseryModel:
@@ -35,35 +47,64 @@ def view(shell: Shell, model: NurseryModel) -> list[ft.Control]:
 
 
 def applications(shell: Shell, model: NurseryModel) -> list[ft.Control]:
+    """Each pending application: the child's name and age, the meeting (面談) set or to set, approve
+    or decline. Each card is keyed by its application, so an answered one leaves without its
+    neighbours' typed text sliding into its place."""
     t = shell.t
     controls: list[ft.Control] = [heading(t("nursery_applications"))]
     if not model.applications:
         controls.append(ft.Text(t("no_items")))
     for application in model.applications:
         who = f"{application.child_name} ({application.age_years}{t('years_old')})"
-        reason = ft.TextField(label=t("decline_reason"), width=220)
+        name = application.child_name
+        summary: list[ft.Control] = [ft.Text(who, size=ROSTER_TEXT, weight=ft.FontWeight.BOLD)]
+        if application.meeting_at is not None:
+            summary.append(
+                ft.Text(f"{t('meeting')}: {meeting_label(application.meeting_at)}", size=ROSTER_TEXT, color=MEETING)
+            )
 
-        async def decline(application: PendingApplication = application, reason: ft.TextField = reason) -> None:
-            await model.decline(application.child_id, application.id, reason.value or "")
+        async def decline(application: PendingApplication = application) -> None:
+            await model.decline(application.child_id, application.id, model.decline_reasons.get(application.id, ""))
 
         controls.append(
             ft.Card(
                 ft.Container(
                     ft.Column(
                         [
-                            ft.Semantics(
-                                container=True, content=ft.Text(who, size=ROSTER_TEXT, weight=ft.FontWeight.BOLD)
+                            ft.Semantics(container=True, content=ft.Column(summary, spacing=2)),
+                            ft.Row(
+                                [
+                                    bound_field(
+                                        t("meeting_at"),
+                                        model.meeting_draft(application),
+                                        model.meeting_drafts,
+                                        application.id,
+                                        hint="2026-12-03 10:00",
+                                        width=300,
+                                    ),
+                                    ft.Button(
+                                        f"{t('set_meeting')}: {name}",
+                                        height=TARGET,
+                                        on_click=shell.act(partial(model.set_meeting, application)),
+                                    ),
+                                ],
+                                wrap=True,
                             ),
                             ft.Row(
                                 [
                                     ft.Button(
-                                        f"{t('approve_application')}: {application.child_name}",
+                                        f"{t('approve_application')}: {name}",
                                         height=TARGET,
                                         on_click=shell.act(partial(model.approve, application.child_id)),
                                     ),
-                                    reason,
+                                    bound_field(
+                                        t("decline_reason"),
+                                        model.decline_reasons.get(application.id, ""),
+                                        model.decline_reasons,
+                                        application.id,
+                                    ),
                                     ft.OutlinedButton(
-                                        f"{t('decline_application')}: {application.child_name}",
+                                        f"{t('decline_application')}: {name}",
                                         height=TARGET,
                                         on_click=shell.act(decline),
                                     ),
@@ -73,14 +114,34 @@ def applications(shell: Shell, model: NurseryModel) -> list[ft.Control]:
                         ]
                     ),
                     padding=12,
-                )
+                ),
+                key=f"application-{application.id}",
             )
         )
     return controls
 
 
+def bound_field(
+    label: str, value: str, drafts: dict[int, str], draft_id: int, hint: str | None = None, width: int = 220
+) -> ft.TextField:
+    """A field whose every keystroke lands in the model's drafts, so a redraw (a parent's event, a
+    colleague's answer) keeps what was typed."""
+
+    def keep(event: Any) -> None:
+        drafts[draft_id] = event.control.value or ""
+
+    return ft.TextField(label=label, value=value, hint_text=hint, width=width, on_change=keep)
+
+
 def roster(shell: Shell, model: NurseryModel) -> list[ft.Control]:
     t = shell.t
+
+    async def save_for_printing() -> None:
+        """The roster on screen as an HTML page to print (large type, one page per session)."""
+        picker = ft.FilePicker()
+        shell.page.services.append(picker)
+        await picker.save_file(file_name=model.roster_file_name, src_bytes=model.roster_document(t))
+
     controls: list[ft.Control] = [
         heading(t("roster")),
         ft.Row(
@@ -89,6 +150,9 @@ def roster(shell: Shell, model: NurseryModel) -> list[ft.Control]:
                 ft.Text(day_label(model.day), size=ROSTER_TEXT),
                 nav_button(ft.Icons.CHEVRON_RIGHT, t("next_day"), shell.act(partial(model.shift_day, 1))),
                 nav_button(ft.Icons.REFRESH, t("refresh"), shell.act(model.resync)),
+                nav_button(
+                    ft.Icons.PRINT, f"{t('print_roster')}: {day_label(model.day)}", shell.act(save_for_printing)
+                ),
             ],
             wrap=True,
         ),

@@ -22,7 +22,17 @@ from mobile.state.resident import (
     opens_on,
     today,
 )
-from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, icon_button, local_time, stepper
+from mobile.views.widgets import (
+    MUTED,
+    TARGET,
+    Shell,
+    error_line,
+    heading,
+    icon_button,
+    local_time,
+    meeting_label,
+    stepper,
+)
 from schema.facilities import DayAvailability, FacilityAvailability, Vacancy
 from schema.lottery import LotterySummary
 
@@ -319,6 +329,15 @@ def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         )
     for child in model.children:
         controls.append(ft.Text(f"{child.name} ({child.birth_date})", weight=ft.FontWeight.BOLD, size=16))
+        for application in model.meetings(child.id):
+            assert application.meeting_at is not None  # meetings() keeps those with a time
+            controls.append(
+                ft.Text(
+                    f"{application.nursery_name} · {t('meeting')}: {meeting_label(application.meeting_at)}",
+                    color=ft.Colors.BLUE_900,
+                    weight=ft.FontWeight.BOLD,
+                )
+            )
         sessions = model.childcare.get(child.id, [])
         applied = model.applications_to.get(child.id, {})
         for session in sessions:

@@ -12,7 +12,7 @@ from mobile.api import Failure
 from mobile.send_queue import QueueStore
 from mobile.state.i18n import Translator
 from mobile.state.session import SessionModel
-from schema.time import local_hhmm
+from schema.time import TOKYO, local_hhmm
 
 BIG = 56  # the main actions, for gloved hands
 TARGET = 48  # the smallest touch target (WCAG 2.5.5 / Material)
@@ -93,6 +93,12 @@ def stepper(label: str, shown: str, minus: Handler, plus: Handler, *, label_widt
 def local_time(instant: str | datetime) -> str:
     """HH:MM in Japan time."""
     return local_hhmm(instant)
+
+
+def meeting_label(instant: datetime) -> str:
+    """M/D HH:MM in Japan time: a meeting (面談) date as people write it."""
+    local = instant.astimezone(TOKYO)
+    return f"{local.month}/{local.day} {local:%H:%M}"
 
 
 def badge(text: str, color: str) -> ft.Container:

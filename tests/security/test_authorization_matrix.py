@@ -139,6 +139,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/children/{child_id:int}/applications"): SIGNED_IN,
     ("DELETE", "/v1/children/{child_id:int}/applications/{application_id:int}"): SIGNED_IN,
     ("POST", "/v1/children/{child_id:int}/applications/{application_id:int}/decline"): frozenset({"nursery_staff"}),
+    ("POST", "/v1/children/{child_id:int}/applications/{application_id:int}/meeting"): frozenset({"nursery_staff"}),
     ("GET", "/v1/nurseries/{nursery_id:int}/applications"): frozenset({"nursery_staff"}),
     ("POST", "/v1/children/{child_id:int}/approvals"): frozenset({"nursery_staff"}),
     ("GET", "/v1/childcare/availability"): SIGNED_IN,

@@ -331,6 +331,7 @@ async def test_pending_application_shows_name_and_age_only_until_the_nursery_app
         "childName": "鈴木 蓮",
         "ageYears": 3,
         "appliedAt": pending["appliedAt"],
+        "meetingAt": None,
     }
     assert "卵" not in listed.text
     assert "昼寝" not in listed.text
