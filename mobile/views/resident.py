@@ -24,7 +24,18 @@ from mobile.state.resident import (
     opens_on,
     today,
 )
-from mobile.views.widgets import MUTED, TARGET, Shell, ask, error_line, heading, icon_button, local_time, said_apart
+from mobile.views.widgets import (
+    MUTED,
+    TARGET,
+    Shell,
+    ask,
+    error_line,
+    heading,
+    icon_button,
+    local_time,
+    said,
+    said_apart,
+)
 from schema.facilities import DayAvailability, FacilityAvailability, Vacancy
 from schema.lottery import MAX_PREFERENCES, LotteryResource, LotterySummary, MyApplication
 from schema.time import TOKYO
@@ -449,7 +460,7 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
             shell.render()
 
         controls += [
-            ft.Text(t("lottery_resource")),
+            said(ft.Text(t("lottery_resource"))),
             ft.RadioGroup(
                 ft.Column([ft.Radio(value=str(r.id), label=r.name, height=TARGET) for r in lottery.resources]),
                 value=str(resource.id),
@@ -459,7 +470,11 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
         ]
     hours = f"{resource.opens_at:%H:%M}–{resource.closes_at:%H:%M}"
     controls.append(
-        ft.Text(f"{resource.name}: {t('opening_hours_unit').format(hours=hours, n=resource.unit_minutes)}", color=MUTED)
+        said(
+            ft.Text(
+                f"{resource.name}: {t('opening_hours_unit').format(hours=hours, n=resource.unit_minutes)}", color=MUTED
+            )
+        )
     )
 
     async def pick_day(event: Any) -> None:
@@ -520,16 +535,16 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
         )
     )
     if form.problem:
-        said = t(form.problem).format(n=form.clash if form.clash is not None else MAX_PREFERENCES)
-        controls.append(ft.Text(said, color=ft.Colors.RED_800, key=f"lottery-{lottery.id}-problem"))
-    controls.append(ft.Text(t("your_choices"), weight=ft.FontWeight.BOLD))
+        refusal = t(form.problem).format(n=form.clash if form.clash is not None else MAX_PREFERENCES)
+        controls.append(said(ft.Text(refusal, color=ft.Colors.RED_800), key=f"lottery-{lottery.id}-problem"))
+    controls.append(said(ft.Text(t("your_choices"), weight=ft.FontWeight.BOLD)))
     places = {r.id: r for r in lottery.resources}
     for rank, choice in enumerate(form.preferences, 1):
         line = choice_line(shell, list(places.values()), rank, choice.resource_id, choice.start, choice.end)
         controls.append(
             ft.Row(
                 [
-                    ft.Text(line, expand=True),
+                    said(ft.Text(line), expand=True),
                     ft.TextButton(
                         f"{t('remove')}: {t('rank_n').format(n=rank)}",
                         height=TARGET,
@@ -540,9 +555,9 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
             )
         )
     if not form.preferences:
-        controls.append(ft.Text(t("no_choices_yet").format(n=MAX_PREFERENCES), color=MUTED))
+        controls.append(said(ft.Text(t("no_choices_yet").format(n=MAX_PREFERENCES), color=MUTED)))
     if form.failure is not None:
-        controls += [ft.Text(text, color=ft.Colors.RED_800) for text in failure_lines(shell, form.failure)]
+        controls += [said(ft.Text(text, color=ft.Colors.RED_800)) for text in failure_lines(shell, form.failure)]
 
     async def ask_to_apply(_: Any) -> None:
         if not form.preferences:
