@@ -113,6 +113,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "applications_left": ("あと {n} 件申し込めます", "{n} more application(s) allowed"),
     "applications_used_up": ("申込上限に達しました", "You have used all your applications"),
     "lottery_received": ("申し込みを受け付けました", "Application received"),
+    "apply_again": ("もう1件申し込む", "Make another application"),
     "lottery_day": ("利用日", "Day"),
     "lottery_time": ("時間", "Time"),
     "opening_hours_unit": ("利用時間 {hours} ({n}分単位)", "Hours {hours} ({n}-minute units)"),

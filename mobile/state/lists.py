@@ -86,6 +86,8 @@ class ResidentModel:
     lotteries: list[LotterySummary] = field(default_factory=list)  # open for applications
     applications: list[MyApplication] = field(default_factory=list)  # the caller's, with results
     forms: dict[int, LotteryForm] = field(default_factory=dict)  # lottery id → its application being filled in
+    # Lotteries the caller has applied to and asked to fill in another application for (within the cap).
+    applying_again: set[int] = field(default_factory=set)
     places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
     resources: dict[int, Resource] = field(default_factory=dict)  # resource id → its fees and rules
     confirming: Vacancy | None = None  # the slot in the confirmation sheet
@@ -353,6 +355,13 @@ class ResidentModel:
         """The caller's applications to one lottery (at most its perUserCap)."""
         return [a for a in self.applications if a.lottery_id == lottery_id]
 
+    def filling_in(self, lottery: LotterySummary) -> bool:
+        """Whether the form shows: always before a first application; after it, once asked for."""
+        return not self.applied_to(lottery.id) or lottery.id in self.applying_again
+
+    async def apply_again(self, lottery: LotterySummary) -> None:
+        self.applying_again.add(lottery.id)
+
     async def choose_lottery_resource(self, lottery: LotterySummary, resource_id: int) -> None:
         choose_resource(self.lottery_form(lottery), lottery, resource_id)
 
@@ -384,6 +393,7 @@ class ResidentModel:
             form.failure = error
             return False
         del self.forms[lottery.id]
+        self.applying_again.discard(lottery.id)
         await self.resync()
         return True
 

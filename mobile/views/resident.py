@@ -443,8 +443,17 @@ def lottery_card(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
     )
     lines.append(ft.Text(allowed, color=MUTED))
     rows: list[ft.Control] = [said_apart(lines)]
-    if lottery.resources:
+    if lottery.resources and model.filling_in(lottery):
         rows += lottery_form(shell, model, lottery)
+    elif lottery.resources:
+        rows.append(
+            ft.OutlinedButton(
+                t("apply_again"),
+                height=TARGET,
+                on_click=shell.act(partial(model.apply_again, lottery)),
+                key=f"lottery-{lottery.id}-again",
+            )
+        )
     return ft.Card(ft.Container(ft.Column(rows), padding=12), key=f"lottery-{lottery.id}")
 
 
@@ -491,7 +500,7 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
     day = ft.Dropdown(
         label=t("lottery_day"),
         value=form.day.isoformat(),
-        width=170,
+        width=140,
         menu_height=420,
         on_select=pick_day,
         options=[ft.DropdownOption(key=d.isoformat(), text=day_text(shell, d)) for d in days],
@@ -499,7 +508,7 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
     start = ft.Dropdown(
         label=t("lottery_time"),
         value=form.start.isoformat(),
-        width=170,
+        width=196,
         menu_height=420,
         on_select=pick_start,
         options=[

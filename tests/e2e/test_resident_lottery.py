@@ -117,11 +117,16 @@ async def test_resident_applies_with_two_ranked_choices_and_is_refused_the_same_
             received = phone.get_by_text("✓ 申し込みを受け付けました", exact=True)
             await expect(received).to_be_visible(timeout=30_000)
             await expect(phone.get_by_text("あと 1 件申し込めます", exact=True)).to_be_visible()
+            # The form folds away; another application (within the cap) is one tap further.
+            await expect(add).to_have_count(0)
+            await expect(phone.get_by_role("button", name="もう1件申し込む")).to_be_visible()
             await reveal(phone, received)
             await snap(phone, "lottery-4-received.png")
             mine = phone.get_by_text(f"水戸市総合体育館 · {month.year}年{month.month}月 · 抽選待ち", exact=True)
             await expect(mine).to_be_visible()
-            await reveal(phone, mine)
+            listed = phone.get_by_text(f"第2希望: 第1コート {shown(fifth)} 10:00–11:00", exact=True)
+            await expect(listed).to_have_count(2)  # in the card and in the list of applications
+            await reveal(phone, listed.last)
             await snap(phone, "lottery-5-my-applications.png")
         finally:
             await browser.close()

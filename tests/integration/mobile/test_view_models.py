@@ -403,6 +403,9 @@ async def test_resident_applies_to_a_lottery_from_the_model(
     ]
     assert [r.name for r in mine.resources] == ["メインアリーナ"]
     assert model.applied_to(shown.id) == [mine]
+    assert not model.filling_in(shown)  # received: the form folds away until asked for again
+    await model.apply_again(shown)
+    assert model.filling_in(shown)
     assert model.lottery_form(shown).preferences == []  # a fresh form for the next application
     await api.close()
 
