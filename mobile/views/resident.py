@@ -547,9 +547,8 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
         refusal = t(form.problem).format(n=form.clash if form.clash is not None else MAX_PREFERENCES)
         controls.append(said(ft.Text(refusal, color=ft.Colors.RED_800), key=f"lottery-{lottery.id}-problem"))
     controls.append(said(ft.Text(t("your_choices"), weight=ft.FontWeight.BOLD)))
-    places = {r.id: r for r in lottery.resources}
     for rank, choice in enumerate(form.preferences, 1):
-        line = choice_line(shell, list(places.values()), rank, choice.resource_id, choice.start, choice.end)
+        line = choice_line(shell, lottery.resources, rank, choice.resource_id, choice.start, choice.end)
         controls.append(
             ft.Row(
                 [
