@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 import msgspec
@@ -10,6 +10,7 @@ import msgspec
 from schema.base import Id, Input, Wire
 
 Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+MAX_PREFERENCES = 3  # 第1〜第3希望: the draw walks three ranks (backend/lottery/draw.py)
 LotteryState = Literal["scheduled", "open", "closed", "drawn", "cancelled"]
 
 
@@ -36,7 +37,7 @@ class Preference(Input):
 
 
 class ApplicationCreate(Input):
-    preferences: Annotated[list[Preference], msgspec.Meta(min_length=1, max_length=3)]  # 第1〜第3希望
+    preferences: Annotated[list[Preference], msgspec.Meta(min_length=1, max_length=MAX_PREFERENCES)]
 
 
 class PublishedPreference(Wire):
@@ -74,6 +75,19 @@ class Application(Wire):
     preferences: list[PublishedPreference]
 
 
+class LotteryResource(Wire):
+    """A room or court a lottery allocates, with what an applicant needs to choose a slot: where it
+    is, its opening hours (Japan time) and its booking unit."""
+
+    id: int
+    name: str
+    facility_id: int
+    facility_name: str
+    opens_at: time
+    closes_at: time
+    unit_minutes: int
+
+
 class LotterySummary(Wire):
     id: int
     organization_id: int
@@ -85,9 +99,12 @@ class LotterySummary(Wire):
     per_user_cap: int
     state: LotteryState
     seed_commitment: str
+    resources: list[LotteryResource]  # the resources of `resourceIds`, in the same order
 
 
 class MyApplication(Application):
+    month: date
+    resources: list[LotteryResource]  # the lottery's, to name the preferences' resources
     state: LotteryState
     won_rank: int | None  # after the draw: the preference won, or None
     booking_id: int | None

@@ -19,11 +19,29 @@ INSERT_LOTTERY_RESOURCES = """
 INSERT INTO lottery_resources (lottery_id, resource_id) SELECT $1, unnest($2::bigint[])
 """
 
-LOTTERY = """
-SELECT l.*, coalesce(l.cancelled_resource_ids,
+# A lottery's resources: those it allocates, or after a cancellation those it did (the ids are kept
+# for the record), each named with its facility and carrying the hours and unit an applicant
+# chooses a slot within. Joined LATERAL after `lotteries l`; gives resource_ids and resources.
+_RESOURCES_OF_LOTTERY = """
+CROSS JOIN LATERAL (
+    SELECT coalesce(l.cancelled_resource_ids,
                     array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id))
            AS resource_ids
-  FROM lotteries l WHERE l.id = $1
+) AS ids
+CROSS JOIN LATERAL (
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'name', r.name, 'facilityId', f.id,
+                                                 'facilityName', f.name, 'opensAt', r.opens_at,
+                                                 'closesAt', r.closes_at, 'unitMinutes', r.unit_minutes)
+                              ORDER BY r.id), '[]') AS resources
+      FROM resources r JOIN facilities f ON f.id = r.facility_id
+     WHERE r.id = ANY(ids.resource_ids)
+) AS named
+"""
+
+LOTTERY = f"""
+SELECT l.*, ids.resource_ids, named.resources
+  FROM lotteries l {_RESOURCES_OF_LOTTERY}
+ WHERE l.id = $1
 """
 
 LOTTERY_FOR_UPDATE = "SELECT * FROM lotteries WHERE id = $1 FOR UPDATE"
@@ -89,11 +107,9 @@ RESULTS = "SELECT application_id, won_rank FROM lottery_results WHERE lottery_id
 
 MARK_DRAWN = "UPDATE lotteries SET drawn_at = $2, result_digest = $3 WHERE id = $1"
 
-LOTTERIES = """
-SELECT l.*, coalesce(l.cancelled_resource_ids,
-                    array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id))
-           AS resource_ids
-  FROM lotteries l
+LOTTERIES = f"""
+SELECT l.*, ids.resource_ids, named.resources
+  FROM lotteries l {_RESOURCES_OF_LOTTERY}
  WHERE l.id > $1
    AND ($2::text IS NULL
         OR ($2 = 'open' AND l.drawn_at IS NULL AND l.opens_at <= $3 AND $3 < l.closes_at)
@@ -101,27 +117,25 @@ SELECT l.*, coalesce(l.cancelled_resource_ids,
  ORDER BY l.id LIMIT $4
 """
 
-MY_APPLICATIONS = """
+MY_APPLICATIONS = f"""
 SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_id,
        jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
                                     'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences,
-       l.drawn_at, l.opens_at, l.closes_at, l.cancelled_at, r.won_rank, r.booking_id
+       l.month, l.drawn_at, l.opens_at, l.closes_at, l.cancelled_at, r.won_rank, r.booking_id, named.resources
   FROM lottery_applications a
   JOIN lottery_preferences p ON p.application_id = a.id
-  JOIN lotteries l ON l.id = a.lottery_id
+  JOIN lotteries l ON l.id = a.lottery_id {_RESOURCES_OF_LOTTERY}
   LEFT JOIN lottery_results r ON r.application_id = a.id
  WHERE a.account_id = $1 AND a.id > $2
- GROUP BY a.id, l.id, r.won_rank, r.booking_id
+ GROUP BY a.id, l.id, r.won_rank, r.booking_id, named.resources
  ORDER BY a.id LIMIT $3
 """
 
 # -- back office ----------------------------------------------------------------------
 
 # An organisation's lotteries with the demand per slot, in one query.
-ORGANIZATION_LOTTERIES = """
-SELECT l.*, coalesce(l.cancelled_resource_ids,
-                     array(SELECT resource_id FROM lottery_resources WHERE lottery_id = l.id ORDER BY resource_id))
-           AS resource_ids,
+ORGANIZATION_LOTTERIES = f"""
+SELECT l.*, ids.resource_ids, named.resources,
        (SELECT count(*) FROM lottery_applications WHERE lottery_id = l.id) AS applications,
        coalesce((SELECT jsonb_agg(jsonb_build_object('resourceId', d.resource_id, 'start', lower(d.during),
                                                      'end', upper(d.during), 'applications', d.applications,
@@ -132,7 +146,7 @@ SELECT l.*, coalesce(l.cancelled_resource_ids,
                            FROM lottery_applications a JOIN lottery_preferences p ON p.application_id = a.id
                           WHERE a.lottery_id = l.id
                           GROUP BY p.resource_id, p.during) AS d), '[]') AS slots
-  FROM lotteries l
+  FROM lotteries l {_RESOURCES_OF_LOTTERY}
  WHERE l.organization_id = $1 AND l.id > $2
  ORDER BY l.id LIMIT $3
 """

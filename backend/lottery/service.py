@@ -41,6 +41,7 @@ from schema.lottery import (
     LotteryCancel,
     LotteryCreate,
     LotteryOverview,
+    LotteryResource,
     LotteryState,
     LotterySummary,
     MyApplication,
@@ -116,7 +117,7 @@ class LotteryService:
     async def lotteries(self, state: str | None, after: int, limit: int) -> list[LotterySummary]:
         async with self.ctx.acquire() as conn:
             rows = await conn.fetch(queries.LOTTERIES, after, state, self.ctx.clock.now(), limit)
-        return [from_row(LotterySummary, r, state=self._state(r)) for r in rows]
+        return [from_row(LotterySummary, r, state=self._state(r), resources=_resources(r)) for r in rows]
 
     async def my_applications(self, caller: Caller, after: int, limit: int) -> list[MyApplication]:
         async with self.ctx.acquire() as conn:
@@ -128,6 +129,7 @@ class LotteryService:
                 id=r["application_id"],
                 preferences=_published_application(r).preferences,
                 state=self._state(r),
+                resources=_resources(r),
             )
             for r in rows
         ]
@@ -145,7 +147,14 @@ class LotteryService:
         applications = [_published_application(a) for a in await conn.fetch(queries.PUBLISHED_APPLICATIONS, lottery_id)]
         # The row carries the secret seed: it and the digest are published only after the draw (below).
         lottery = from_row(
-            Lottery, row, state=state, algorithm=ALGORITHM, applications=applications, seed=None, result_digest=None
+            Lottery,
+            row,
+            state=state,
+            resources=_resources(row),
+            algorithm=ALGORITHM,
+            applications=applications,
+            seed=None,
+            result_digest=None,
         )
         if state == "closed":
             # First-come booking is shut until the draw, so what is taken now is what the draw will
@@ -299,6 +308,7 @@ class LotteryService:
                 LotteryOverview,
                 r,
                 state=self._state(r),
+                resources=_resources(r),
                 slots=msgspec.convert(r["slots"], list[SlotDemand], strict=False),
             )
             for r in rows
@@ -334,6 +344,10 @@ class LotteryService:
                 at=now,
             )
             return await self._published(conn, lottery_id)
+
+
+def _resources(row: Any) -> list[LotteryResource]:
+    return msgspec.convert(row["resources"], list[LotteryResource])
 
 
 def _preferences(row: Any) -> list[dict[str, Any]]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
 
 from mobile.api import ApiError, Failure, MusubiApi
+from mobile.state.lottery import LotteryForm, add_preference, choose_resource, new_form, remove_preference
 from mobile.state.resident import SearchFilters, today, week_start
 from schema.accounts import Residency
 from schema.childcare import Application as NurseryApplication
@@ -39,7 +40,7 @@ from schema.facilities import (
     WaitlistCreate,
     WaitlistEntry,
 )
-from schema.lottery import ApplicationCreate, LotterySummary, MyApplication, Preference
+from schema.lottery import ApplicationCreate, LotterySummary, MyApplication
 from schema.time import TOKYO
 
 SEARCH_PAGE = 20  # facilities per page of the week grid
@@ -88,7 +89,9 @@ class ResidentModel:
     reservations: list[MyReservation] = field(default_factory=list)
     lotteries: list[LotterySummary] = field(default_factory=list)  # open for applications
     applications: list[MyApplication] = field(default_factory=list)  # the caller's, with results
-    choices: dict[int, tuple[int, int]] = field(default_factory=dict)  # lottery id → (day, hour) being chosen
+    forms: dict[int, LotteryForm] = field(default_factory=dict)  # lottery id → its application being filled in
+    # Lotteries the caller has applied to and asked to fill in another application for (within the cap).
+    applying_again: set[int] = field(default_factory=set)
     places: dict[int, str] = field(default_factory=dict)  # resource id → "facility · resource"
     resources: dict[int, Resource] = field(default_factory=dict)  # resource id → its fees and rules
     confirming: Vacancy | None = None  # the slot in the confirmation sheet
@@ -356,30 +359,59 @@ class ResidentModel:
         slot = BookingCreate(resource_id=held.resource_id, start=held.start, end=held.end)
         return await self._do("POST", "/v1/bookings", msgspec.to_builtins(slot))
 
-    async def apply(self, lottery: LotterySummary, choices: list[tuple[int, int, int]]) -> bool:
-        """Apply with ranked (resource id, day of the lottery's month, hour JST) choices, one hour each."""
-        year, month = lottery.month.year, lottery.month.month
-        preferences = []
-        for resource_id, day, hour in choices[:3]:
-            start = datetime(year, month, day, hour, tzinfo=TOKYO)
-            preferences.append(Preference(resource_id=resource_id, start=start, end=start + timedelta(hours=1)))
-        body = msgspec.to_builtins(ApplicationCreate(preferences=preferences))
-        return await self._do("POST", f"/v1/lotteries/{lottery.id}/applications", body)
+    # -- lotteries: one application form per open lottery (mobile/state/lottery.py) --------------
 
-    def choice(self, lottery_id: int) -> tuple[int, int]:
-        return self.choices.get(lottery_id, (10, 10))
+    def lottery_form(self, lottery: LotterySummary) -> LotteryForm:
+        form = self.forms.get(lottery.id)
+        if form is None:
+            form = self.forms[lottery.id] = new_form(lottery, datetime.now(TOKYO))
+        return form
 
-    async def nudge(self, lottery_id: int, which: str, delta: int) -> None:
-        day, hour = self.choice(lottery_id)
-        if which == "day":
-            day = max(1, min(28, day + delta))
-        else:
-            hour = max(6, min(21, hour + delta))
-        self.choices[lottery_id] = (day, hour)
+    def applied_to(self, lottery_id: int) -> list[MyApplication]:
+        """The caller's applications to one lottery (at most its perUserCap)."""
+        return [a for a in self.applications if a.lottery_id == lottery_id]
 
-    async def apply_choice(self, lottery: LotterySummary) -> bool:
-        day, hour = self.choice(lottery.id)
-        return await self.apply(lottery, [(lottery.resource_ids[0], day, hour)])
+    def filling_in(self, lottery: LotterySummary) -> bool:
+        """Whether the form shows: always before a first application; after it, once asked for."""
+        return not self.applied_to(lottery.id) or lottery.id in self.applying_again
+
+    async def apply_again(self, lottery: LotterySummary) -> None:
+        self.applying_again.add(lottery.id)
+
+    async def choose_lottery_resource(self, lottery: LotterySummary, resource_id: int) -> None:
+        choose_resource(self.lottery_form(lottery), lottery, resource_id)
+
+    async def choose_lottery_day(self, lottery: LotterySummary, day: date) -> None:
+        form = self.lottery_form(lottery)
+        form.day, form.problem, form.clash = day, None, None
+
+    async def choose_lottery_start(self, lottery: LotterySummary, start: time) -> None:
+        form = self.lottery_form(lottery)
+        form.start, form.problem, form.clash = start, None, None
+
+    async def add_lottery_preference(self, lottery: LotterySummary) -> bool:
+        return add_preference(self.lottery_form(lottery), lottery)
+
+    async def remove_lottery_preference(self, lottery: LotterySummary, rank: int) -> None:
+        remove_preference(self.lottery_form(lottery), rank)
+
+    async def apply(self, lottery: LotterySummary) -> bool:
+        """Send the ranked preferences as one application; the server's refusal stays on the form."""
+        form = self.lottery_form(lottery)
+        form.failure = None
+        if not form.preferences:
+            form.problem, form.clash = "add_a_preference", None
+            return False
+        body = msgspec.to_builtins(ApplicationCreate(preferences=[c.preference() for c in form.preferences]))
+        try:
+            await self.api.request("POST", f"/v1/lotteries/{lottery.id}/applications", body)
+        except ApiError as error:
+            form.failure = error
+            return False
+        del self.forms[lottery.id]
+        self.applying_again.discard(lottery.id)
+        await self.resync()
+        return True
 
     async def cancel_reservation(self, reservation_id: int) -> bool:
         return await self._do("POST", f"/v1/childcare/reservations/{reservation_id}/cancel")

@@ -11,8 +11,8 @@ import flet as ft
 
 from mobile.state.admin import CREATABLE_KINDS, NAME_MAX, ORGANIZATION_KINDS, AdminModel, Section, dashboard
 from mobile.views.charts import bar_chart
-from mobile.views.staff_widgets import ask, nav_button
-from mobile.views.widgets import MUTED, TARGET, Shell, choice_button, error_line, heading, local_time
+from mobile.views.staff_widgets import nav_button
+from mobile.views.widgets import MUTED, TARGET, Shell, ask, choice_button, error_line, heading, local_time
 from schema.accounts import OrganizationKind
 from schema.organizations import OrganizationDetail
 

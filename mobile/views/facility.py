@@ -15,8 +15,8 @@ import flet as ft
 
 from mobile.state.facility import LIVE, SECTIONS, FacilityModel, FormErrors
 from mobile.state.i18n import Translator
-from mobile.views.staff_widgets import ask, day_label, nav_button
-from mobile.views.widgets import MUTED, TARGET, Shell, error_line, heading, local_time
+from mobile.views.staff_widgets import day_label, nav_button
+from mobile.views.widgets import MUTED, TARGET, Shell, ask, error_line, heading, local_time, said_apart
 from schema.facilities import Closure, Resource, ScheduleEntry
 from schema.lottery import LotteryOverview
 from schema.time import TOKYO
@@ -75,12 +75,6 @@ def form_errors(t: Translator, errors: FormErrors) -> list[ft.Control]:
         ft.Semantics(container=True, content=ft.Text(f"{t(label)}: {t(message)}", color=ft.Colors.RED_800))
         for label, message in errors
     ]
-
-
-def said_apart(lines: list[ft.Control]) -> ft.Column:
-    """Lines a screen reader says one by one. As one node, Flutter's web semantics lays a long card
-    out as a single unwrapped line of text that widens the page (and blanks full-page screenshots)."""
-    return ft.Column([ft.Semantics(container=True, content=line) for line in lines])
 
 
 def text_field(label: str, value: str, target: object, name: str, width: int = FIELD) -> ft.TextField:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any
 
 import flet as ft
 
+from mobile.api import Failure
 from mobile.state.i18n import LABELS
 from mobile.state.lists import ResidentModel
+from mobile.state.lottery import month_days, preference_problems, resource_of, unit_end, unit_starts
 from mobile.state.resident import (
     BLOCK_HOURS,
     KINDS,
@@ -26,15 +28,18 @@ from mobile.views.widgets import (
     MUTED,
     TARGET,
     Shell,
+    ask,
     error_line,
     heading,
     icon_button,
     local_time,
     meeting_label,
-    stepper,
+    said,
+    said_apart,
 )
 from schema.facilities import DayAvailability, FacilityAvailability, Vacancy
-from schema.lottery import LotterySummary
+from schema.lottery import MAX_PREFERENCES, LotteryResource, LotterySummary, MyApplication
+from schema.time import TOKYO
 
 ALL = "all"  # the dropdowns' "no filter" choice
 NEAR = "near"  # the municipality dropdown's "near me": nearest first from the device's position
@@ -118,13 +123,29 @@ def view(shell: Shell, model: ResidentModel) -> list[ft.Control]:
         controls.append(heading(t("lottery")))
     for lottery in model.lotteries:
         controls.append(lottery_card(shell, model, lottery))
+    if model.applications:
+        controls.append(heading(t("my_lottery_applications"), size=16))
     for application in model.applications:
-        outcome = {"drawn": t("won") if application.won_rank else t("lost")}.get(application.state, t("waiting_draw"))
-        first = application.preferences[0]
-        when = f"{first.start.date()} {local_time(first.start)}"
-        controls.append(ft.Text(f"#{application.lottery_id} {when} · {outcome}"))
+        controls.append(my_application(shell, application))
     controls += childcare(shell, model)
     return controls + ([] if located_error else error_line(t, model.error))
+
+
+def my_application(shell: Shell, application: MyApplication) -> ft.Control:
+    """An application as its applicant sees it: where, each ranked choice, and the outcome."""
+    t = shell.t
+    outcome = {"drawn": t("won") if application.won_rank else t("lost")}.get(application.state, t("waiting_draw"))
+    if application.state == "cancelled":
+        outcome = t("lottery_cancelled")
+    places = " · ".join(dict.fromkeys(r.facility_name for r in application.resources))
+    lines: list[ft.Control] = [
+        ft.Text(f"{places} · {month_name(shell, application.month)} · {outcome}", weight=ft.FontWeight.BOLD)
+    ]
+    for p in application.preferences:
+        won = " ✓" if application.won_rank == p.rank else ""
+        lines.append(ft.Text(choice_line(shell, application.resources, p.rank, p.resource_id, p.start, p.end) + won))
+    return ft.Container(said_apart(lines), padding=8, border=ft.Border.all(1, ft.Colors.GREY_500), border_radius=8,
+                        key=f"application-{application.id}")  # fmt: skip
 
 
 def distance(metres: int) -> str:
@@ -405,26 +426,210 @@ def childcare(shell: Shell, model: ResidentModel) -> list[ft.Control]:
 
 
 def lottery_card(shell: Shell, model: ResidentModel, lottery: LotterySummary) -> ft.Control:
+    """One open lottery: where and when, the person's applications to it, and the form for another
+    (resource, day, time, ranked choices, then a confirmation before anything is sent)."""
     t = shell.t
-    day, hour = model.choice(lottery.id)
+    places = " · ".join(dict.fromkeys(r.facility_name for r in lottery.resources))
+    resources = " · ".join(r.name for r in lottery.resources)
+    lines: list[ft.Control] = [
+        ft.Text(f"{places} · {resources}", size=16, weight=ft.FontWeight.BOLD),
+        ft.Text(t("lottery_of_month").format(m=month_name(shell, lottery.month))),
+        ft.Text(f"{t('applications_window')}: {moment(shell, lottery.opens_at)} – {moment(shell, lottery.closes_at)}"),
+        ft.Text(f"{t('closes')}: {moment(shell, lottery.closes_at)} ({t('japan_time')})", weight=ft.FontWeight.BOLD),
+    ]
+    applied = model.applied_to(lottery.id)
+    for application in applied:
+        lines.append(ft.Text(f"✓ {t('lottery_received')}", color=ft.Colors.GREEN_800, weight=ft.FontWeight.BOLD))
+        lines += [ft.Text(choice_line(shell, application.resources, p.rank, p.resource_id, p.start, p.end))
+                  for p in application.preferences]  # fmt: skip
+    left = lottery.per_user_cap - len(applied)
+    if left <= 0:
+        lines.append(ft.Text(t("applications_used_up"), color=MUTED))
+        return ft.Card(ft.Container(said_apart(lines), padding=12), key=f"lottery-{lottery.id}")
+    allowed = (
+        t("applications_left").format(n=left)
+        if applied
+        else t("applications_per_person").format(n=lottery.per_user_cap)
+    )
+    lines.append(ft.Text(allowed, color=MUTED))
+    rows: list[ft.Control] = [said_apart(lines)]
+    if lottery.resources and model.filling_in(lottery):
+        rows += lottery_form(shell, model, lottery)
+    elif lottery.resources:
+        rows.append(
+            ft.OutlinedButton(
+                t("apply_again"),
+                height=TARGET,
+                on_click=shell.act(partial(model.apply_again, lottery)),
+                key=f"lottery-{lottery.id}-again",
+            )
+        )
+    return ft.Card(ft.Container(ft.Column(rows), padding=12), key=f"lottery-{lottery.id}")
 
-    def nudge(which: str, delta: int) -> Any:
-        return shell.act(partial(model.nudge, lottery.id, which, delta))
 
-    heading_text = f"#{lottery.id} {lottery.month:%Y-%m} · {t('closes')} {lottery.closes_at.date()}"
-    return ft.Card(
-        ft.Container(
-            ft.Column(
-                [
-                    ft.Text(heading_text),
-                    stepper(t("day"), str(day), nudge("day", -1), nudge("day", 1), label_width=60),
-                    stepper(t("hour"), f"{hour}:00", nudge("hour", -1), nudge("hour", 1), label_width=60),
-                    ft.Button(t("apply"), height=TARGET, on_click=shell.act(partial(model.apply_choice, lottery))),
-                ]
+def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) -> list[ft.Control]:
+    t = shell.t
+    form = model.lottery_form(lottery)
+    resource = resource_of(lottery, form.resource_id) or lottery.resources[0]
+    controls: list[ft.Control] = []
+    if len(lottery.resources) > 1:
+
+        async def pick_resource(event: Any) -> None:
+            await model.choose_lottery_resource(lottery, int(event.control.value))
+            shell.render()
+
+        controls += [
+            said(ft.Text(t("lottery_resource"))),
+            ft.RadioGroup(
+                ft.Column([ft.Radio(value=str(r.id), label=r.name, height=TARGET) for r in lottery.resources]),
+                value=str(resource.id),
+                on_change=pick_resource,
+                key=f"lottery-{lottery.id}-resource",
             ),
-            padding=12,
+        ]
+    hours = f"{resource.opens_at:%H:%M}–{resource.closes_at:%H:%M}"
+    controls.append(
+        said(
+            ft.Text(
+                f"{resource.name}: {t('opening_hours_unit').format(hours=hours, n=resource.unit_minutes)}", color=MUTED
+            )
         )
     )
+
+    async def pick_day(event: Any) -> None:
+        if event.control.value:
+            await model.choose_lottery_day(lottery, date.fromisoformat(event.control.value))
+        shell.render()
+
+    async def pick_start(event: Any) -> None:
+        if event.control.value:
+            await model.choose_lottery_start(lottery, time.fromisoformat(event.control.value))
+        shell.render()
+
+    days = month_days(lottery.month, datetime.now(TOKYO))
+    day = ft.Dropdown(
+        label=t("lottery_day"),
+        value=form.day.isoformat(),
+        width=140,
+        menu_height=420,
+        on_select=pick_day,
+        options=[ft.DropdownOption(key=d.isoformat(), text=day_text(shell, d)) for d in days],
+    )
+    start = ft.Dropdown(
+        label=t("lottery_time"),
+        value=form.start.isoformat(),
+        width=196,
+        menu_height=420,
+        on_select=pick_start,
+        options=[
+            ft.DropdownOption(key=s.isoformat(), text=f"{s:%H:%M}–{unit_end(resource, s):%H:%M}")
+            for s in unit_starts(resource)
+        ],
+    )
+    shown_time = f"{form.start:%H:%M}–{unit_end(resource, form.start):%H:%M}"
+    # Named like the search filters: what it chooses and what it holds, merged into the dropdown's node.
+    controls.append(
+        ft.Row(
+            [
+                ft.MergeSemantics(
+                    ft.Semantics(content=day, label=f"{t('lottery_day')}: {day_text(shell, form.day)}", button=True),
+                    key=f"lottery-{lottery.id}-day",
+                ),
+                ft.MergeSemantics(
+                    ft.Semantics(content=start, label=f"{t('lottery_time')}: {shown_time}", button=True),
+                    key=f"lottery-{lottery.id}-time",
+                ),
+            ],
+            wrap=True,
+        )
+    )
+    controls.append(
+        ft.OutlinedButton(
+            t("add_preference"),
+            icon=ft.Icons.ADD,
+            height=TARGET,
+            disabled=form.full,
+            on_click=shell.act(partial(model.add_lottery_preference, lottery)),
+            key=f"lottery-{lottery.id}-add",
+        )
+    )
+    if form.problem:
+        refusal = t(form.problem).format(n=form.clash if form.clash is not None else MAX_PREFERENCES)
+        controls.append(said(ft.Text(refusal, color=ft.Colors.RED_800), key=f"lottery-{lottery.id}-problem"))
+    controls.append(said(ft.Text(t("your_choices"), weight=ft.FontWeight.BOLD)))
+    for rank, choice in enumerate(form.preferences, 1):
+        line = choice_line(shell, lottery.resources, rank, choice.resource_id, choice.start, choice.end)
+        controls.append(
+            ft.Row(
+                [
+                    said(ft.Text(line), expand=True),
+                    ft.TextButton(
+                        f"{t('remove')}: {t('rank_n').format(n=rank)}",
+                        height=TARGET,
+                        on_click=shell.act(partial(model.remove_lottery_preference, lottery, rank)),
+                    ),
+                ],
+                key=f"lottery-{lottery.id}-choice-{rank}",
+            )
+        )
+    if not form.preferences:
+        controls.append(said(ft.Text(t("no_choices_yet").format(n=MAX_PREFERENCES), color=MUTED)))
+    if form.failure is not None:
+        controls += [said(ft.Text(text, color=ft.Colors.RED_800)) for text in failure_lines(shell, form.failure)]
+
+    async def ask_to_apply(_: Any) -> None:
+        if not form.preferences:
+            await model.apply(lottery)  # says why nothing was sent
+            shell.render()
+            return
+        ask(
+            shell,
+            t("confirm_application"),
+            [
+                ft.Text(f"{' · '.join(dict.fromkeys(r.facility_name for r in lottery.resources))}",
+                        weight=ft.FontWeight.BOLD),
+                *[ft.Text(choice_line(shell, lottery.resources, rank, c.resource_id, c.start, c.end))
+                  for rank, c in enumerate(form.preferences, 1)],
+                ft.Text(t("lottery_draw_explained"), color=MUTED),
+            ],
+            t("apply"),
+            partial(model.apply, lottery),
+        )  # fmt: skip
+
+    controls.append(ft.Button(t("apply"), height=TARGET, on_click=ask_to_apply, key=f"lottery-{lottery.id}-apply"))
+    return controls
+
+
+def choice_line(
+    shell: Shell, resources: list[LotteryResource], rank: int, resource_id: int, start: datetime, end: datetime
+) -> str:
+    """第1希望: 第1コート 12/3(木) 10:00–11:00"""
+    name = next((r.name for r in resources if r.id == resource_id), f"#{resource_id}")
+    day = start.astimezone(TOKYO).date()
+    return f"{shell.t('rank_n').format(n=rank)}: {name} {day_text(shell, day)} {local_time(start)}–{local_time(end)}"
+
+
+def failure_lines(shell: Shell, failure: Failure) -> list[str]:
+    """The server's refusal; a refused choice is named by its rank, in the person's language."""
+    t = shell.t
+    named = preference_problems(failure)
+    if not named:
+        return [t.failure(failure)]
+    return [f"{t('rank_n').format(n=rank)}: {t(key)}" for rank, key in named]
+
+
+def day_text(shell: Shell, day: date) -> str:
+    """12/3(木)"""
+    return f"{day.month}/{day.day}({weekday(shell, day)})"
+
+
+def moment(shell: Shell, instant: datetime) -> str:
+    """11/28(土) 10:00, Japan time."""
+    return f"{day_text(shell, instant.astimezone(TOKYO).date())} {local_time(instant)}"
+
+
+def month_name(shell: Shell, month: date) -> str:
+    return f"{month.year}年{month.month}月" if shell.t.locale == "ja" else f"{month:%B %Y}"
 
 
 def _sheet_content(shell: Shell, model: ResidentModel, vacancy: Vacancy, redraw: Callable[[], None]) -> ft.Control:

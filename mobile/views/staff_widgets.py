@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
 
 import flet as ft
 
-from mobile.views.widgets import TARGET, Handler, Shell
+from mobile.views.widgets import TARGET, Handler
 
 
 def nav_button(icon: ft.IconData, label: str, on_click: Handler) -> ft.TextButton:
@@ -19,34 +17,3 @@ def nav_button(icon: ft.IconData, label: str, on_click: Handler) -> ft.TextButto
 
 def day_label(day: date) -> str:
     return f"{day.isoformat()} ({'月火水木金土日'[day.weekday()]})"
-
-
-def ask(
-    shell: Shell,
-    title: str,
-    content: list[ft.Control],
-    confirm_label: str,
-    on_confirm: Callable[[], Awaitable[object]],
-) -> None:
-    """A confirmation dialog in front of an action that cannot be taken back (cancel, close, draw):
-    "back" leaves everything as it was; the confirm button names the action again."""
-
-    async def confirm(_: Any) -> None:
-        shell.page.pop_dialog()
-        await on_confirm()
-        shell.render()
-
-    async def back(_: Any) -> None:
-        shell.page.pop_dialog()
-
-    shell.page.show_dialog(
-        ft.AlertDialog(
-            modal=True,
-            title=ft.Text(title),
-            content=ft.Column(content, tight=True, width=420),  # as tall as its words, no taller
-            actions=[
-                ft.TextButton(shell.t("back"), height=TARGET, on_click=back),
-                ft.Button(confirm_label, height=TARGET, on_click=confirm),
-            ],
-        )
-    )

@@ -1,4 +1,5 @@
-"""Pieces every home uses: headings, steppers, the error line, times, colours, the shell's face."""
+"""Pieces every home uses: headings, steppers, the error line, times, colours, confirmation dialogs,
+the shell's face."""
 
 from __future__ import annotations
 
@@ -114,3 +115,46 @@ def choice_button(label: str, selected: bool, on_click: Handler) -> ft.Control:
         white, dark = ft.Colors.WHITE, ft.Colors.BLUE_800
         return ft.Button(label, icon=ft.Icons.CHECK, height=TARGET, bgcolor=dark, color=white, on_click=on_click)
     return ft.OutlinedButton(label, height=TARGET, on_click=on_click)
+
+
+def said(control: ft.Control, **options: Any) -> ft.Semantics:
+    """A line a screen reader says on its own. Inside a card (one semantic container) a text without
+    its own node is folded into the card's label, and neither a reader nor a test finds it alone."""
+    return ft.Semantics(container=True, content=control, **options)
+
+
+def said_apart(lines: list[ft.Control]) -> ft.Column:
+    """Lines a screen reader says one by one. As one node, Flutter's web semantics lays a long card
+    out as a single unwrapped line of text that widens the page (and blanks full-page screenshots)."""
+    return ft.Column([said(line) for line in lines])
+
+
+def ask(
+    shell: Shell,
+    title: str,
+    content: list[ft.Control],
+    confirm_label: str,
+    on_confirm: Callable[[], Awaitable[object]],
+) -> None:
+    """A confirmation dialog in front of an action that cannot be taken back (cancel, close, draw):
+    "back" leaves everything as it was; the confirm button names the action again."""
+
+    async def confirm(_: Any) -> None:
+        shell.page.pop_dialog()
+        await on_confirm()
+        shell.render()
+
+    async def back(_: Any) -> None:
+        shell.page.pop_dialog()
+
+    shell.page.show_dialog(
+        ft.AlertDialog(
+            modal=True,
+            title=ft.Text(title),
+            content=ft.Column(content, tight=True, width=420),  # as tall as its words, no taller
+            actions=[
+                ft.TextButton(shell.t("back"), height=TARGET, on_click=back),
+                ft.Button(confirm_label, height=TARGET, on_click=confirm),
+            ],
+        )
+    )

@@ -87,6 +87,20 @@ async def type_into(page: Any, label: str, text: str) -> None:
     await expect(field).to_have_value(text)
 
 
+async def reveal(page: Any, locator: Any) -> None:
+    """Scroll Flutter's canvas with the wheel until the element is inside the window: Playwright's own
+    scrolling moves the DOM, not what Flutter draws, and a tap outside the window reaches nothing."""
+    height = page.viewport_size["height"]
+    await page.mouse.move(200, height / 2)
+    for _attempt in range(12):
+        box = await locator.bounding_box()
+        if box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height:
+            return
+        await page.mouse.wheel(0, 400 if box is None else box["y"] - height / 2)
+        await page.wait_for_timeout(400)
+    raise AssertionError(f"could not scroll {locator} into view")
+
+
 async def tap_until_gone(button: Any) -> None:
     """Tap a button whose answer removes it (accept, send) and wait until it is gone; a tap that
     landed while the screen was still drawing is tapped again, as a person would."""

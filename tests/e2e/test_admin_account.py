@@ -8,33 +8,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, log_in, sign_in, snap, type_into
+from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, log_in, reveal, sign_in, snap, type_into
 from tests.integration.childcare.test_childcare import Nursery, apply, in_days, years_before
 from tests.support import PASSWORD, Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 NEW_PASSWORD = "a brand new passphrase 2026"
-
-
-async def reveal(page: Any, locator: Any) -> None:
-    """Scroll Flutter's canvas with the wheel until the element is inside the window: Playwright's own
-    scrolling moves the DOM, not what Flutter draws, and a tap outside the window reaches nothing."""
-    height = page.viewport_size["height"]
-    await page.mouse.move(200, height / 2)
-    for _attempt in range(12):
-        box = await locator.bounding_box()
-        if box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height:
-            return
-        await page.mouse.wheel(0, 400 if box is None else box["y"] - height / 2)
-        await page.wait_for_timeout(400)
-    raise AssertionError(f"could not scroll {locator} into view")
 
 
 async def test_an_admin_invites_a_member_and_finds_who_read_a_childs_record(

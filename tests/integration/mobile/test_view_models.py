@@ -368,7 +368,7 @@ async def test_resident_confirms_a_paid_slot_with_a_reduction_and_waits_for_a_bo
 async def test_resident_applies_to_a_lottery_from_the_model(
     base_url: str, actors: Actors, http: httpx.AsyncClient
 ) -> None:
-    from datetime import datetime
+    from datetime import datetime, time
 
     from mobile.state.lists import ResidentModel
     from schema.time import TOKYO
@@ -383,13 +383,30 @@ async def test_resident_applies_to_a_lottery_from_the_model(
     await model.load()
     [shown] = model.lotteries
     assert shown.id == lottery["id"]
-    await model.nudge(shown.id, "day", 2)
-    await model.nudge(shown.id, "hour", -1)
-    assert model.choice(shown.id) == (12, 9)
-    assert await model.apply_choice(shown), model.error
+    assert [(r.facility_name, r.name) for r in shown.resources] == [("水戸市総合体育館", "メインアリーナ")]
+    assert not await model.apply(shown)  # nothing chosen yet: nothing sent
+    assert model.lottery_form(shown).problem == "add_a_preference"
+    twelfth = shown.month.replace(day=12)
+    await model.choose_lottery_day(shown, twelfth)
+    await model.choose_lottery_start(shown, time(9))
+    assert await model.add_lottery_preference(shown)
+    assert not await model.add_lottery_preference(shown)  # the same slot again
+    assert (model.lottery_form(shown).problem, model.lottery_form(shown).clash) == ("same_slot_twice", 1)
+    await model.choose_lottery_start(shown, time(20))
+    assert await model.add_lottery_preference(shown)
+    assert await model.apply(shown), model.lottery_form(shown).failure
     [mine] = model.applications
     assert mine.state == "open"
-    assert mine.preferences[0].start == datetime(shown.month.year, shown.month.month, 12, 9, tzinfo=TOKYO)
+    assert [(p.rank, p.start) for p in mine.preferences] == [
+        (1, datetime(shown.month.year, shown.month.month, 12, 9, tzinfo=TOKYO)),
+        (2, datetime(shown.month.year, shown.month.month, 12, 20, tzinfo=TOKYO)),
+    ]
+    assert [r.name for r in mine.resources] == ["メインアリーナ"]
+    assert model.applied_to(shown.id) == [mine]
+    assert not model.filling_in(shown)  # received: the form folds away until asked for again
+    await model.apply_again(shown)
+    assert model.filling_in(shown)
+    assert model.lottery_form(shown).preferences == []  # a fresh form for the next application
     await api.close()
 
 
