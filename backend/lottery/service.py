@@ -22,7 +22,7 @@ from backend.core.audit import record_audit
 from backend.core.auth import Caller
 from backend.core.context import AppContext
 from backend.core.db import retry_transient
-from backend.core.errors import Conflict, NotFound, Unprocessable
+from backend.core.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.core.outbox import emit_all
 from backend.core.rows import from_row, from_rows
 from backend.core.topics import user_topic
@@ -49,6 +49,11 @@ from schema.lottery import (
     PublishedPreference,
     SlotDemand,
     TakenSlot,
+)
+
+# The form refuses it first (and names the rank); this is the backstop for concurrent or odd clients.
+register_constraint(
+    "lottery_preferences_distinct", 422, "duplicate-preference", "The same slot is named twice in one application"
 )
 
 
@@ -186,8 +191,14 @@ class LotteryService:
             resources = {r["resource_id"] for r in await conn.fetch(queries.LOTTERY_RESOURCE_IDS, lottery_id)}
             month_start = datetime.combine(lottery["month"], datetime.min.time(), TOKYO)
             problems = []
+            named: dict[tuple[int, datetime, datetime], int] = {}  # slot → the rank that named it first
             for index, preference in enumerate(data.preferences):
                 field = f"$.preferences[{index}]"
+                slot = (preference.resource_id, preference.start, preference.end)
+                if slot in named:
+                    problems.append(FieldError(field=field, message=f"Same slot as preference {named[slot]}"))
+                    continue
+                named[slot] = index + 1
                 if preference.resource_id not in resources:
                     problems.append(FieldError(field=f"{field}.resourceId", message="Not part of this lottery"))
                     continue

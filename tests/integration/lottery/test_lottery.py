@@ -242,3 +242,17 @@ async def test_applied_slot_cannot_be_sniped_between_the_close_and_the_draw(
     assert_problem(await http.post("/v1/bookings", json=won, headers=sniper.headers), 409, "slot-taken")
     other = {"resourceId": venue.resource_id, **next_month_day(12, 15)[1]}
     assert (await http.post("/v1/bookings", json=other, headers=sniper.headers)).status_code == 201
+
+
+async def test_the_same_slot_twice_in_one_application_gets_422_and_stores_nothing(
+    http: httpx.AsyncClient, actors: Actors
+) -> None:
+    venue = await make_venue(http, actors)
+    lottery = await create_lottery(http, venue)
+    person = await actors.resident()
+    refused = await apply(http, person, lottery["id"], venue, (10, 10), (11, 10), (10, 10))
+    problem = assert_problem(refused, 422)
+    assert [error["field"] for error in problem["errors"]] == ["$.preferences[2]"]
+    assert "preference 1" in problem["errors"][0]["message"]
+    assert (await http.get("/v1/me/lottery-applications", headers=person.headers)).json() == []
+    assert (await apply(http, person, lottery["id"], venue, (10, 10), (11, 10))).status_code == 201
