@@ -147,10 +147,12 @@ async def seed_ibaraki(
                 "accounts",
                 records=[
                     (f"resident{first_resident + n}@scale.musubi.jp", "!seed-account-no-login", "住民", "ja",
-                     municipalities[n % len(municipalities)]["id"], now)
+                     municipalities[n % len(municipalities)]["id"], now, now)
                     for n in range(RESIDENTS)
                 ],
-                columns=["email", "password_hash", "display_name", "locale", "municipality_id", "created_at"],
+                # Verified, like anyone who books (booking needs a verified e-mail).
+                columns=["email", "password_hash", "display_name", "locale", "municipality_id", "created_at",
+                         "email_verified_at"],
             )  # fmt: skip
             account_ids = [
                 r["id"]
