@@ -34,7 +34,7 @@ from mobile.state.i18n import Translator
 from mobile.state.paramedic import ParamedicModel
 from mobile.state.session import SessionModel
 from mobile.views import account, admin, er, facility, intake, nursery, paramedic, resident
-from mobile.views.pending_input import ShownInput, catch_up, shown_inputs
+from mobile.views.pending_input import ShownInput, catch_up, watch_inputs
 from mobile.views.widgets import BIG, STATE_COLORS, TARGET, Handler, badge, error_line
 from schema.events import Event
 
@@ -153,9 +153,9 @@ class MusubiApp:
         catch_up(shown)
         name, controls = self.screen()
         root = ft.Column(controls, key=f"{SCREEN_KEY}:{name}")
+        self.shown_inputs = watch_inputs(root)
         self.page.controls[:] = [root]
         self.page.update()
-        self.shown_inputs = shown_inputs(root)
         self.ring_if_due()
 
     async def start(self) -> None:

@@ -5,8 +5,10 @@ control), then a change event whose handler copies it into the view model. Betwe
 redraw (a live event, a load finishing) builds the field from the model, which is one keystroke
 behind, and reconciling that onto the screen sends the old text back to the browser: the last
 characters vanish while the person types (a child registered as "山田" when "山田 花" was typed),
-or a ticked box unticks. So each redraw first hands every input whose value moved since it was
-drawn to its own binding handler, and builds the screen from a model that has caught up.
+or a ticked box unticks. So each redraw first hands every input whose value moved past what its
+binding last received to that binding, and builds the screen from a model that has caught up. A
+value the binding did receive is never handed on again: a form the model cleared after sending it
+(the person typed, then tapped 登録) stays cleared.
 
 Only plain (synchronous) handlers are called here: they are the bindings that copy a value into
 the model, and copying the same value twice (here, then when the event arrives) changes nothing.
@@ -25,11 +27,11 @@ INPUTS = (ft.TextField, ft.Checkbox, ft.RadioGroup, ft.Switch)
 Input = ft.TextField | ft.Checkbox | ft.RadioGroup | ft.Switch
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class ShownInput:
     control: Input
-    value: Any  # as drawn
     bind: Callable[..., object]
+    delivered: Any  # the last value its binding received; at first, the value it was drawn with
 
 
 def controls_under(root: ft.BaseControl) -> Iterator[ft.BaseControl]:
@@ -54,20 +56,40 @@ def controls_under(root: ft.BaseControl) -> Iterator[ft.BaseControl]:
         stack.extend(reversed(children))
 
 
-def shown_inputs(root: ft.BaseControl) -> list[ShownInput]:
-    """The inputs of a freshly drawn screen with a binding handler, and the value each was drawn with."""
+def watch_inputs(root: ft.BaseControl) -> list[ShownInput]:
+    """Before a screen is drawn: each input with a binding handler, its binding wrapped so the last
+    value it received is known (a value the model already had, or cleared since, is not handed on
+    again)."""
     shown = []
     for control in controls_under(root):
-        if isinstance(control, INPUTS):
-            bind = control.on_change
-            if bind is not None and not inspect.iscoroutinefunction(bind):
-                shown.append(ShownInput(control, control.value, bind))
+        if not isinstance(control, INPUTS):
+            continue
+        bind = control.on_change
+        if bind is None or inspect.iscoroutinefunction(bind) or not _takes_event(bind):
+            continue
+        item = ShownInput(control, bind, control.value)
+
+        def deliver(event: ft.Event[Any], item: ShownInput = item) -> object:
+            item.delivered = item.control.value
+            return item.bind(event)
+
+        control.on_change = deliver
+        shown.append(item)
     return shown
 
 
 def catch_up(shown: list[ShownInput]) -> None:
-    """Hand each input's value, where the browser moved it since it was drawn, to its binding."""
+    """Hand each input's value, where the browser moved it past what its binding last received, to
+    its binding."""
     for item in shown:
         now = item.control.value
-        if now != item.value:
+        if now != item.delivered:
+            item.delivered = now
             item.bind(ft.Event(name="change", data=now, control=item.control))
+
+
+def _takes_event(handler: Callable[..., object]) -> bool:
+    try:
+        return len(inspect.signature(handler).parameters) == 1
+    except (TypeError, ValueError):
+        return False

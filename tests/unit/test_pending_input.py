@@ -1,5 +1,6 @@
 """A redraw between the browser's new value and its change event must not send the old text back:
-the value the browser already reported reaches the model before the screen is built again."""
+the value the browser already reported reaches the model before the screen is built again; a value
+the model already received (and may since have cleared) is left alone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import flet as ft
 from flet.utils.object_model import patch_dataclass
 
-from mobile.views.pending_input import catch_up, shown_inputs
+from mobile.views.pending_input import ShownInput, catch_up, watch_inputs
 
 
 @dataclass
@@ -44,29 +45,61 @@ def screen(form: Form) -> ft.Column:
     )
 
 
-def browser_reports(control: ft.Control, value: object) -> None:
+def labelled(shown: list[ShownInput], label: str) -> Any:
+    return next(item.control for item in shown if getattr(item.control, "label", None) == label)
+
+
+def browser_reports(control: Any, value: object) -> None:
     """What the Flet session does with the browser's property update, before the change event."""
     patch_dataclass(control, {"value": value})
 
 
+def change_event_arrives(control: Any) -> None:
+    """The change event after it: the session calls the control's handler with the value."""
+    control.on_change(ft.Event(name="change", data=control.value, control=control))
+
+
 def test_text_typed_before_its_change_event_reaches_the_model_before_the_redraw() -> None:
     form = Form(name="山田")
-    root = screen(form)
-    shown = shown_inputs(root)
-    name_field = next(item.control for item in shown if getattr(item.control, "label", None) == "氏名")
-    browser_reports(name_field, "山田 花")
+    shown = watch_inputs(screen(form))
+    browser_reports(labelled(shown, "氏名"), "山田 花")
 
     catch_up(shown)
 
     assert form.name == "山田 花"
     assert form.calls == ["name"]  # the untouched field is left alone
-    rebuilt = shown_inputs(screen(form))
-    assert [item.value for item in rebuilt][:1] == ["山田 花"]  # the redraw sends nothing back
+    assert [item.delivered for item in watch_inputs(screen(form))][:1] == ["山田 花"]  # nothing sent back
+
+
+def test_the_late_change_event_changes_nothing_more() -> None:
+    form = Form()
+    shown = watch_inputs(screen(form))
+    field_ = labelled(shown, "氏名")
+    browser_reports(field_, "山田 花")
+    catch_up(shown)
+    change_event_arrives(field_)
+
+    assert form.name == "山田 花"
+    catch_up(shown)
+    assert form.calls == ["name", "name"]  # once by the catch-up, once by its own event; no more
+
+
+def test_a_form_cleared_after_sending_stays_cleared() -> None:
+    form = Form()
+    shown = watch_inputs(screen(form))
+    field_ = labelled(shown, "氏名")
+    browser_reports(field_, "山田 花")
+    change_event_arrives(field_)  # every keystroke reached the model, then 登録 was tapped
+    form.name = ""  # the model clears the form after registering the child
+
+    catch_up(shown)
+
+    assert form.name == ""
 
 
 def test_a_ticked_box_stays_ticked_across_a_redraw() -> None:
     form = Form()
-    shown = shown_inputs(screen(form))
+    shown = watch_inputs(screen(form))
     box = next(item.control for item in shown if isinstance(item.control, ft.Checkbox))
     browser_reports(box, True)
 
@@ -78,10 +111,9 @@ def test_a_ticked_box_stays_ticked_across_a_redraw() -> None:
 def test_actions_are_not_run_by_the_catch_up() -> None:
     form = Form()
     root = screen(form)
-    shown = shown_inputs(root)
+    shown = watch_inputs(root)
     assert all(getattr(item.control, "label", None) != "検索" for item in shown)
-    search = root.controls[3]
-    browser_reports(search, "体育館")
+    browser_reports(root.controls[3], "体育館")
 
     catch_up(shown)
 
