@@ -276,10 +276,10 @@ class Gateway:
             after = await self._starting_point(ws, params)
             if after is not None and after > self.head:
                 # The client's cursor is from the future (e.g. a restored database): start over.
-                await ws.send(_encode.encode(Resync(head=self.head)))
+                await ws.send(_encode.encode(Resync(head=self.head)), text=True)
                 client.last_id = self.head
                 after = None
-            await ws.send(_encode.encode(Welcome(head=client.last_id, topics=list(client.topics))))
+            await ws.send(_encode.encode(Welcome(head=client.last_id, topics=list(client.topics))), text=True)
             if after is not None:
                 metrics.GATEWAY_RESUMES.inc()
                 # Every event up to `head` is in the table, so the replay covers it; without this,

@@ -26,7 +26,9 @@ def bench_ticket(secret: bytes, subscriber: int) -> str:
 async def welcomed(realtime: Realtime, subscriber: int) -> ClientConnection:
     """A socket on TOPIC whose ticket the gateway has accepted (its welcome arrived)."""
     ws = await open_socket(realtime.url, bench_ticket(realtime.gateway.secret, subscriber))
-    assert msgspec.json.decode(await ws.recv())["type"] == "welcome"
+    welcome = await ws.recv()
+    assert isinstance(welcome, str), "every message is a JSON text frame, the welcome too"
+    assert msgspec.json.decode(welcome)["type"] == "welcome"
     return ws
 
 
