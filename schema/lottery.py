@@ -99,7 +99,7 @@ class LotterySummary(Wire):
     per_user_cap: int
     state: LotteryState
     seed_commitment: str
-    resources: list[LotteryResource]  # the resources of `resourceIds`, in the same order
+    resources: list[LotteryResource]  # the resources of `resourceIds`, by id
 
 
 class MyApplication(Application):

@@ -22,7 +22,7 @@ from backend.core.audit import record_audit
 from backend.core.auth import Caller
 from backend.core.context import AppContext
 from backend.core.db import retry_transient
-from backend.core.errors import Conflict, NotFound, Unprocessable, register_constraint
+from backend.core.errors import Conflict, NotFound, Unprocessable
 from backend.core.outbox import emit_all
 from backend.core.rows import from_row, from_rows
 from backend.core.topics import user_topic
@@ -49,11 +49,6 @@ from schema.lottery import (
     PublishedPreference,
     SlotDemand,
     TakenSlot,
-)
-
-# The form refuses it first (and names the rank); this is the backstop for concurrent or odd clients.
-register_constraint(
-    "lottery_preferences_distinct", 422, "duplicate-preference", "The same slot is named twice in one application"
 )
 
 

@@ -766,7 +766,6 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "slot-free": ("この枠は空いています。そのまま予約できます", "This slot is free; book it directly"),
     "monthly-cap": ("今月の予約上限に達しています", "You reached this month's booking limit"),
     "cap-reached": ("この抽選の申込上限に達しています", "You have reached this lottery's application limit"),
-    "duplicate-preference": ("同じ枠を2回希望しています", "The same slot is chosen twice"),
     "cancel-deadline-passed": ("取消期限を過ぎています", "The cancellation deadline has passed"),
     "not-cancellable": ("取り消せません", "This cannot be cancelled"),
     "not-provisional": ("仮予約ではありません", "Not a provisional booking"),

@@ -136,7 +136,7 @@ class IntakeModel:
         # Relative, not "set to what the screen showed": two taps before a redraw are two years.
         await self.set_age(self.age + delta)
 
-    async def choose(self, shelter_id: int, chosen: bool) -> None:
+    def choose(self, shelter_id: int, chosen: bool) -> None:
         if chosen:
             self.chosen.add(shelter_id)
         else:

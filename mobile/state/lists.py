@@ -378,14 +378,14 @@ class ResidentModel:
     async def apply_again(self, lottery: LotterySummary) -> None:
         self.applying_again.add(lottery.id)
 
-    async def choose_lottery_resource(self, lottery: LotterySummary, resource_id: int) -> None:
+    def choose_lottery_resource(self, lottery: LotterySummary, resource_id: int) -> None:
         choose_resource(self.lottery_form(lottery), lottery, resource_id)
 
-    async def choose_lottery_day(self, lottery: LotterySummary, day: date) -> None:
+    def choose_lottery_day(self, lottery: LotterySummary, day: date) -> None:
         form = self.lottery_form(lottery)
         form.day, form.problem, form.clash = day, None, None
 
-    async def choose_lottery_start(self, lottery: LotterySummary, start: time) -> None:
+    def choose_lottery_start(self, lottery: LotterySummary, start: time) -> None:
         form = self.lottery_form(lottery)
         form.start, form.problem, form.clash = start, None, None
 

@@ -91,8 +91,10 @@ class NurseryModel:
         )
         self.sessions, self.roster, self.nursery_name = sessions, roster.sessions, roster.nursery_name
         pending = {a.id for a in self.applications}
-        self.meeting_drafts = {k: v for k, v in self.meeting_drafts.items() if k in pending}
-        self.decline_reasons = {k: v for k, v in self.decline_reasons.items() if k in pending}
+        # Pruned in place: the fields on screen write into these very dicts.
+        for drafts in (self.meeting_drafts, self.decline_reasons):
+            for gone in drafts.keys() - pending:
+                del drafts[gone]
 
     async def _do(self, work: Callable[[], Awaitable[object]]) -> bool:
         """Run one action, then refetch: the screen shows what the server now holds, not a guess."""

@@ -120,6 +120,7 @@ class MusubiApp:
         self.preferences: ft.SharedPreferences | None = None
         self.geolocator: ftg.Geolocator | None = None
         self.shown_inputs: list[ShownInput] = []  # the inputs of the last redraw, as drawn
+        self.catching_up = False
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -145,12 +146,14 @@ class MusubiApp:
         The root's key names the screen (login, account, which home): going to another screen
         builds it afresh, so no field of the one left (its typed text, its focus) lives on in
         whatever control happens to stand at the same place on the next."""
-        if not self.browser_connected:
-            return
-        # What was typed since the last redraw reaches the models first (see pending_input). Taken
-        # out before it is handed on: a binding that redraws must not hand the same edit on again.
-        shown, self.shown_inputs = self.shown_inputs, []
-        catch_up(shown)
+        if not self.browser_connected or self.catching_up:
+            return  # a binding that redraws while being caught up: this redraw follows anyway
+        # What was typed since the last redraw reaches the models first (see pending_input).
+        self.catching_up = True
+        try:
+            catch_up(self.shown_inputs)
+        finally:
+            self.catching_up = False
         name, controls = self.screen()
         root = ft.Column(controls, key=f"{SCREEN_KEY}:{name}")
         self.shown_inputs = watch_inputs(root)

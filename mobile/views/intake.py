@@ -52,7 +52,8 @@ def _choices(
 ) -> ft.Control:
     """A labelled radio group laid out to wrap on a phone; each radio is a 48 px target."""
 
-    async def picked(event: Any) -> None:
+    # Bindings, not actions: synchronous, so a redraw first catches them up (pending_input).
+    def picked(event: Any) -> None:
         on_pick(event.control.value)
         shell.render()
 
@@ -79,7 +80,7 @@ def _request_form(shell: Shell, model: IntakeModel) -> list[ft.Control]:
         model.urgency = value
 
     def need_box(need: str) -> ft.Checkbox:
-        async def toggle(event: Any) -> None:
+        def toggle(event: Any) -> None:
             if event.control.value:
                 model.needs.add(need)
             else:
@@ -89,8 +90,8 @@ def _request_form(shell: Shell, model: IntakeModel) -> list[ft.Control]:
         return ft.Checkbox(label=t(need), value=need in model.needs, on_change=toggle, height=TARGET)
 
     def shelter_box(shelter_id: int) -> ft.Checkbox:
-        async def toggle(event: Any) -> None:
-            await model.choose(shelter_id, bool(event.control.value))
+        def toggle(event: Any) -> None:
+            model.choose(shelter_id, bool(event.control.value))
             shell.render()
 
         free = model.free_beds(shelter_id)

@@ -12,7 +12,8 @@ value the binding did receive is never handed on again: a form the model cleared
 
 Only plain (synchronous) handlers are called here: they are the bindings that copy a value into
 the model, and copying the same value twice (here, then when the event arrives) changes nothing.
-Asynchronous handlers are actions (search, toggle, save) and run once, from their own event."""
+Asynchronous handlers are actions (search, save a preference on the server) and run once, from
+their own event; an input whose handler is one is not covered, so a binding is written plain."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from typing import Any
 
 import flet as ft
 
-INPUTS = (ft.TextField, ft.Checkbox, ft.RadioGroup, ft.Switch)
-Input = ft.TextField | ft.Checkbox | ft.RadioGroup | ft.Switch
+INPUTS = (ft.TextField, ft.Checkbox, ft.RadioGroup, ft.Switch, ft.Dropdown)
+Input = ft.TextField | ft.Checkbox | ft.RadioGroup | ft.Switch | ft.Dropdown
 
 
 @dataclasses.dataclass
@@ -64,16 +65,19 @@ def watch_inputs(root: ft.BaseControl) -> list[ShownInput]:
     for control in controls_under(root):
         if not isinstance(control, INPUTS):
             continue
-        bind = control.on_change
+        handler = "on_select" if isinstance(control, ft.Dropdown) else "on_change"
+        bind = getattr(control, handler)
         if bind is None or inspect.iscoroutinefunction(bind) or not _takes_event(bind):
             continue
         item = ShownInput(control, bind, control.value)
 
         def deliver(event: ft.Event[Any], item: ShownInput = item) -> object:
-            item.delivered = item.control.value
+            # A text field's event carries the text it was sent with; a later keystroke's value may
+            # already stand on the control, and that one is still to be handed on.
+            item.delivered = event.data if isinstance(item.control, ft.TextField) else item.control.value
             return item.bind(event)
 
-        control.on_change = deliver
+        setattr(control, handler, deliver)
         shown.append(item)
     return shown
 

@@ -474,8 +474,8 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
     controls: list[ft.Control] = []
     if len(lottery.resources) > 1:
 
-        async def pick_resource(event: Any) -> None:
-            await model.choose_lottery_resource(lottery, int(event.control.value))
+        def pick_resource(event: Any) -> None:  # a binding (see pending_input): plain, not async
+            model.choose_lottery_resource(lottery, int(event.control.value))
             shell.render()
 
         controls += [
@@ -496,14 +496,14 @@ def lottery_form(shell: Shell, model: ResidentModel, lottery: LotterySummary) ->
         )
     )
 
-    async def pick_day(event: Any) -> None:
+    def pick_day(event: Any) -> None:
         if event.control.value:
-            await model.choose_lottery_day(lottery, date.fromisoformat(event.control.value))
+            model.choose_lottery_day(lottery, date.fromisoformat(event.control.value))
         shell.render()
 
-    async def pick_start(event: Any) -> None:
+    def pick_start(event: Any) -> None:
         if event.control.value:
-            await model.choose_lottery_start(lottery, time.fromisoformat(event.control.value))
+            model.choose_lottery_start(lottery, time.fromisoformat(event.control.value))
         shell.render()
 
     days = month_days(lottery.month, datetime.now(TOKYO))

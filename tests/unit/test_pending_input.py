@@ -118,3 +118,31 @@ def test_actions_are_not_run_by_the_catch_up() -> None:
     catch_up(shown)
 
     assert "search" not in form.calls
+
+
+def test_an_event_older_than_the_text_on_the_control_does_not_hide_the_newer_text() -> None:
+    form = Form()
+    shown = watch_inputs(screen(form))
+    field_ = labelled(shown, "氏名")
+    browser_reports(field_, "山田")
+    browser_reports(field_, "山田 花")  # the next keystroke's value lands before the first event runs
+    field_.on_change(ft.Event(name="change", data="山田", control=field_))
+
+    catch_up(shown)
+
+    assert form.name == "山田 花"
+
+
+def test_a_dropdown_choice_is_caught_up_too() -> None:
+    chosen: list[str | None] = []
+    menu = ft.Dropdown(
+        value="mito",
+        options=[ft.DropdownOption(key="mito"), ft.DropdownOption(key="bando")],
+        on_select=lambda event: chosen.append(event.control.value),
+    )
+    shown = watch_inputs(ft.Column([menu]))
+    browser_reports(menu, "bando")
+
+    catch_up(shown)
+
+    assert chosen == ["bando"]

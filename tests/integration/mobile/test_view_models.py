@@ -246,8 +246,8 @@ async def test_intake_models_from_request_to_placement(base_url: str, actors: Ac
     worker.needs = {"allergy_care"}
     assert not await worker.send_request()  # nobody chosen: nothing sent
     assert worker.error == "choose_shelters"
-    await worker.choose(shelter, True)
-    await worker.choose(other, True)
+    worker.choose(shelter, True)
+    worker.choose(other, True)
     assert await worker.send_request()
     [request] = worker.requests
     assert (request.age_years, request.sex, request.category, request.urgency, request.needs) == (
@@ -387,12 +387,12 @@ async def test_resident_applies_to_a_lottery_from_the_model(
     assert not await model.apply(shown)  # nothing chosen yet: nothing sent
     assert model.lottery_form(shown).problem == "add_a_preference"
     twelfth = shown.month.replace(day=12)
-    await model.choose_lottery_day(shown, twelfth)
-    await model.choose_lottery_start(shown, time(9))
+    model.choose_lottery_day(shown, twelfth)
+    model.choose_lottery_start(shown, time(9))
     assert await model.add_lottery_preference(shown)
     assert not await model.add_lottery_preference(shown)  # the same slot again
     assert (model.lottery_form(shown).problem, model.lottery_form(shown).clash) == ("same_slot_twice", 1)
-    await model.choose_lottery_start(shown, time(20))
+    model.choose_lottery_start(shown, time(20))
     assert await model.add_lottery_preference(shown)
     assert await model.apply(shown), model.lottery_form(shown).failure
     [mine] = model.applications
