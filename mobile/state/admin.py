@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlencode
 
 import msgspec
@@ -27,18 +27,9 @@ ORGANIZATION_PAGE = 20
 # pages than this is a list nobody reads to the end anyway.
 MAX_PAGES_WALKED = 50
 Section = Literal["organizations", "members", "audit", "dashboard"]
-ORGANIZATION_KINDS: tuple[OrganizationKind, ...] = (
-    "municipality",
-    "facility_operator",
-    "nursery",
-    "guidance_center",
-    "shelter",
-    "fire_department",
-    "hospital",
-    "prefecture",
-)
+ORGANIZATION_KINDS: tuple[OrganizationKind, ...] = get_args(OrganizationKind)
 # What the prefecture creates: a second prefecture is not an organisation anyone sets up by hand.
-CREATABLE_KINDS = ORGANIZATION_KINDS[:-1]
+CREATABLE_KINDS = tuple(kind for kind in ORGANIZATION_KINDS if kind != "prefecture")
 NAME_MAX = 200  # schema.accounts.OrganizationName
 # The roles an organisation of each kind hands out; the rest have staff and admins.
 ROLES_BY_KIND: dict[str, tuple[Role, ...]] = {
