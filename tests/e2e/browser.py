@@ -93,12 +93,29 @@ async def reveal(page: Any, locator: Any) -> None:
     height = page.viewport_size["height"]
     await page.mouse.move(200, height / 2)
     for _attempt in range(12):
-        box = await locator.bounding_box()
+        # Flutter leaves a node far outside the window out of the page: not found yet means scroll on.
+        box = await locator.bounding_box(timeout=5_000) if await locator.count() else None
         if box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height:
             return
         await page.mouse.wheel(0, 400 if box is None else box["y"] - height / 2)
         await page.wait_for_timeout(400)
     raise AssertionError(f"could not scroll {locator} into view")
+
+
+async def tap_until(button: Any, answer: Any) -> None:
+    """Tap a button until what it should bring is visible (a form, a dialog, a message): a tap that
+    landed while the screen was still drawing is tapped again, as a person would. Only for taps
+    that do no harm twice (opening, validating, moving a day)."""
+    from playwright.async_api import expect
+
+    for _attempt in range(3):
+        await button.click()
+        try:
+            await expect(answer).to_be_visible(timeout=15_000)
+            return
+        except AssertionError:
+            continue
+    await expect(answer).to_be_visible()
 
 
 async def tap_until_gone(button: Any) -> None:

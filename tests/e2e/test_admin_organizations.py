@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, choose, log_in, snap, tap_until_gone, type_into
+from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, choose, log_in, snap, tap_until, tap_until_gone, type_into
 from tests.e2e.test_admin_account import reveal
 from tests.support import Actors
 
@@ -50,9 +50,8 @@ async def test_the_prefecture_admin_creates_renames_deactivates_reactivates_and_
             await snap(desk, "organizations-1-hospitals-in-kitaibaraki.png")
 
             # A nameless organisation is refused on the device, in the person's language.
-            await desk.get_by_role("button", name="組織を追加").click()
             create = desk.get_by_role("button", name="作成する")
-            await expect(create).to_be_visible(timeout=30_000)
+            await tap_until(desk.get_by_role("button", name="組織を追加"), create)
             await create.click()
             await expect(desk.get_by_text("組織の名前を入力してください")).to_be_visible(timeout=30_000)
             await expect(desk.get_by_role("button", name="新しい組織の種類: 保育園")).to_be_visible()
@@ -93,8 +92,7 @@ async def test_the_prefecture_admin_creates_renames_deactivates_reactivates_and_
             assert got.json()["name"] == name
             deactivate = desk.get_by_role("button", name=f"無効にする: {name}")
 
-            await deactivate.click()
-            await expect(desk.get_by_text(f"「{name}」を無効にしますか?")).to_be_visible(timeout=30_000)
+            await tap_until(deactivate, desk.get_by_text(f"「{name}」を無効にしますか?"))
             await expect(desk.get_by_text("ただちにこの組織での権限を失います", exact=False)).to_be_visible()
             await type_into(desk, "無効にする理由", reason)
             await snap(desk, "organizations-4-deactivation-dialog.png")
@@ -125,8 +123,9 @@ async def test_the_prefecture_admin_creates_renames_deactivates_reactivates_and_
             await expect(desk.get_by_text(f"nurse.{tag}@example.jp · 職員", exact=False)).to_be_visible()
             await snap(desk, "organizations-6-nursery-invitation.png")
 
-            await desk.get_by_role("button", name="組織の一覧に戻る").click()
-            await expect(desk.get_by_text("組織の一覧", exact=True)).to_be_visible(timeout=30_000)
+            await tap_until(
+                desk.get_by_role("button", name="組織の一覧に戻る"), desk.get_by_text("組織の一覧", exact=True)
+            )
         finally:
             await browser.close()
 

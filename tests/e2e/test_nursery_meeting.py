@@ -12,7 +12,7 @@ import pytest
 
 from mobile.views.staff_widgets import day_label
 from schema.time import TOKYO
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, snap, tap_until, type_into
 from tests.e2e.test_admin_account import reveal
 from tests.integration.childcare.test_childcare import Nursery, apply, in_days, reserve, session, years_before
 from tests.support import Actors
@@ -75,20 +75,19 @@ async def test_nursery_staff_set_a_meeting_the_parent_sees_it_and_the_roster_pri
 
             # A time that is not one is refused on the device, before anything is sent.
             await type_into(tablet, "面談日時 (YYYY-MM-DD HH:MM)", "来週の火曜")
-            await set_meeting.click()
-            await expect(tablet.get_by_text("YYYY-MM-DD HH:MM（日本時間）", exact=False)).to_be_visible(timeout=30_000)
+            await tap_until(set_meeting, tablet.get_by_text("YYYY-MM-DD HH:MM（日本時間）", exact=False))
 
             await type_into(tablet, "面談日時 (YYYY-MM-DD HH:MM)", f"{meeting_day} 10:30")
-            await set_meeting.click()
             shown = tablet.get_by_text(f"面談: {month_day(meeting_day)} 10:30")
-            await expect(shown).to_be_visible(timeout=30_000)
+            await tap_until(set_meeting, shown)
             # Still pending: approve and decline remain.
             await expect(tablet.get_by_role("button", name="承認: 田中 結衣")).to_be_visible()
             await snap(tablet, "meeting-1-nursery-set.png")
 
             # Tomorrow's roster, saved as a page to print.
-            await tablet.get_by_role("button", name="次の日").click()
-            await expect(tablet.get_by_role("button", name="到着: 佐藤 陽菜")).to_be_visible(timeout=30_000)
+            await tap_until(
+                tablet.get_by_role("button", name="次の日"), tablet.get_by_role("button", name="到着: 佐藤 陽菜")
+            )
             save = tablet.get_by_role("button", name=f"印刷用に保存: {day_label(tomorrow)}")
             await expect(save).to_be_visible()
             await snap(tablet, "meeting-2-roster-print-button.png")

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from schema.time import TOKYO
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, choose, log_in, pick, reveal, snap
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, choose, log_in, pick, reveal, snap, tap_until
 from tests.e2e.test_facility_staff import COURT
 from tests.e2e.test_homes import PHONE
 from tests.integration.facilities.conftest import make_venue
@@ -108,8 +108,7 @@ async def test_resident_applies_with_two_ranked_choices_and_is_refused_the_same_
             # Apply: the confirmation shows both choices before anything is sent.
             apply = phone.get_by_role("button", name="申し込む", exact=True)
             await reveal(phone, apply)
-            await apply.click()
-            await expect(phone.get_by_text("この内容で申し込みますか")).to_be_visible(timeout=30_000)
+            await tap_until(apply, phone.get_by_text("この内容で申し込みますか"))
             # (The form behind the dialog may show the same lines: the dialog's come last.)
             await expect(phone.get_by_text(f"第2希望: 第1コート {shown(fifth)} 10:00–11:00").last).to_be_visible()
             await snap(phone, "lottery-3-confirm.png")
