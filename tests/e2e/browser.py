@@ -67,24 +67,32 @@ async def type_into(page: Any, label: str, text: str) -> None:
     focus, and keystrokes before that reach the DOM but not the app (a loaded machine draws late),
     so tap and type again until the field holds the text."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
-    from playwright.async_api import expect
 
     field = page.get_by_label(label, exact=True)
     for _attempt in range(6):
         try:
             await field.click(timeout=10_000)
-            # Flutter's editor for a field further down the page is an input without the field's label.
+            # Flutter's editor is the labelled input or, for some fields and on a busy page, an input of
+            # its own without the label: the typing lands in whichever has the focus.
             await page.wait_for_function(
                 "document.activeElement && ['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)",
                 timeout=10_000,
             )
             await page.keyboard.press("Control+A")
             await page.keyboard.type(text, delay=10)
-            await expect(field).to_have_value(text, timeout=5_000)
+            await page.wait_for_function(_HOLDS_TEXT, arg=[label, text], timeout=5_000)
             return
         except (AssertionError, PlaywrightTimeout):
             continue
-    await expect(field).to_have_value(text)
+    await page.wait_for_function(_HOLDS_TEXT, arg=[label, text], timeout=5_000)
+
+
+# The field (by its label) or the editor that has the focus holds exactly the text.
+_HOLDS_TEXT = """([label, text]) => {
+    const editor = document.activeElement;
+    const field = [...document.querySelectorAll("input, textarea")].find(e => e.ariaLabel === label);
+    return (editor && editor.value === text) || (field !== undefined && field.value === text);
+}"""
 
 
 async def reveal(page: Any, locator: Any) -> None:
@@ -109,7 +117,8 @@ async def tap_until(button: Any, answer: Any) -> None:
     from playwright.async_api import expect
 
     for _attempt in range(3):
-        await button.click()
+        if await button.count():  # gone: the first tap was taken, its answer is on the way
+            await button.click()
         try:
             await expect(answer).to_be_visible(timeout=15_000)
             return

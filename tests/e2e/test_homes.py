@@ -6,7 +6,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap, tap_until_gone, type_into
+from tests.e2e.browser import (
+    ARTIFACTS,
+    BROWSER_ARGS,
+    CHROMIUM,
+    log_in,
+    pick,
+    snap,
+    tap_until,
+    tap_until_gone,
+    type_into,
+)
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -78,8 +88,9 @@ async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_
             await snap(worker, "h5-caseworker-sees-answers.png")
             await type_into(worker, "氏名", "高橋 陽太")
             await type_into(worker, "生年月日", "2023-05-05")
-            await worker.get_by_role("button", name="措置決定").click()
-            await expect(worker.get_by_text("高橋 陽太 (2023-05-05)").first).to_be_visible(timeout=30_000)
+            await tap_until(
+                worker.get_by_role("button", name="措置決定"), worker.get_by_text("高橋 陽太 (2023-05-05)").first
+            )
             await expect(worker.get_by_text("3歳 · 男性 · 0〜5歳 共用 · 緊急 · 入所", exact=False)).to_be_visible()
             await snap(worker, "h6-caseworker-placed.png")
             await expect(yes.get_by_text(f"{names[taker]} · 0〜5歳 共用 · 空き 1/2")).to_be_visible(timeout=30_000)
