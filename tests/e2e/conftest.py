@@ -60,9 +60,17 @@ def _no_request_leaves_the_machine() -> Iterator[None]:
     assert reached == [], f"a page reached a host other than this machine: {reached[:5]}"
 
 
+BROWSER_TEST_TIMEOUT_SECONDS = 600
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make test` runs on two workers (pytest-xdist, --dist loadgroup); the browser tests all go to
-    one of them, one after another, so two Chromiums never draw at once on a 2-core machine."""
+    one of them, one after another, so two Chromiums never draw at once on a 2-core machine.
+
+    A browser test walks a person through a whole job, waiting for what they would see and tapping
+    again where they would: while the other worker's heaviest tests run, such a walk can outlast the
+    suite's 300 s per test without being stuck, so it gets 600 s."""
     for item in items:
         if "tests/e2e/" in item.nodeid.replace("\\", "/") or item.nodeid.startswith("e2e/"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_TIMEOUT_SECONDS))
