@@ -498,16 +498,13 @@ class ChildcareService:
         return from_row(Application, row)
 
     async def _emit_meeting(self, conn: asyncpg.Connection, application: asyncpg.Record, *, at: datetime) -> None:
-        parent_id = await conn.fetchval(queries.PARENT_OF_CHILD, application["child_id"])
         meeting = ChildMeetingSet(
             application_id=application["id"],
             child_id=application["child_id"],
             nursery_id=application["nursery_id"],
             meeting_at=application["meeting_at"].isoformat(),
         )
-        await emit_all(
-            conn, [(user_topic(parent_id), meeting), (nursery_topic(application["nursery_id"]), meeting)], at=at
-        )
+        await self._tell_parent_and_nursery(conn, application, meeting, at=at)
 
     async def approve(
         self, caller: Caller, child_id: int, nursery_id: int, meeting_at: datetime | None = None
@@ -561,16 +558,20 @@ class ChildcareService:
 
     async def _emit_decided(self, conn: asyncpg.Connection, application: asyncpg.Record, *, at: datetime) -> None:
         """The parent hears the answer; the nursery's list of pending applications refreshes."""
-        parent_id = await conn.fetchval(queries.PARENT_OF_CHILD, application["child_id"])
         decided = ChildApplicationDecided(
             application_id=application["id"],
             child_id=application["child_id"],
             nursery_id=application["nursery_id"],
             status=application["status"],
         )
-        await emit_all(
-            conn, [(user_topic(parent_id), decided), (nursery_topic(application["nursery_id"]), decided)], at=at
-        )
+        await self._tell_parent_and_nursery(conn, application, decided, at=at)
+
+    async def _tell_parent_and_nursery(
+        self, conn: asyncpg.Connection, application: asyncpg.Record, event: Event, *, at: datetime
+    ) -> None:
+        """An event about an application, to the child's parent and to the nursery it was sent to."""
+        parent_id = await conn.fetchval(queries.PARENT_OF_CHILD, application["child_id"])
+        await emit_all(conn, [(user_topic(parent_id), event), (nursery_topic(application["nursery_id"]), event)], at=at)
 
     async def _own_child(self, conn: asyncpg.Connection, caller: Caller, child_id: int) -> asyncpg.Record:
         child = await conn.fetchrow(queries.CHILD, child_id)
