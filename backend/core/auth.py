@@ -75,6 +75,9 @@ class Caller:
     locale: str
     memberships: tuple[Membership, ...]
     email_verified: bool = False
+    # The municipality whose residency staff verified, if any: what resident fees and booking
+    # horizons go by (an address typed at sign-up is not enough).
+    residency_municipality_id: int | None = None
 
     def satisfies(self, rules: Iterable[AccessRule]) -> bool:
         for rule in rules:
@@ -171,6 +174,7 @@ def caller_from_row(row: Any) -> Caller:
         locale=row["locale"],
         memberships=msgspec.convert(row["memberships"], tuple[Membership, ...]),
         email_verified=row["email_verified"],
+        residency_municipality_id=row["residency_municipality_id"],
     )
 
 
@@ -220,6 +224,7 @@ TOUCH_SESSION = """touched AS (
 )"""
 CALLER_OF_SESSION = """
 SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS NOT NULL AS email_verified,
+       verified_municipality(a.id) AS residency_municipality_id,
        coalesce(jsonb_agg(jsonb_build_object(
                     'organizationId', o.id, 'organizationKind', o.kind, 'role', m.role)
                 ORDER BY o.id, m.role) FILTER (WHERE m.role IS NOT NULL), '[]') AS memberships

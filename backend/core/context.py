@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -27,6 +27,9 @@ class AppContext:
     redis: Redis | None = None
     # None when no identity keys are configured: placements then refuse (503) rather than store plain text.
     identity: IdentityCipher | None = None
+    # What services keep between requests in this process, each under its own module's key (what
+    # they keep must stay right without it: it only saves reading again).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def acquire(self) -> Any:
         """A pooled connection for one unit of work; 503 (via errors.py) if none frees up in time."""

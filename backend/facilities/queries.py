@@ -42,8 +42,9 @@ SELECT r.*, f.municipality_id, f.organization_id, f.name AS facility_name,
  WHERE r.id = $1
 """
 
-# Everything a booking checks before it writes, in one read (no lock, no transaction): the resource
-# and its fee inputs; whether a lottery holds the month (first-come booking waits until the lottery
+# Everything a booking checks before it writes, in one read (no lock, no transaction), for the
+# bookings book_slot leaves to a transaction (a claimed reduction, run-out bookings, an own hold):
+# the resource and its fee inputs; whether a lottery holds the month (first-come booking waits until the lottery
 # has been drawn *and* firstComeAt has passed: between the close and the draw a slot applied for
 # could otherwise be sniped from the applicant); and whether a committed live booking already
 # covers the time. `slot_taken` only ever says "taken": a booking that has run out (it is released
@@ -111,11 +112,22 @@ SELECT count(*) FROM bookings
 """
 
 # The whole of a common booking in one statement and one round trip (no BEGIN/COMMIT: run it
-# outside a transaction). The function in migration 0019_book_slot_function, step by step: the day's lock (as
-# LOCK_SLOT_DAY); a way out to the transactional path when run-out bookings or the booker's own
-# hold lie in the slot; the monthly cap (as LOCK_BOOKER + BOOKINGS_IN_MONTH); INSERT_BOOKING; the
-# audit row; the outbox rows, whose "bookingId" it fills in. Returns `outcome` and BOOKING_COLUMNS.
-BOOK_SLOT = "SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+# outside a transaction). The function (migration 0023_booking_in_one_statement), step by step:
+# 'stale-terms' unless the resource's terms are still those of RESOURCE_TERMS' version; the
+# lottery month and the early "taken" (as BOOKING_CHECKS); the day's lock (as LOCK_SLOT_DAY); a way
+# out to the transactional path when run-out bookings or the booker's own hold lie in the slot; the
+# monthly cap (as LOCK_BOOKER + BOOKINGS_IN_MONTH); INSERT_BOOKING; the audit row; the outbox rows,
+# whose "bookingId" it fills in. Returns `outcome` and BOOKING_COLUMNS.
+BOOK_SLOT = "SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+
+# What a booking of a resource is validated and priced with, whoever books: kept per process by the
+# service and sent back to book_slot as `terms_version` (the rows' xmin: any committed change of the
+# resource or its facility gives another), which refuses a version no longer current.
+RESOURCE_TERMS = """
+SELECT r.*, f.municipality_id, f.organization_id, r.xmin::text || '/' || f.xmin::text AS terms_version
+  FROM resources r JOIN facilities f ON f.id = r.facility_id
+ WHERE r.id = $1
+"""
 
 OWN_HOLD = """
 SELECT id FROM bookings

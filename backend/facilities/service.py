@@ -104,19 +104,27 @@ async def booking_terms(conn: asyncpg.Connection, resource_id: int, account_id: 
     return await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, resource_id, None, account_id)
 
 
-def _fee(resource: asyncpg.Record, data: BookingCreate) -> int:
+def _fee(
+    resource: asyncpg.Record, data: BookingCreate, booker_municipality_id: int | None, reduction_percent: int | None
+) -> int:
     """Units × the resident or non-resident rate, less the reduction (減免), rounded down to the yen."""
     units = (data.end - data.start) // timedelta(minutes=resource["unit_minutes"])
     rate = resource["fee_per_unit"]
     non_resident_rate = resource["non_resident_fee_per_unit"]
-    if resource["booker_municipality_id"] != resource["municipality_id"] and non_resident_rate is not None:
+    if booker_municipality_id != resource["municipality_id"] and non_resident_rate is not None:
         rate = non_resident_rate
-    return int(units * rate * (100 - (resource["reduction_percent"] or 0)) // 100)
+    return int(units * rate * (100 - (reduction_percent or 0)) // 100)
 
 
-def _terms(resource: asyncpg.Record, data: BookingCreate, now: datetime) -> tuple[str, int, datetime | None]:
+def _terms(
+    resource: asyncpg.Record,
+    data: BookingCreate,
+    now: datetime,
+    booker_municipality_id: int | None,
+    reduction_percent: int | None,
+) -> tuple[str, int, datetime | None]:
     """Status, fee and payment deadline of a new booking."""
-    fee = _fee(resource, data)
+    fee = _fee(resource, data, booker_municipality_id, reduction_percent)
     paid_later = fee > 0 and not resource["pay_at_counter"]
     # A reduction is the resident's own claim: provisional until staff have checked it.
     pending = paid_later or data.reduction is not None
@@ -127,6 +135,32 @@ def _terms(resource: asyncpg.Record, data: BookingCreate, now: datetime) -> tupl
 
 def _monthly_cap(resource: asyncpg.Record) -> Conflict:
     return Conflict(f"At most {resource['max_bookings_per_month']} bookings a month here.", slug="monthly-cap")
+
+
+def _lottery_only() -> Conflict:
+    return Conflict("This resource is allocated by lottery.", slug="lottery-only")
+
+
+def _slot_taken() -> Conflict:
+    return Conflict(title="The time overlaps a live booking", slug="slot-taken")
+
+
+def _refuse_unbookable(resource: asyncpg.Record | None, data: BookingCreate, now: datetime) -> asyncpg.Record:
+    """The resource, unless it does not exist or [start, end) is no run of its units (422)."""
+    if resource is None:
+        raise Unprocessable(
+            slug="unknown-reference", errors=[FieldError(field="$.resourceId", message="No such resource")]
+        )
+    problems = slot_problems(
+        data.start, data.end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now
+    )
+    if problems:
+        raise Unprocessable("This is not a bookable time.", errors=problems)
+    return resource
+
+
+# Where a context keeps each resource's terms (RESOURCE_TERMS) between bookings, by resource id.
+_KNOWN_TERMS = "facilities.resource_terms"
 
 
 class FacilityService:
@@ -314,64 +348,96 @@ class FacilityService:
     async def book(self, caller: Caller, data: BookingCreate) -> Booking:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn:
-            resource = await conn.fetchrow(
-                queries.BOOKING_CHECKS,
-                data.resource_id,
-                data.reduction,
-                caller.account_id,
-                data.start,
-                data.end,
-                month_bounds(data.start)[0].date(),
+            if data.reduction is None:
+                outcome = await self._book_in_one_statement(conn, caller, data, now, fresh=False)
+                if outcome == "stale-terms":  # the resource changed since this process read it
+                    outcome = await self._book_in_one_statement(conn, caller, data, now, fresh=True)
+                if isinstance(outcome, Booking):
+                    return outcome
+            # A claimed reduction, run-out bookings to release, the booker's own hold to take (or a
+            # resource changing under the booking twice): checks read afresh, writes in a transaction.
+            resource = _refuse_unbookable(
+                await conn.fetchrow(
+                    queries.BOOKING_CHECKS,
+                    data.resource_id,
+                    data.reduction,
+                    caller.account_id,
+                    data.start,
+                    data.end,
+                    month_bounds(data.start)[0].date(),
+                    now,
+                ),
+                data,
                 now,
             )
-            if resource is None:
-                raise Unprocessable(
-                    slug="unknown-reference",
-                    errors=[FieldError(field="$.resourceId", message="No such resource")],
-                )
-            problems = slot_problems(
-                data.start, data.end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now
-            )
-            if problems:
-                raise Unprocessable("This is not a bookable time.", errors=problems)
             if data.reduction is not None and resource["reduction_percent"] is None:
                 raise Unprocessable(errors=[FieldError(field="$.reduction", message="No such reduction here")])
             if resource["lottery_only"] or resource["lottery_month"]:
-                raise Conflict("This resource is allocated by lottery.", slug="lottery-only")
+                raise _lottery_only()
             if resource["slot_taken"]:
-                raise Conflict(title="The time overlaps a live booking", slug="slot-taken")
-            status, fee, pay_by = _terms(resource, data, now)
-            month_start, month_end = month_bounds(data.start)
-            events = [
-                # bookingId 0 is a placeholder: book_slot fills in the id of the row it inserts.
-                (user_topic(caller.account_id), BookingCreated(booking_id=0, resource_id=resource["id"])),
-                _vacancy_changed(resource["facility_id"], resource["id"], data.start),
-            ]
-            # Outside a transaction on purpose: the one statement is its own transaction.
-            row = await conn.fetchrow(
-                queries.BOOK_SLOT,
-                resource["id"],
-                caller.account_id,
-                data.start,
-                data.end,
-                status,
-                fee,
-                data.reduction,
-                pay_by,
-                now,
-                resource["max_bookings_per_month"],
-                month_start,
-                month_end,
-                *outbox_columns(events),
-            )
-            assert row is not None  # book_slot returns one row whatever the outcome
-            if row["outcome"] == "monthly-cap":
-                raise _monthly_cap(resource)
-            if row["outcome"] == "booked":
-                return Booking(**{k: v for k, v in row.items() if k != "outcome"})
-            # Run-out bookings to release, or the booker's own hold to take: the full transaction.
+                raise _slot_taken()
             async with conn.transaction():
                 return await self._book_slot(conn, caller, data, resource, now)
+
+    async def _book_in_one_statement(
+        self, conn: asyncpg.Connection, caller: Caller, data: BookingCreate, now: datetime, *, fresh: bool
+    ) -> Booking | str:
+        """The common booking (no reduction claimed): validated and priced on the resource's terms as
+        this process knows them (`fresh`: read now), then checked and written by book_slot in one
+        statement. The outcome's name when nothing was written and nothing refused."""
+        known: dict[int, asyncpg.Record] = self.ctx.memo.setdefault(_KNOWN_TERMS, {})
+        terms = None if fresh else known.get(data.resource_id)
+        if terms is None:
+            fresh = True
+            terms = await conn.fetchrow(queries.RESOURCE_TERMS, data.resource_id)
+            if terms is not None:
+                known[data.resource_id] = terms
+        try:
+            _refuse_unbookable(terms, data, now)
+            assert terms is not None  # refused above
+            if terms["lottery_only"]:
+                raise _lottery_only()
+        except (Unprocessable, Conflict):
+            if not fresh:  # refused only on terms read now: staff may have opened these hours since
+                return "stale-terms"
+            raise
+        status, fee, pay_by = _terms(terms, data, now, caller.residency_municipality_id, None)
+        month_start, month_end = month_bounds(data.start)
+        events = [
+            # bookingId 0 is a placeholder: book_slot fills in the id of the row it inserts.
+            (user_topic(caller.account_id), BookingCreated(booking_id=0, resource_id=terms["id"])),
+            _vacancy_changed(terms["facility_id"], terms["id"], data.start),
+        ]
+        # Outside a transaction on purpose: the one statement is its own transaction.
+        row = await conn.fetchrow(
+            queries.BOOK_SLOT,
+            terms["id"],
+            terms["terms_version"],
+            caller.account_id,
+            data.start,
+            data.end,
+            status,
+            fee,
+            None,
+            pay_by,
+            now,
+            terms["max_bookings_per_month"],
+            month_start,
+            month_end,
+            month_start.date(),
+            *outbox_columns(events),
+        )
+        assert row is not None  # book_slot returns one row whatever the outcome
+        outcome: str = row["outcome"]
+        if outcome == "booked":
+            return Booking(**{k: v for k, v in row.items() if k != "outcome"})
+        if outcome == "lottery-only":
+            raise _lottery_only()
+        if outcome == "slot-taken":
+            raise _slot_taken()
+        if outcome == "monthly-cap":
+            raise _monthly_cap(terms)
+        return outcome  # 'stale-terms' or 'needs-transaction'
 
     async def _book_slot(
         self, conn: asyncpg.Connection, caller: Caller, data: BookingCreate, resource: asyncpg.Record, now: datetime
@@ -390,7 +456,9 @@ class FacilityService:
             if count >= resource["max_bookings_per_month"]:
                 raise _monthly_cap(resource)
 
-        status, fee, pay_by = _terms(resource, data, now)
+        status, fee, pay_by = _terms(
+            resource, data, now, resource["booker_municipality_id"], resource["reduction_percent"]
+        )
         if hold_id is not None:
             row = await conn.fetchrow(queries.TAKE_HOLD, hold_id, status, fee, data.reduction, pay_by)
             await conn.execute(queries.WAITLIST_BOOKED, hold_id)
@@ -446,7 +514,7 @@ class FacilityService:
             data.start,
             data.end,
             "provisional",
-            _fee(resource, data),
+            _fee(resource, data, resource["booker_municipality_id"], resource["reduction_percent"]),
             None,
             min(pay_by, data.start),
             None,

@@ -1,7 +1,11 @@
-"""A booking is judged in a rush by its round trips to PostgreSQL (issue 16): the session, the
-checks and the booking itself; with an Idempotency-Key, the key's claim rides on the session
-lookup and its stored answer adds one. Counted by the API itself (MUSUBI_COUNT_STATEMENTS, as
-bench/booking.py runs it): every statement asyncpg sends, BEGIN and COMMIT included."""
+"""A booking is judged in a rush by its round trips to PostgreSQL (issue 16): the session and the
+booking itself, whose checks book_slot makes on the resource's terms as the process keeps them;
+with an Idempotency-Key, the key's claim rides on the session lookup and its stored answer adds
+one. Counted by the API itself (MUSUBI_COUNT_STATEMENTS, as bench/booking.py runs it): every
+statement asyncpg sends, BEGIN and COMMIT included.
+
+The terms a process keeps never decide alone: a resource changed since is re-read before anything
+is refused or written on its old terms."""
 
 from __future__ import annotations
 
@@ -44,33 +48,70 @@ def statements(response: httpx.Response) -> int:
     return int(response.headers["musubi-db-statements"])
 
 
-async def test_a_booking_costs_three_round_trips_and_four_with_an_idempotency_key(
+async def test_a_booking_costs_two_round_trips_and_three_with_an_idempotency_key(
     counting: httpx.AsyncClient, actors: Actors, free_venue: Venue, venue: Venue
 ) -> None:
     http = counting
     person = await actors.resident()
-    # Once, so each statement is prepared on the connections (a pool's cost, not a booking's).
+    # Once, so each statement is prepared on the connections and each resource's terms are known to
+    # the process (a pool's and a process's cost, not a booking's).
     for hour in (9, 10, 11):
-        warm = await http.post("/v1/bookings", json=free_venue.slot(3, hour), headers=person.headers)
-        assert warm.status_code == 201, warm.text
+        for place in (free_venue, venue):
+            warm = await http.post("/v1/bookings", json=place.slot(3, hour), headers=person.headers)
+            assert warm.status_code == 201, warm.text
         keyed = {**person.headers, "Idempotency-Key": f"warm-{hour}"}
         warm = await http.post("/v1/bookings", json=free_venue.slot(4, hour), headers=keyed)
         assert warm.status_code == 201, warm.text
 
     free = await http.post("/v1/bookings", json=free_venue.slot(5, 9), headers=person.headers)
     assert free.status_code == 201, free.text
-    assert statements(free) <= 3
+    assert statements(free) <= 2
 
     paid = await http.post("/v1/bookings", json=venue.slot(5, 9), headers=person.headers)
     assert paid.status_code == 201, paid.text
     assert paid.json()["status"] == "provisional"
-    assert statements(paid) <= 3
+    assert statements(paid) <= 2
 
     keyed = {**person.headers, "Idempotency-Key": "round-trips-1"}
     with_key = await http.post("/v1/bookings", json=free_venue.slot(5, 10), headers=keyed)
     assert with_key.status_code == 201, with_key.text
-    assert statements(with_key) <= 4
+    assert statements(with_key) <= 3
 
     replay = await http.post("/v1/bookings", json=free_venue.slot(5, 10), headers=keyed)
     assert replay.status_code == 201
     assert replay.json() == with_key.json()
+
+
+async def test_a_resource_changed_after_a_booking_is_booked_on_its_new_terms(
+    counting: httpx.AsyncClient, actors: Actors, venue: Venue
+) -> None:
+    http = counting
+    person = await actors.resident()
+    first = await http.post("/v1/bookings", json=venue.slot(3, 9), headers=person.headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["fee"] == 1500  # the non-resident rate: this resident's residency is not verified
+
+    # Staff open earlier and change the rates while this API keeps the terms it booked with.
+    edited = await http.patch(
+        f"/v1/resources/{venue.resource_id}",
+        json={"opensAt": "07:00:00", "feePerUnit": 800, "nonResidentFeePerUnit": 1200},
+        headers=venue.staff.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    early = await http.post("/v1/bookings", json=venue.slot(3, 7), headers=person.headers)
+    assert early.status_code == 201, early.text  # not refused on the old opening hours
+    assert early.json()["fee"] == 1200  # not priced on the old rate
+    later = await http.post("/v1/bookings", json=venue.slot(3, 10), headers=person.headers)
+    assert later.json()["fee"] == 1200
+    assert statements(later) <= 2  # the new terms are kept in turn
+
+    # Closing hours shrink: refused, on the terms read afresh, and nothing written.
+    shrunk = await http.patch(
+        f"/v1/resources/{venue.resource_id}", json={"closesAt": "12:00:00"}, headers=venue.staff.headers
+    )
+    assert shrunk.status_code == 200, shrunk.text
+    late = await http.post("/v1/bookings", json=venue.slot(3, 15), headers=person.headers)
+    assert late.status_code == 422, late.text
+    mine = await http.get("/v1/me/bookings", headers=person.headers)
+    assert mine.status_code == 200, mine.text
+    assert len(mine.json()) == 3
