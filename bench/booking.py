@@ -11,8 +11,14 @@ Prints, in one run:
   (c) vacancy-search p50/p95 over HTTP;
 and the number of overlapping live bookings afterwards (must be 0).
 
-Usage: python -m bench.booking [--clients 200] [--per-client 4] [--hot-trials 40] [--api-workers 2]
-                                [--searches 300] [--pgbench-seconds 10] [--server uvicorn|granian]
+The distinct-slot rush is driven by wrk (Debian's package) when it is on PATH: a compiled client
+that spends a tenth of the CPU a Python client would on this machine's two cores, for
+`--seconds` each; otherwise by Python clients, `--per-client` bookings each.
+
+Usage: python -m bench.booking [--clients 200] [--seconds 10] [--per-client 20] [--hot-trials 40]
+                                [--api-workers 2] [--searches 300] [--pgbench-seconds 10] [--factor 1]
+                                [--client wrk|python]
+`--factor 10` loads ten times the bookings (4 million) before measuring.
 Uses DATABASE_URL when set (a scratch database is created on that server), otherwise an
 embedded PostgreSQL. The API runs as its own process (`musubi serve`).
 """
@@ -24,6 +30,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -36,7 +43,7 @@ import asyncpg
 import msgspec
 
 from backend.facilities.slots import TOKYO
-from backend.seeds.seed_scale import seed_ibaraki
+from backend.seeds.seed_scale import BOOKINGS, seed_ibaraki
 from bench.http_load import Connection
 from bench.services import drop_database, percentile, raise_fd_limit, scratch_database, start_musubi
 from tests.processes import free_port, wait_for_port
@@ -109,6 +116,84 @@ async def rush_distinct(
         f"p99 {ms(percentile(latencies, 99))}, statuses {statuses}, round trips per booking {trips}"
     )
     return len(outcomes) / elapsed
+
+
+# Each wrk connection is one phone booking one distinct free slot after another: request n of thread t
+# is booking m = n × threads + t, the (m mod R)-th resource, on the day and hour m ÷ R picks (12 units
+# a day), BASE_DAY days from today (Tokyo). Tokens and resources come from the file in BENCH_DATA.
+WRK_SCRIPT = r"""
+local threads, started = {}, 0
+function setup(thread)
+  thread:set("tid", started)
+  started = started + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  tokens, resources, statuses, trips = {}, {}, {}, {}
+  for line in io.lines(os.getenv("BENCH_DATA")) do
+    local kind, value = line:match("(%a) (.+)")
+    if kind == "t" then table.insert(tokens, value) else table.insert(resources, value) end
+  end
+  n, base, keyed, today = 0, tonumber(os.getenv("BASE_DAY")), os.getenv("WITH_KEY") == "1", os.time()
+end
+function request()
+  local m = n * 2 + tid
+  n = n + 1
+  local rest = math.floor(m / #resources)
+  local hour = 9 + rest % 12
+  local day = os.date("!%Y-%m-%d", today + 9 * 3600 + (base + math.floor(rest / 12)) * 86400)
+  local body = string.format('{"resourceId":%s,"start":"%sT%02d:00:00+09:00","end":"%sT%02d:00:00+09:00"}',
+                             resources[m % #resources + 1], day, hour, day, hour + 1)
+  local headers = {["Authorization"] = "Bearer " .. tokens[m % #tokens + 1], ["Content-Type"] = "application/json"}
+  if keyed then headers["Idempotency-Key"] = "bench-" .. base .. "-" .. m end
+  return wrk.format("POST", "/v1/bookings", headers, body)
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  local count = headers["musubi-db-statements"] or headers["Musubi-Db-Statements"] or "-1"
+  trips[count] = (trips[count] or 0) + 1
+end
+function done(summary, latency, requests)
+  local all_statuses, all_trips = {}, {}
+  for _, thread in ipairs(threads) do
+    for k, v in pairs(thread:get("statuses")) do all_statuses[k] = (all_statuses[k] or 0) + v end
+    for k, v in pairs(thread:get("trips")) do all_trips[k] = (all_trips[k] or 0) + v end
+  end
+  for k, v in pairs(all_statuses) do io.write(string.format("status %d %d\n", k, v)) end
+  for k, v in pairs(all_trips) do io.write(string.format("trips %s %d\n", k, v)) end
+  io.write(string.format("p50 %f\np99 %f\nrate %f\n", latency:percentile(50) / 1e6,
+                         latency:percentile(99) / 1e6, summary.requests / (summary.duration / 1e6)))
+end
+"""
+
+
+def rush_with_wrk(
+    port: int, tokens: list[str], resources: list[int], seconds: int, days_ahead: int, with_key: bool
+) -> float:
+    """The distinct-slot rush with wrk (two threads, one connection per client); bookings/s."""
+    wrk = shutil.which("wrk")
+    assert wrk is not None, "wrk is not on PATH (apt-get install wrk), or use --client python"
+    environment = {**os.environ, "BENCH_DATA": "", "BASE_DAY": str(days_ahead), "WITH_KEY": "1" if with_key else "0"}
+    with tempfile.TemporaryDirectory(prefix="musubi-wrk-") as folder:
+        script, data = Path(folder) / "book.lua", Path(folder) / "data"
+        script.write_text(WRK_SCRIPT)
+        data.write_text("".join(f"t {t}\n" for t in tokens) + "".join(f"r {r}\n" for r in resources))
+        environment["BENCH_DATA"] = str(data)
+        output = subprocess.run(
+            [wrk, "-t2", f"-c{len(tokens)}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
+             f"http://127.0.0.1:{port}"],
+            env=environment, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    figures = dict(re.findall(r"^(p50|p99|rate) ([0-9.]+)$", output, re.M))
+    statuses = {int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", output, re.M)}
+    trips = sorted(int(count) for count, n in re.findall(r"^trips (-?\d+) (\d+)$", output, re.M))
+    rate = float(figures["rate"])
+    print(
+        f"(a) {len(tokens)} wrk connections for {seconds} s, distinct slots, {'with' if with_key else 'without'} "
+        f"Idempotency-Key: {rate:,.0f} bookings/s, p50 {ms(float(figures['p50']))}, p99 {ms(float(figures['p99']))}, "
+        f"statuses {statuses}, round trips per booking {trips}"
+    )
+    return rate
 
 
 async def rush_hot_slot(port: int, tokens: list[str], resource_id: int, trials: int) -> None:
@@ -193,7 +278,10 @@ async def vacancy_search(port: int, municipality_ids: list[int], count: int) -> 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--per-client", type=int, default=4)
+    parser.add_argument("--per-client", type=int, default=20, help="bookings per Python client")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk rush")
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--factor", type=int, default=1, help="load this many times the ibaraki bookings")
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--pool", type=int, default=20, help="API pool size, and pgbench's client count")
@@ -204,7 +292,7 @@ async def main() -> None:
 
     server, database_url = await scratch_database()
     print("loading the ibaraki data set …")
-    figures = await seed_ibaraki(database_url)
+    figures = await seed_ibaraki(database_url, bookings=BOOKINGS * args.factor)
     print("loaded: " + ", ".join(f"{value:,} {name}" for name, value in figures.items()))
     port = free_port()
     api = start_musubi(
@@ -229,8 +317,12 @@ async def main() -> None:
                 "SELECT id FROM resources WHERE max_bookings_per_month IS NULL AND NOT lottery_only ORDER BY id"
             )
         ]
-        http_rate = await rush_distinct(port, tokens, resources, args.per_client, 200, with_key=False)
-        keyed_rate = await rush_distinct(port, tokens, resources, args.per_client, 300, with_key=True)
+        if args.client == "wrk":
+            http_rate = rush_with_wrk(port, tokens, resources, args.seconds, 200, with_key=False)
+            keyed_rate = rush_with_wrk(port, tokens, resources, args.seconds, 300, with_key=True)
+        else:
+            http_rate = await rush_distinct(port, tokens, resources, args.per_client, 200, with_key=False)
+            keyed_rate = await rush_distinct(port, tokens, resources, args.per_client, 300, with_key=True)
         await rush_hot_slot(port, tokens, resources[0], args.hot_trials)
         lowest, highest = await db.fetchrow("SELECT min(id), max(id) FROM resources")
         account = await db.fetchval("SELECT min(id) FROM accounts WHERE email LIKE '%@scale.musubi.jp'")

@@ -3,7 +3,9 @@
 One relay process at a time is the leader (a session advisory lock on its own connection);
 others wait as standbys and take over when the leader's connection ends. The leader stamps
 committed rows with the next `seq` (the event id clients see) in one statement, then
-publishes them. Postgres NOTIFY wakes it at commit; a periodic sweep covers lost wake-ups.
+publishes them. A writer's NOTIFY wakes it at commit — one writer at a time rings (migration
+0024_outbox_bell), so before it sleeps the relay waits out every writer still committing, stamping
+meanwhile; a periodic sweep covers a wake-up lost with a connection.
 `relay_state.published_through` records what reached the bus; a new leader re-publishes
 anything after it, so a crash between stamping and publishing loses nothing.
 """
@@ -27,6 +29,8 @@ from schema.backoff import Backoff
 log = logging.getLogger("musubi.relay")
 
 _LEADER_LOCK: Final = 0x72656C6179  # "relay"
+# Held shared by each writer of the outbox from its commit's start to its end (migration 0024).
+_WRITING_LOCK: Final = 0x6F7574626F78  # "outbox"
 _NOTIFY_CHANNEL: Final = "musubi_outbox"
 # The bus is down: events wait in the outbox, so a short cap keeps the lag short once it is back.
 PUBLISH_BACKOFF: Final = Backoff(first_s=0.05, cap_s=2.0)
@@ -42,6 +46,11 @@ WITH progress AS (
 )
 UPDATE outbox o SET seq = n.seq FROM numbered n WHERE o.id = n.id
 RETURNING o.seq, o.topic, o.type, o.payload::text AS payload, o.created_at
+"""
+# True when no writer is between its outbox rows and the end of its commit: the writing lock taken
+# alone for a moment (and given back at once). Never waits, so writers never queue behind the relay.
+_NO_WRITER_COMMITTING = """
+SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END
 """
 _UNCONFIRMED = """
 SELECT seq, topic, type, payload::text AS payload, created_at FROM outbox
@@ -78,12 +87,15 @@ class OutboxRelay:
         batch_size: int = 500,
         sweep_interval_s: float = 1.0,
         standby_interval_s: float = 1.0,
+        settle_interval_s: float = 0.002,
     ) -> None:
         self.dsn = dsn
         self.bus = bus
         self.batch_size = batch_size
         self.sweep_interval_s = sweep_interval_s
         self.standby_interval_s = standby_interval_s
+        # How often to stamp while writers that did not ring are still committing.
+        self.settle_interval_s = settle_interval_s
         self.is_leader = False
 
     async def run(self) -> None:
@@ -112,6 +124,8 @@ class OutboxRelay:
             await self._publish(await conn.fetch(_UNCONFIRMED))
             head: int = await conn.fetchval(outbox_reads.HEAD)
             published = head
+            # Whether no writer that skipped the bell can be committing since the last stamp found nothing.
+            settled = False
             while True:
                 wake.clear()
                 rows = await conn.fetch(_STAMP_BATCH, self.batch_size, head, published)
@@ -119,9 +133,21 @@ class OutboxRelay:
                     head = max(row["seq"] for row in rows)
                     await self._publish(sorted(rows, key=lambda row: row["seq"]))
                     published = head
-                if len(rows) < self.batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), self.sweep_interval_s)
+                    settled = False
+                if len(rows) == self.batch_size:
+                    continue
+                if not settled:
+                    # Before sleeping: once no writer is committing, one more stamp finds the rows
+                    # of those that were (they did not ring: another writer held the bell).
+                    settled = await conn.fetchval(_NO_WRITER_COMMITTING, _WRITING_LOCK)
+                    if not settled:
+                        await asyncio.sleep(self.settle_interval_s)
+                    continue
+                try:
+                    await asyncio.wait_for(wake.wait(), self.sweep_interval_s)
+                    settled = False  # rung: writers that did not ring may be committing beside the ringer
+                except TimeoutError:
+                    pass
         finally:
             self.is_leader = False
             metrics.RELAY_LEADER.set(0)

@@ -26,7 +26,7 @@ from backend.processes.jobs import sweep_forever
 from backend.push.apns import apns_client_from_settings
 from backend.push.worker import PushWorker
 from backend.seeds.seed import DEMO_PASSWORD, format_table, seed_demo
-from backend.seeds.seed_scale import seed_ibaraki
+from backend.seeds.seed_scale import BOOKINGS, seed_ibaraki
 from realtime.bus import MemoryBus, make_bus
 from realtime.gateway import Gateway, run_gateway
 from realtime.relay import OutboxRelay
@@ -255,6 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     what = seed.add_mutually_exclusive_group(required=True)
     what.add_argument("--demo", action="store_true", help="the demo accounts and organisations")
     what.add_argument("--scale", choices=["ibaraki"], help="prefecture-scale facilities and a year of bookings")
+    seed.add_argument(
+        "--factor", type=int, default=1, help="with --scale: this many times the bookings (10: 4 million)"
+    )
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--migrate", action="store_true", help="apply migrations first")
     serve.add_argument("--workers", type=int, default=1, help="API worker processes sharing the port")
@@ -290,7 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "seed" and args.scale:
         assert settings.database_url is not None
         _migrate(settings)
-        figures = asyncio.run(seed_ibaraki(settings.database_url))
+        if args.factor < 1:
+            raise SystemExit("--factor must be 1 or more")
+        figures = asyncio.run(seed_ibaraki(settings.database_url, bookings=BOOKINGS * args.factor))
         print("loaded: " + ", ".join(f"{value:,} {name}" for name, value in figures.items()), flush=True)
     elif args.command == "seed":
         _seed(settings)

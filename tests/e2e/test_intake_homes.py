@@ -8,7 +8,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap, tap_until_gone, type_into
+from tests.e2e.browser import (
+    ARTIFACTS,
+    BROWSER_ARGS,
+    CHROMIUM,
+    log_in,
+    pick,
+    snap,
+    tap_until,
+    tap_until_gone,
+    type_into,
+)
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -84,8 +94,9 @@ async def test_caseworker_places_a_boy_by_shelter_name_and_the_shelter_discharge
             await snap(worker, "i3-caseworker-sees-answers-by-name.png")
             await type_into(worker, "氏名", "佐藤 蒼")
             await type_into(worker, "生年月日", "2023-02-14")
-            await worker.get_by_role("button", name="措置決定").click()
-            await expect(worker.get_by_text("入所先: 一時保護所みらい")).to_be_visible(timeout=30_000)
+            await tap_until(
+                worker.get_by_role("button", name="措置決定"), worker.get_by_text("入所先: 一時保護所みらい")
+            )
             # Filtered to "accepted", the placed request has left the list; under "placed" it is back.
             await worker.get_by_role("button", name="入所 1", exact=True).click()
             await expect(worker.get_by_text("3歳 · 男性 · 0〜5歳 共用 · 至急 · 入所", exact=False)).to_be_visible(
