@@ -219,8 +219,18 @@ _HTTP_SLUGS = {
 }
 
 
+# What Litestar raises (as a 500) when the client hangs up while its body is still being read
+# (litestar/connection/request.py, Request.stream): the client's doing, not a fault of ours.
+_CLIENT_GONE = "client disconnected prematurely"
+
+
 def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
+    if status == 500 and exc.detail == _CLIENT_GONE:
+        # Nobody reads this answer; 499 (nginx's "client closed request") keeps it out of the 5xx
+        # that mean a bug, in the request log and the metrics alike.
+        log.info("client closed the connection during %s %s", request.method, request.url.path)
+        return problem_response(499, "client-closed-request", "Client closed the request", instance=_instance(request))
     if status >= 500:
         return _on_unexpected(request, exc)
     slug, title = _HTTP_SLUGS.get(status, ("http-error", exc.detail or "Request failed"))
