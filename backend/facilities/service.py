@@ -145,15 +145,15 @@ def _slot_taken() -> Conflict:
     return Conflict(title="The time overlaps a live booking", slug="slot-taken")
 
 
-def _refuse_unbookable(resource: asyncpg.Record | None, data: BookingCreate, now: datetime) -> asyncpg.Record:
+def _refuse_unbookable(
+    resource: asyncpg.Record | None, start: datetime, end: datetime, now: datetime
+) -> asyncpg.Record:
     """The resource, unless it does not exist or [start, end) is no run of its units (422)."""
     if resource is None:
         raise Unprocessable(
             slug="unknown-reference", errors=[FieldError(field="$.resourceId", message="No such resource")]
         )
-    problems = slot_problems(
-        data.start, data.end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now
-    )
+    problems = slot_problems(start, end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now)
     if problems:
         raise Unprocessable("This is not a bookable time.", errors=problems)
     return resource
@@ -367,7 +367,8 @@ class FacilityService:
                     month_bounds(data.start)[0].date(),
                     now,
                 ),
-                data,
+                data.start,
+                data.end,
                 now,
             )
             if data.reduction is not None and resource["reduction_percent"] is None:
@@ -393,7 +394,7 @@ class FacilityService:
             if terms is not None:
                 known[data.resource_id] = terms
         try:
-            _refuse_unbookable(terms, data, now)
+            _refuse_unbookable(terms, data.start, data.end, now)
             assert terms is not None  # refused above
             if terms["lottery_only"]:
                 raise _lottery_only()
@@ -687,16 +688,12 @@ class FacilityService:
     async def join_waitlist(self, caller: Caller, data: WaitlistCreate) -> WaitlistEntry:
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn, conn.transaction():
-            resource = await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None, caller.account_id)
-            if resource is None:
-                raise Unprocessable(
-                    slug="unknown-reference", errors=[FieldError(field="$.resourceId", message="No such resource")]
-                )
-            problems = slot_problems(
-                data.start, data.end, resource["opens_at"], resource["closes_at"], resource["unit_minutes"], now
+            _refuse_unbookable(
+                await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, data.resource_id, None, caller.account_id),
+                data.start,
+                data.end,
+                now,
             )
-            if problems:
-                raise Unprocessable("This is not a bookable time.", errors=problems)
             if await conn.fetchval(queries.SLOT_IS_FREE, data.resource_id, data.start, data.end):
                 raise Conflict("The slot is free: book it instead.", slug="slot-free")
             await conn.execute(queries.LOCK_WAITLIST_OF_ACCOUNT, caller.account_id)

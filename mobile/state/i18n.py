@@ -747,6 +747,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "record-integrity": ("記録を確認できません。管理者へ連絡を", "A record failed its check; call the admin"),
     "internal": ("サーバーでエラーが起きました", "The server failed"),
     "http-error": ("リクエストが失敗しました", "The request failed"),
+    # Never reaches a phone (it had hung up); named for completeness.
+    "client-closed-request": ("通信が途中で切れました", "The connection was cut while sending"),
     "conflict": ("他の登録と重なっています", "Conflicts with something already there"),
     "unknown-reference": ("存在しないものを指しています", "Refers to something that does not exist"),
     "email-taken": ("このメールアドレスは登録済みです", "This e-mail already has an account"),
