@@ -29,29 +29,17 @@ from schema.backoff import Backoff
 log = logging.getLogger("musubi.relay")
 
 _LEADER_LOCK: Final = 0x72656C6179  # "relay"
-# Held shared by each writer of the outbox from its commit's start to its end (migration 0024).
+# Held shared by each writer of the outbox from its commit's start to its end; stamp_outbox looks at
+# it (migration 0024, which spells it 122550254464888).
 _WRITING_LOCK: Final = 0x6F7574626F78  # "outbox"
 _NOTIFY_CHANNEL: Final = "musubi_outbox"
 # The bus is down: events wait in the outbox, so a short cap keeps the lag short once it is back.
 PUBLISH_BACKOFF: Final = Backoff(first_s=0.05, cap_s=2.0)
 
-# One round trip: record progress, then stamp the next batch in insertion order.
-_STAMP_BATCH = """
-WITH progress AS (
-    UPDATE relay_state SET published_through = $3 WHERE published_through < $3
-), batch AS (
-    SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT $1 FOR UPDATE
-), numbered AS (
-    SELECT id, $2::bigint + row_number() OVER (ORDER BY id) AS seq FROM batch
-)
-UPDATE outbox o SET seq = n.seq FROM numbered n WHERE o.id = n.id
-RETURNING o.seq, o.topic, o.type, o.payload::text AS payload, o.created_at
-"""
-# True when no writer is between its outbox rows and the end of its commit: the writing lock taken
-# alone for a moment (and given back at once). Never waits, so writers never queue behind the relay.
-_NO_WRITER_COMMITTING = """
-SELECT CASE WHEN pg_try_advisory_lock($1) THEN pg_advisory_unlock($1) ELSE false END
-"""
+# One round trip: whether no writer is committing (`settled`), then record progress and stamp the
+# next batch in insertion order (migration 0024_outbox_bell); one row of NULLs but `settled` when
+# there was nothing to stamp.
+_STAMP_BATCH = "SELECT * FROM stamp_outbox($1, $2, $3)"
 _UNCONFIRMED = """
 SELECT seq, topic, type, payload::text AS payload, created_at FROM outbox
  WHERE seq > (SELECT published_through FROM relay_state) ORDER BY seq
@@ -124,30 +112,22 @@ class OutboxRelay:
             await self._publish(await conn.fetch(_UNCONFIRMED))
             head: int = await conn.fetchval(outbox_reads.HEAD)
             published = head
-            # Whether no writer that skipped the bell can be committing since the last stamp found nothing.
-            settled = False
             while True:
                 wake.clear()
-                rows = await conn.fetch(_STAMP_BATCH, self.batch_size, head, published)
+                stamped = await conn.fetch(_STAMP_BATCH, self.batch_size, head, published)
+                rows = [row for row in stamped if row["seq"] is not None]
                 if rows:
                     head = max(row["seq"] for row in rows)
                     await self._publish(sorted(rows, key=lambda row: row["seq"]))
                     published = head
-                    settled = False
                 if len(rows) == self.batch_size:
                     continue
-                if not settled:
-                    # Before sleeping: once no writer is committing, one more stamp finds the rows
-                    # of those that were (they did not ring: another writer held the bell).
-                    settled = await conn.fetchval(_NO_WRITER_COMMITTING, _WRITING_LOCK)
-                    if not settled:
-                        await asyncio.sleep(self.settle_interval_s)
+                if not stamped[0]["settled"]:
+                    # A writer that did not ring (another held the bell) was still committing.
+                    await asyncio.sleep(self.settle_interval_s)
                     continue
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.sweep_interval_s)
-                    settled = False  # rung: writers that did not ring may be committing beside the ringer
-                except TimeoutError:
-                    pass
         finally:
             self.is_leader = False
             metrics.RELAY_LEADER.set(0)

@@ -31,3 +31,34 @@ $$;
 CREATE CONSTRAINT TRIGGER outbox_bell AFTER INSERT ON outbox
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION ring_outbox_bell();
+
+-- The relay's stamp, after a look at the writing lock in the same round trip (a function, because
+-- each of its statements takes a fresh snapshot: the stamp's comes after the look). `settled` is
+-- true when no writer was committing at that look, so the stamp holds every row of the writers
+-- that did not ring, and the relay may sleep after publishing it; false, and it stamps again
+-- shortly. The stamp records the relay's progress, then numbers the next batch of committed rows
+-- in insertion order. With nothing to stamp it answers one row whose other columns are NULL.
+CREATE FUNCTION stamp_outbox(p_limit integer, p_head bigint, p_published bigint)
+RETURNS TABLE (settled boolean, seq bigint, topic text, type text, payload text, created_at timestamptz)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    quiet boolean := CASE WHEN pg_try_advisory_lock(122550254464888)
+                          THEN pg_advisory_unlock(122550254464888) ELSE false END;
+BEGIN
+    RETURN QUERY
+    WITH progress AS (
+        UPDATE relay_state SET published_through = p_published WHERE published_through < p_published
+    ), batch AS (
+        SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT p_limit FOR UPDATE
+    ), numbered AS (
+        SELECT id, p_head + row_number() OVER (ORDER BY id) AS next_seq FROM batch
+    )
+    UPDATE outbox o SET seq = n.next_seq FROM numbered n WHERE o.id = n.id
+    RETURNING quiet, o.seq, o.topic, o.type, o.payload::text, o.created_at;
+    IF NOT FOUND THEN
+        settled := quiet;
+        RETURN NEXT;
+    END IF;
+END
+$$;
