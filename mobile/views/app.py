@@ -128,10 +128,21 @@ class MusubiApp:
         """An event handler that runs `work`, then redraws."""
 
         async def handler(_: Any) -> None:
+            # The action reads what the fields show, even text whose change event has not run yet
+            # (the placement once refused "enter the name" with the name on the screen).
+            self.catch_up_inputs()
             await work()
             self.render()
 
         return handler
+
+    def catch_up_inputs(self) -> None:
+        """What was typed since the last redraw reaches the models (see pending_input)."""
+        self.catching_up = True
+        try:
+            catch_up(self.shown_inputs)
+        finally:
+            self.catching_up = False
 
     def render(self) -> None:
         """Draw the whole screen from the models. While the browser is away there is nobody to draw
@@ -148,12 +159,7 @@ class MusubiApp:
         whatever control happens to stand at the same place on the next."""
         if not self.browser_connected or self.catching_up:
             return  # a binding that redraws while being caught up: this redraw follows anyway
-        # What was typed since the last redraw reaches the models first (see pending_input).
-        self.catching_up = True
-        try:
-            catch_up(self.shown_inputs)
-        finally:
-            self.catching_up = False
+        self.catch_up_inputs()  # what was typed reaches the models before they are drawn
         name, controls = self.screen()
         root = ft.Column(controls, key=f"{SCREEN_KEY}:{name}")
         self.shown_inputs = watch_inputs(root)

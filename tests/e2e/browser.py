@@ -127,6 +127,20 @@ async def tap_until(button: Any, answer: Any) -> None:
     await expect(answer).to_be_visible()
 
 
+async def fill_and_tap(page: Any, fields: dict[str, str], button: Any, answer: Any, refusal: Any) -> None:
+    """Type the fields and tap until the answer shows. When the app answers with `refusal` instead
+    (it has not got the text: keystrokes can reach the page before Flutter attaches its editor),
+    type the fields again and tap again, as a person told "enter the name" would."""
+    for label, text in fields.items():
+        await type_into(page, label, text)
+    await tap_until(button, answer.or_(refusal))
+    if await answer.count():
+        return
+    for label, text in fields.items():
+        await type_into(page, label, text)
+    await tap_until(button, answer)
+
+
 async def tap_until_gone(button: Any) -> None:
     """Tap a button whose answer removes it (accept, send) and wait until it is gone; a tap that
     landed while the screen was still drawing is tapped again, as a person would."""

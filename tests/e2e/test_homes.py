@@ -10,12 +10,11 @@ from tests.e2e.browser import (
     ARTIFACTS,
     BROWSER_ARGS,
     CHROMIUM,
+    fill_and_tap,
     log_in,
     pick,
     snap,
-    tap_until,
     tap_until_gone,
-    type_into,
 )
 from tests.support import Actors
 
@@ -86,10 +85,12 @@ async def test_caseworker_asks_two_shelters_for_a_small_boy_one_declines_with_a_
             await expect(worker.get_by_text(f"→ {names[decliner]} 受入不可 (満床)")).to_be_visible(timeout=30_000)
             await expect(worker.get_by_text(f"→ {names[taker]} 受入可")).to_be_visible(timeout=30_000)
             await snap(worker, "h5-caseworker-sees-answers.png")
-            await type_into(worker, "氏名", "高橋 陽太")
-            await type_into(worker, "生年月日", "2023-05-05")
-            await tap_until(
-                worker.get_by_role("button", name="措置決定"), worker.get_by_text("高橋 陽太 (2023-05-05)").first
+            await fill_and_tap(
+                worker,
+                {"氏名": "高橋 陽太", "生年月日": "2023-05-05"},
+                worker.get_by_role("button", name="措置決定"),
+                worker.get_by_text("高橋 陽太 (2023-05-05)").first,
+                worker.get_by_text("氏名と生年月日を入力してください"),
             )
             await expect(worker.get_by_text("3歳 · 男性 · 0〜5歳 共用 · 緊急 · 入所", exact=False)).to_be_visible()
             await snap(worker, "h6-caseworker-placed.png")

@@ -12,12 +12,11 @@ from tests.e2e.browser import (
     ARTIFACTS,
     BROWSER_ARGS,
     CHROMIUM,
+    fill_and_tap,
     log_in,
     pick,
     snap,
-    tap_until,
     tap_until_gone,
-    type_into,
 )
 from tests.support import Actors
 
@@ -92,10 +91,12 @@ async def test_caseworker_places_a_boy_by_shelter_name_and_the_shelter_discharge
             await worker.get_by_role("button", name="受入可 1", exact=True).click()
             await expect(worker.get_by_role("button", name="回答待ち 0", exact=True)).to_be_visible(timeout=30_000)
             await snap(worker, "i3-caseworker-sees-answers-by-name.png")
-            await type_into(worker, "氏名", "佐藤 蒼")
-            await type_into(worker, "生年月日", "2023-02-14")
-            await tap_until(
-                worker.get_by_role("button", name="措置決定"), worker.get_by_text("入所先: 一時保護所みらい")
+            await fill_and_tap(
+                worker,
+                {"氏名": "佐藤 蒼", "生年月日": "2023-02-14"},
+                worker.get_by_role("button", name="措置決定"),
+                worker.get_by_text("入所先: 一時保護所みらい"),
+                worker.get_by_text("氏名と生年月日を入力してください"),
             )
             # Filtered to "accepted", the placed request has left the list; under "placed" it is back.
             await worker.get_by_role("button", name="入所 1", exact=True).click()
