@@ -118,8 +118,9 @@ async def rush_distinct(
     return len(outcomes) / elapsed
 
 
+WRK_THREADS = 2
 # Each wrk connection is one phone booking one distinct free slot after another: request n of thread t
-# is booking m = n × threads + t, the (m mod R)-th resource, on the day and hour m ÷ R picks (12 units
+# is booking m = n × THREADS + t, the (m mod R)-th resource, on the day and hour m ÷ R picks (12 units
 # a day), BASE_DAY days from today (Tokyo). Tokens and resources come from the file in BENCH_DATA.
 WRK_SCRIPT = r"""
 local threads, started = {}, 0
@@ -135,9 +136,10 @@ function init(args)
     if kind == "t" then table.insert(tokens, value) else table.insert(resources, value) end
   end
   n, base, keyed, today = 0, tonumber(os.getenv("BASE_DAY")), os.getenv("WITH_KEY") == "1", os.time()
+  per_round = tonumber(os.getenv("THREADS"))
 end
 function request()
-  local m = n * 2 + tid
+  local m = n * per_round + tid
   n = n + 1
   local rest = math.floor(m / #resources)
   local hour = 9 + rest % 12
@@ -170,23 +172,23 @@ end
 def rush_with_wrk(
     port: int, tokens: list[str], resources: list[int], seconds: int, days_ahead: int, with_key: bool
 ) -> float:
-    """The distinct-slot rush with wrk (two threads, one connection per client); bookings/s."""
+    """The distinct-slot rush with wrk (WRK_THREADS threads, one connection per client); bookings/s."""
     wrk = shutil.which("wrk")
     assert wrk is not None, "wrk is not on PATH (apt-get install wrk), or use --client python"
-    environment = {**os.environ, "BENCH_DATA": "", "BASE_DAY": str(days_ahead), "WITH_KEY": "1" if with_key else "0"}
     with tempfile.TemporaryDirectory(prefix="musubi-wrk-") as folder:
         script, data = Path(folder) / "book.lua", Path(folder) / "data"
         script.write_text(WRK_SCRIPT)
         data.write_text("".join(f"t {t}\n" for t in tokens) + "".join(f"r {r}\n" for r in resources))
-        environment["BENCH_DATA"] = str(data)
+        environment = {**os.environ, "BENCH_DATA": str(data), "THREADS": str(WRK_THREADS),
+                       "BASE_DAY": str(days_ahead), "WITH_KEY": "1" if with_key else "0"}  # fmt: skip
         output = subprocess.run(
-            [wrk, "-t2", f"-c{len(tokens)}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
+            [wrk, f"-t{WRK_THREADS}", f"-c{len(tokens)}", f"-d{seconds}s", "--timeout", "30s", "-s", str(script),
              f"http://127.0.0.1:{port}"],
             env=environment, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
     figures = dict(re.findall(r"^(p50|p99|rate) ([0-9.]+)$", output, re.M))
     statuses = {int(code): int(count) for code, count in re.findall(r"^status (\d+) (\d+)$", output, re.M)}
-    trips = sorted(int(count) for count, n in re.findall(r"^trips (-?\d+) (\d+)$", output, re.M))
+    trips = sorted(int(count) for count in re.findall(r"^trips (-?\d+) \d+$", output, re.M))
     rate = float(figures["rate"])
     print(
         f"(a) {len(tokens)} wrk connections for {seconds} s, distinct slots, {'with' if with_key else 'without'} "

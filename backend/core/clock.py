@@ -27,5 +27,10 @@ class MovableClock:
     def advance(self, delta: timedelta) -> None:
         self._offset += delta
 
+    def advance_to(self, instant: datetime) -> None:
+        """Make it `instant` now, and from there follow real time (a test set at a booking's start,
+        whatever the time of day it runs at)."""
+        self._offset += instant - self.now()
+
     def reset(self) -> None:
         self._offset = timedelta()

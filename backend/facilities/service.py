@@ -394,8 +394,7 @@ class FacilityService:
             if terms is not None:
                 known[data.resource_id] = terms
         try:
-            _refuse_unbookable(terms, data.start, data.end, now)
-            assert terms is not None  # refused above
+            terms = _refuse_unbookable(terms, data.start, data.end, now)
             if terms["lottery_only"]:
                 raise _lottery_only()
         except (Unprocessable, Conflict):
