@@ -9,9 +9,11 @@ say which *roles* may call; which *rows* a caller may touch is decided in the se
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -78,6 +80,9 @@ class Caller:
     # The municipality whose residency staff verified, if any: what resident fees and booking
     # horizons go by (an address typed at sign-up is not enough).
     residency_municipality_id: int | None = None
+    # Kept by this process from an earlier request (see KEPT_CALLER) instead of read now: only a
+    # command whose own statement checks the session again may act on it.
+    kept: bool = False
 
     def satisfies(self, rules: Iterable[AccessRule]) -> bool:
         for rule in rules:
@@ -182,6 +187,10 @@ def remember_caller(connection: ASGIConnection[Any, Any, Any, Any], caller: Call
     connection.scope.setdefault("state", {})[_STATE_KEY] = caller
 
 
+def forget_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    (connection.scope.get("state") or {}).pop(_STATE_KEY, None)
+
+
 def remembered_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[bool, Caller | None]:
     state = connection.scope.get("state") or {}
     if _STATE_KEY in state:
@@ -240,8 +249,28 @@ SELECT s.id AS session_id, a.id AS account_id, a.locale, a.email_verified_at IS 
 CALLER_BY_TOKEN = f"WITH {TOUCH_SESSION}{CALLER_OF_SESSION}"
 
 
-async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller | None:
-    """The caller behind the bearer token, looked up once per request and remembered."""
+# A handler whose command checks the session in its own statement declares `opt={KEPT_CALLER: True}`
+# and may be handed a caller this process looked up within the last KEPT_SECONDS (Caller.kept), which
+# saves the lookup's round trip on the booking rush's hot path. The command sends the caller's
+# session and what it acts on (e.g. the residency it prices with); when any of it changed, the
+# command raises CallerChanged and the handler runs it again for the caller read now (fresh_caller).
+# Nothing else ever sees a kept caller, so no logout or revoked membership needs to reach the cache;
+# nor may a handler whose rules or command go by memberships declare it (its statement checks none).
+# A kept caller the rules refuse is read again before the refusal (they may have verified since).
+KEPT_CALLER: Final = "kept_caller"
+KEPT_SECONDS: Final = 30.0
+_KEPT_MAX: Final = 50_000  # tokens per process; past that the cache starts again
+_KEPT: Final = "auth.kept_callers"
+
+
+class CallerChanged(Exception):
+    """The kept caller a command acted on is no longer the session's (signed out, expired, another
+    verification or residency): run the command again for `fresh_caller`."""
+
+
+async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any], *, kept: bool = False) -> Caller | None:
+    """The caller behind the bearer token, looked up once per request and remembered; with `kept`,
+    one this process looked up for the same token within KEPT_SECONDS will do."""
     known, caller = remembered_caller(connection)
     if known:
         return caller
@@ -249,10 +278,33 @@ async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Call
     caller = None
     if token:
         ctx = app_context(connection.app.state)
-        async with ctx.acquire() as conn:
-            row = await conn.fetchrow(CALLER_BY_TOKEN, hash_token(token), ctx.clock.now())
-        caller = caller_from_row(row) if row else None
+        token_hash = hash_token(token)
+        cache: dict[bytes, tuple[float, Caller]] = ctx.memo.setdefault(_KEPT, {})
+        entry = cache.get(token_hash) if kept else None
+        if entry is not None and entry[0] > time.monotonic():
+            caller = entry[1]
+        else:
+            async with ctx.acquire() as conn:
+                row = await conn.fetchrow(CALLER_BY_TOKEN, token_hash, ctx.clock.now())
+            caller = caller_from_row(row) if row else None
+            if kept and caller is not None:
+                if len(cache) >= _KEPT_MAX:
+                    cache.clear()
+                cache[token_hash] = (time.monotonic() + KEPT_SECONDS, dataclasses.replace(caller, kept=True))
+            else:
+                cache.pop(token_hash, None)
     remember_caller(connection, caller)
+    return caller
+
+
+async def fresh_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The caller read now (after a command refused a kept one), held to the handler's rules again."""
+    forget_caller(request)
+    caller = await resolve_caller(request)
+    rules = access_rules(request.route_handler)
+    assert rules is not None  # a handler with KEPT_CALLER has passed the guard
+    check_access(rules, caller)
+    assert caller is not None  # check_access lets no one else through
     return caller
 
 
@@ -261,7 +313,10 @@ async def enforce_access(connection: ASGIConnection[Any, Any, Any, Any], handler
     rules = access_rules(handler)
     if rules is None:
         raise RuntimeError(f"{handler} declares no access rules")
-    caller = None if PUBLIC in rules else await resolve_caller(connection)
+    caller = None if PUBLIC in rules else await resolve_caller(connection, kept=handler.opt.get(KEPT_CALLER, False))
+    if caller is not None and caller.kept and not caller.satisfies(rules):
+        forget_caller(connection)  # refused only as the caller is now (they may have verified since)
+        caller = await resolve_caller(connection)
     check_access(rules, caller)
 
 

@@ -97,17 +97,6 @@ UPDATE closures SET lifted_at = $2, lifted_by = $3 WHERE id = $1
 RETURNING {CLOSURE_COLUMNS}
 """
 
-# What vacancy search lays over the day's units: closed resources, closures, and the horizon.
-VACANCY_OVERLAY = """
-SELECT r.id, r.closed_at IS NOT NULL AS closed, r.resident_horizon_months, r.non_resident_horizon_months,
-       coalesce(array_agg(c.during) FILTER (WHERE c.id IS NOT NULL), '{}') AS closures
-  FROM resources r
-  LEFT JOIN closures c ON c.facility_id = r.facility_id AND c.lifted_at IS NULL
-        AND (c.resource_id IS NULL OR c.resource_id = r.id) AND c.during && tstzrange($2, $3)
- WHERE r.id = ANY($1::bigint[])
- GROUP BY r.id
-"""
-
 _PAYMENT_STATE = """
 CASE WHEN b.fee = 0 THEN 'none'
      WHEN b.status = 'provisional' THEN 'due'

@@ -69,20 +69,33 @@ SELECT r.*, f.municipality_id, f.organization_id,
  WHERE r.id = $1
 """
 
-VACANCY_RESOURCES = """
-SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at
-  FROM resources r JOIN facilities f ON f.id = r.facility_id
+# A day of a page of resources (by id) in one statement: each resource's live bookings on the day,
+# booked and held apart, and the closures and horizons the search lays over them. A booking never
+# leaves its opening day, so only bookings starting from a day before the day can overlap it: that
+# bound lets bookings_schedule_idx (resource_id, lower(during)) serve each resource with a range
+# scan, which stays as short on ten times the bookings ($6, $7: the day's bounds).
+VACANCIES_OF_DAY = """
+SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at,
+       r.closed_at IS NOT NULL AS closed, r.resident_horizon_months, r.non_resident_horizon_months,
+       coalesce(day.booked, '{}') AS booked, coalesce(day.held, '{}') AS held,
+       ARRAY(SELECT c.during FROM closures c
+              WHERE c.facility_id = r.facility_id AND c.lifted_at IS NULL
+                AND (c.resource_id IS NULL OR c.resource_id = r.id) AND c.during && tstzrange($6, $7)) AS closures
+  FROM resources r
+  JOIN facilities f ON f.id = r.facility_id
+  LEFT JOIN LATERAL (
+      SELECT array_agg(b.during) FILTER (WHERE b.status <> 'held') AS booked,
+             array_agg(b.during) FILTER (WHERE b.status = 'held') AS held
+        FROM bookings b
+       WHERE b.resource_id = r.id
+         AND lower(b.during) >= $6::timestamptz - interval '1 day' AND lower(b.during) < $7
+         AND b.during && tstzrange($6, $7) AND b.status IN ('held', 'provisional', 'confirmed')
+  ) day ON true
  WHERE ($1::text IS NULL OR f.kind = $1)
    AND ($2::int IS NULL OR f.municipality_id = $2)
    AND ($3::bigint IS NULL OR f.id = $3)
    AND r.id > $4
  ORDER BY r.id LIMIT $5
-"""
-
-LIVE_BOOKINGS_IN = """
-SELECT resource_id, lower(during) AS start, upper(during) AS "end", status FROM bookings
- WHERE resource_id = ANY($1::bigint[]) AND during && tstzrange($2, $3)
-   AND status IN ('held', 'provisional', 'confirmed')
 """
 
 # Every write that puts a booking on a resource's day, or changes the status of one there, queues
@@ -112,13 +125,16 @@ SELECT count(*) FROM bookings
 """
 
 # The whole of a common booking in one statement and one round trip (no BEGIN/COMMIT: run it
-# outside a transaction). The function (migration 0023_booking_in_one_statement), step by step:
-# 'stale-terms' unless the resource's terms are still those of RESOURCE_TERMS' version; the
-# lottery month and the early "taken" (as BOOKING_CHECKS); the day's lock (as LOCK_SLOT_DAY); a way
-# out to the transactional path when run-out bookings or the booker's own hold lie in the slot; the
-# monthly cap (as LOCK_BOOKER + BOOKINGS_IN_MONTH); INSERT_BOOKING; the audit row; the outbox rows,
-# whose "bookingId" it fills in. Returns `outcome` and BOOKING_COLUMNS.
-BOOK_SLOT = "SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+# outside a transaction). The function (migration 0025_booking_checks_the_kept_caller), step by step:
+# 'stale-caller' unless a kept caller's session, verification and residency still hold (KEPT_CALLER
+# in backend/core/auth.py); 'stale-terms' unless the resource's terms are still those of
+# RESOURCE_TERMS' version; the lottery month and the early "taken" (as BOOKING_CHECKS); the day's
+# lock (as LOCK_SLOT_DAY); a way out to the transactional path when run-out bookings or the booker's
+# own hold lie in the slot; the monthly cap (as LOCK_BOOKER + BOOKINGS_IN_MONTH); INSERT_BOOKING; the
+# audit row; the outbox rows, whose "bookingId" it fills in. Returns `outcome` and BOOKING_COLUMNS.
+BOOK_SLOT = """
+SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+"""
 
 # What a booking of a resource is validated and priced with, whoever books: kept per process by the
 # service and sent back to book_slot as `terms_version` (the rows' xmin: any committed change of the

@@ -24,22 +24,21 @@ import asyncpg
 from asyncpg import Range
 
 from backend.core.audit import record_audit
-from backend.core.auth import Caller, Member
+from backend.core.auth import Caller, CallerChanged, Member
 from backend.core.context import AppContext
 from backend.core.db import TRANSIENT_FAILURES, retry_transient
 from backend.core.errors import BadRequest, Conflict, NotFound, Unprocessable, register_constraint
 from backend.core.outbox import emit, emit_all, outbox_columns
 from backend.core.rows import from_row, from_rows
 from backend.core.topics import facility_vacancy_topic, user_topic
-from backend.facilities import backoffice_queries, queries
+from backend.facilities import queries
 from backend.facilities.slots import (
     TOKYO,
     day_bounds,
     local_date,
-    mark_closed_and_unopened,
     month_bounds,
     slot_problems,
-    units_of_day,
+    vacancies_of_day,
 )
 from schema.base import FieldError
 from schema.events import (
@@ -63,7 +62,6 @@ from schema.facilities import (
     Resource,
     ResourceCreate,
     Vacancy,
-    VacancyState,
     WaitlistCreate,
     WaitlistEntry,
     time_of_day,
@@ -262,32 +260,10 @@ class FacilityService:
         """Every unit of `day` (Asia/Tokyo) of up to `limit` resources after resource id `after`."""
         start, end = day_bounds(day)
         async with self.ctx.acquire() as conn:
-            resources = await conn.fetch(queries.VACANCY_RESOURCES, kind, municipality_id, facility_id, after, limit)
-            bookings = await conn.fetch(queries.LIVE_BOOKINGS_IN, [r["id"] for r in resources], start, end)
-            overlay = await conn.fetch(backoffice_queries.VACANCY_OVERLAY, [r["id"] for r in resources], start, end)
-        by_resource: dict[int, list[asyncpg.Record]] = {}
-        for booking in bookings:
-            by_resource.setdefault(booking["resource_id"], []).append(booking)
-        vacancies = []
-        for resource in resources:
-            taken = by_resource.get(resource["id"], [])
-            for unit_start, unit_end in units_of_day(
-                day, resource["opens_at"], resource["closes_at"], resource["unit_minutes"]
-            ):
-                state: VacancyState = "free"
-                for booking in taken:
-                    if booking["start"] < unit_end and unit_start < booking["end"]:
-                        state = "held" if booking["status"] == "held" and state == "free" else "booked"
-                vacancies.append(
-                    Vacancy(
-                        resource_id=resource["id"],
-                        facility_id=resource["facility_id"],
-                        start=unit_start.astimezone(UTC),  # every instant on the wire is UTC
-                        end=unit_end.astimezone(UTC),
-                        state=state,
-                    )
-                )
-        mark_closed_and_unopened(vacancies, overlay, day, self.ctx.clock.now())
+            resources = await conn.fetch(
+                queries.VACANCIES_OF_DAY, kind, municipality_id, facility_id, after, limit, start, end
+            )
+        vacancies = vacancies_of_day(resources, day, self.ctx.clock.now())
         next_after = resources[-1]["id"] if len(resources) == limit else None
         return vacancies, next_after
 
@@ -355,7 +331,10 @@ class FacilityService:
                 if isinstance(outcome, Booking):
                     return outcome
             # A claimed reduction, run-out bookings to release, the booker's own hold to take (or a
-            # resource changing under the booking twice): checks read afresh, writes in a transaction.
+            # resource changing under the booking twice): checks read afresh, writes in a transaction,
+            # for a caller read in this request.
+            if caller.kept:
+                raise CallerChanged()
             resource = _refuse_unbookable(
                 await conn.fetchrow(
                     queries.BOOKING_CHECKS,
@@ -426,11 +405,15 @@ class FacilityService:
             month_end,
             month_start.date(),
             *outbox_columns(events),
+            caller.session_id if caller.kept else None,
+            caller.residency_municipality_id,
         )
         assert row is not None  # book_slot returns one row whatever the outcome
         outcome: str = row["outcome"]
         if outcome == "booked":
             return Booking(**{k: v for k, v in row.items() if k != "outcome"})
+        if outcome == "stale-caller":
+            raise CallerChanged()
         if outcome == "lottery-only":
             raise _lottery_only()
         if outcome == "slot-taken":

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from schema.base import FieldError
-from schema.facilities import Vacancy
+from schema.facilities import Vacancy, VacancyState
 from schema.time import TOKYO as TOKYO
 from schema.time import day_bounds as day_bounds
 from schema.time import local_date as local_date
@@ -59,22 +59,43 @@ def opens_for_booking(day: date, months: int) -> datetime:
     return datetime.combine(date(year, month + 1, min(day.day, last_day)), time(), TOKYO)
 
 
-def mark_closed_and_unopened(
-    vacancies: list[Vacancy], overlay: Sequence[Mapping[str, Any]], day: date, now: datetime
-) -> None:
-    """Lay closures, closed resources and the booking horizon over a day's units (in place)."""
-    by_resource = {row["id"]: row for row in overlay}
-    for vacancy in vacancies:
-        row = by_resource.get(vacancy.resource_id)
-        if row is None:
-            continue
-        if row["closed"] or any(
-            closure.lower < vacancy.end and vacancy.start < closure.upper for closure in row["closures"]
-        ):
-            vacancy.state = "closed"
+def vacancies_of_day(resources: Sequence[Mapping[str, Any]], day: date, now: datetime) -> list[Vacancy]:
+    """Every unit of `day` of each resource (a VACANCIES_OF_DAY row): booked over held over free, then
+    closed where the resource or a closure closes it, with when the unit opens for booking if not yet."""
+    vacancies = []
+    for row in resources:
         resident, non_resident = row["resident_horizon_months"], row["non_resident_horizon_months"]
         non_resident = non_resident or resident
-        if resident is not None and (opens := opens_for_booking(day, resident)) > now:
-            vacancy.opens_for_booking_at = opens.astimezone(UTC)
-        if non_resident is not None and (opens := opens_for_booking(day, non_resident)) > now:
-            vacancy.opens_for_non_residents_at = opens.astimezone(UTC)
+        opens, opens_elsewhere = _not_open_yet(day, resident, now), _not_open_yet(day, non_resident, now)
+        for start, end in units_of_day(day, row["opens_at"], row["closes_at"], row["unit_minutes"]):
+            state: VacancyState = "free"
+            if _overlaps(row["booked"], start, end):
+                state = "booked"
+            elif _overlaps(row["held"], start, end):
+                state = "held"
+            if row["closed"] or _overlaps(row["closures"], start, end):
+                state = "closed"
+            vacancies.append(
+                Vacancy(
+                    resource_id=row["id"],
+                    facility_id=row["facility_id"],
+                    start=start.astimezone(UTC),  # every instant on the wire is UTC
+                    end=end.astimezone(UTC),
+                    state=state,
+                    opens_for_booking_at=opens,
+                    opens_for_non_residents_at=opens_elsewhere,
+                )
+            )
+    return vacancies
+
+
+def _overlaps(ranges: Sequence[Any], start: datetime, end: datetime) -> bool:
+    return any(taken.lower < end and start < taken.upper for taken in ranges)
+
+
+def _not_open_yet(day: date, months: int | None, now: datetime) -> datetime | None:
+    """When `day` opens for booking `months` ahead (UTC), unless it has or there is no horizon."""
+    if months is None:
+        return None
+    opens = opens_for_booking(day, months)
+    return opens.astimezone(UTC) if opens > now else None
