@@ -73,7 +73,9 @@ SELECT r.*, f.municipality_id, f.organization_id,
 # booked and held apart, and the closures and horizons the search lays over them. A booking never
 # leaves its opening day, so only bookings starting from a day before the day can overlap it: that
 # bound lets bookings_schedule_idx (resource_id, lower(during)) serve each resource with a range
-# scan, which stays as short on ten times the bookings ($6, $7: the day's bounds).
+# scan, which stays as short on ten times the bookings ($6, $7: the day's bounds). The overlap is
+# written out (starts before the day ends, ends after it starts) rather than as `&&`, which would
+# lead the planner to the exclusion constraint's GiST index, twice as slow here.
 VACANCIES_OF_DAY = """
 SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at,
        r.closed_at IS NOT NULL AS closed, r.resident_horizon_months, r.non_resident_horizon_months,
@@ -89,7 +91,7 @@ SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at,
         FROM bookings b
        WHERE b.resource_id = r.id
          AND lower(b.during) >= $6::timestamptz - interval '1 day' AND lower(b.during) < $7
-         AND b.during && tstzrange($6, $7) AND b.status IN ('held', 'provisional', 'confirmed')
+         AND upper(b.during) > $6 AND b.status IN ('held', 'provisional', 'confirmed')
   ) day ON true
  WHERE ($1::text IS NULL OR f.kind = $1)
    AND ($2::int IS NULL OR f.municipality_id = $2)

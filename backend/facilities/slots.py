@@ -19,8 +19,11 @@ MAX_UNITS_PER_BOOKING = 8
 
 
 def units_of_day(day: date, opens_at: time, closes_at: time, unit_minutes: int) -> list[tuple[datetime, datetime]]:
-    start = datetime.combine(day, opens_at, TOKYO)
-    closes = datetime.combine(day, closes_at, TOKYO)
+    """The bookable units of a resource's day (its hours in Asia/Tokyo), as instants in UTC: as on the
+    wire and as asyncpg reads the bookings, and comparing datetimes of one zone needs no zone lookup
+    (comparing these with Tokyo's took a third of a vacancy search's time)."""
+    start = datetime.combine(day, opens_at, TOKYO).astimezone(UTC)
+    closes = datetime.combine(day, closes_at, TOKYO).astimezone(UTC)
     step = timedelta(minutes=unit_minutes)
     units = []
     while start + step <= closes:
@@ -79,8 +82,8 @@ def vacancies_of_day(resources: Sequence[Mapping[str, Any]], day: date, now: dat
                 Vacancy(
                     resource_id=row["id"],
                     facility_id=row["facility_id"],
-                    start=start.astimezone(UTC),  # every instant on the wire is UTC
-                    end=end.astimezone(UTC),
+                    start=start,
+                    end=end,
                     state=state,
                     opens_for_booking_at=opens,
                     opens_for_non_residents_at=opens_elsewhere,

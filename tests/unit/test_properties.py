@@ -57,5 +57,6 @@ def test_every_unit_of_a_day_is_a_bookable_slot(opens: int, hours: int, unit: in
     day = date(2030, 6, 3)
     now = datetime(2030, 1, 1, tzinfo=UTC)
     for start, end in units_of_day(day, time(opens), time(closes), unit):
-        assert start.tzinfo is TOKYO
+        assert start.tzinfo is UTC  # instants as on the wire, on the day in Tokyo
+        assert start.astimezone(TOKYO).date() == day
         assert slot_problems(start, end, time(opens), time(closes), unit, now) == []
