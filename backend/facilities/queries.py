@@ -72,10 +72,11 @@ SELECT r.*, f.municipality_id, f.organization_id,
 # A day of a page of resources (by id) in one statement: each resource's live bookings on the day,
 # booked and held apart, and the closures and horizons the search lays over them. A booking never
 # leaves its opening day, so only bookings starting from a day before the day can overlap it: that
-# bound lets bookings_schedule_idx (resource_id, lower(during)) serve each resource with a range
-# scan, which stays as short on ten times the bookings ($6, $7: the day's bounds). The overlap is
-# written out (starts before the day ends, ends after it starts) rather than as `&&`, which would
-# lead the planner to the exclusion constraint's GiST index, twice as slow here.
+# bound lets bookings_schedule_idx (resource_id, lower(during), holding the range and the status)
+# serve each resource with an index-only range scan, as short on ten times the bookings ($6, $7: the
+# day's bounds). The overlap is written out (starts before the day ends, ends after it starts)
+# rather than as `&&`, which would lead the planner to the exclusion constraint's GiST index, twice
+# as slow here.
 VACANCIES_OF_DAY = """
 SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at,
        r.closed_at IS NOT NULL AS closed, r.resident_horizon_months, r.non_resident_horizon_months,
