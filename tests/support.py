@@ -180,3 +180,9 @@ def assert_problem(response: httpx.Response, status: int, type_suffix: str | Non
     if type_suffix is not None:
         assert problem["type"].endswith("/" + type_suffix), problem
     return problem
+
+
+def statements(response: httpx.Response) -> int:
+    """The statements the API sent PostgreSQL for a request (the `counting` API's header; BEGIN and
+    COMMIT count): its round trips."""
+    return int(response.headers["musubi-db-statements"])

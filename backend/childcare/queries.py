@@ -31,6 +31,25 @@ SELECT c.*, verified_municipality(c.parent_id) AS parent_municipality_id,
   FROM children c WHERE c.id = $1
 """
 
+# What a reservation or a wait is checked on, in one read: the child (whose parent, born when,
+# resident where), the session (NULL columns: no such session) and whether its nursery approved the child.
+RESERVABLE = """
+SELECT c.id AS child_id, c.parent_id, c.birth_date, verified_municipality(c.parent_id) AS parent_municipality_id,
+       s.id AS session_id, s.nursery_id, s.day, s.block, s.cancelled_at, o.municipality_id AS nursery_municipality_id,
+       EXISTS (SELECT 1 FROM child_approvals a WHERE a.child_id = c.id AND a.nursery_id = s.nursery_id) AS approved
+  FROM children c
+  LEFT JOIN (childcare_sessions s JOIN organizations o ON o.id = s.nursery_id) ON s.id = $2
+ WHERE c.id = $1
+"""
+
+# The whole of a common reservation in one statement and one round trip (no BEGIN/COMMIT: run it
+# outside a transaction). The function (migration 0027_childcare_reservation_in_one_statement), step
+# by step: the approval and the cancellation checked again; a way out to the transactional path when
+# a hold is kept for the child; TAKE_PLACE; CHARGE_HOURS against the quota of $6 (the place goes back
+# over it); INSERT_RESERVATION; the audit row; the outbox rows, whose "reservationId" it fills in.
+# Returns `outcome` and RESERVATION_COLUMNS.
+RESERVE_PLACE = "SELECT * FROM reserve_childcare_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+
 # Nurseries where the child is approved or has (had) a reservation: their staff may see the child.
 CHILD_NURSERIES = """
 SELECT nursery_id FROM child_approvals WHERE child_id = $1

@@ -24,7 +24,7 @@ from backend.core.auth import Caller, Member
 from backend.core.context import AppContext
 from backend.core.db import retry_transient
 from backend.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
-from backend.core.outbox import emit_all
+from backend.core.outbox import emit_all, outbox_columns
 from backend.core.rows import from_row, from_rows
 from backend.core.topics import nursery_topic, nursery_vacancy_topic, user_topic
 from backend.facilities.slots import TOKYO
@@ -594,66 +594,101 @@ class ChildcareService:
 
     async def _bookable(
         self, conn: asyncpg.Connection, caller: Caller, session_id: int, child_id: int
-    ) -> tuple[asyncpg.Record, asyncpg.Record, Band]:
-        child = await self._own_child(conn, caller, child_id)
-        session = await conn.fetchrow(queries.SESSION, session_id)
-        if session is None:
+    ) -> tuple[asyncpg.Record, Band]:
+        """The child's and the session's facts (RESERVABLE) and the child's band on the day, once
+        everything a reservation or a wait needs of them holds."""
+        facts = await conn.fetchrow(queries.RESERVABLE, child_id, session_id)
+        if facts is None or facts["parent_id"] != caller.account_id:
+            raise NotFound()
+        if facts["session_id"] is None:
             raise Unprocessable(
                 slug="unknown-reference", errors=[FieldError(field="$.sessionId", message="No such session")]
             )
-        if not await conn.fetchval(queries.IS_APPROVED, child_id, session["nursery_id"]):
+        if not facts["approved"]:
             raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
         # Only a clearer answer: a reservation racing the cancellation is refused by the closed places.
-        if session["cancelled_at"] is not None:
-            raise Conflict("The nursery has cancelled this session.", slug="session-cancelled")
-        band = band_on(child["birth_date"], session["day"])
+        if facts["cancelled_at"] is not None:
+            raise _session_cancelled()
+        band = band_on(facts["birth_date"], facts["day"])
         if band is None:
             raise Unprocessable(errors=[FieldError(field="$.childId", message="The child is not 0–5 on that day")])
-        if _session_start(session["day"], session["block"]) <= self.ctx.clock.now():
+        if _session_start(facts["day"], facts["block"]) <= self.ctx.clock.now():
             raise Conflict("The session has started.", slug="session-started")
-        return child, session, band
+        return facts, band
 
     @retry_transient
     async def reserve(self, caller: Caller, session_id: int, child_id: int) -> Reservation:
+        """A place for the child: checked on one read, then taken, charged and written by
+        reserve_childcare_place in one statement; a hold kept for the child is taken in a transaction."""
         now = self.ctx.clock.now()
-        async with self.ctx.acquire() as conn, conn.transaction():
-            child, session, band = await self._bookable(conn, caller, session_id, child_id)
-            hours = BLOCKS[session["block"]][1]
-            hold_id = await conn.fetchval(queries.OWN_HOLD, session_id, child_id, now)
-            if hold_id is None and await conn.fetchval(queries.TAKE_PLACE, session_id, band) is None:
-                raise Conflict("No place left for this age band.", slug="full")
-            municipality = child["parent_municipality_id"] or session["nursery_municipality_id"]
-            quota = await conn.fetchval(queries.QUOTA_OF, municipality)
-            if quota is not None:
-                charged = await conn.fetchval(queries.CHARGE_HOURS, child_id, _month(session["day"]), hours, quota)
-                if charged is None:
-                    raise Conflict(f"This would exceed the monthly quota of {quota} hours.", slug="quota-exceeded")
-            if hold_id is not None:
-                row = await conn.fetchrow(queries.TAKE_HOLD, hold_id)
-                await conn.execute(queries.WAITLIST_BOOKED, hold_id)
-            else:
-                row = await conn.fetchrow(
-                    queries.INSERT_RESERVATION, session_id, child_id, band, hours, "reserved", None, now
-                )
-            await record_audit(
-                conn,
-                actor=caller.account_id,
-                action="childcare.reserve",
-                subject_type="child",
-                subject_id=child_id,
-                reason=f"session {session_id}",
-                at=now,
+        async with self.ctx.acquire() as conn:
+            facts, band = await self._bookable(conn, caller, session_id, child_id)
+            hours = BLOCKS[facts["block"]][1]
+            municipality = facts["parent_municipality_id"] or facts["nursery_municipality_id"]
+            # reservationId 0 is a placeholder: the function fills in the id of the row it inserts.
+            events = _reserved_events(caller, facts["nursery_id"], session_id, reservation_id=0)
+            # Outside a transaction on purpose: the one statement is its own transaction.
+            row = await conn.fetchrow(
+                queries.RESERVE_PLACE,
+                session_id,
+                child_id,
+                band,
+                hours,
+                _month(facts["day"]),
+                municipality,
+                caller.account_id,
+                now,
+                *outbox_columns(events),
             )
-            reserved = ChildcareReserved(reservation_id=row["id"], session_id=session_id)
-            await emit_all(
-                conn,
-                [
-                    (user_topic(caller.account_id), reserved),
-                    (nursery_topic(session["nursery_id"]), reserved),
-                    _availability_changed(session["nursery_id"], session_id),
-                ],
-                at=now,
+            assert row is not None  # the function returns one row whatever the outcome
+            outcome = row["outcome"]
+            if outcome == "reserved":
+                return from_row(Reservation, row)
+            if outcome == "needs-transaction":
+                async with conn.transaction():
+                    return await self._take_hold(conn, caller, facts, band, now)
+            if outcome == "not-approved":
+                raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
+            if outcome == "session-cancelled":
+                raise _session_cancelled()
+            if outcome == "full":
+                raise _full()
+            raise _over_quota(await conn.fetchval(queries.QUOTA_OF, municipality))
+
+    async def _take_hold(
+        self, conn: asyncpg.Connection, caller: Caller, facts: asyncpg.Record, band: Band, now: datetime
+    ) -> Reservation:
+        """The reservation of a hold kept for the child (or, when it ran out meanwhile, of a free
+        place), with the waitlist's bookkeeping: the rare path, in the caller's transaction."""
+        session_id, child_id = facts["session_id"], facts["child_id"]
+        hours = BLOCKS[facts["block"]][1]
+        hold_id = await conn.fetchval(queries.OWN_HOLD, session_id, child_id, now)
+        if hold_id is None and await conn.fetchval(queries.TAKE_PLACE, session_id, band) is None:
+            raise _full()
+        municipality = facts["parent_municipality_id"] or facts["nursery_municipality_id"]
+        quota = await conn.fetchval(queries.QUOTA_OF, municipality)
+        if quota is not None:
+            charged = await conn.fetchval(queries.CHARGE_HOURS, child_id, _month(facts["day"]), hours, quota)
+            if charged is None:
+                raise _over_quota(quota)
+        if hold_id is not None:
+            row = await conn.fetchrow(queries.TAKE_HOLD, hold_id)
+            await conn.execute(queries.WAITLIST_BOOKED, hold_id)
+        else:
+            row = await conn.fetchrow(
+                queries.INSERT_RESERVATION, session_id, child_id, band, hours, "reserved", None, now
             )
+        await record_audit(
+            conn,
+            actor=caller.account_id,
+            action="childcare.reserve",
+            subject_type="child",
+            subject_id=child_id,
+            reason=f"session {session_id}",
+            at=now,
+        )
+        assert row is not None  # the hold is locked (OWN_HOLD) and an INSERT … RETURNING returns its row
+        await emit_all(conn, _reserved_events(caller, facts["nursery_id"], session_id, row["id"]), at=now)
         return from_row(Reservation, row)
 
     async def my_reservations(self, caller: Caller, after: int, limit: int) -> list[MyReservation]:
@@ -749,7 +784,7 @@ class ChildcareService:
 
     async def join_waitlist(self, caller: Caller, session_id: int, child_id: int) -> WaitlistEntry:
         async with self.ctx.acquire() as conn, conn.transaction():
-            _, _, band = await self._bookable(conn, caller, session_id, child_id)
+            _, band = await self._bookable(conn, caller, session_id, child_id)
             if await conn.fetchval(queries.PLACE_FREE, session_id, band):
                 raise Conflict("A place is free: reserve it instead.", slug="place-free")
             await conn.execute(queries.LOCK_WAITLIST_OF_PARENT, caller.account_id)
@@ -807,6 +842,27 @@ class ChildcareService:
                     at=now,
                 )
         return len(rows)
+
+
+def _reserved_events(caller: Caller, nursery_id: int, session_id: int, reservation_id: int) -> list[tuple[str, Event]]:
+    reserved = ChildcareReserved(reservation_id=reservation_id, session_id=session_id)
+    return [
+        (user_topic(caller.account_id), reserved),
+        (nursery_topic(nursery_id), reserved),
+        _availability_changed(nursery_id, session_id),
+    ]
+
+
+def _session_cancelled() -> Conflict:
+    return Conflict("The nursery has cancelled this session.", slug="session-cancelled")
+
+
+def _full() -> Conflict:
+    return Conflict("No place left for this age band.", slug="full")
+
+
+def _over_quota(quota: int) -> Conflict:
+    return Conflict(f"This would exceed the monthly quota of {quota} hours.", slug="quota-exceeded")
 
 
 def _availability_changed(nursery_id: int, session_id: int) -> tuple[str, Event]:
