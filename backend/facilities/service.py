@@ -96,12 +96,6 @@ def _booking(row: asyncpg.Record) -> Booking:
     return from_row(Booking, row)
 
 
-async def booking_terms(conn: asyncpg.Connection, resource_id: int, account_id: int) -> asyncpg.Record | None:
-    """A resource's hours, unit and fee inputs for `account_id`, read in the caller's transaction (the
-    lottery checks its applicants' preferences against the same terms a booking would meet)."""
-    return await conn.fetchrow(queries.RESOURCE_FOR_BOOKING, resource_id, None, account_id)
-
-
 def _fee(
     resource: asyncpg.Record, data: BookingCreate, booker_municipality_id: int | None, reduction_percent: int | None
 ) -> int:

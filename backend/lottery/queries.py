@@ -46,21 +46,29 @@ SELECT l.*, ids.resource_ids, named.resources
 
 LOTTERY_FOR_UPDATE = "SELECT * FROM lotteries WHERE id = $1 FOR UPDATE"
 
-APPLICATIONS_OF = "SELECT count(*) FROM lottery_applications WHERE lottery_id = $1 AND account_id = $2"
-
-# Only a verified residency puts an applicant in the resident tier (a declaration alone does not).
-ACCOUNT_MUNICIPALITY = "SELECT verified_municipality($1)"
-
-INSERT_APPLICATION = """
-INSERT INTO lottery_applications (lottery_id, account_id, pseudonym, resident, created_at)
-VALUES ($1, $2, $3, $4, $5) RETURNING id
+# What an application is checked on, in one read: the lottery; the hours and unit of each of its
+# resources (what a preference must fit, as a booking would); the applicant's applications so far and
+# verified residency (only a verified one puts an applicant in the resident tier).
+APPLICATION_CHECKS = """
+SELECT l.*, terms.*,
+       (SELECT count(*) FROM lottery_applications a WHERE a.lottery_id = l.id AND a.account_id = $2) AS applied,
+       verified_municipality($2) AS home_municipality_id
+  FROM lotteries l,
+       LATERAL (SELECT array_agg(r.id ORDER BY r.id) AS resource_ids,
+                       array_agg(r.opens_at ORDER BY r.id) AS opens,
+                       array_agg(r.closes_at ORDER BY r.id) AS closes,
+                       array_agg(r.unit_minutes ORDER BY r.id) AS units
+                  FROM lottery_resources lr JOIN resources r ON r.id = lr.resource_id
+                 WHERE lr.lottery_id = l.id) AS terms
+ WHERE l.id = $1
 """
 
-INSERT_PREFERENCES = """
-INSERT INTO lottery_preferences (application_id, rank, resource_id, during)
-SELECT $1, rank, resource_id, tstzrange(starts, ends)
-  FROM unnest($2::smallint[], $3::bigint[], $4::timestamptz[], $5::timestamptz[]) AS p(rank, resource_id, starts, ends)
-"""
+# The application and its preferences in one statement and one round trip (no BEGIN/COMMIT: run it
+# outside a transaction). The function (migration 0028_lottery_application_in_one_statement): the
+# lottery still open, under a lock shared with other applicants and not with the draw; the cap per
+# person, under a lock of the (lottery, person) pair; the application row and its preferences.
+# Returns `outcome` and the application's id.
+APPLY = "SELECT * FROM apply_to_lottery($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 
 PUBLISHED_APPLICATIONS = """
 SELECT a.id AS application_id, a.pseudonym, a.resident, a.account_id,

@@ -26,7 +26,7 @@ from backend.core.errors import Conflict, NotFound, Unprocessable
 from backend.core.outbox import emit_all
 from backend.core.rows import from_row, from_rows
 from backend.core.topics import user_topic
-from backend.facilities.service import FacilityService, booking_terms
+from backend.facilities.service import FacilityService
 from backend.facilities.slots import TOKYO, month_bounds, slot_problems
 from backend.lottery import queries
 from backend.lottery.draw import ALGORITHM, Entry, Slot, commitment, draw, result_digest
@@ -171,10 +171,13 @@ class LotteryService:
             lottery.result_digest = row["result_digest"]
         return lottery
 
+    @retry_transient
     async def apply(self, caller: Caller, lottery_id: int, data: ApplicationCreate) -> Application:
+        """An application: checked on one read (APPLICATION_CHECKS), then written by apply_to_lottery in
+        one statement, which checks again that the lottery is open and the cap not reached."""
         now = self.ctx.clock.now()
-        async with self.ctx.acquire() as conn, conn.transaction():
-            lottery = await conn.fetchrow(queries.LOTTERY_FOR_UPDATE, lottery_id)
+        async with self.ctx.acquire() as conn:
+            lottery = await conn.fetchrow(queries.APPLICATION_CHECKS, lottery_id, caller.account_id)
             if lottery is None:
                 raise NotFound()
             if (
@@ -182,8 +185,9 @@ class LotteryService:
                 or lottery["drawn_at"] is not None
                 or lottery["cancelled_at"] is not None
             ):
-                raise Conflict("Applications are accepted only while the lottery is open.", slug="lottery-not-open")
-            resources = {r["resource_id"] for r in await conn.fetch(queries.LOTTERY_RESOURCE_IDS, lottery_id)}
+                raise _not_open()
+            hours = zip(lottery["opens"], lottery["closes"], lottery["units"], strict=True)
+            terms = dict(zip(lottery["resource_ids"], hours, strict=True))  # resource → (opens, closes, unit)
             month_start = datetime.combine(lottery["month"], datetime.min.time(), TOKYO)
             problems = []
             named: dict[tuple[int, datetime, datetime], int] = {}  # slot → the rank that named it first
@@ -194,37 +198,42 @@ class LotteryService:
                     problems.append(FieldError(field=field, message=f"Same slot as preference {named[slot]}"))
                     continue
                 named[slot] = index + 1
-                if preference.resource_id not in resources:
+                if preference.resource_id not in terms:
                     problems.append(FieldError(field=f"{field}.resourceId", message="Not part of this lottery"))
                     continue
                 if month_bounds(preference.start)[0] != month_start:
                     problems.append(FieldError(field=f"{field}.start", message="Not in the lottery's month"))
                     continue
-                resource = await booking_terms(conn, preference.resource_id, caller.account_id)
-                assert resource is not None  # a lottery's resources exist (foreign key)
+                opens_at, closes_at, unit_minutes = terms[preference.resource_id]
                 for problem in slot_problems(
-                    preference.start, preference.end, resource["opens_at"], resource["closes_at"],
-                    resource["unit_minutes"], now,
+                    preference.start, preference.end, opens_at, closes_at, unit_minutes, now
                 ):  # fmt: skip
                     problems.append(FieldError(field=f"{field}{problem.field[1:]}", message=problem.message))
             if problems:
                 raise Unprocessable("Some preferences cannot be applied for.", errors=problems)
-            if await conn.fetchval(queries.APPLICATIONS_OF, lottery_id, caller.account_id) >= lottery["per_user_cap"]:
-                raise Conflict(f"At most {lottery['per_user_cap']} applications per person.", slug="cap-reached")
-            home = await conn.fetchval(queries.ACCOUNT_MUNICIPALITY, caller.account_id)
-            resident = home in lottery["resident_municipality_ids"]
+            if lottery["applied"] >= lottery["per_user_cap"]:
+                raise _cap_reached(lottery["per_user_cap"])
+            resident = lottery["home_municipality_id"] in lottery["resident_municipality_ids"]
             pseudonym = self._pseudonym(lottery_id, caller.account_id)
-            application_id = await conn.fetchval(
-                queries.INSERT_APPLICATION, lottery_id, caller.account_id, pseudonym, resident, now
-            )
-            await conn.execute(
-                queries.INSERT_PREFERENCES,
-                application_id,
+            # Outside a transaction on purpose: the one statement is its own transaction.
+            row = await conn.fetchrow(
+                queries.APPLY,
+                lottery_id,
+                caller.account_id,
+                pseudonym,
+                resident,
+                now,
                 list(range(1, len(data.preferences) + 1)),
                 [p.resource_id for p in data.preferences],
                 [p.start for p in data.preferences],
                 [p.end for p in data.preferences],
             )
+            assert row is not None  # the function returns one row whatever the outcome
+            if row["outcome"] == "lottery-not-open":
+                raise _not_open()
+            if row["outcome"] == "cap-reached":
+                raise _cap_reached(lottery["per_user_cap"])
+            application_id = row["id"]
         return Application(
             id=application_id,
             lottery_id=lottery_id,
@@ -385,3 +394,11 @@ def _entry(row: Any) -> Entry:
         resident=published.resident,
         preferences=tuple(Slot(p.resource_id, p.start, p.end) for p in published.preferences),
     )
+
+
+def _not_open() -> Conflict:
+    return Conflict("Applications are accepted only while the lottery is open.", slug="lottery-not-open")
+
+
+def _cap_reached(cap: int) -> Conflict:
+    return Conflict(f"At most {cap} applications per person.", slug="cap-reached")
