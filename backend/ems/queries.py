@@ -48,32 +48,22 @@ SELECT id AS request_id, hospital_id, status, sent_at, responded_at, reason, dep
   FROM ems_requests WHERE case_id = $1 ORDER BY id
 """
 
-HOSPITALS_AMONG = """
-SELECT id FROM organizations WHERE kind = 'hospital' AND id = ANY($1::bigint[]) AND deactivated_at IS NULL
+REQUEST_PARTIES = """
+SELECT r.case_id, r.hospital_id, c.fire_department_id FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
+ WHERE r.id = $1
 """
 
-INSERT_REQUESTS = """
-INSERT INTO ems_requests (case_id, hospital_id, status, sent_at)
-SELECT $1, hospital_id, 'pending', $3 FROM unnest($2::bigint[]) AS h(hospital_id)
-ON CONFLICT (case_id, hospital_id) DO NOTHING
-RETURNING id, hospital_id
-"""
+# A crew's requests to hospitals in one statement and one round trip (no BEGIN/COMMIT: run it outside
+# a transaction). The function (migration 0029_ems_requests_in_one_statement), step by step: the case
+# (CASE_FOR_UPDATE) if the crew's, with no destination and not closed; every id an active hospital;
+# the audit row; the requests not sent before, with an event each; the case's first request time; the
+# requests to those hospitals (as REQUESTS). Returns `outcome` and the requests' columns.
+SEND_REQUESTS = "SELECT * FROM send_ems_requests($1, $2, $3, $4, $5, $6, $7, $8)"
 
-MARK_FIRST_REQUEST = "UPDATE ems_cases SET first_request_at = coalesce(first_request_at, $2) WHERE id = $1"
-
-REQUEST_PARTIES = "SELECT case_id, hospital_id FROM ems_requests WHERE id = $1"
-
-REQUEST_FOR_UPDATE = """
-SELECT r.*, c.fire_department_id, c.purged_at FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
- WHERE r.id = $1 FOR UPDATE OF r
-"""
-
-ANSWER_REQUEST = """
-UPDATE ems_requests
-   SET status = $2, responded_at = $3, responded_by = $4, reason = $5, reason_note = $6, department = $7
- WHERE id = $1
-RETURNING id AS request_id, hospital_id, status, sent_at, responded_at, reason, department
-"""
+# A hospital's answer in one statement (the same migration): the case and the request locked in
+# that order, the request still pending, the department active (ACTIVE_DEPARTMENT); the answer, the
+# audit row and the event. Returns `outcome` and the request's columns.
+ANSWER = "SELECT * FROM answer_ems_request($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 SELECT_DESTINATION = """
 UPDATE ems_requests SET status = 'selected' WHERE case_id = $1 AND hospital_id = $2 AND status = 'accepted'

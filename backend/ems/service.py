@@ -25,7 +25,7 @@ from backend.core.audit import record_audit
 from backend.core.auth import Caller, Member
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, NotFound, Unprocessable, register_constraint
-from backend.core.outbox import emit, emit_all
+from backend.core.outbox import emit, emit_all, outbox_columns
 from backend.core.rows import from_row, from_rows
 from backend.core.topics import HOSPITAL_BOARD, fire_topic, hospital_topic
 from backend.ems import queries
@@ -313,34 +313,40 @@ class EmsService:
     # -- requests to hospitals --------------------------------------------------------
 
     async def send_requests(self, caller: Caller, case_id: int, hospital_ids: list[int]) -> list[HospitalRequest]:
-        now = self.ctx.clock.now()
+        """Ask hospitals to take the case's patient: one statement (send_ems_requests) checks the case
+        and the hospitals and writes the requests, their events and the audit row."""
         wanted = list(dict.fromkeys(hospital_ids))
-        async with self.ctx.acquire() as conn, conn.transaction():
-            case, _ = await self._authorize(
-                conn, caller, case_id, action="ems.requests.send", crew_only=True, lock=True
+        # requestId 0 is a placeholder: the function fills in the id of each request it inserts.
+        events = [(hospital_topic(h), EmsRequestCreated(request_id=0, case_id=case_id)) for h in wanted]
+        async with self.ctx.acquire() as conn:
+            # Outside a transaction on purpose: the one statement is its own transaction.
+            rows = await conn.fetch(
+                queries.SEND_REQUESTS,
+                case_id,
+                list(_crew_departments(caller)),
+                caller.account_id,
+                wanted,
+                self.ctx.clock.now(),
+                *outbox_columns(events),
             )
-            if case["destination_at"] is not None:
-                raise Conflict("A destination is already set for this case.", slug="destination-set")
-            if case["closed_at"] is not None:
-                raise Conflict("This case is closed.", slug="case-closed")
-            hospitals = {r["id"] for r in await conn.fetch(queries.HOSPITALS_AMONG, wanted)}
-            unknown = [
-                FieldError(field=f"$.hospitalIds[{i}]", message="Not a hospital")
-                for i, hospital_id in enumerate(hospital_ids)
-                if hospital_id not in hospitals
-            ]
-            if unknown:
-                raise Unprocessable(slug="unknown-reference", errors=unknown)
-            created = await conn.fetch(queries.INSERT_REQUESTS, case_id, wanted, now)
-            await conn.execute(queries.MARK_FIRST_REQUEST, case_id, now)
-            events: list[tuple[str, Event]] = [
-                (hospital_topic(r["hospital_id"]), EmsRequestCreated(request_id=r["id"], case_id=case_id))
-                for r in created
-            ]
-            if events:
-                await emit_all(conn, events, at=now)
-            rows = await conn.fetch(queries.REQUESTS, case_id)
-        return [from_row(HospitalRequest, r) for r in rows if r["hospital_id"] in hospitals]
+        outcome = rows[0]["outcome"]  # the function returns at least one row whatever the outcome
+        if outcome == "not-found":
+            raise NotFound()
+        if outcome == "destination-set":
+            raise Conflict("A destination is already set for this case.", slug="destination-set")
+        if outcome == "case-closed":
+            raise Conflict("This case is closed.", slug="case-closed")
+        if outcome == "unknown-hospital":
+            unknown = {r["hospital_id"] for r in rows}
+            raise Unprocessable(
+                slug="unknown-reference",
+                errors=[
+                    FieldError(field=f"$.hospitalIds[{i}]", message="Not a hospital")
+                    for i, hospital_id in enumerate(hospital_ids)
+                    if hospital_id in unknown
+                ],
+            )
+        return [from_row(HospitalRequest, r) for r in rows]
 
     async def inbox(self, caller: Caller, limit: int) -> list[InboxItem]:
         async with self.ctx.acquire() as conn, conn.transaction():
@@ -413,53 +419,35 @@ class EmsService:
             raise Unprocessable(errors=[FieldError(field="$.reason", message="Say why the hospital declines")])
         if data.decision == "accept" and data.department is None:
             raise Unprocessable(errors=[FieldError(field="$.department", message="Say which department accepts")])
-        async with self.ctx.acquire() as conn, conn.transaction():
+        async with self.ctx.acquire() as conn:
             # A request never changes case or hospital, so these may be read before any lock.
             parties = await conn.fetchrow(queries.REQUEST_PARTIES, request_id)
             if parties is None or parties["hospital_id"] not in _er_hospitals(caller):
                 raise NotFound()
-            # The case first, as every change of the case does, then the request.
-            await conn.fetchrow(queries.CASE_FOR_UPDATE, parties["case_id"])
-            request = await conn.fetchrow(queries.REQUEST_FOR_UPDATE, request_id)
-            if request is None:  # requests are never deleted; kept for the type checker
-                raise NotFound()
-            if request["status"] != "pending":
-                raise Conflict(f"This request is already {request['status']}.", slug="request-not-open")
-            if data.department is not None and not await conn.fetchval(
-                queries.ACTIVE_DEPARTMENT, request["hospital_id"], data.department
-            ):
-                raise _unknown_department("$.department")
             status = "accepted" if data.decision == "accept" else "declined"
+            responded = EmsRequestResponded(
+                request_id=request_id, case_id=parties["case_id"], hospital_id=parties["hospital_id"], decision=status
+            )
+            # Outside a transaction on purpose: the one statement is its own transaction.
             row = await conn.fetchrow(
-                queries.ANSWER_REQUEST,
+                queries.ANSWER,
                 request_id,
+                parties["case_id"],
                 status,
-                now,
                 caller.account_id,
-                data.reason if status == "declined" else None,
+                data.reason,
                 data.note,
                 data.department,
+                now,
+                *outbox_columns([(fire_topic(parties["fire_department_id"]), responded)]),
             )
-            await record_audit(
-                conn,
-                actor=caller.account_id,
-                action=f"ems.request.{status}",
-                subject_type="ems_case",
-                subject_id=request["case_id"],
-                reason=data.reason,
-                at=now,
-            )
-            await emit(
-                conn,
-                topic=fire_topic(request["fire_department_id"]),
-                event=EmsRequestResponded(
-                    request_id=request_id,
-                    case_id=request["case_id"],
-                    hospital_id=request["hospital_id"],
-                    decision=status,
-                ),
-                at=now,
-            )
+        assert row is not None  # the function returns one row whatever the outcome
+        if row["outcome"] == "not-found":
+            raise NotFound()
+        if row["outcome"] == "request-not-open":
+            raise Conflict(f"This request is already {row['status']}.", slug="request-not-open")
+        if row["outcome"] == "unknown-department":
+            raise _unknown_department("$.department")
         return from_row(HospitalRequest, row)
 
     async def set_destination(self, caller: Caller, case_id: int, hospital_id: int) -> HospitalRequest:
