@@ -31,6 +31,12 @@ def years_before(day: date, years: int, days: int = 0) -> date:
     return day.replace(year=day.year - years) - timedelta(days=days)
 
 
+@pytest.fixture
+async def nursery(actors: Actors) -> Nursery:
+    nursery_id = await actors.organization("nursery", municipality_id=1)
+    return Nursery(nursery_id, await actors.member("nursery", "staff", nursery_id))
+
+
 async def session(http: httpx.AsyncClient, nursery: Nursery, day: date, block: str = "morning", **places: int) -> int:
     capacity = {"0": places.get("zero", 3), "1-2": places.get("one_two", 3), "3-5": places.get("three_five", 3)}
     response = await http.post(

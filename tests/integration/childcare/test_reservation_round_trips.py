@@ -9,8 +9,11 @@ import json
 import asyncpg
 import httpx
 
+from tests.integration.childcare import test_childcare
 from tests.integration.childcare.test_childcare import Nursery, child_of, in_days, reserve, session, years_before
 from tests.support import Actors, assert_problem, statements
+
+nursery = test_childcare.nursery  # the same nursery and staff as the childcare tests
 
 
 async def test_a_reservation_costs_three_round_trips_and_writes_its_audit_row_and_events(

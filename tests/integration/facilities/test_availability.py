@@ -11,10 +11,7 @@ import httpx
 
 from backend.facilities.slots import TOKYO, opens_for_booking
 from tests.integration.facilities.conftest import Venue
-from tests.integration.facilities.test_booking_round_trips import counting, statements
-from tests.support import Actors, assert_problem
-
-__all__ = ["counting"]  # the fixture, used by name below
+from tests.support import Actors, assert_problem, statements
 
 KASAMA, SHIMOTSUMA, TOKAI = 13, 8, 36
 
