@@ -7,10 +7,8 @@ migrated database; each test starts from empty tables (reference data kept).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -18,7 +16,6 @@ from dataclasses import replace
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from litestar import Litestar
 
 from backend.core.clock import MovableClock
@@ -29,6 +26,7 @@ from backend.core.settings import Settings
 from backend.http.app import create_app
 from backend.processes.embedded import with_database
 from tests.cluster import cluster, realtime, redis_server, small_cluster  # noqa: F401 - fixtures for every test package
+from tests.processes import served
 from tests.smtp_sink import smtp  # noqa: F401 - a real SMTP server for mail tests
 from tests.support import Actors
 
@@ -107,13 +105,6 @@ def clock() -> MovableClock:
     return MovableClock()
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture(scope="session")
 def app(test_settings: Settings, clock: MovableClock) -> Litestar:
     return create_app(test_settings, clock=clock)
@@ -122,23 +113,8 @@ def app(test_settings: Settings, clock: MovableClock) -> Litestar:
 @pytest.fixture(scope="session")
 async def base_url(app: Litestar) -> AsyncIterator[str]:
     """The real app on uvicorn, listening on a loopback port for the whole session."""
-    sock = _free_socket()
-    # As `musubi serve`: the app, not uvicorn, decides whom to believe about X-Forwarded-For.
-    # The server keeps idle connections longer than httpx does (5 s), as `musubi serve` does: otherwise
-    # a loaded machine lets the server close a pooled connection just as the client reuses it.
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="on", backlog=2048, proxy_headers=False, timeout_keep_alive=75
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    await task
+    async with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -191,16 +167,5 @@ def actors(http: httpx.AsyncClient, db: asyncpg.Pool) -> Actors:
 async def counting(test_settings: Settings, clock: MovableClock) -> AsyncIterator[httpx.AsyncClient]:
     """A second API on the same database, counting its statements."""
     app = create_app(replace(test_settings, count_statements=True), clock=clock)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=False))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    host, port = sock.getsockname()
-    async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30) as client:
+    async with served(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
         yield client
-    server.should_exit = True
-    await task

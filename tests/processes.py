@@ -11,11 +11,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 from backend.core.settings import Settings
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """`app` on uvicorn in this event loop, on a loopback port: its base URL while the block runs."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    # As `musubi serve`: the app, not uvicorn, decides whom to believe about X-Forwarded-For.
+    # The server keeps idle connections longer than httpx does (5 s), as `musubi serve` does: otherwise
+    # a loaded machine lets the server close a pooled connection just as the client reuses it.
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", backlog=2048, proxy_headers=False, timeout_keep_alive=75
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    host, port = sock.getsockname()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def free_port() -> int:

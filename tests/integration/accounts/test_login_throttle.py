@@ -4,18 +4,17 @@ X-Forwarded-For only from a configured proxy."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from backend.core.clock import MovableClock
 from backend.core.settings import Settings
 from backend.http.app import create_app
+from tests.processes import served
 from tests.support import PASSWORD, Actors, assert_problem
 
 
@@ -27,18 +26,8 @@ async def buckets(db: asyncpg.Pool) -> dict[str, int]:
 async def behind_proxy(test_settings: Settings, clock: MovableClock, db: asyncpg.Pool) -> AsyncIterator[str]:
     """The same app and database, configured to believe a proxy on the loopback network."""
     app = create_app(replace(test_settings, trusted_proxies=("127.0.0.0/8",), db_pool_max=5), clock=clock)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", proxy_headers=False))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    await task
+    async with served(app) as url:
+        yield url
 
 
 async def test_forty_concurrent_wrong_passwords_check_at_most_ten(
