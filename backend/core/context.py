@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +33,31 @@ class AppContext:
     # What services keep between requests in this process, each under its own module's key (what
     # they keep must stay right without it: it only saves reading again).
     memo: dict[str, Any] = field(default_factory=dict)
+    # Turns at the pool's connections, taken in the order asked for (see acquire), and how many wait.
+    turns: asyncio.Semaphore = field(init=False)
+    waiting: int = field(init=False, default=0)
 
-    def acquire(self) -> Any:
-        """A pooled connection for one unit of work; 503 (via errors.py) if none frees up in time."""
-        return self.db.acquire(timeout=self.settings.db_acquire_timeout_s)
+    def __post_init__(self) -> None:
+        self.turns = asyncio.Semaphore(self.db.get_max_size())
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:  # an asyncpg.Connection, used untyped as before
+        """A pooled connection for one unit of work, first come first served; 503 (via errors.py) if
+        none frees up in time. asyncpg's pool alone is not first come, first served: a caller woken
+        for a freed connection loses it to one that has just arrived and queues again at the back,
+        so in a booking rush a few requests waited past the timeout (503) while thousands came and
+        went. asyncio's semaphore hands its turns out in order."""
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.settings.db_acquire_timeout_s):
+                await self.turns.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            async with self.db.acquire(timeout=self.settings.db_acquire_timeout_s) as conn:
+                yield conn
+        finally:
+            self.turns.release()
 
     async def close(self) -> None:
         if self.redis is not None:

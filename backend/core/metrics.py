@@ -128,31 +128,17 @@ class HttpMetricsMiddleware(ASGIMiddleware):
                 IDEMPOTENT_REPLAYS.labels(route).inc()
             if status == 429 and (method, route) == LOGIN_ROUTE:
                 LOGIN_THROTTLED.inc()
-            db = _pool_of(scope)
-            if db is not None:
-                observe_pool(db)
+            ctx = scope["app"].state.get("ctx")
+            if ctx is not None:
+                observe_pool(ctx)
 
 
-def _pool_of(scope: Scope) -> asyncpg.Pool | None:
-    ctx = scope["app"].state.get("ctx")
-    return ctx.db if ctx is not None else None
-
-
-def observe_pool(pool: asyncpg.Pool) -> None:
-    size, idle = pool.get_size(), pool.get_idle_size()
+def observe_pool(ctx: AppContext) -> None:
+    size, idle = ctx.db.get_size(), ctx.db.get_idle_size()
     DB_POOL.labels("in_use").set(size - idle)
     DB_POOL.labels("idle").set(idle)
-    DB_POOL.labels("max").set(pool.get_max_size())
-    DB_POOL.labels("waiting").set(_waiting(pool))
-
-
-def _waiting(pool: asyncpg.Pool) -> int:
-    # asyncpg keeps no public count of callers blocked in acquire(); they are the pending getters
-    # of its internal queue of connection holders. If a future asyncpg renames it, this reads 0
-    # rather than failing the scrape.
-    queue = getattr(pool, "_queue", None)
-    getters = getattr(queue, "_getters", ())
-    return sum(1 for waiter in getters if not waiter.done())
+    DB_POOL.labels("max").set(ctx.db.get_max_size())
+    DB_POOL.labels("waiting").set(ctx.waiting)
 
 
 # -- business gauges -----------------------------------------------------------------------------------
@@ -275,7 +261,7 @@ async def read_business_snapshot(ctx: AppContext) -> BusinessSnapshot:
 async def metrics_endpoint(state: State) -> Response[bytes]:
     """Prometheus text exposition. Behind the public proxy it is not routed (deploy/nginx.conf)."""
     ctx = app_context(state)
-    observe_pool(ctx.db)
+    observe_pool(ctx)
     gauges: BusinessGauges | None = state.get("business_gauges")
     if gauges is None:
         gauges = BusinessGauges()
@@ -302,11 +288,11 @@ def start_metrics_port(host: str, port: int) -> None:
     log.info("metrics on http://%s:%d/metrics", host, port)
 
 
-async def observe_pool_forever(pool: asyncpg.Pool, interval_s: float = 5.0) -> None:
+async def observe_pool_forever(ctx: AppContext, interval_s: float = 5.0) -> None:
     """For processes without HTTP requests to piggy-back on."""
     while True:
         with contextlib.suppress(Exception):
-            observe_pool(pool)
+            observe_pool(ctx)
         await asyncio.sleep(interval_s)
 
 

@@ -102,7 +102,7 @@ async def _run(
         print(f"Mail:            kept in {settings.data_dir / 'mail'} (links are printed here)", flush=True)
     worker_ctx = await open_context(settings, SystemClock()) if worker or mail or apns is not None else None
     if worker_ctx is not None and not api:
-        background.append(asyncio.create_task(observe_pool_forever(worker_ctx.db)))
+        background.append(asyncio.create_task(observe_pool_forever(worker_ctx)))
     if worker_ctx is not None and worker:
         background.append(asyncio.create_task(sweep_forever(worker_ctx)))
     if worker_ctx is not None and apns is not None:
