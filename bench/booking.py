@@ -331,7 +331,7 @@ async def main() -> None:
             # A server that has been serving: pools grown to their size, statements and functions
             # prepared on each connection, callers and terms read once (on days the runs below leave alone).
             print("warming up (3 s, not counted):")
-            rush_with_wrk(port, tokens, resources, 3, 150, with_key=False)
+            rush_with_wrk(port, tokens, resources, 3, 250, with_key=False)
             http_rate = rush_with_wrk(port, tokens, resources, args.seconds, 200, with_key=False)
             keyed_rate = rush_with_wrk(port, tokens, resources, args.seconds, 300, with_key=True)
         else:
