@@ -605,7 +605,7 @@ class ChildcareService:
                 slug="unknown-reference", errors=[FieldError(field="$.sessionId", message="No such session")]
             )
         if not facts["approved"]:
-            raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
+            raise _not_approved()
         # Only a clearer answer: a reservation racing the cancellation is refused by the closed places.
         if facts["cancelled_at"] is not None:
             raise _session_cancelled()
@@ -646,9 +646,9 @@ class ChildcareService:
                 return from_row(Reservation, row)
             if outcome == "needs-transaction":
                 async with conn.transaction():
-                    return await self._take_hold(conn, caller, facts, band, now)
+                    return await self._take_hold(conn, caller, facts, band, hours, municipality, now)
             if outcome == "not-approved":
-                raise Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
+                raise _not_approved()
             if outcome == "session-cancelled":
                 raise _session_cancelled()
             if outcome == "full":
@@ -656,16 +656,22 @@ class ChildcareService:
             raise _over_quota(await conn.fetchval(queries.QUOTA_OF, municipality))
 
     async def _take_hold(
-        self, conn: asyncpg.Connection, caller: Caller, facts: asyncpg.Record, band: Band, now: datetime
+        self,
+        conn: asyncpg.Connection,
+        caller: Caller,
+        facts: asyncpg.Record,
+        band: Band,
+        hours: int,
+        municipality: int,
+        now: datetime,
     ) -> Reservation:
         """The reservation of a hold kept for the child (or, when it ran out meanwhile, of a free
-        place), with the waitlist's bookkeeping: the rare path, in the caller's transaction."""
+        place), with the waitlist's bookkeeping: the rare path, in the caller's transaction. `hours`
+        and `municipality` (whose quota applies) as reserve worked them out."""
         session_id, child_id = facts["session_id"], facts["child_id"]
-        hours = BLOCKS[facts["block"]][1]
         hold_id = await conn.fetchval(queries.OWN_HOLD, session_id, child_id, now)
         if hold_id is None and await conn.fetchval(queries.TAKE_PLACE, session_id, band) is None:
             raise _full()
-        municipality = facts["parent_municipality_id"] or facts["nursery_municipality_id"]
         quota = await conn.fetchval(queries.QUOTA_OF, municipality)
         if quota is not None:
             charged = await conn.fetchval(queries.CHARGE_HOURS, child_id, _month(facts["day"]), hours, quota)
@@ -851,6 +857,10 @@ def _reserved_events(caller: Caller, nursery_id: int, session_id: int, reservati
         (nursery_topic(nursery_id), reserved),
         _availability_changed(nursery_id, session_id),
     ]
+
+
+def _not_approved() -> Forbidden:
+    return Forbidden("The nursery has not approved this child yet (面談).", slug="not-approved")
 
 
 def _session_cancelled() -> Conflict:
