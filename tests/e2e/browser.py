@@ -58,34 +58,59 @@ async def log_in(page: Any, url: str, person: Actor) -> None:
     await page.goto(url)
     # Flutter draws on a canvas; its accessibility tree is what people with screen readers use, and us.
     await page.wait_for_selector("flt-semantics-placeholder", state="attached", timeout=60_000)
-    await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
+    # Playwright's evaluate and keyboard calls have no timeout of their own: a renderer that stops
+    # answering would hold the test until its 600 s run out, so each gets a bound here.
+    async with asyncio.timeout(PAGE_CALL_SECONDS):
+        await page.evaluate("document.querySelector('flt-semantics-placeholder').click()")
     await sign_in(page, person.email, PASSWORD)
+
+
+PAGE_CALL_SECONDS = 30
 
 
 async def type_into(page: Any, label: str, text: str) -> None:
     """Replace a field's text like a person. Flutter attaches its editor just after a field takes
     focus, and keystrokes before that reach the DOM but not the app (a loaded machine draws late),
-    so tap and type again until the field holds the text."""
+    so tap and type again until the field holds the text. A field below or above the window is
+    scrolled to first (a tap outside the window reaches nothing); a field that never takes the text
+    leaves a screenshot and what the page's inputs held, for the person reading the failure."""
     from playwright.async_api import TimeoutError as PlaywrightTimeout
 
     field = page.get_by_label(label, exact=True)
     for _attempt in range(6):
         try:
-            await field.click(timeout=10_000)
-            # Flutter's editor is the labelled input or, for some fields and on a busy page, an input of
-            # its own without the label: the typing lands in whichever has the focus.
-            await page.wait_for_function(
-                "document.activeElement && ['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)",
-                timeout=10_000,
-            )
-            await page.keyboard.press("Control+A")
-            await page.keyboard.type(text, delay=10)
-            await page.wait_for_function(_HOLDS_TEXT, arg=[label, text], timeout=5_000)
+            async with asyncio.timeout(PAGE_CALL_SECONDS * 2):
+                await reveal(page, field)
+                await field.click(timeout=10_000)
+                # Flutter's editor is the labelled input or, for some fields and on a busy page, an input
+                # of its own without the label: the typing lands in whichever has the focus.
+                await page.wait_for_function(
+                    "document.activeElement && ['INPUT', 'TEXTAREA'].includes(document.activeElement.tagName)",
+                    timeout=10_000,
+                )
+                await page.keyboard.press("Control+A")
+                await page.keyboard.type(text, delay=10)
+                await page.wait_for_function(_HOLDS_TEXT, arg=[label, text], timeout=5_000)
             return
-        except (AssertionError, PlaywrightTimeout):
+        except (AssertionError, PlaywrightTimeout, TimeoutError):
             continue
+    await _show_inputs(page, f"type_into({label!r})")
     await page.wait_for_function(_HOLDS_TEXT, arg=[label, text], timeout=5_000)
 
+
+async def _show_inputs(page: Any, what: str) -> None:
+    """What the page's inputs hold and which has the focus (printed, so pytest shows it with the
+    failure), and a screenshot beside the others."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(PAGE_CALL_SECONDS):
+            inputs = await page.evaluate(_INPUTS)
+            print(f"{what} failed; inputs (label, value, focused): {inputs}")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=ARTIFACTS / "failed-typing.png", full_page=True)
+
+
+_INPUTS = """() => [...document.querySelectorAll("input, textarea")].map(
+    e => [e.ariaLabel, e.type === "password" ? "*".repeat(e.value.length) : e.value, e === document.activeElement])"""
 
 # The field (by its label) or the editor that has the focus holds exactly the text.
 _HOLDS_TEXT = """([label, text]) => {
