@@ -139,6 +139,21 @@ BOOK_SLOT = """
 SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 """
 
+# The same with the request's Idempotency-Key written beside the booking (backend/core/command_keys.py):
+# $20–$24 as CommandKey.columns gives them, the reference filled with the new booking's id, as
+# ANSWER_KEY writes it. A key that exists fails the statement on idempotency_keys_pkey, booking and all.
+BOOK_SLOT_ANSWERING_KEY = """
+WITH booked AS (
+    SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+), answer AS (
+    INSERT INTO idempotency_keys
+           (principal, key, request_hash, response_status, response_headers, response_ref, created_at)
+    SELECT $20, $21, $22, $23, '[["content-type", "application/json"]]', replace($24, '{id}', booked.id::text), $10
+      FROM booked WHERE booked.outcome = 'booked'
+)
+SELECT * FROM booked
+"""
+
 # What a booking of a resource is validated and priced with, whoever books: kept per process by the
 # service and sent back to book_slot as `terms_version` (the rows' xmin: any committed change of the
 # resource or its facility gives another), which refuses a version no longer current.
@@ -177,6 +192,13 @@ SELECT {BOOKING_COLUMNS} FROM b JOIN resources r ON r.id = b.resource_id
 """
 
 WAITLIST_BOOKED = "UPDATE waitlist_entries SET status = 'booked' WHERE offered_booking_id = $1"
+
+# One booking as the API shows it, with who may read it (the booker; the facility's staff).
+BOOKING = f"""
+SELECT {BOOKING_COLUMNS}, b.account_id, f.organization_id
+  FROM bookings b JOIN resources r ON r.id = b.resource_id JOIN facilities f ON f.id = r.facility_id
+ WHERE b.id = $1
+"""
 
 BOOKING_FOR_CHANGE = """
 SELECT b.id, b.account_id, b.resource_id, b.during, lower(b.during) AS start, b.status, b.fee,

@@ -22,11 +22,13 @@ from backend.core.auth import (
     fresh_caller,
     resolve_caller,
 )
+from backend.core.command_keys import command_key
 from backend.core.context import app_context
 from backend.core.errors import BadRequest
 from backend.core.pagination import KeyId, after_id, decode_cursor, page, page_from
 from backend.facilities.backoffice import FacilityBackOffice
 from backend.facilities.service import FACILITY_STAFF, FacilityService
+from backend.http.idempotency import AnsweredByCommand
 from backend.http.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID, FieldError
 from schema.facilities import (
@@ -170,17 +172,31 @@ async def list_vacancies(
     return page_from(request, items, next_after)
 
 
-@post("/v1/bookings", access=VERIFIED, operation_id="createBooking", opt={KEPT_CALLER: True})
+@post(
+    "/v1/bookings",
+    access=VERIFIED,
+    operation_id="createBooking",
+    opt={KEPT_CALLER: True},
+    # The booking writes the request's Idempotency-Key itself; a retry re-reads the booking.
+    idempotency=AnsweredByCommand("/v1/bookings/{id}"),
+)
 async def create_booking(
     request: Request[Any, Any, Any], data: JSONBody[BookingCreate], caller: Me, facilities: Service
 ) -> Booking:
     """Book whole units: confirmed when free or paid at the counter, otherwise provisional until `payBy`.
     Taking a waitlist hold is the same call for the held time. 409 when the time overlaps a live booking."""
     # The booking rush's hot path: the caller may be one this process kept, which book_slot checks.
+    key = command_key(request)
     try:
-        return await facilities.book(caller, data)
+        return await facilities.book(caller, data, key)
     except CallerChanged:
-        return await facilities.book(await fresh_caller(request), data)
+        return await facilities.book(await fresh_caller(request), data, key)
+
+
+@get("/v1/bookings/{booking_id:int}", access=SIGNED_IN, operation_id="getBooking")
+async def get_booking(booking_id: IdParam, caller: Me, facilities: Service) -> Booking:
+    """One booking, for its booker or the facility's staff (404 for anyone else)."""
+    return await facilities.booking(caller, booking_id)
 
 
 @post(
@@ -303,6 +319,7 @@ router = Router(
         get_facility,
         list_vacancies,
         create_booking,
+        get_booking,
         cancel_booking,
         confirm_payment,
         approve_reduction,

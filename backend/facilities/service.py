@@ -25,6 +25,7 @@ from asyncpg import Range
 
 from backend.core.audit import record_audit
 from backend.core.auth import Caller, CallerChanged, Member
+from backend.core.command_keys import ANSWER_KEY, CommandKey, answering
 from backend.core.context import AppContext
 from backend.core.db import TRANSIENT_FAILURES, retry_transient
 from backend.core.errors import BadRequest, Conflict, NotFound, Unprocessable, register_constraint
@@ -94,6 +95,14 @@ SEARCH_REACH_DAYS = 800
 
 def _booking(row: asyncpg.Record) -> Booking:
     return from_row(Booking, row)
+
+
+def _booker_and_staff(caller: Caller, booking: asyncpg.Record) -> tuple[bool, bool]:
+    """Whether the caller booked it, and whether they are staff of its facility (or the prefecture's admin)."""
+    staff = caller.is_prefecture_admin or booking["organization_id"] in caller.organization_ids(
+        roles=("admin", "staff")
+    )
+    return booking["account_id"] == caller.account_id, staff
 
 
 def _fee(
@@ -315,13 +324,14 @@ class FacilityService:
     # -- bookings --------------------------------------------------------------
 
     @retry_transient
-    async def book(self, caller: Caller, data: BookingCreate) -> Booking:
+    async def book(self, caller: Caller, data: BookingCreate, key: CommandKey | None = None) -> Booking:
+        """`key`: the request's Idempotency-Key, written with the booking (backend/core/command_keys.py)."""
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn:
             if data.reduction is None:
-                outcome = await self._book_in_one_statement(conn, caller, data, now, fresh=False)
+                outcome = await self._book_in_one_statement(conn, caller, data, now, key, fresh=False)
                 if outcome == "stale-terms":  # the resource changed since this process read it
-                    outcome = await self._book_in_one_statement(conn, caller, data, now, fresh=True)
+                    outcome = await self._book_in_one_statement(conn, caller, data, now, key, fresh=True)
                 if isinstance(outcome, Booking):
                     return outcome
             # A claimed reduction, run-out bookings to release, the booker's own hold to take (or a
@@ -350,11 +360,24 @@ class FacilityService:
                 raise _lottery_only()
             if resource["slot_taken"]:
                 raise _slot_taken()
-            async with conn.transaction():
-                return await self._book_slot(conn, caller, data, resource, now)
+            with answering(key):
+                async with conn.transaction():
+                    booking = await self._book_slot(conn, caller, data, resource, now)
+                    if key is not None:
+                        await conn.execute(ANSWER_KEY, *key.columns(), booking.id, now)
+            if key is not None:
+                key.answered = True
+            return booking
 
     async def _book_in_one_statement(
-        self, conn: asyncpg.Connection, caller: Caller, data: BookingCreate, now: datetime, *, fresh: bool
+        self,
+        conn: asyncpg.Connection,
+        caller: Caller,
+        data: BookingCreate,
+        now: datetime,
+        key: CommandKey | None,
+        *,
+        fresh: bool,
     ) -> Booking | str:
         """The common booking (no reduction claimed): validated and priced on the resource's terms as
         this process knows them (`fresh`: read now), then checked and written by book_slot in one
@@ -382,29 +405,33 @@ class FacilityService:
             _vacancy_changed(terms["facility_id"], terms["id"], data.start),
         ]
         # Outside a transaction on purpose: the one statement is its own transaction.
-        row = await conn.fetchrow(
-            queries.BOOK_SLOT,
-            terms["id"],
-            terms["terms_version"],
-            caller.account_id,
-            data.start,
-            data.end,
-            status,
-            fee,
-            None,
-            pay_by,
-            now,
-            terms["max_bookings_per_month"],
-            month_start,
-            month_end,
-            month_start.date(),
-            *outbox_columns(events),
-            caller.session_id if caller.kept else None,
-            caller.residency_municipality_id,
-        )
+        with answering(key):
+            row = await conn.fetchrow(
+                queries.BOOK_SLOT if key is None else queries.BOOK_SLOT_ANSWERING_KEY,
+                terms["id"],
+                terms["terms_version"],
+                caller.account_id,
+                data.start,
+                data.end,
+                status,
+                fee,
+                None,
+                pay_by,
+                now,
+                terms["max_bookings_per_month"],
+                month_start,
+                month_end,
+                month_start.date(),
+                *outbox_columns(events),
+                caller.session_id if caller.kept else None,
+                caller.residency_municipality_id,
+                *(key.columns() if key is not None else ()),
+            )
         assert row is not None  # book_slot returns one row whatever the outcome
         outcome: str = row["outcome"]
         if outcome == "booked":
+            if key is not None:
+                key.answered = True
             return Booking(**{k: v for k, v in row.items() if k != "outcome"})
         if outcome == "stale-caller":
             raise CallerChanged()
@@ -609,10 +636,7 @@ class FacilityService:
             current = await conn.fetchrow(queries.BOOKING_FOR_CHANGE, booking_id)
             if current is None:
                 raise NotFound()
-            is_owner = current["account_id"] == caller.account_id
-            is_staff = caller.is_prefecture_admin or current["organization_id"] in caller.organization_ids(
-                roles=("admin", "staff")
-            )
+            is_owner, is_staff = _booker_and_staff(caller, current)
             if not (is_owner or is_staff):
                 raise NotFound()  # someone else's booking: not even its existence is told
             if current["status"] not in LIVE:
@@ -650,6 +674,13 @@ class FacilityService:
                 at=now,
             )
             await self._offer_to_waiters(conn, current["resource_id"], current["during"], now)
+        return _booking(row)
+
+    async def booking(self, caller: Caller, booking_id: int) -> Booking:
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.BOOKING, booking_id)
+        if row is None or not any(_booker_and_staff(caller, row)):
+            raise NotFound()  # someone else's booking: not even its existence is told
         return _booking(row)
 
     async def my_bookings(

@@ -22,6 +22,9 @@ A handler declares what may be kept of its answer:
   filled from the answer's top-level fields) are kept. A replay re-reads the resource through
   that GET as the caller now is: row-level access (404), the audit row and today's contents
   come from the same path as any read. Client errors carry no such data and are kept whole.
+- `idempotency=AnsweredByCommand("/v1/things/{id}")`: as `Reread`, but the handler's command writes
+  the key with its change, in the same statement (backend/core/command_keys.py): no claim before
+  and no store after, for the commands people rush on (a booking).
 
 Keys are scoped to the caller's account (a token refreshed by re-login still replays, and one
 user's keys never collide with another's) or, before login, to the client address, where they
@@ -60,6 +63,7 @@ from backend.core.auth import (
     remembered_caller,
     resolve_caller,
 )
+from backend.core.command_keys import CommandKey, hand_over
 from backend.core.context import AppContext, app_context
 from backend.core.errors import (
     Conflict,
@@ -112,6 +116,15 @@ UPDATE idempotency_keys
    SET response_status = $3, response_headers = $4, response_body = $5, response_ref = $6, locked_until = NULL
  WHERE principal = $1 AND key = $2
 """
+# A refusal of a handler whose command answers its key (AnsweredByCommand), kept after the fact:
+# claimed and stored in one statement; nothing when the key was claimed meanwhile.
+_CLAIM_ANSWERED = """
+INSERT INTO idempotency_keys
+       (principal, key, request_hash, response_status, response_headers, response_body, response_ref, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (principal, key) DO NOTHING
+RETURNING true
+"""
 # The session lookup of backend/core/auth.py ($1 token hash, $2 now) and _CLAIM for that account, in one
 # statement: a claim is only inserted for a live session's account.
 _CALLER_CLAIMING = f"""
@@ -158,6 +171,13 @@ class Reread:
             return self.path.format(**ids)
         except (msgspec.DecodeError, AttributeError, KeyError, IndexError, ValueError):
             return None
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredByCommand(Reread):
+    """The handler's command writes the key with its change, in its own statement or transaction
+    (backend/core/command_keys.py), for a signed-in caller; a replay re-reads `path`, whose `{id}` is
+    the id of the row the command created. For anyone else the key is kept as for `Reread`."""
 
 
 class _KeyError(DomainError):
@@ -208,6 +228,41 @@ def _request_hash(scope: HTTPScope, body: bytes) -> bytes:
     return digest.digest()
 
 
+async def _answer_of(next_app: ASGIApp, scope: Scope, receive: Receive) -> list[Message]:
+    """The messages of the handler's answer, held back (to be kept before they are sent)."""
+    captured: list[Message] = []
+
+    async def capture(message: Message) -> None:
+        captured.append(message)
+
+    await next_app(scope, receive, capture)
+    return captured
+
+
+def _to_keep(
+    declared: object, handler: object, captured: list[Message]
+) -> tuple[int, list[list[str]], bytes | None, str | None] | None:
+    """What a replay needs of an answer: status, headers, and its body or (Reread) its reference.
+    None for an answer not to keep: a 5xx, or a Reread answer without the ids of its path."""
+    start = next(m for m in captured if m["type"] == "http.response.start")
+    status: int = start["status"]
+    body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+    reference = None
+    if isinstance(declared, Reread) and 200 <= status < 300:
+        reference = declared.reference(body)
+        if reference is None:
+            log.error("%s: answer has no field for %r; not kept for replay", handler, declared.path)
+            return None
+    if status >= 500:
+        return None
+    headers = [
+        [name.decode("latin-1"), value.decode("latin-1")]
+        for name, value in start.get("headers", [])
+        if name.lower() in _KEPT_HEADERS
+    ]
+    return status, headers, None if reference is not None else body, reference
+
+
 class IdempotencyMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
@@ -231,7 +286,13 @@ class IdempotencyMiddleware(ASGIMiddleware):
         body: bytes | None = None
         claimed = False
         token = bearer_token(request)
-        if token is not None and access_rules(handler) in _OPEN_TO_SESSIONS and not remembered_caller(request)[0]:
+        by_command = isinstance(declared, AnsweredByCommand)
+        if (
+            token is not None
+            and not by_command
+            and access_rules(handler) in _OPEN_TO_SESSIONS
+            and not remembered_caller(request)[0]
+        ):
             # A live session passes a signed-in handler's guard (a verified one, a VERIFIED handler's), so
             # the session lookup claims the key in the same statement (one round trip): without a session
             # (401 below) nothing is claimed, and a claim the guard then refuses is released.
@@ -259,6 +320,13 @@ class IdempotencyMiddleware(ASGIMiddleware):
             body, messages = await _read_body(receive, limit)
             request_hash = _request_hash(http_scope, body)
 
+        if by_command and caller is not None:
+            assert isinstance(declared, AnsweredByCommand)
+            status = handler.status_code if isinstance(handler, HTTPRouteHandler) else 201
+            command = CommandKey(principal, key, request_hash, declared.path, status)
+            if await self._answered_by_command(ctx, request, next_app, messages, send, declared, command):
+                return
+
         # Claimed with the session, or else claimed here; an existing key is looked at and waited for.
         stored = None if claimed else await self._claim_or_wait(ctx, principal, key, request_hash, cap)
         if stored is not None:
@@ -268,36 +336,18 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 await self._replay(stored, send)
             return
 
-        captured: list[Message] = []
-
-        async def capture(message: Message) -> None:
-            captured.append(message)
-
         try:
-            await next_app(scope, _replaying(messages, receive), capture)
+            captured = await _answer_of(next_app, scope, _replaying(messages, receive))
         except BaseException:
             await self._release(ctx, principal, key)
             raise
-        status = next(m["status"] for m in captured if m["type"] == "http.response.start")
-        response_body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
-        reference = None
-        if isinstance(declared, Reread) and 200 <= status < 300:
-            reference = declared.reference(response_body)
-            if reference is None:
-                log.error("%s: answer has no field for %r; not kept for replay", handler, declared.path)
-        if status >= 500 or (isinstance(declared, Reread) and 200 <= status < 300 and reference is None):
+        kept = _to_keep(declared, handler, captured)
+        if kept is None:
             await self._release(ctx, principal, key)
         else:
-            start = next(m for m in captured if m["type"] == "http.response.start")
-            headers = [
-                [name.decode("latin-1"), value.decode("latin-1")]
-                for name, value in start.get("headers", [])
-                if name.lower() in _KEPT_HEADERS
-            ]
-            kept_body = None if reference is not None else response_body
             try:
                 async with ctx.acquire() as conn:
-                    await conn.execute(_STORE, principal, key, status, headers, kept_body, reference)
+                    await conn.execute(_STORE, principal, key, *kept)
             except Exception as error:
                 if not database_unavailable(error):
                     raise
@@ -312,6 +362,44 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 return
         for message in captured:
             await send(message)
+
+    async def _answered_by_command(
+        self,
+        ctx: AppContext,
+        request: Request[Any, Any, Any],
+        next_app: ASGIApp,
+        messages: list[ReceiveMessage],
+        send: Send,
+        declared: AnsweredByCommand,
+        command: CommandKey,
+    ) -> bool:
+        """Run the handler with the key handed to its command. True when answered; False when the key
+        existed (the command changed nothing, or a refusal found it claimed meanwhile): the stored
+        answer is then looked at as for any key."""
+        hand_over(request, command)
+        try:
+            captured = await _answer_of(next_app, request.scope, _replaying(messages, request.receive))
+        finally:
+            hand_over(request, None)
+        if command.taken:
+            return False
+        kept = None if command.answered else _to_keep(declared, request.route_handler, captured)
+        # A kept caller read afresh and refused (signed out meanwhile) claims no key, as any refused request.
+        if kept is not None and kept[0] != 401:
+            try:
+                async with ctx.acquire() as conn:
+                    claimed = await conn.fetchval(
+                        _CLAIM_ANSWERED, command.principal, command.key, command.request_hash, *kept, ctx.clock.now()
+                    )
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                claimed = True  # a refusal, not kept: a retry is refused again, or served
+            if not claimed:
+                return False
+        for message in captured:
+            await send(message)
+        return True
 
     async def _caller_claiming(
         self, ctx: AppContext, token: str, key: str, request_hash: bytes

@@ -97,6 +97,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/facilities/availability"): EVERYONE,
     ("GET", "/v1/municipalities"): EVERYONE,
     ("POST", "/v1/bookings"): SIGNED_IN,
+    ("GET", "/v1/bookings/{booking_id:int}"): SIGNED_IN,
     ("POST", "/v1/bookings/{booking_id:int}/cancel"): SIGNED_IN,
     ("POST", "/v1/bookings/{booking_id:int}/payment"): FACILITY_STAFF,
     ("POST", "/v1/bookings/{booking_id:int}/reduction-approval"): FACILITY_STAFF,

@@ -1,0 +1,92 @@
+"""An Idempotency-Key answered by the command's own statement (issue 16).
+
+The Idempotency-Key middleware (backend/http/idempotency.py) claims a key before a handler runs and
+stores the answer after it: two round trips and two commits besides the command's own, on every
+POST the client makes (it always sends a key). A handler on a rush path declares
+`idempotency=AnsweredByCommand("/v1/things/{id}")` (beside `Reread` in that module) instead; for a
+signed-in caller the middleware then claims nothing and hands the key to the handler
+(`command_key`), whose command writes the key row in the statement (or transaction) that makes
+the change: the key and the change commit together or not at all. The answer is kept as a
+reference to re-read, as `Reread` keeps it, since the body is not written yet when the command
+commits.
+
+A key that exists already (a retry, a concurrent duplicate) fails that statement on the key's
+primary key and undoes the change with it; `answering` marks the key taken, and the middleware
+looks at the stored answer as it does for any key (replay, wait, 422 for another body). A request
+the command did not answer (a refusal) is kept by the middleware afterwards, claimed and stored in
+one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+from litestar.connection import ASGIConnection
+
+from backend.core.errors import Conflict
+
+_STATE_KEY: Final = "musubi.command_key"
+_KEY_CONSTRAINT: Final = "idempotency_keys_pkey"
+
+
+@dataclass(slots=True)
+class CommandKey:
+    """The key a command writes, and what became of it."""
+
+    principal: str
+    key: str
+    request_hash: bytes
+    path: str  # the answer's GET path; `{id}` is the id of the row the command creates
+    status: int
+    answered: bool = False  # the command wrote the key with its change
+    taken: bool = False  # the key existed: the command's statement failed and changed nothing
+
+    def columns(self) -> tuple[str, str, bytes, int, str]:
+        """principal, key, request hash, status and path, as ANSWER_KEY takes them."""
+        return self.principal, self.key, self.request_hash, self.status, self.path
+
+
+# The key row of a command's answer: its status and its reference (the path with the created row's
+# id), no lease (the command commits with it). $1–$5 as CommandKey.columns gives them, $6 the id of
+# the row created, $7 the time. A statement that writes the key with its change says the same.
+ANSWER_KEY: Final = """
+INSERT INTO idempotency_keys (principal, key, request_hash, response_status, response_headers, response_ref, created_at)
+VALUES ($1, $2, $3, $4, '[["content-type", "application/json"]]', replace($5, '{id}', $6::bigint::text), $7)
+"""
+
+
+def hand_over(connection: ASGIConnection[Any, Any, Any, Any], key: CommandKey | None) -> None:
+    """The middleware's part: the key the handler's command is to write (None: none)."""
+    state = connection.scope.setdefault("state", {})
+    if key is None:
+        state.pop(_STATE_KEY, None)
+    else:
+        state[_STATE_KEY] = key
+
+
+def command_key(connection: ASGIConnection[Any, Any, Any, Any]) -> CommandKey | None:
+    """The handler's part: the key its command writes with its change, if one was handed over."""
+    key: CommandKey | None = (connection.scope.get("state") or {}).get(_STATE_KEY)
+    return key
+
+
+@contextmanager
+def answering(key: CommandKey | None) -> Iterator[None]:
+    """Around the statement or transaction that may write `key` (whose caller sets `key.answered`
+    once it did): an existing key is marked taken and refused as a request still in progress, which
+    the middleware replaces with the stored answer."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as error:
+        if key is None or error.constraint_name != _KEY_CONSTRAINT:
+            raise
+        key.taken = True
+        raise Conflict(
+            "A request with this Idempotency-Key was answered already.",
+            slug="request-in-progress",
+            title="Request in progress",
+            headers={"Retry-After": "1"},
+        ) from None

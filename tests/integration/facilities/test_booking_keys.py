@@ -1,0 +1,151 @@
+"""A booking writes its Idempotency-Key in its own statement (issue 16, backend/core/command_keys.py):
+the key and the booking commit together or not at all, and a retry gets the booking as it is now
+(re-read through GET /v1/bookings/{id}, as the booker). What the middleware promised for every key
+still holds: one booking however many duplicates race, the same answer to a retry, 422 for the key
+with another body, refusals replayed too."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
+
+from tests.integration.facilities.conftest import Venue
+from tests.support import Actors, assert_problem
+
+
+async def test_the_booking_and_its_key_are_written_together(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    key = str(uuid.uuid4())
+    booked = await http.post("/v1/bookings", json=venue.slot(3, 9), headers={**person.headers, "Idempotency-Key": key})
+    assert booked.status_code == 201, booked.text
+    row = await db.fetchrow(
+        "SELECT response_status, response_ref, response_body, locked_until FROM idempotency_keys WHERE key = $1", key
+    )
+    assert row is not None
+    assert dict(row) == {
+        "response_status": 201,
+        "response_ref": f"/v1/bookings/{booked.json()['id']}",
+        "response_body": None,  # re-read on a replay, never kept
+        "locked_until": None,
+    }
+
+
+async def test_concurrent_duplicates_book_once_and_all_get_the_booking(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    answers = await asyncio.gather(
+        *(http.post("/v1/bookings", json=venue.slot(3, 10), headers=headers) for _ in range(20))
+    )
+    assert [a.status_code for a in answers] == [201] * 20, [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert all(a.json() == answers[0].json() for a in answers)
+    assert sum(a.headers.get("idempotent-replayed") == "true" for a in answers) == 19
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", person.account_id) == 1
+
+
+async def test_a_retry_gets_the_booking_as_it_is_now(http: httpx.AsyncClient, actors: Actors, venue: Venue) -> None:
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    booked = await http.post("/v1/bookings", json=venue.slot(4, 9), headers=headers)
+    assert booked.status_code == 201, booked.text
+    cancelled = await http.post(f"/v1/bookings/{booked.json()['id']}/cancel", json={}, headers=person.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    again = await http.post("/v1/bookings", json=venue.slot(4, 9), headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == {**booked.json(), "status": "cancelled"}
+
+
+async def test_the_key_with_another_body_is_refused_and_books_nothing(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    assert (await http.post("/v1/bookings", json=venue.slot(4, 11), headers=headers)).status_code == 201
+    assert_problem(
+        await http.post("/v1/bookings", json=venue.slot(4, 12), headers=headers), 422, "idempotency-key-reused"
+    )
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", person.account_id) == 1
+
+
+async def test_a_refusal_is_replayed_even_once_the_slot_is_free(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    first, second = await actors.resident(), await actors.resident()
+    taken = await http.post("/v1/bookings", json=venue.slot(5, 9), headers=first.headers)
+    assert taken.status_code == 201, taken.text
+    headers = {**second.headers, "Idempotency-Key": str(uuid.uuid4())}
+    assert_problem(await http.post("/v1/bookings", json=venue.slot(5, 9), headers=headers), 409, "slot-taken")
+    cancelled = await http.post(f"/v1/bookings/{taken.json()['id']}/cancel", json={}, headers=first.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    again = await http.post("/v1/bookings", json=venue.slot(5, 9), headers=headers)
+    assert_problem(again, 409, "slot-taken")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", second.account_id) == 0
+
+
+async def test_a_booking_by_the_transactional_path_writes_its_key_too(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    # A claimed reduction is booked in a transaction (its checks read afresh), not by book_slot.
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {**venue.slot(5, 11), "reduction": "child"}
+    booked = await http.post("/v1/bookings", json=body, headers=headers)
+    assert booked.status_code == 201, booked.text
+    again = await http.post("/v1/bookings", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == booked.json()
+    ref = await db.fetchval("SELECT response_ref FROM idempotency_keys WHERE key = $1", headers["Idempotency-Key"])
+    assert ref == f"/v1/bookings/{booked.json()['id']}"
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", person.account_id) == 1
+
+
+async def test_a_key_left_by_a_request_that_died_is_taken_over(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    # A lease that ran out (a process killed between claim and answer, before this change or on a
+    # handler that claims first): the booking's statement finds the key, the middleware takes it over.
+    person = await actors.resident()
+    key = str(uuid.uuid4())
+    body = venue.slot(5, 13)
+    first = await http.post("/v1/bookings", json=body, headers={**person.headers, "Idempotency-Key": "probe-" + key})
+    assert first.status_code == 201  # the request hash of this body, as the middleware computes it
+    request_hash = await db.fetchval("SELECT request_hash FROM idempotency_keys WHERE key = $1", "probe-" + key)
+    await http.post(f"/v1/bookings/{first.json()['id']}/cancel", json={}, headers=person.headers)
+    await db.execute(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, locked_until, created_at)"
+        " VALUES ($1, $2, $3, now() - interval '1 minute', now() - interval '2 minutes')",
+        f"account:{person.account_id}",
+        key,
+        request_hash,
+    )
+    booked = await http.post("/v1/bookings", json=body, headers={**person.headers, "Idempotency-Key": key})
+    assert booked.status_code == 201, booked.text
+    assert "idempotent-replayed" not in booked.headers
+    live = "SELECT count(*) FROM bookings WHERE account_id = $1 AND status IN ('provisional', 'confirmed')"
+    assert await db.fetchval(live, person.account_id) == 1
+
+
+async def test_a_booking_is_read_by_its_booker_and_the_facility_staff_only(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue
+) -> None:
+    person, stranger = await actors.resident(), await actors.resident()
+    booked = await http.post("/v1/bookings", json=venue.slot(6, 9), headers=person.headers)
+    assert booked.status_code == 201, booked.text
+    path = f"/v1/bookings/{booked.json()['id']}"
+    mine = await http.get(path, headers=person.headers)
+    assert mine.status_code == 200
+    assert mine.json() == booked.json()
+    assert (await http.get(path, headers=venue.staff.headers)).json() == booked.json()
+    assert_problem(await http.get(path, headers=stranger.headers), 404)
+    assert_problem(await http.get("/v1/bookings/999999999", headers=person.headers), 404)
+    assert_problem(await http.get(path), 401)
