@@ -384,8 +384,9 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if command.taken:
             return False
         kept = None if command.answered else _to_keep(declared, request.route_handler, captured)
-        # A kept caller read afresh and refused (signed out meanwhile) claims no key, as any refused request.
-        if kept is not None and kept[0] != 401:
+        # A kept caller read afresh and refused (signed out or unverified meanwhile) claims no key, as
+        # a request the guard refuses claims none.
+        if kept is not None and kept[0] not in (401, 403):
             try:
                 async with ctx.acquire() as conn:
                     claimed = await conn.fetchval(

@@ -122,16 +122,22 @@ async def test_a_kept_caller_is_checked_again_before_anything_is_booked_for_them
         "/v1/me/email", json={"email": f"moved.{person.email}", "currentPassword": PASSWORD}, headers=person.headers
     )
     assert moved.status_code == 200, moved.text
-    unverified = await counting.post("/v1/bookings", json=venue.slot(3, 11), headers=person.headers)
+    keyed = {**person.headers, "Idempotency-Key": "kept-caller-refused"}
+    unverified = await counting.post("/v1/bookings", json=venue.slot(3, 11), headers=keyed)
     assert unverified.status_code == 403, unverified.text
     assert unverified.json()["type"].endswith("email-not-verified")
 
-    # Signed out (through the other API): the token books nothing more.
+    # Verified again: the same key books, since a caller refused claims no key.
     await actors.verify(person.account_id)
+    verified = await counting.post("/v1/bookings", json=venue.slot(3, 11), headers=keyed)
+    assert verified.status_code == 201, verified.text
+    assert "idempotent-replayed" not in verified.headers
+
+    # Signed out (through the other API): the token books nothing more.
     signed_out = await http.delete("/v1/sessions/current", headers=person.headers)
     assert signed_out.status_code == 204, signed_out.text
     refused = await counting.post("/v1/bookings", json=venue.slot(3, 12), headers=person.headers)
     assert refused.status_code == 401, refused.text
 
     booked = await actors.db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", person.account_id)
-    assert booked == 2
+    assert booked == 3
