@@ -1,20 +1,21 @@
 """An Idempotency-Key answered by the command's own statement (issue 16).
 
-The Idempotency-Key middleware (backend/http/idempotency.py) claims a key before a handler runs and
-stores the answer after it: two round trips and two commits besides the command's own, on every
-POST the client makes (it always sends a key). A handler on a rush path declares
-`idempotency=AnsweredByCommand("/v1/things/{id}")` (beside `Reread` in that module) instead; for a
-signed-in caller the middleware then claims nothing and hands the key to the handler
-(`command_key`), whose command writes the key row in the statement (or transaction) that makes
-the change: the key and the change commit together or not at all. The answer is kept as a
-reference to re-read, as `Reread` keeps it, since the body is not written yet when the command
-commits.
+The Idempotency-Key middleware (backend/http/idempotency.py) claims a key before a handler runs (in
+the session lookup's statement where it can) and stores the answer after it: a round trip more and
+two commits besides the command's own, on every POST the client makes (it always sends a key). A
+handler on a rush path declares `idempotency=AnsweredByCommand("/v1/things/{id}")` (beside `Reread`
+in that module) instead; for a signed-in caller the middleware then claims nothing and hands the
+key to the handler (`command_key`), whose command writes the key row in the statement (or
+transaction) that makes the change: the key and the change commit together or not at all. The
+answer is kept as a reference to re-read, as `Reread` keeps it, since the body is not written yet
+when the command commits.
 
 A key that exists already (a retry, a concurrent duplicate) fails that statement on the key's
 primary key and undoes the change with it; `answering` marks the key taken, and the middleware
-looks at the stored answer as it does for any key (replay, wait, 422 for another body). A request
-the command did not answer (a refusal) is kept by the middleware afterwards, claimed and stored in
-one statement."""
+looks at the stored answer as it does for any key (replay, wait, 422 for another body), after
+deleting a key that a request left behind (it died, or the key is past its time to live) and
+running the command once more. A request the command did not answer (a refusal) is kept by the
+middleware afterwards, claimed and stored in one statement."""
 
 from __future__ import annotations
 
@@ -50,12 +51,17 @@ class CommandKey:
 
 
 # The key row of a command's answer: its status and its reference (the path with the created row's
-# id), no lease (the command commits with it). $1–$5 as CommandKey.columns gives them, $6 the id of
-# the row created, $7 the time. A statement that writes the key with its change says the same.
-ANSWER_KEY: Final = """
+# id), no lease (the command commits with it), in a statement's own parameters: `answer_key("$1", …)`.
+def answer_key(principal: str, key: str, request_hash: str, status: str, path: str, created_id: str, at: str) -> str:
+    return f"""
 INSERT INTO idempotency_keys (principal, key, request_hash, response_status, response_headers, response_ref, created_at)
-VALUES ($1, $2, $3, $4, '[["content-type", "application/json"]]', replace($5, '{id}', $6::bigint::text), $7)
-"""
+SELECT {principal}, {key}, {request_hash}, {status}, '[["content-type", "application/json"]]',
+       replace({path}, '{{id}}', {created_id}::text), {at}"""
+
+
+# The same as a statement of its own: $1–$5 as CommandKey.columns gives them, $6 the id of the row
+# created, $7 the time (a transaction's last write).
+ANSWER_KEY: Final = answer_key("$1", "$2", "$3", "$4", "$5", "$6::bigint", "$7")
 
 
 def hand_over(connection: ASGIConnection[Any, Any, Any, Any], key: CommandKey | None) -> None:
@@ -84,8 +90,9 @@ def answering(key: CommandKey | None) -> Iterator[None]:
         if key is None or error.constraint_name != _KEY_CONSTRAINT:
             raise
         key.taken = True
+        # The middleware answers with the key's stored answer instead (or waits for it).
         raise Conflict(
-            "A request with this Idempotency-Key was answered already.",
+            "Another request with this Idempotency-Key came first; retry shortly.",
             slug="request-in-progress",
             title="Request in progress",
             headers={"Retry-After": "1"},

@@ -1,5 +1,7 @@
 """All SQL of the facilities context."""
 
+from backend.core.command_keys import answer_key
+
 ORGANIZATION = "SELECT id, kind, municipality_id FROM organizations WHERE id = $1"
 
 INSERT_FACILITY = """
@@ -142,13 +144,10 @@ SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 
 # The same with the request's Idempotency-Key written beside the booking (backend/core/command_keys.py):
 # $20–$24 as CommandKey.columns gives them, the reference filled with the new booking's id, as
 # ANSWER_KEY writes it. A key that exists fails the statement on idempotency_keys_pkey, booking and all.
-BOOK_SLOT_ANSWERING_KEY = """
+BOOK_SLOT_ANSWERING_KEY = f"""
 WITH booked AS (
     SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-), answer AS (
-    INSERT INTO idempotency_keys
-           (principal, key, request_hash, response_status, response_headers, response_ref, created_at)
-    SELECT $20, $21, $22, $23, '[["content-type", "application/json"]]', replace($24, '{id}', booked.id::text), $10
+), answer AS ({answer_key("$20", "$21", "$22", "$23", "$24", "booked.id", "$10")}
       FROM booked WHERE booked.outcome = 'booked'
 )
 SELECT * FROM booked

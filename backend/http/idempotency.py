@@ -5,8 +5,10 @@ one concurrent request can win), runs, and stores its response *before* sending 
 client that saw a 2xx can get the same answer again. A retry with the same key and body
 gets that stored response; with a different body, 422. A duplicate arriving while the first
 is still running waits for it (bounded), then replays its answer or says 409 "in progress".
-5xx answers are not stored: the key is released so a retry can try again. A request that
-dies mid-way (process killed) leaves a lease that runs out after `idempotency_lease_seconds`.
+5xx answers are not stored: the key is released so a retry can try again (a command that writes
+its key itself, below, commits it with its change: a 5xx after that commit is answered by a
+replay). A request that dies mid-way (process killed) leaves a lease that runs out after
+`idempotency_lease_seconds`.
 
 Replays are requests. The caller is resolved and the handler's guards run *before* a stored
 answer is considered, so a caller who lost the role since gets 401/403 as a fresh request
@@ -58,6 +60,7 @@ from backend.core.auth import (
     access_rules,
     bearer_token,
     caller_from_row,
+    fresh_caller,
     hash_token,
     remember_caller,
     remembered_caller,
@@ -142,6 +145,12 @@ SELECT caller.*, EXISTS (SELECT 1 FROM claim) AS claimed FROM caller
 # in the session lookup itself.
 _OPEN_TO_SESSIONS = ((SIGNED_IN,), (VERIFIED,))
 _RELEASE = "DELETE FROM idempotency_keys WHERE principal = $1 AND key = $2 AND response_status IS NULL"
+# A key whose first request died (lease run out, no answer), or past its time to live ($4): gone.
+_FORGET_STALE = """
+DELETE FROM idempotency_keys
+ WHERE principal = $1 AND key = $2 AND ((response_status IS NULL AND locked_until < $3) OR created_at < $4)
+RETURNING true
+"""
 # Old keys go in bounded batches, so the sweep never holds a long lock on a busy table.
 _FORGET_OLDER_THAN = """
 DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
@@ -326,10 +335,18 @@ class IdempotencyMiddleware(ASGIMiddleware):
             command = CommandKey(principal, key, request_hash, declared.path, status)
             if await self._answered_by_command(ctx, request, next_app, messages, send, declared, command):
                 return
+            # The key exists. One a request left behind (it died, or it is past its time to live) is
+            # deleted and the command runs once more, writing it again; one that stands is replayed below.
+            if await self._forget_stale(ctx, principal, key):
+                command = CommandKey(principal, key, request_hash, declared.path, status)
+                if await self._answered_by_command(ctx, request, next_app, messages, send, declared, command):
+                    return
 
         # Claimed with the session, or else claimed here; an existing key is looked at and waited for.
         stored = None if claimed else await self._claim_or_wait(ctx, principal, key, request_hash, cap)
         if stored is not None:
+            if caller is not None and caller.kept:
+                await fresh_caller(request)  # a replay is a request: signed out since is 401, not the answer
             if stored["response_ref"] is not None:
                 await self._reread(request, stored, send)
             else:
@@ -395,12 +412,24 @@ class IdempotencyMiddleware(ASGIMiddleware):
             except Exception as error:
                 if not database_unavailable(error):
                     raise
-                claimed = True  # a refusal, not kept: a retry is refused again, or served
+                # A refusal that cannot be kept is not sent either (a retry could be answered
+                # otherwise): the client hears 503 and retries with its key, as in `handle`.
+                problem = unavailable_response(request, error)
+                await problem.to_asgi_response(app=None, request=request)(request.scope, request.receive, send)
+                return True
             if not claimed:
                 return False
         for message in captured:
             await send(message)
         return True
+
+    async def _forget_stale(self, ctx: AppContext, principal: str, key: str) -> bool:
+        """Delete the key when its first request died (lease run out, no answer) or it is past its time to
+        live, so the command can write it again; False when the key stands (to be replayed)."""
+        now = ctx.clock.now()
+        cutoff = now - timedelta(hours=ctx.settings.idempotency_ttl_hours)
+        async with ctx.acquire() as conn:
+            return bool(await conn.fetchval(_FORGET_STALE, principal, key, now, cutoff))
 
     async def _caller_claiming(
         self, ctx: AppContext, token: str, key: str, request_hash: bytes

@@ -63,7 +63,7 @@ async def test_api_killed_mid_rush_keeps_every_acknowledged_booking(
                 )
                 if retry.status_code != 409 or not retry.json()["type"].endswith("request-in-progress"):
                     break
-                await asyncio.sleep(0.25)  # the dead request's lease runs out
+                await asyncio.sleep(0.25)  # a request still holding the key (a booking's commits with it)
             if key in answered:
                 assert retry.status_code == 201
                 assert retry.json() == answered[key].json()  # the same answer again

@@ -183,8 +183,9 @@ async def test_primary_killed_mid_rush_every_acknowledged_booking_is_on_the_prom
                         assert retry.status_code == 201, retry.text
                         assert retry.json() == attempt.answer.json()
                     elif retry.status_code != 201:
-                        # Committed before the kill but never acknowledged: its answer was not kept, so
-                        # the retry runs again and finds the slot taken — by this same person's booking.
+                        # A booking writes its key with it, so one committed before the kill replays
+                        # 201; a 409 here could only be a refusal kept for the key, and the slot must
+                        # then be this same person's.
                         assert retry.status_code == 409, retry.text
                         owner = await promoted.fetchval(
                             "SELECT a.email FROM bookings b JOIN accounts a ON a.id = b.account_id"

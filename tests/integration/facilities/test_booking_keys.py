@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 import httpx
 
-from tests.integration.facilities.conftest import Venue
+from tests.integration.facilities.conftest import Venue, make_venue
 from tests.support import Actors, assert_problem
 
 
@@ -109,6 +109,57 @@ async def test_a_booking_by_the_transactional_path_writes_its_key_too(
     assert await db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", person.account_id) == 1
 
 
+async def test_a_duplicate_on_the_transactional_path_is_undone_and_replayed(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    # Booked with a reduction (the transaction), cancelled, then the same request again: the slot is
+    # free, so the retry books in a transaction whose key row fails on the key, and is undone.
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    body = {**venue.slot(5, 15), "reduction": "child"}
+    booked = await http.post("/v1/bookings", json=body, headers=headers)
+    assert booked.status_code == 201, booked.text
+    cancelled = await http.post(f"/v1/bookings/{booked.json()['id']}/cancel", json={}, headers=person.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    again = await http.post("/v1/bookings", json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == {**booked.json(), "status": "cancelled"}
+    assert await db.fetchval("SELECT count(*) FROM bookings WHERE account_id = $1", person.account_id) == 1
+
+
+async def test_a_kept_caller_signed_out_gets_401_not_the_stored_answer(
+    counting: httpx.AsyncClient, http: httpx.AsyncClient, actors: Actors, venue: Venue
+) -> None:
+    # Refused before the booking's statement (22:00 is after closing), so the retry's refusal meets the
+    # stored one, which a caller signed out since must not be sent.
+    person = await actors.resident()
+    headers = {**person.headers, "Idempotency-Key": str(uuid.uuid4())}
+    late = venue.slot(6, 22)
+    assert_problem(await counting.post("/v1/bookings", json=late, headers=headers), 422)
+    # Signed out through the other API: the counting API still keeps this caller for a few seconds.
+    assert (await http.delete("/v1/sessions/current", headers=person.headers)).status_code == 204
+    assert_problem(await counting.post("/v1/bookings", json=late, headers=headers), 401)
+
+
+async def test_a_key_past_its_time_to_live_is_written_again(
+    http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
+) -> None:
+    person = await actors.resident()
+    key = str(uuid.uuid4())
+    await db.execute(
+        "INSERT INTO idempotency_keys (principal, key, request_hash, response_status, response_headers,"
+        " response_ref, created_at) VALUES ($1, $2, '\\x00', 201, '[]', '/v1/bookings/1', now() - interval '30 days')",
+        f"account:{person.account_id}",
+        key,
+    )
+    booked = await http.post("/v1/bookings", json=venue.slot(6, 15), headers={**person.headers, "Idempotency-Key": key})
+    assert booked.status_code == 201, booked.text
+    assert "idempotent-replayed" not in booked.headers
+    ref = await db.fetchval("SELECT response_ref FROM idempotency_keys WHERE key = $1", key)
+    assert ref == f"/v1/bookings/{booked.json()['id']}"
+
+
 async def test_a_key_left_by_a_request_that_died_is_taken_over(
     http: httpx.AsyncClient, actors: Actors, venue: Venue, db: asyncpg.Pool
 ) -> None:
@@ -147,5 +198,8 @@ async def test_a_booking_is_read_by_its_booker_and_the_facility_staff_only(
     assert mine.json() == booked.json()
     assert (await http.get(path, headers=venue.staff.headers)).json() == booked.json()
     assert_problem(await http.get(path, headers=stranger.headers), 404)
+    assert (await http.get(path, headers=(await actors.prefecture_admin()).headers)).json() == booked.json()
+    elsewhere = await make_venue(http, actors)  # staff of another municipality's facility
+    assert_problem(await http.get(path, headers=elsewhere.staff.headers), 404)
     assert_problem(await http.get("/v1/bookings/999999999", headers=person.headers), 404)
     assert_problem(await http.get(path), 401)
