@@ -182,12 +182,13 @@ async def tap_until_gone(button: Any) -> None:
     await expect(button).to_have_count(0)
 
 
-async def pick(page: Any, role: str, name: str) -> None:
+async def pick(page: Any, role: str, name: str, *, exact: bool = True) -> None:
     """Tap a radio or checkbox until it shows checked: a tap that lands while the screen is being
-    redrawn is lost, and a person taps again."""
+    redrawn (just after login, say) is lost, and a person taps again. `exact=False`: the name is
+    part of the control's (a hospital's, followed by its distance and state)."""
     from playwright.async_api import expect
 
-    control = page.get_by_role(role, name=name, exact=True)
+    control = page.get_by_role(role, name=name, exact=exact)
     for _attempt in range(3):
         await control.click()
         try:

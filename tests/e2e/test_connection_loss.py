@@ -18,7 +18,7 @@ import re
 import httpx
 import pytest
 
-from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, CuttableLink, log_in, snap
+from tests.e2e.browser import BROWSER_ARGS, CHROMIUM, CuttableLink, log_in, pick, snap
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -104,9 +104,7 @@ async def test_paramedic_sees_an_acceptance_that_arrived_during_the_cut(
         crew = await browser.new_page(viewport={"width": 412, "height": 915})
         try:
             await log_in(crew, link.url, paramedic)
-            box = crew.get_by_role("checkbox", name="水戸中央病院", exact=False)
-            await box.click()
-            await expect(box).to_be_checked()
+            await pick(crew, "checkbox", "水戸中央病院", exact=False)
             await crew.get_by_role("button", name="選択した病院へ一斉照会").click()
             await expect(crew.get_by_text("回答待ち")).to_have_count(1, timeout=30_000)
 
