@@ -143,8 +143,7 @@ async def test_the_prefecture_admin_reads_the_dashboard(actors: Actors, db: asyn
             await log_in(desk, web_client, admin)
             dashboard = desk.get_by_role("button", name="ダッシュボード")
             await expect(dashboard).to_be_visible(timeout=30_000)
-            await dashboard.click()
-            await expect(desk.get_by_text("週ごとの予約数", exact=True)).to_be_visible(timeout=30_000)
+            await tap_until(dashboard, desk.get_by_text("週ごとの予約数", exact=True))
             await expect(desk.get_by_text("市町村ごとの稼働率", exact=True)).to_be_visible()
             # The numbers under each chart, for those who cannot see the bars.
             await expect(desk.get_by_text("水戸市 ", exact=False).first).to_be_visible()
@@ -170,8 +169,7 @@ async def test_a_resident_changes_the_password_and_gets_the_calendar_link(
             await log_in(phone, web_client, resident)
             account = phone.get_by_role("button", name="アカウント")
             await expect(account).to_be_visible(timeout=30_000)
-            await account.click()
-            await expect(phone.get_by_text("プロフィール")).to_be_visible(timeout=30_000)
+            await tap_until(account, phone.get_by_text("プロフィール"))
             await expect(phone.get_by_text(f"メールアドレス: {resident.email}")).to_be_visible()
             await snap(phone, "account-1-screen.png")
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from schema.time import TOKYO
-from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap, type_into
+from tests.e2e.browser import ARTIFACTS, BROWSER_ARGS, CHROMIUM, log_in, pick, snap, tap_until, type_into
 from tests.support import Actors
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
@@ -51,9 +51,9 @@ async def test_facility_staff_close_a_court_edit_a_fee_and_draw_a_lottery(
             await expect(desk.get_by_text("予約台帳")).to_be_visible(timeout=30_000)
 
             # A closure: the court, for one whole day, for maintenance.
-            await desk.get_by_role("button", name="休館日").click()
-            await desk.get_by_role("button", name="休館を追加").click()
-            await expect(desk.get_by_label("開始日 (YYYY-MM-DD)")).to_be_visible(timeout=30_000)
+            add = desk.get_by_role("button", name="休館を追加")
+            await tap_until(desk.get_by_role("button", name="休館日"), add)
+            await tap_until(add, desk.get_by_label("開始日 (YYYY-MM-DD)"))
             await pick(desk, "radio", "第1コート")
             await type_into(desk, "開始日 (YYYY-MM-DD)", str(maintenance_day))
             await type_into(desk, "終了日 (YYYY-MM-DD)", str(maintenance_day))
