@@ -1,5 +1,7 @@
 """All SQL of the childcare context."""
 
+from backend.core.command_keys import answer_key
+
 NURSERY = "SELECT id, municipality_id FROM organizations WHERE id = $1 AND kind = 'nursery'"
 
 INSERT_SESSION = """
@@ -49,6 +51,17 @@ SELECT c.id AS child_id, c.parent_id, c.birth_date, verified_municipality(c.pare
 # over it); INSERT_RESERVATION; the audit row; the outbox rows, whose "reservationId" it fills in.
 # Returns `outcome` and RESERVATION_COLUMNS.
 RESERVE_PLACE = "SELECT * FROM reserve_childcare_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+
+# The same with the request's Idempotency-Key written beside the reservation (backend/core/command_keys.py):
+# $12–$16 as CommandKey.columns gives them, the reference filled with the new reservation's id, at $8
+# (the time). A key that exists fails the statement on idempotency_keys_pkey, reservation and all.
+RESERVE_PLACE_ANSWERING_KEY = f"""
+WITH reserved AS ({RESERVE_PLACE}
+), answer AS ({answer_key("$12", "$13", "$14", "$15", "$16", "reserved.id", "$8")}
+      FROM reserved WHERE reserved.outcome = 'reserved'
+)
+SELECT * FROM reserved
+"""
 
 # Nurseries where the child is approved or has (had) a reservation: their staff may see the child.
 CHILD_NURSERIES = """
@@ -177,6 +190,16 @@ RETURNING {RESERVATION_COLUMNS}
 
 TAKE_HOLD = f"""
 UPDATE childcare_reservations SET status = 'reserved', hold_until = NULL WHERE id = $1 RETURNING {RESERVATION_COLUMNS}
+"""
+
+# One reservation with who may see it: the parent of the child and the nursery's staff.
+RESERVATION_OF = """
+SELECT r.id, r.session_id, r.child_id, r.band, r.hours, r.status, r.hold_until, r.created_at, r.arrived_at,
+       s.nursery_id, c.parent_id
+  FROM childcare_reservations r
+  JOIN childcare_sessions s ON s.id = r.session_id
+  JOIN children c ON c.id = r.child_id
+ WHERE r.id = $1
 """
 
 RESERVATION_FOR_UPDATE = """

@@ -12,8 +12,10 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.childcare.service import MUNICIPAL_STAFF, NURSERY_STAFF, ChildcareService
 from backend.core.auth import PREFECTURE_ADMIN, SIGNED_IN, VERIFIED
+from backend.core.command_keys import command_key
 from backend.core.context import app_context
 from backend.core.pagination import KeyId, after_id, decode_cursor, page
+from backend.http.idempotency import AnsweredByCommand
 from backend.http.params import Cursor, IdParam, Limit, Me, MunicipalityQuery
 from schema.base import MAX_ID
 from schema.childcare import (
@@ -242,10 +244,24 @@ async def availability(
     return await childcare.availability(caller, day, child_id, municipality_id)
 
 
-@post("/v1/childcare/reservations", access=VERIFIED, operation_id="reserveChildcare")
-async def reserve(data: JSONBody[ReservationCreate], caller: Me, childcare: Service) -> Reservation:
+@post(
+    "/v1/childcare/reservations",
+    access=VERIFIED,
+    operation_id="reserveChildcare",
+    # The reservation writes the request's Idempotency-Key itself; a retry re-reads the reservation.
+    idempotency=AnsweredByCommand("/v1/childcare/reservations/{id}"),
+)
+async def reserve(
+    request: Request[Any, Any, Any], data: JSONBody[ReservationCreate], caller: Me, childcare: Service
+) -> Reservation:
     """Reserve a place (or take a held one). 409 when full or over quota; 403 when not approved there."""
-    return await childcare.reserve(caller, data.session_id, data.child_id)
+    return await childcare.reserve(caller, data.session_id, data.child_id, command_key(request))
+
+
+@get("/v1/childcare/reservations/{reservation_id:int}", access=SIGNED_IN, operation_id="getChildcareReservation")
+async def get_reservation(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
+    """One reservation, for the child's parent or the nursery's staff (404 for anyone else)."""
+    return await childcare.reservation(caller, reservation_id)
 
 
 @get("/v1/childcare/reservations", access=SIGNED_IN, operation_id="listMyChildcareReservations")
@@ -323,6 +339,7 @@ router = Router(
         approve_child,
         availability,
         reserve,
+        get_reservation,
         my_reservations,
         cancel,
         attendance,

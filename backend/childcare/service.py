@@ -21,6 +21,7 @@ import asyncpg
 from backend.childcare import queries
 from backend.core.audit import record_audit
 from backend.core.auth import Caller, Member
+from backend.core.command_keys import ANSWER_KEY, CommandKey, answering
 from backend.core.context import AppContext
 from backend.core.db import retry_transient
 from backend.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable, register_constraint
@@ -617,9 +618,12 @@ class ChildcareService:
         return facts, band
 
     @retry_transient
-    async def reserve(self, caller: Caller, session_id: int, child_id: int) -> Reservation:
+    async def reserve(
+        self, caller: Caller, session_id: int, child_id: int, key: CommandKey | None = None
+    ) -> Reservation:
         """A place for the child: checked on one read, then taken, charged and written by
-        reserve_childcare_place in one statement; a hold kept for the child is taken in a transaction."""
+        reserve_childcare_place in one statement; a hold kept for the child is taken in a transaction.
+        `key`: the request's Idempotency-Key, written with the reservation (backend/core/command_keys.py)."""
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn:
             facts, band = await self._bookable(conn, caller, session_id, child_id)
@@ -628,32 +632,41 @@ class ChildcareService:
             # reservationId 0 is a placeholder: the function fills in the id of the row it inserts.
             events = _reserved_events(caller, facts["nursery_id"], session_id, reservation_id=0)
             # Outside a transaction on purpose: the one statement is its own transaction.
-            row = await conn.fetchrow(
-                queries.RESERVE_PLACE,
-                session_id,
-                child_id,
-                band,
-                hours,
-                _month(facts["day"]),
-                municipality,
-                caller.account_id,
-                now,
-                *outbox_columns(events),
-            )
+            with answering(key):
+                row = await conn.fetchrow(
+                    queries.RESERVE_PLACE if key is None else queries.RESERVE_PLACE_ANSWERING_KEY,
+                    session_id,
+                    child_id,
+                    band,
+                    hours,
+                    _month(facts["day"]),
+                    municipality,
+                    caller.account_id,
+                    now,
+                    *outbox_columns(events),
+                    *(key.columns() if key is not None else ()),
+                )
             assert row is not None  # the function returns one row whatever the outcome
             outcome = row["outcome"]
             if outcome == "reserved":
-                return from_row(Reservation, row)
-            if outcome == "needs-transaction":
-                async with conn.transaction():
-                    return await self._take_hold(conn, caller, facts, band, hours, municipality, now)
-            if outcome == "not-approved":
+                reservation = from_row(Reservation, row)
+            elif outcome == "needs-transaction":
+                with answering(key):
+                    async with conn.transaction():
+                        reservation = await self._take_hold(conn, caller, facts, band, hours, municipality, now)
+                        if key is not None:
+                            await conn.execute(ANSWER_KEY, *key.columns(), reservation.id, now)
+            elif outcome == "not-approved":
                 raise _not_approved()
-            if outcome == "session-cancelled":
+            elif outcome == "session-cancelled":
                 raise _session_cancelled()
-            if outcome == "full":
+            elif outcome == "full":
                 raise _full()
-            raise _over_quota(await conn.fetchval(queries.QUOTA_OF, municipality))
+            else:
+                raise _over_quota(await conn.fetchval(queries.QUOTA_OF, municipality))
+        if key is not None:
+            key.answered = True
+        return reservation
 
     async def _take_hold(
         self,
@@ -695,6 +708,14 @@ class ChildcareService:
         )
         assert row is not None  # the hold is locked (OWN_HOLD) and an INSERT … RETURNING returns its row
         await emit_all(conn, _reserved_events(caller, facts["nursery_id"], session_id, row["id"]), at=now)
+        return from_row(Reservation, row)
+
+    async def reservation(self, caller: Caller, reservation_id: int) -> Reservation:
+        """One reservation, for the child's parent or the nursery's staff (404 for anyone else)."""
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.RESERVATION_OF, reservation_id)
+        if row is None or (row["parent_id"] != caller.account_id and row["nursery_id"] not in _nurseries(caller)):
+            raise NotFound()
         return from_row(Reservation, row)
 
     async def my_reservations(self, caller: Caller, after: int, limit: int) -> list[MyReservation]:

@@ -146,6 +146,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/childcare/availability"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations"): SIGNED_IN,
     ("GET", "/v1/childcare/reservations"): SIGNED_IN,
+    ("GET", "/v1/childcare/reservations/{reservation_id:int}"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations/{reservation_id:int}/cancel"): SIGNED_IN,
     ("POST", "/v1/childcare/reservations/{reservation_id:int}/attendance"): frozenset({"nursery_staff"}),
     ("POST", "/v1/childcare/waitlist"): SIGNED_IN,
