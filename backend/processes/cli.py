@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import sys
+from typing import TypeVar
 
 import uvicorn
 
@@ -31,6 +33,8 @@ from realtime.bus import MemoryBus, make_bus
 from realtime.gateway import Gateway, run_gateway
 from realtime.relay import OutboxRelay
 
+T = TypeVar("T")
+
 log = logging.getLogger("musubi.cli")
 
 
@@ -44,7 +48,16 @@ def worker_app() -> object:
     from backend.http.app import create_app
 
     _configure_logging(get_settings())
-    return create_app()
+    return _out_of_the_collectors_way(create_app())
+
+
+def _out_of_the_collectors_way(app: T) -> T:
+    """The app, its ~140,000 objects (routes, schemas, the OpenAPI document) moved out of the cyclic
+    garbage collector's generations (gc.freeze), since they live as long as the process. Otherwise
+    each full collection walks them all: in a booking rush one ran every few seconds per worker and
+    stopped it for 100–160 ms (28 ms frozen), on every request in flight there (issue 16)."""
+    gc.freeze()
+    return app
 
 
 def _migrate(settings: Settings) -> None:
@@ -124,7 +137,8 @@ async def _run(
         )
         gateway_task = asyncio.create_task(run_gateway(hub, settings.gateway_host, settings.gateway_port, stop))
     if api:
-        config = uvicorn.Config(create_app(settings), **_uvicorn_options(settings))  # type: ignore[arg-type]
+        app = _out_of_the_collectors_way(create_app(settings))
+        config = uvicorn.Config(app, **_uvicorn_options(settings))  # type: ignore[arg-type]
         # uvicorn owns SIGINT/SIGTERM here; everything else stops when it does.
         await uvicorn.Server(config).serve()
     else:
