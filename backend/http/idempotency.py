@@ -195,6 +195,12 @@ class _KeyError(DomainError):
     title = "Idempotency-Key must be 1–200 visible ASCII characters"
 
 
+async def _send_unavailable(request: Request[Any, Any, Any], error: Exception, send: Send) -> None:
+    """503 with Retry-After: the database failed after the handler's answer was captured, not sent."""
+    problem = unavailable_response(request, error)
+    await problem.to_asgi_response(app=None, request=request)(request.scope, request.receive, send)
+
+
 def _valid_key(key: str) -> bool:
     return 0 < len(key) <= _MAX_KEY_LENGTH and all(33 <= ord(ch) <= 126 for ch in key)
 
@@ -374,8 +380,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 # the handler's response has already "started" as far as Litestar can tell, and an
                 # exception past that point would reach the client as a bare 500.
                 await self._release(ctx, principal, key)
-                problem = unavailable_response(request, error)
-                await problem.to_asgi_response(app=None, request=request)(scope, receive, send)
+                await _send_unavailable(request, error, send)
                 return
         for message in captured:
             await send(message)
@@ -414,8 +419,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                     raise
                 # A refusal that cannot be kept is not sent either (a retry could be answered
                 # otherwise): the client hears 503 and retries with its key, as in `handle`.
-                problem = unavailable_response(request, error)
-                await problem.to_asgi_response(app=None, request=request)(request.scope, request.receive, send)
+                await _send_unavailable(request, error, send)
                 return True
             if not claimed:
                 return False
