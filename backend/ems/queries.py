@@ -1,5 +1,7 @@
 """All SQL of the EMS context."""
 
+from backend.core.command_keys import answer_key
+
 INSERT_CASE = """
 INSERT INTO ems_cases (fire_department_id, opened_by, opened_at, estimated_age, sex, chief_complaint, jcs,
                        gcs_e, gcs_v, gcs_m, allergies, medications, lat, lon, eta_minutes)
@@ -64,6 +66,22 @@ SEND_REQUESTS = "SELECT * FROM send_ems_requests($1, $2, $3, $4, $5, $6, $7, $8)
 # that order, the request still pending, the department active (ACTIVE_DEPARTMENT); the answer, the
 # audit row and the event. Returns `outcome` and the request's columns.
 ANSWER = "SELECT * FROM answer_ems_request($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+
+# The same with the request's Idempotency-Key written beside the answer (backend/core/command_keys.py):
+# $12–$16 as CommandKey.columns gives them, the reference filled with the answered request's id, at $8
+# (the time). A key that exists fails the statement on idempotency_keys_pkey, answer and all.
+ANSWER_WITH_KEY = f"""
+WITH answered AS ({ANSWER}
+), answer AS ({answer_key("$12", "$13", "$14", "$15", "$16", "answered.request_id", "$8")}
+      FROM answered WHERE answered.outcome = 'answered'
+)
+SELECT * FROM answered
+"""
+
+# One request to a hospital as its ER sees it (HospitalRequest).
+REQUEST_OF = """
+SELECT id AS request_id, hospital_id, status, sent_at, responded_at, reason, department FROM ems_requests WHERE id = $1
+"""
 
 SELECT_DESTINATION = """
 UPDATE ems_requests SET status = 'selected' WHERE case_id = $1 AND hospital_id = $2 AND status = 'accepted'

@@ -12,11 +12,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from backend.core.auth import PREFECTURE_ADMIN, PUBLIC
+from backend.core.command_keys import command_key
 from backend.core.context import app_context
 from backend.core.pagination import before_id, page
 from backend.ems import fhir
 from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
+from backend.http.idempotency import AnsweredByCommand
 from backend.http.params import Cursor, IdParam, Limit, Me
 from schema.base import MAX_ID
 from schema.ems import (
@@ -147,12 +149,24 @@ async def incoming(
     return await ems.incoming(caller, hospital_id, limit)
 
 
-@post("/v1/ems/requests/{request_id:int}/response", access=ER_STAFF, operation_id="answerEmsRequest")
+@post(
+    "/v1/ems/requests/{request_id:int}/response",
+    access=ER_STAFF,
+    operation_id="answerEmsRequest",
+    # The answer writes the request's Idempotency-Key itself; a retry re-reads the request.
+    idempotency=AnsweredByCommand("/v1/ems/requests/{id}"),
+)
 async def answer_request(
-    request_id: IdParam, data: JSONBody[RequestResponse], caller: Me, ems: Service
+    request: Request[Any, Any, Any], request_id: IdParam, data: JSONBody[RequestResponse], caller: Me, ems: Service
 ) -> HospitalRequest:
     """Accept (with the department) or decline (with a structured reason)."""
-    return await ems.respond(caller, request_id, data)
+    return await ems.respond(caller, request_id, data, command_key(request))
+
+
+@get("/v1/ems/requests/{request_id:int}", access=ER_STAFF, operation_id="getEmsRequest")
+async def get_request(request_id: IdParam, caller: Me, ems: Service) -> HospitalRequest:
+    """One request to the caller's hospital, as its ER sees it (404 for anyone else)."""
+    return await ems.request(caller, request_id)
 
 
 @post("/v1/ems/cases/{case_id:int}/destination", access=CREW, operation_id="setEmsDestination")
@@ -291,6 +305,7 @@ router = Router(
         inbox,
         incoming,
         answer_request,
+        get_request,
         set_destination,
         update_board,
         board,

@@ -23,6 +23,7 @@ import asyncpg
 
 from backend.core.audit import record_audit
 from backend.core.auth import Caller, Member
+from backend.core.command_keys import CommandKey, answering
 from backend.core.context import AppContext
 from backend.core.errors import Conflict, NotFound, Unprocessable, register_constraint
 from backend.core.outbox import emit, emit_all, outbox_columns
@@ -413,7 +414,10 @@ class EmsService:
             for r in rows
         ]
 
-    async def respond(self, caller: Caller, request_id: int, data: RequestResponse) -> HospitalRequest:
+    async def respond(
+        self, caller: Caller, request_id: int, data: RequestResponse, key: CommandKey | None = None
+    ) -> HospitalRequest:
+        """`key`: the request's Idempotency-Key, written with the answer (backend/core/command_keys.py)."""
         now = self.ctx.clock.now()
         if data.decision == "decline" and data.reason is None:
             raise Unprocessable(errors=[FieldError(field="$.reason", message="Say why the hospital declines")])
@@ -429,18 +433,20 @@ class EmsService:
                 request_id=request_id, case_id=parties["case_id"], hospital_id=parties["hospital_id"], decision=status
             )
             # Outside a transaction on purpose: the one statement is its own transaction.
-            row = await conn.fetchrow(
-                queries.ANSWER,
-                request_id,
-                parties["case_id"],
-                status,
-                caller.account_id,
-                data.reason,
-                data.note,
-                data.department,
-                now,
-                *outbox_columns([(fire_topic(parties["fire_department_id"]), responded)]),
-            )
+            with answering(key):
+                row = await conn.fetchrow(
+                    queries.ANSWER if key is None else queries.ANSWER_WITH_KEY,
+                    request_id,
+                    parties["case_id"],
+                    status,
+                    caller.account_id,
+                    data.reason,
+                    data.note,
+                    data.department,
+                    now,
+                    *outbox_columns([(fire_topic(parties["fire_department_id"]), responded)]),
+                    *(key.columns() if key is not None else ()),
+                )
         assert row is not None  # the function returns one row whatever the outcome
         if row["outcome"] == "not-found":
             raise NotFound()
@@ -448,6 +454,16 @@ class EmsService:
             raise Conflict(f"This request is already {row['status']}.", slug="request-not-open")
         if row["outcome"] == "unknown-department":
             raise _unknown_department("$.department")
+        if key is not None:
+            key.answered = True
+        return from_row(HospitalRequest, row)
+
+    async def request(self, caller: Caller, request_id: int) -> HospitalRequest:
+        """One request to a hospital, for that hospital's ER staff (404 for anyone else)."""
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.REQUEST_OF, request_id)
+        if row is None or row["hospital_id"] not in _er_hospitals(caller):
+            raise NotFound()
         return from_row(HospitalRequest, row)
 
     async def set_destination(self, caller: Caller, case_id: int, hospital_id: int) -> HospitalRequest:
