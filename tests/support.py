@@ -182,6 +182,16 @@ def assert_problem(response: httpx.Response, status: int, type_suffix: str | Non
     return problem
 
 
+async def assert_key_written_by_command(db: asyncpg.Pool, key: str, *, status: int, ref: str) -> None:
+    """The Idempotency-Key row a command wrote beside its change (backend/core/command_keys.py): its
+    status and the path a replay re-reads; no answer body kept, no lease."""
+    row = await db.fetchrow(
+        "SELECT response_status, response_ref, response_body, locked_until FROM idempotency_keys WHERE key = $1", key
+    )
+    assert row is not None
+    assert dict(row) == {"response_status": status, "response_ref": ref, "response_body": None, "locked_until": None}
+
+
 def statements(response: httpx.Response) -> int:
     """The statements the API sent PostgreSQL for a request (the `counting` API's header; BEGIN and
     COMMIT count): its round trips."""

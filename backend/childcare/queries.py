@@ -1,6 +1,6 @@
 """All SQL of the childcare context."""
 
-from backend.core.command_keys import answer_key
+from backend.core.command_keys import writing_key
 
 NURSERY = "SELECT id, municipality_id FROM organizations WHERE id = $1 AND kind = 'nursery'"
 
@@ -52,16 +52,8 @@ SELECT c.id AS child_id, c.parent_id, c.birth_date, verified_municipality(c.pare
 # Returns `outcome` and RESERVATION_COLUMNS.
 RESERVE_PLACE = "SELECT * FROM reserve_childcare_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-# The same with the request's Idempotency-Key written beside the reservation (backend/core/command_keys.py):
-# $12–$16 as CommandKey.columns gives them, the reference filled with the new reservation's id, at $8
-# (the time). A key that exists fails the statement on idempotency_keys_pkey, reservation and all.
-RESERVE_PLACE_ANSWERING_KEY = f"""
-WITH reserved AS ({RESERVE_PLACE}
-), answer AS ({answer_key("$12", "$13", "$14", "$15", "$16", "reserved.id", "$8")}
-      FROM reserved WHERE reserved.outcome = 'reserved'
-)
-SELECT * FROM reserved
-"""
+# The same with the request's Idempotency-Key ($12–$16) written beside the reservation, at $8.
+RESERVE_PLACE_ANSWERING_KEY = writing_key(RESERVE_PLACE, done="reserved", created_id="id", first=12, at="$8")
 
 # Nurseries where the child is approved or has (had) a reservation: their staff may see the child.
 CHILD_NURSERIES = """

@@ -64,6 +64,22 @@ SELECT {principal}, {key}, {request_hash}, {status}, '[["content-type", "applica
 ANSWER_KEY: Final = answer_key("$1", "$2", "$3", "$4", "$5", "$6::bigint", "$7")
 
 
+def writing_key(command: str, *, done: str, created_id: str, first: int, at: str) -> str:
+    """`command`, one statement that answers `outcome` and the columns of the row it made, with the
+    request's key written beside its change when the outcome is `done`: the key's parameters from
+    `$first` on (five, as CommandKey.columns gives them), the reference filled with the row's
+    `created_id` column, the time the parameter `at`. A key that exists fails the whole statement on
+    idempotency_keys_pkey, change and all."""
+    principal, key, request_hash, status, path = (f"${n}" for n in range(first, first + 5))
+    return f"""
+WITH done AS ({command}
+), answer AS ({answer_key(principal, key, request_hash, status, path, f"done.{created_id}", at)}
+      FROM done WHERE done.outcome = '{done}'
+)
+SELECT * FROM done
+"""
+
+
 def hand_over(connection: ASGIConnection[Any, Any, Any, Any], key: CommandKey | None) -> None:
     """The middleware's part: the key the handler's command is to write (None: none)."""
     state = connection.scope.setdefault("state", {})

@@ -1,6 +1,6 @@
 """All SQL of the EMS context."""
 
-from backend.core.command_keys import answer_key
+from backend.core.command_keys import writing_key
 
 INSERT_CASE = """
 INSERT INTO ems_cases (fire_department_id, opened_by, opened_at, estimated_age, sex, chief_complaint, jcs,
@@ -67,16 +67,8 @@ SEND_REQUESTS = "SELECT * FROM send_ems_requests($1, $2, $3, $4, $5, $6, $7, $8)
 # audit row and the event. Returns `outcome` and the request's columns.
 ANSWER = "SELECT * FROM answer_ems_request($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
-# The same with the request's Idempotency-Key written beside the answer (backend/core/command_keys.py):
-# $12–$16 as CommandKey.columns gives them, the reference filled with the answered request's id, at $8
-# (the time). A key that exists fails the statement on idempotency_keys_pkey, answer and all.
-ANSWER_WITH_KEY = f"""
-WITH answered AS ({ANSWER}
-), answer AS ({answer_key("$12", "$13", "$14", "$15", "$16", "answered.request_id", "$8")}
-      FROM answered WHERE answered.outcome = 'answered'
-)
-SELECT * FROM answered
-"""
+# The same with the request's Idempotency-Key ($12–$16) written beside the answer, at $8.
+ANSWER_WITH_KEY = writing_key(ANSWER, done="answered", created_id="request_id", first=12, at="$8")
 
 # One request to a hospital as its ER sees it (HospitalRequest).
 REQUEST_OF = """

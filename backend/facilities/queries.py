@@ -1,6 +1,6 @@
 """All SQL of the facilities context."""
 
-from backend.core.command_keys import answer_key
+from backend.core.command_keys import writing_key
 
 ORGANIZATION = "SELECT id, kind, municipality_id FROM organizations WHERE id = $1"
 
@@ -141,17 +141,8 @@ BOOK_SLOT = """
 SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 """
 
-# The same with the request's Idempotency-Key written beside the booking (backend/core/command_keys.py):
-# $20–$24 as CommandKey.columns gives them, the reference filled with the new booking's id, as
-# ANSWER_KEY writes it. A key that exists fails the statement on idempotency_keys_pkey, booking and all.
-BOOK_SLOT_ANSWERING_KEY = f"""
-WITH booked AS (
-    SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-), answer AS ({answer_key("$20", "$21", "$22", "$23", "$24", "booked.id", "$10")}
-      FROM booked WHERE booked.outcome = 'booked'
-)
-SELECT * FROM booked
-"""
+# The same with the request's Idempotency-Key ($20–$24) written beside the booking, at $10.
+BOOK_SLOT_ANSWERING_KEY = writing_key(BOOK_SLOT, done="booked", created_id="id", first=20, at="$10")
 
 # What a booking of a resource is validated and priced with, whoever books: kept per process by the
 # service and sent back to book_slot as `terms_version` (the rows' xmin: any committed change of the

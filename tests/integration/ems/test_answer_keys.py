@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 
 from tests.integration.ems.conftest import Scene, open_case, send
-from tests.support import Actor, Actors, assert_problem, statements
+from tests.support import Actor, Actors, assert_key_written_by_command, assert_problem, statements
 
 ACCEPT = {"decision": "accept", "department": "cardiology"}
 
@@ -38,16 +38,7 @@ async def test_the_answer_and_its_key_are_written_together_in_three_round_trips(
     accepted = await answer(counting, scene.er[1], request, key)
     assert accepted.status_code == 201, accepted.text
     assert statements(accepted) == 3  # the session lookup, the request's case and hospital, the answer with its key
-    row = await db.fetchrow(
-        "SELECT response_status, response_ref, response_body, locked_until FROM idempotency_keys WHERE key = $1", key
-    )
-    assert row is not None
-    assert dict(row) == {
-        "response_status": 201,
-        "response_ref": f"/v1/ems/requests/{request}",
-        "response_body": None,  # re-read on a replay, never kept
-        "locked_until": None,
-    }
+    await assert_key_written_by_command(db, key, status=201, ref=f"/v1/ems/requests/{request}")
 
 
 async def test_concurrent_duplicates_answer_once_and_all_get_the_answer(

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.facilities.conftest import Venue, make_venue
-from tests.support import Actors, assert_problem
+from tests.support import Actors, assert_key_written_by_command, assert_problem
 
 
 async def test_the_booking_and_its_key_are_written_together(
@@ -24,16 +24,7 @@ async def test_the_booking_and_its_key_are_written_together(
     key = str(uuid.uuid4())
     booked = await http.post("/v1/bookings", json=venue.slot(3, 9), headers={**person.headers, "Idempotency-Key": key})
     assert booked.status_code == 201, booked.text
-    row = await db.fetchrow(
-        "SELECT response_status, response_ref, response_body, locked_until FROM idempotency_keys WHERE key = $1", key
-    )
-    assert row is not None
-    assert dict(row) == {
-        "response_status": 201,
-        "response_ref": f"/v1/bookings/{booked.json()['id']}",
-        "response_body": None,  # re-read on a replay, never kept
-        "locked_until": None,
-    }
+    await assert_key_written_by_command(db, key, status=201, ref=f"/v1/bookings/{booked.json()['id']}")
 
 
 async def test_concurrent_duplicates_book_once_and_all_get_the_booking(
