@@ -40,7 +40,6 @@ import time
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
-from subprocess import Popen
 from urllib.parse import urlencode
 
 import asyncpg
@@ -303,7 +302,9 @@ async def vacancy_search(port: int, municipality_ids: list[int], count: int) -> 
     )
 
 
-async def serve(database_url: str, args: argparse.Namespace, *, count_statements: bool) -> tuple[Popen[bytes], int]:
+async def serve(
+    database_url: str, args: argparse.Namespace, *, count_statements: bool
+) -> tuple[subprocess.Popen[bytes], int]:
     """`musubi serve` on a free port, once it listens."""
     port = free_port()
     api = start_musubi(
@@ -317,14 +318,22 @@ async def serve(database_url: str, args: argparse.Namespace, *, count_statements
             "MUSUBI_COUNT_STATEMENTS": "true" if count_statements else "false",
         },
     )
-    await wait_for_port(port)
+    try:
+        await wait_for_port(port, process=api)
+    except BaseException:
+        stop(api)
+        raise
     return api, port
 
 
-def stop(api: Popen[bytes]) -> None:
+def stop(api: subprocess.Popen[bytes]) -> None:
     if api.poll() is None:
         api.terminate()
-        api.wait(timeout=30)
+        try:
+            api.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.wait()
 
 
 async def main() -> None:
@@ -356,8 +365,9 @@ async def main() -> None:
         await settle.close()
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert db is not None
-    api, port = await serve(database_url, args, count_statements=True)
+    api: subprocess.Popen[bytes] | None = None
     try:
+        api, port = await serve(database_url, args, count_statements=True)
         tokens = await sessions_for(db, args.clients)
         resources = [
             r["id"]
@@ -373,10 +383,12 @@ async def main() -> None:
             rush_with_wrk(port, tokens, resources, 3, 260, with_key=False)
             rush_with_wrk(port, tokens, resources, 3, 270, with_key=True)
         else:
+            await rush_distinct(port, tokens, resources, 2, 255, with_key=False)  # warm, as above
             await rush_distinct(port, tokens, resources, 2, 260, with_key=False)
             await rush_distinct(port, tokens, resources, 2, 270, with_key=True)
         await rush_hot_slot(port, tokens, resources[0], args.hot_trials)
         stop(api)
+        api = None
         api, port = await serve(database_url, args, count_statements=False)
         lowest, highest = await db.fetchrow("SELECT min(id), max(id) FROM resources")
         account = await db.fetchval("SELECT min(id) FROM accounts WHERE email LIKE '%@scale.musubi.jp'")
@@ -424,7 +436,8 @@ async def main() -> None:
         print(f"overlapping live bookings after all runs: {overlaps}")
     finally:
         await db.close()
-        stop(api)
+        if api is not None:
+            stop(api)
         await drop_database(server, database_url)
 
 

@@ -53,7 +53,7 @@ SELECT c.id AS child_id, c.parent_id, c.birth_date, verified_municipality(c.pare
 RESERVE_PLACE = "SELECT * FROM reserve_childcare_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 # The same with the request's Idempotency-Key ($12–$16) written beside the reservation, at $8.
-RESERVE_PLACE_ANSWERING_KEY = writing_key(RESERVE_PLACE, done="reserved", created_id="id", first=12, at="$8")
+RESERVE_PLACE_WRITING_KEY = writing_key(RESERVE_PLACE, done="reserved", created_id="id", first=12, at="$8")
 
 # Nurseries where the child is approved or has (had) a reservation: their staff may see the child.
 CHILD_NURSERIES = """
@@ -184,13 +184,11 @@ TAKE_HOLD = f"""
 UPDATE childcare_reservations SET status = 'reserved', hold_until = NULL WHERE id = $1 RETURNING {RESERVATION_COLUMNS}
 """
 
-# One reservation with who may see it: the parent of the child and the nursery's staff.
+# One reservation with the parent of its child, who alone may read it this way.
 RESERVATION_OF = """
 SELECT r.id, r.session_id, r.child_id, r.band, r.hours, r.status, r.hold_until, r.created_at, r.arrived_at,
-       s.nursery_id, c.parent_id
-  FROM childcare_reservations r
-  JOIN childcare_sessions s ON s.id = r.session_id
-  JOIN children c ON c.id = r.child_id
+       c.parent_id
+  FROM childcare_reservations r JOIN children c ON c.id = r.child_id
  WHERE r.id = $1
 """
 

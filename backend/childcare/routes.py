@@ -260,7 +260,7 @@ async def reserve(
 
 @get("/v1/childcare/reservations/{reservation_id:int}", access=SIGNED_IN, operation_id="getChildcareReservation")
 async def get_reservation(reservation_id: IdParam, caller: Me, childcare: Service) -> Reservation:
-    """One reservation, for the child's parent or the nursery's staff (404 for anyone else)."""
+    """One reservation, for the child's parent (404 for anyone else)."""
     return await childcare.reservation(caller, reservation_id)
 
 

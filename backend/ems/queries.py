@@ -68,7 +68,7 @@ SEND_REQUESTS = "SELECT * FROM send_ems_requests($1, $2, $3, $4, $5, $6, $7, $8)
 ANSWER = "SELECT * FROM answer_ems_request($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 # The same with the request's Idempotency-Key ($12–$16) written beside the answer, at $8.
-ANSWER_WITH_KEY = writing_key(ANSWER, done="answered", created_id="request_id", first=12, at="$8")
+ANSWER_WRITING_KEY = writing_key(ANSWER, done="answered", created_id="request_id", first=12, at="$8")
 
 # One request to a hospital as its ER sees it (HospitalRequest).
 REQUEST_OF = """

@@ -435,7 +435,7 @@ class EmsService:
             # Outside a transaction on purpose: the one statement is its own transaction.
             with answering(key):
                 row = await conn.fetchrow(
-                    queries.ANSWER if key is None else queries.ANSWER_WITH_KEY,
+                    queries.ANSWER if key is None else queries.ANSWER_WRITING_KEY,
                     request_id,
                     parties["case_id"],
                     status,

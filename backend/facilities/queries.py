@@ -142,7 +142,7 @@ SELECT * FROM book_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 
 """
 
 # The same with the request's Idempotency-Key ($20–$24) written beside the booking, at $10.
-BOOK_SLOT_ANSWERING_KEY = writing_key(BOOK_SLOT, done="booked", created_id="id", first=20, at="$10")
+BOOK_SLOT_WRITING_KEY = writing_key(BOOK_SLOT, done="booked", created_id="id", first=20, at="$10")
 
 # What a booking of a resource is validated and priced with, whoever books: kept per process by the
 # service and sent back to book_slot as `terms_version` (the rows' xmin: any committed change of the

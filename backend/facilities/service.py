@@ -407,7 +407,7 @@ class FacilityService:
         # Outside a transaction on purpose: the one statement is its own transaction.
         with answering(key):
             row = await conn.fetchrow(
-                queries.BOOK_SLOT if key is None else queries.BOOK_SLOT_ANSWERING_KEY,
+                queries.BOOK_SLOT if key is None else queries.BOOK_SLOT_WRITING_KEY,
                 terms["id"],
                 terms["terms_version"],
                 caller.account_id,

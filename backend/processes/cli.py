@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import sys
-from typing import TypeVar
 
 import uvicorn
 
@@ -33,8 +32,6 @@ from realtime.bus import MemoryBus, make_bus
 from realtime.gateway import Gateway, run_gateway
 from realtime.relay import OutboxRelay
 
-T = TypeVar("T")
-
 log = logging.getLogger("musubi.cli")
 
 
@@ -48,16 +45,19 @@ def worker_app() -> object:
     from backend.http.app import create_app
 
     _configure_logging(get_settings())
-    return _out_of_the_collectors_way(create_app())
-
-
-def _out_of_the_collectors_way(app: T) -> T:
-    """The app, its ~140,000 objects (routes, schemas, the OpenAPI document) moved out of the cyclic
-    garbage collector's generations (gc.freeze), since they live as long as the process. Otherwise
-    each full collection walks them all: in a booking rush one ran every few seconds per worker and
-    stopped it for 100–160 ms (28 ms frozen), on every request in flight there (issue 16)."""
-    gc.freeze()
+    app = create_app()
+    _freeze_what_lives_on()
     return app
+
+
+def _freeze_what_lives_on() -> None:
+    """Once the app is built: its ~140,000 objects (routes, schemas, the OpenAPI document) leave the
+    cyclic garbage collector's generations (gc.freeze), since they live as long as the process.
+    Otherwise each full collection walks them all: in a booking rush one ran every few seconds per
+    worker and stopped it for 100–160 ms (28 ms frozen), on every request in flight there (issue 16).
+    The garbage of building it is collected first, not kept for good."""
+    gc.collect()
+    gc.freeze()
 
 
 def _migrate(settings: Settings) -> None:
@@ -137,7 +137,8 @@ async def _run(
         )
         gateway_task = asyncio.create_task(run_gateway(hub, settings.gateway_host, settings.gateway_port, stop))
     if api:
-        app = _out_of_the_collectors_way(create_app(settings))
+        app = create_app(settings)
+        _freeze_what_lives_on()
         config = uvicorn.Config(app, **_uvicorn_options(settings))  # type: ignore[arg-type]
         # uvicorn owns SIGINT/SIGTERM here; everything else stops when it does.
         await uvicorn.Server(config).serve()

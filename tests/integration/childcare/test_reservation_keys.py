@@ -134,9 +134,15 @@ async def test_taking_a_held_place_writes_its_key_in_the_transaction(
     assert again.json() == taken.json()
     ref = await db.fetchval("SELECT response_ref FROM idempotency_keys WHERE key = $1", headers["Idempotency-Key"])
     assert ref == f"/v1/childcare/reservations/{taken.json()['id']}"
+    # The hold was taken (the transactional path, which books the waitlist entry), not a new place.
+    waitlist = await db.fetchval("SELECT status FROM childcare_waitlist WHERE child_id = $1", waiter_child)
+    assert waitlist == "booked"
+    assert taken.json()["id"] == await db.fetchval(
+        "SELECT reservation_id FROM childcare_waitlist WHERE child_id = $1", waiter_child
+    )
 
 
-async def test_a_reservation_is_read_by_the_parent_and_the_nursery_staff_only(
+async def test_a_reservation_is_read_by_the_parent_only(
     http: httpx.AsyncClient, actors: Actors, nursery: Nursery
 ) -> None:
     day = in_days(14)
@@ -147,12 +153,10 @@ async def test_a_reservation_is_read_by_the_parent_and_the_nursery_staff_only(
     assert reserved.status_code == 201, reserved.text
     path = f"/v1/childcare/reservations/{reserved.json()['id']}"
 
-    for reader in (parent, nursery.staff):
-        shown = await http.get(path, headers=reader.headers)
-        assert shown.status_code == 200, shown.text
-        assert shown.json() == reserved.json()
-    other_nursery = await actors.organization("nursery", municipality_id=1)
-    other_staff = await actors.member("nursery", "staff", other_nursery)
-    for outsider in (stranger, other_staff):
+    shown = await http.get(path, headers=parent.headers)
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == reserved.json()
+    # The nursery's staff see the child on the roster, where each view is audited; not here.
+    for outsider in (stranger, nursery.staff):
         assert_problem(await http.get(path, headers=outsider.headers), 404)
     assert_problem(await http.get("/v1/childcare/reservations/999999999", headers=parent.headers), 404)
