@@ -7,8 +7,9 @@ Prints, in one run:
       p50/p99 from an API that does not count (a query logger per statement costs it CPU);
   (a) N clients racing for one hot slot, on fresh slots, `--hot-trials` times (each must be
       exactly 1 × 201 and N-1 × 409);
-  (b) pgbench running the equivalent single-INSERT transaction into the same table, just before
-      and just after the timed HTTP rushes, and the HTTP/pgbench throughput ratio (to their mean);
+  (b) pgbench running the equivalent single-INSERT transaction into the same table, before, between
+      and after the two timed HTTP rushes, and each rush's HTTP/pgbench throughput ratio (to the mean
+      of the pgbench runs either side of it);
   (c) vacancy-search p50/p95 over HTTP;
   (d) (wrk only) the same clients paced to offer at most 20 % and 30 % of pgbench's rate: p50/p99
       below saturation;
@@ -402,22 +403,28 @@ async def main() -> None:
             # prepared on each connection, callers and terms read once (on days the runs below leave alone).
             print("warming up (3 s, not counted):")
             rush_with_wrk(port, tokens, resources, 3, 250, with_key=False)
-        # pgbench just before and just after the HTTP rushes: this machine's speed drifts by tens of
-        # per cent from minute to minute, and the ratio is taken to the mean of the two.
-        tps_before = run_pgbench()
-        if args.client == "wrk":
-            http_rate = rush_with_wrk(port, tokens, resources, args.seconds, 200, with_key=False)
-            keyed_rate = rush_with_wrk(port, tokens, resources, args.seconds, 300, with_key=True)
-        else:
-            http_rate = await rush_distinct(port, tokens, resources, args.per_client, 200, with_key=False)
-            keyed_rate = await rush_distinct(port, tokens, resources, args.per_client, 300, with_key=True)
-        tps_after = run_pgbench()
-        tps = (tps_before + tps_after) / 2
+
+        # pgbench just before and just after each HTTP rush: this machine's speed drifts by tens of per
+        # cent from minute to minute, and each rush's ratio is taken to the mean of its two neighbours.
+        async def rush(days_ahead: int, with_key: bool) -> float:
+            if args.client == "wrk":
+                return rush_with_wrk(port, tokens, resources, args.seconds, days_ahead, with_key=with_key)
+            return await rush_distinct(port, tokens, resources, args.per_client, days_ahead, with_key=with_key)
+
+        tps_first = run_pgbench()
+        http_rate = await rush(200, with_key=False)
+        tps_between = run_pgbench()
+        keyed_rate = await rush(300, with_key=True)
+        tps_last = run_pgbench()
+        tps, keyed_tps = (tps_first + tps_between) / 2, (tps_between + tps_last) / 2
         print(
-            f"(b) pgbench, same INSERT into bookings, {args.pool} clients: {tps_before:,.0f} tps before the "
-            f"HTTP rushes, {tps_after:,.0f} after, mean {tps:,.0f}"
+            f"(b) pgbench, same INSERT into bookings, {args.pool} clients: {tps_first:,.0f}, {tps_between:,.0f} "
+            f"and {tps_last:,.0f} tps, before, between and after the two rushes"
         )
-        print(f"    HTTP booking throughput = {http_rate / tps:.0%} of pgbench ({keyed_rate / tps:.0%} with a key)")
+        print(
+            f"    HTTP booking throughput = {http_rate / tps:.0%} of pgbench around it "
+            f"({keyed_rate / keyed_tps:.0%} with a key)"
+        )
         municipality_ids = [r["id"] for r in await db.fetch("SELECT DISTINCT municipality_id AS id FROM facilities")]
         await vacancy_search(port, municipality_ids, args.searches)
         if args.client == "wrk":
@@ -425,7 +432,9 @@ async def main() -> None:
             # waiting on each other make p50 ≈ 200 / (bookings/s) whatever the server does.
             print("(d) the same clients paced below saturation, with a key (as the app sends):")
             for share, days_ahead in ((0.2, 350), (0.3, 450)):
-                rush_with_wrk(port, tokens, resources, args.seconds, days_ahead, with_key=True, offered=share * tps)
+                rush_with_wrk(
+                    port, tokens, resources, args.seconds, days_ahead, with_key=True, offered=share * keyed_tps
+                )
         overlaps = await db.fetchval(
             """
             SELECT count(*) FROM bookings a JOIN bookings b
