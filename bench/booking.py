@@ -376,17 +376,22 @@ async def main() -> None:
                 "SELECT id FROM resources WHERE max_bookings_per_month IS NULL AND NOT lottery_only ORDER BY id"
             )
         ]
+
+        async def rush(port: int, days_ahead: int, with_key: bool, *, short: bool = False) -> float:
+            """A distinct-slot rush by the chosen client, `--seconds` long (wrk) or `--per-client`
+            bookings each (Python); `short`: 3 s, or 2 bookings each. Bookings/s."""
+            if args.client == "wrk":
+                seconds = 3 if short else args.seconds
+                return rush_with_wrk(port, tokens, resources, seconds, days_ahead, with_key=with_key)
+            per_client = 2 if short else args.per_client
+            return await rush_distinct(port, tokens, resources, per_client, days_ahead, with_key=with_key)
+
         # Counting costs the API a query logger per statement and a middleware per request: it
         # counts in short runs of its own, and the timed runs below are served without it.
         print("round trips, counted by the API in its bench-only mode (MUSUBI_COUNT_STATEMENTS):")
-        if args.client == "wrk":
-            rush_with_wrk(port, tokens, resources, 3, 255, with_key=False)  # callers and terms kept: warm
-            rush_with_wrk(port, tokens, resources, 3, 260, with_key=False)
-            rush_with_wrk(port, tokens, resources, 3, 270, with_key=True)
-        else:
-            await rush_distinct(port, tokens, resources, 2, 255, with_key=False)  # warm, as above
-            await rush_distinct(port, tokens, resources, 2, 260, with_key=False)
-            await rush_distinct(port, tokens, resources, 2, 270, with_key=True)
+        await rush(port, 255, with_key=False, short=True)  # callers and terms kept: warm
+        await rush(port, 260, with_key=False, short=True)
+        await rush(port, 270, with_key=True, short=True)
         await rush_hot_slot(port, tokens, resources[0], args.hot_trials)
         stop(api)
         api = None
@@ -402,19 +407,13 @@ async def main() -> None:
             # A server that has been serving: pools grown to their size, statements and functions
             # prepared on each connection, callers and terms read once (on days the runs below leave alone).
             print("warming up (3 s, not counted):")
-            rush_with_wrk(port, tokens, resources, 3, 250, with_key=False)
-
+            await rush(port, 250, with_key=False, short=True)
         # pgbench just before and just after each HTTP rush: this machine's speed drifts by tens of per
         # cent from minute to minute, and each rush's ratio is taken to the mean of its two neighbours.
-        async def rush(days_ahead: int, with_key: bool) -> float:
-            if args.client == "wrk":
-                return rush_with_wrk(port, tokens, resources, args.seconds, days_ahead, with_key=with_key)
-            return await rush_distinct(port, tokens, resources, args.per_client, days_ahead, with_key=with_key)
-
         tps_first = run_pgbench()
-        http_rate = await rush(200, with_key=False)
+        http_rate = await rush(port, 200, with_key=False)
         tps_between = run_pgbench()
-        keyed_rate = await rush(300, with_key=True)
+        keyed_rate = await rush(port, 300, with_key=True)
         tps_last = run_pgbench()
         tps, keyed_tps = (tps_first + tps_between) / 2, (tps_between + tps_last) / 2
         print(

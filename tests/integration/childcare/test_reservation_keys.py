@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import date
 
 import asyncpg
 import httpx
@@ -86,16 +87,24 @@ async def test_a_retry_gets_the_reservation_as_it_is_now_and_another_body_is_ref
     assert await db.fetchval("SELECT count(*) FROM childcare_reservations WHERE child_id = $1", child) == 1
 
 
-async def test_a_refusal_is_replayed_even_once_a_place_is_free(
-    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
-) -> None:
-    day = in_days(12)
+async def one_place_taken(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, day: date
+) -> tuple[int, Actor, httpx.Response, Actor, int]:
+    """A session with one place for 3–5 year-olds, taken by a first parent's child; a second parent
+    whose child is approved there too: (session, first parent, the reservation, second parent, child)."""
     session_id = await session(http, nursery, day, three_five=1)
     first, second = await actors.resident(), await actors.resident()
     first_child = await child_of(http, first, years_before(day, 4), approve_at=nursery)
     second_child = await child_of(http, second, years_before(day, 4), approve_at=nursery)
     taken = await reserve(http, session_id, first_child, first.headers)
     assert taken.status_code == 201, taken.text
+    return session_id, first, taken, second, second_child
+
+
+async def test_a_refusal_is_replayed_even_once_a_place_is_free(
+    http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
+) -> None:
+    session_id, first, taken, second, second_child = await one_place_taken(http, actors, nursery, in_days(12))
     headers = keyed(second)
     assert_problem(await reserve(http, session_id, second_child, headers), 409, "full")
     cancel = await http.post(f"/v1/childcare/reservations/{taken.json()['id']}/cancel", headers=first.headers)
@@ -110,13 +119,7 @@ async def test_a_refusal_is_replayed_even_once_a_place_is_free(
 async def test_taking_a_held_place_writes_its_key_in_the_transaction(
     http: httpx.AsyncClient, actors: Actors, nursery: Nursery, db: asyncpg.Pool
 ) -> None:
-    day = in_days(13)
-    session_id = await session(http, nursery, day, three_five=1)
-    holder, waiter = await actors.resident(), await actors.resident()
-    holder_child = await child_of(http, holder, years_before(day, 4), approve_at=nursery)
-    waiter_child = await child_of(http, waiter, years_before(day, 4), approve_at=nursery)
-    first = await reserve(http, session_id, holder_child, holder.headers)
-    assert first.status_code == 201, first.text
+    session_id, holder, first, waiter, waiter_child = await one_place_taken(http, actors, nursery, in_days(13))
     joined = await http.post(
         "/v1/childcare/waitlist", json={"sessionId": session_id, "childId": waiter_child}, headers=waiter.headers
     )
