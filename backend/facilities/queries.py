@@ -109,7 +109,7 @@ SELECT r.id, r.facility_id, r.unit_minutes, r.opens_at, r.closes_at,
 # and 5xx in a booking rush. Queued, the second writer meets a committed row and gets its 409 at
 # once; bookings_no_overlap still decides, the lock only orders the writers. Keyed by the Tokyo
 # day, because a booking never leaves its opening day, so different days of one room never wait.
-# The key is the SQL function booking_day_key (migration 0019_book_slot_function), which book_slot uses too.
+# The key is the SQL function booking_day_key (migrations 0019 and 0030), which book_slot uses too.
 LOCK_SLOT_DAY = "SELECT pg_advisory_xact_lock(booking_day_key($1, $2))"
 
 # The same lock for a change of an existing booking, found by its id (resource and time never change).
