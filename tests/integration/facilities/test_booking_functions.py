@@ -59,6 +59,7 @@ async def test_the_residency_lookup_keeps_its_plan_per_connection(db: asyncpg.Po
     """verified_municipality reads a table, so it cannot be inlined; as PL/pgSQL its plan is made once
     per connection (a LANGUAGE sql function with a FROM is planned again on every call)."""
     language = await db.fetchval(
-        "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'verified_municipality'"
+        "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
+        " WHERE p.proname = 'verified_municipality'"
     )
     assert language == "plpgsql"
