@@ -141,8 +141,11 @@ class RedisServer:
 class MusubiProcess:
     """`musubi <command>` as a child process with its own environment."""
 
-    def __init__(self, command: str, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(
+        self, command: str, env: dict[str, str], port: int | None = None, *, args: tuple[str, ...] = ()
+    ) -> None:
         self.command = command
+        self.args = args
         self.env = {**os.environ, **env}
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
@@ -150,7 +153,7 @@ class MusubiProcess:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.processes.cli", self.command],
+            [sys.executable, "-m", "backend.processes.cli", self.command, *self.args],
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -105,11 +105,18 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn's own loggers go through ours (its access log is off: the request line below replaces
-    # it without the query string).
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn's own loggers go through ours.
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # Not its access log: it writes the client's address and the path as sent, query string and
+    # all (a calendar feed's secret token, an e-mail address in a search), and the request line
+    # below replaces it. uvicorn logs access only while that logger has a handler somewhere up its
+    # tree, and in `serve --workers N` this runs after uvicorn's own set-up in each worker: without
+    # a handler and cut off from ours, it stays silent and costs nothing.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
 
 
 class RequestLogMiddleware(ASGIMiddleware):

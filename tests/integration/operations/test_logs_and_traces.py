@@ -25,9 +25,9 @@ async def otlp() -> AsyncIterator[OtlpReceiver]:
     receiver.stop()
 
 
-async def serve(env: dict[str, str]) -> MusubiProcess:
+async def serve(env: dict[str, str], *args: str) -> MusubiProcess:
     port = free_port()
-    process = MusubiProcess("serve", {**env, "MUSUBI_PORT": str(port)}, port=port)
+    process = MusubiProcess("serve", {**env, "MUSUBI_PORT": str(port)}, port=port, args=args)
     await process.start()
     return process
 
@@ -79,6 +79,35 @@ async def test_api_logs_one_json_line_per_request_without_personal_data(
     assert failed["route"] == "/v1/realtime/tickets"
     # The id a user can quote from an error answer finds its log line.
     assert problem["traceId"] == failed["trace_id"]
+
+
+async def test_worker_processes_log_one_line_per_request_and_no_concrete_path(
+    database_url: str, redis_server: RedisServer, test_settings: Settings
+) -> None:
+    """`serve --workers 2`, as production runs: uvicorn's own access line (client address, the path
+    as sent with its query string) used to come back in every worker beside ours, and a secret in a
+    URL (a calendar feed's token) went into the log."""
+    env = {**musubi_env(database_url, redis_server.url, test_settings), "MUSUBI_LOG_LEVEL": "INFO"}
+    api = await serve(env, "--workers", "2")
+    feed_token, email = "feedtoken0secret0for0the0log0test", "hanako.query@example.jp"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api.port}") as client:
+            feed = await client.get(f"/v1/calendar/{feed_token}.ics", params={"who": email})
+            assert feed.status_code == 404, feed.text
+        lines: list[dict[str, object]] = []
+        for _ in range(100):  # the worker writes its line after answering
+            lines = json_lines(api.output())
+            if any(line.get("status") == 404 for line in lines):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        api.terminate()
+    output = api.output()
+    assert feed_token not in output
+    assert "hanako.query" not in output  # nor the query string, encoded or not
+    assert not [line for line in json_lines(output) if line.get("logger") == "uvicorn.access"]
+    [line] = [line for line in lines if line.get("logger") == "musubi.http" and line.get("status") == 404]
+    assert line["route"] == "/v1/calendar/{feed_file}"
 
 
 async def test_problem_json_carries_the_trace_id_in_process(http: httpx.AsyncClient) -> None:
