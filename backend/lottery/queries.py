@@ -1,5 +1,7 @@
 """All SQL of the lottery context."""
 
+from backend.core.command_keys import writing_key
+
 RESOURCES_WITH_OWNER = """
 SELECT r.id, f.organization_id, o.municipality_id
   FROM resources r JOIN facilities f ON f.id = r.facility_id JOIN organizations o ON o.id = f.organization_id
@@ -69,6 +71,19 @@ SELECT l.*, terms.*,
 # person, under a lock of the (lottery, person) pair; the application row and its preferences.
 # Returns `outcome` and the application's id.
 APPLY = "SELECT * FROM apply_to_lottery($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+
+# The same with the request's Idempotency-Key ($10–$14) written beside the application, at $5.
+APPLY_WRITING_KEY = writing_key(APPLY, done="applied", created_id="id", first=10, at="$5")
+
+# One application with its preferences, as its applicant sees it (and a retry of its key re-reads it).
+APPLICATION_OF = """
+SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_id,
+       jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
+                                    'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences
+  FROM lottery_applications a JOIN lottery_preferences p ON p.application_id = a.id
+ WHERE a.id = $1
+ GROUP BY a.id
+"""
 
 PUBLISHED_APPLICATIONS = """
 SELECT a.id AS application_id, a.pseudonym, a.resident, a.account_id,

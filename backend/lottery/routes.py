@@ -10,9 +10,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 
 from backend.core.auth import PREFECTURE_ADMIN, PUBLIC, SIGNED_IN, VERIFIED
+from backend.core.command_keys import command_key
 from backend.core.context import app_context
 from backend.core.pagination import after_id, page
 from backend.facilities.service import FACILITY_STAFF
+from backend.http.idempotency import AnsweredByCommand
 from backend.http.params import Cursor, IdParam, Limit, Me
 from backend.lottery.service import LotteryService
 from schema.lottery import (
@@ -40,10 +42,28 @@ async def create_lottery(data: JSONBody[LotteryCreate], caller: Me, lotteries: S
     return await lotteries.create(caller, data)
 
 
-@post("/v1/lotteries/{lottery_id:int}/applications", access=VERIFIED, operation_id="applyToLottery")
-async def apply(lottery_id: IdParam, data: JSONBody[ApplicationCreate], caller: Me, lotteries: Service) -> Application:
+@post(
+    "/v1/lotteries/{lottery_id:int}/applications",
+    access=VERIFIED,
+    operation_id="applyToLottery",
+    # The application writes the request's Idempotency-Key itself; a retry re-reads the application.
+    idempotency=AnsweredByCommand("/v1/lottery-applications/{id}"),
+)
+async def apply(
+    request: Request[Any, Any, Any],
+    lottery_id: IdParam,
+    data: JSONBody[ApplicationCreate],
+    caller: Me,
+    lotteries: Service,
+) -> Application:
     """Apply with up to three ranked preferences (第1〜第3希望) while the window is open."""
-    return await lotteries.apply(caller, lottery_id, data)
+    return await lotteries.apply(caller, lottery_id, data, command_key(request))
+
+
+@get("/v1/lottery-applications/{application_id:int}", access=SIGNED_IN, operation_id="getLotteryApplication")
+async def get_application(application_id: IdParam, caller: Me, lotteries: Service) -> Application:
+    """One application, for its applicant (404 for anyone else)."""
+    return await lotteries.application(caller, application_id)
 
 
 @post("/v1/lotteries/{lottery_id:int}/draw", access=STAFF, operation_id="drawLottery", status_code=200)
@@ -116,6 +136,7 @@ router = Router(
     route_handlers=[
         create_lottery,
         apply,
+        get_application,
         draw,
         list_lotteries,
         my_applications,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,7 @@ import msgspec
 
 from backend.core.audit import record_audit
 from backend.core.auth import Caller
+from backend.core.command_keys import CommandKey, answering
 from backend.core.context import AppContext
 from backend.core.db import retry_transient
 from backend.core.errors import Conflict, NotFound, Unprocessable
@@ -172,9 +173,13 @@ class LotteryService:
         return lottery
 
     @retry_transient
-    async def apply(self, caller: Caller, lottery_id: int, data: ApplicationCreate) -> Application:
+    async def apply(
+        self, caller: Caller, lottery_id: int, data: ApplicationCreate, key: CommandKey | None = None
+    ) -> Application:
         """An application: checked on one read (APPLICATION_CHECKS), then written by apply_to_lottery in
-        one statement, which checks again that the lottery is open and the cap not reached."""
+        one statement, which checks again that the lottery is open and the cap not reached. `key`: the
+        request's Idempotency-Key, written with the application (backend/core/command_keys.py). The
+        answer gives the preferences' times in UTC, as a re-read of the application does."""
         now = self.ctx.clock.now()
         async with self.ctx.acquire() as conn:
             lottery = await conn.fetchrow(queries.APPLICATION_CHECKS, lottery_id, caller.account_id)
@@ -216,33 +221,54 @@ class LotteryService:
             resident = lottery["home_municipality_id"] in lottery["resident_municipality_ids"]
             pseudonym = self._pseudonym(lottery_id, caller.account_id)
             # Outside a transaction on purpose: the one statement is its own transaction.
-            row = await conn.fetchrow(
-                queries.APPLY,
-                lottery_id,
-                caller.account_id,
-                pseudonym,
-                resident,
-                now,
-                list(range(1, len(data.preferences) + 1)),
-                [p.resource_id for p in data.preferences],
-                [p.start for p in data.preferences],
-                [p.end for p in data.preferences],
-            )
+            with answering(key):
+                row = await conn.fetchrow(
+                    queries.APPLY if key is None else queries.APPLY_WRITING_KEY,
+                    lottery_id,
+                    caller.account_id,
+                    pseudonym,
+                    resident,
+                    now,
+                    list(range(1, len(data.preferences) + 1)),
+                    [p.resource_id for p in data.preferences],
+                    [p.start for p in data.preferences],
+                    [p.end for p in data.preferences],
+                    *(key.columns() if key is not None else ()),
+                )
             assert row is not None  # the function returns one row whatever the outcome
             if row["outcome"] == "lottery-not-open":
                 raise _not_open()
             if row["outcome"] == "cap-reached":
                 raise _cap_reached(lottery["per_user_cap"])
             application_id = row["id"]
+        if key is not None:
+            key.answered = True
         return Application(
             id=application_id,
             lottery_id=lottery_id,
             pseudonym=pseudonym,
             resident=resident,
             preferences=[
-                PublishedPreference(rank=n, resource_id=p.resource_id, start=p.start, end=p.end)
+                PublishedPreference(
+                    rank=n, resource_id=p.resource_id, start=p.start.astimezone(UTC), end=p.end.astimezone(UTC)
+                )
                 for n, p in enumerate(data.preferences, 1)
             ],
+        )
+
+    async def application(self, caller: Caller, application_id: int) -> Application:
+        """One application, for its applicant only (404 for anyone else)."""
+        async with self.ctx.acquire() as conn:
+            row = await conn.fetchrow(queries.APPLICATION_OF, application_id)
+        if row is None or row["account_id"] != caller.account_id:
+            raise NotFound()
+        published = _published_application(row)
+        return Application(
+            id=published.application_id,
+            lottery_id=row["lottery_id"],
+            pseudonym=published.pseudonym,
+            resident=published.resident,
+            preferences=published.preferences,
         )
 
     @retry_transient

@@ -126,6 +126,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/lotteries/{lottery_id:int}"): EVERYONE,
     ("GET", "/v1/lotteries"): EVERYONE,
     ("GET", "/v1/me/lottery-applications"): SIGNED_IN,
+    ("GET", "/v1/lottery-applications/{application_id:int}"): SIGNED_IN,
     ("GET", "/v1/organizations/{organization_id:int}/lotteries"): FACILITY_STAFF,
     ("POST", "/v1/lotteries/{lottery_id:int}/cancel"): FACILITY_STAFF,
     ("POST", "/v1/nurseries/{nursery_id:int}/sessions"): frozenset({"nursery_staff"}),
