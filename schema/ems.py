@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -125,8 +125,11 @@ class Case(Wire):
     destination_hospital_id: int | None
 
 
+MAX_HOSPITALS: Final = 30  # asked at once by one send
+
+
 class RequestsCreate(Input):
-    hospital_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=30)]
+    hospital_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=MAX_HOSPITALS)]
 
 
 class RequestResponse(Input):

@@ -68,13 +68,13 @@ def writing_key(command: str, *, done: str, created_id: str, first: int, at: str
     """`command`, one statement that answers `outcome` and the columns of the row it made, with the
     request's key written beside its change when the outcome is `done`: the key's parameters from
     `$first` on (five, as CommandKey.columns gives them), the reference filled with the row's
-    `created_id` column, the time the parameter `at`. A key that exists fails the whole statement on
-    idempotency_keys_pkey, change and all."""
+    `created_id` column (the first row's, for a command that answers several), the time the parameter
+    `at`. A key that exists fails the whole statement on idempotency_keys_pkey, change and all."""
     principal, key, request_hash, status, path = (f"${n}" for n in range(first, first + 5))
     return f"""
 WITH done AS ({command}
 ), answer AS ({answer_key(principal, key, request_hash, status, path, f"done.{created_id}", at)}
-      FROM done WHERE done.outcome = '{done}'
+      FROM done WHERE done.outcome = '{done}' LIMIT 1
 )
 SELECT * FROM done
 """

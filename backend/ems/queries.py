@@ -62,6 +62,20 @@ SELECT r.case_id, r.hospital_id, c.fire_department_id FROM ems_requests r JOIN e
 # requests to those hospitals (as REQUESTS). Returns `outcome` and the requests' columns.
 SEND_REQUESTS = "SELECT * FROM send_ems_requests($1, $2, $3, $4, $5, $6, $7, $8)"
 
+# The same with the request's Idempotency-Key ($9–$13) written beside the requests, at $5: one key
+# row for the whole send, whose reference (CASE_REQUESTS' path) names the case and the hospitals.
+SEND_REQUESTS_WRITING_KEY = writing_key(SEND_REQUESTS, done="sent", created_id="request_id", first=9, at="$5")
+
+# A case's requests as its crew sees them (the send's answer, as send_ems_requests returns it), to the
+# hospitals $3 (NULL: every one); NULL columns when the case is not one of the crews' $2.
+CASE_REQUESTS = """
+SELECT c.id AS case_id, r.id AS request_id, r.hospital_id, r.status, r.sent_at, r.responded_at, r.reason, r.department
+  FROM ems_cases c
+  LEFT JOIN ems_requests r ON r.case_id = c.id AND ($3::bigint[] IS NULL OR r.hospital_id = ANY($3))
+ WHERE c.id = $1 AND c.fire_department_id = ANY($2)
+ ORDER BY r.id
+"""
+
 # A hospital's answer in one statement (the same migration): the case and the request locked in
 # that order, the request still pending, the department active (ACTIVE_DEPARTMENT); the answer, the
 # audit row and the event. Returns `outcome` and the request's columns.

@@ -20,8 +20,9 @@ from backend.ems.fhir import JCS_PATH
 from backend.ems.service import CREW, ER_STAFF, FIRE_STAFF, HOSPITAL_ADMIN, MAX_ATTACHMENT_BYTES, EmsService
 from backend.http.idempotency import AnsweredByCommand
 from backend.http.params import Cursor, IdParam, Limit, Me
-from schema.base import MAX_ID
+from schema.base import MAX_ID, Id
 from schema.ems import (
+    MAX_HOSPITALS,
     Attachment,
     BoardEntry,
     BoardUpdate,
@@ -123,12 +124,30 @@ async def jcs_code_system(request: Request[Any, Any, Any]) -> Response[dict[str,
     return Response(fhir.jcs_code_system(_api_url(request)), media_type="application/fhir+json")
 
 
-@post("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="sendEmsRequests")
+@post(
+    "/v1/ems/cases/{case_id:int}/requests",
+    access=CREW,
+    operation_id="sendEmsRequests",
+    # The send writes the request's Idempotency-Key itself; a retry re-reads the case's requests to
+    # the same hospitals (the service puts them in the path).
+    idempotency=AnsweredByCommand("/v1/ems/cases/{case_id}/requests"),
+)
 async def send_requests(
-    case_id: IdParam, data: JSONBody[RequestsCreate], caller: Me, ems: Service
+    request: Request[Any, Any, Any], case_id: IdParam, data: JSONBody[RequestsCreate], caller: Me, ems: Service
 ) -> list[HospitalRequest]:
     """One tap, many hospitals (一斉照会): each hospital's ER sees the request live."""
-    return await ems.send_requests(caller, case_id, data.hospital_ids)
+    return await ems.send_requests(caller, case_id, data.hospital_ids, command_key(request))
+
+
+@get("/v1/ems/cases/{case_id:int}/requests", access=CREW, operation_id="listEmsCaseRequests")
+async def case_requests(
+    case_id: IdParam,
+    caller: Me,
+    ems: Service,
+    hospital_ids: Annotated[list[Id] | None, QueryParameter(name="hospitalIds", max_items=MAX_HOSPITALS)] = None,
+) -> list[HospitalRequest]:
+    """The case's requests to hospitals (to `hospitalIds` only, when given), oldest first, for its crew."""
+    return await ems.requests_of_case(caller, case_id, hospital_ids)
 
 
 @get("/v1/ems/inbox", access=ER_STAFF, operation_id="emsInbox")
@@ -302,6 +321,7 @@ router = Router(
         get_fhir,
         jcs_code_system,
         send_requests,
+        case_requests,
         inbox,
         incoming,
         answer_request,

@@ -313,23 +313,31 @@ class EmsService:
 
     # -- requests to hospitals --------------------------------------------------------
 
-    async def send_requests(self, caller: Caller, case_id: int, hospital_ids: list[int]) -> list[HospitalRequest]:
+    async def send_requests(
+        self, caller: Caller, case_id: int, hospital_ids: list[int], key: CommandKey | None = None
+    ) -> list[HospitalRequest]:
         """Ask hospitals to take the case's patient: one statement (send_ems_requests) checks the case
-        and the hospitals and writes the requests, their events and the audit row."""
+        and the hospitals and writes the requests, their events and the audit row. `key`: the request's
+        Idempotency-Key, written with them (backend/core/command_keys.py); a retry re-reads the case's
+        requests to these hospitals (`requests_of_case`)."""
         wanted = list(dict.fromkeys(hospital_ids))
         # requestId 0 is a placeholder: the function fills in the id of each request it inserts.
         events = [(hospital_topic(h), EmsRequestCreated(request_id=0, case_id=case_id)) for h in wanted]
+        if key is not None:
+            key.path = f"/v1/ems/cases/{case_id}/requests?" + "&".join(f"hospitalIds={h}" for h in wanted)
         async with self.ctx.acquire() as conn:
             # Outside a transaction on purpose: the one statement is its own transaction.
-            rows = await conn.fetch(
-                queries.SEND_REQUESTS,
-                case_id,
-                list(_crew_departments(caller)),
-                caller.account_id,
-                wanted,
-                self.ctx.clock.now(),
-                *outbox_columns(events),
-            )
+            with answering(key):
+                rows = await conn.fetch(
+                    queries.SEND_REQUESTS if key is None else queries.SEND_REQUESTS_WRITING_KEY,
+                    case_id,
+                    list(_crew_departments(caller)),
+                    caller.account_id,
+                    wanted,
+                    self.ctx.clock.now(),
+                    *outbox_columns(events),
+                    *(key.columns() if key is not None else ()),
+                )
         outcome = rows[0]["outcome"]  # the function returns at least one row whatever the outcome
         if outcome == "not-found":
             raise NotFound()
@@ -347,7 +355,20 @@ class EmsService:
                     if hospital_id in unknown
                 ],
             )
+        if key is not None:
+            key.answered = True
         return [from_row(HospitalRequest, r) for r in rows]
+
+    async def requests_of_case(
+        self, caller: Caller, case_id: int, hospital_ids: list[int] | None
+    ) -> list[HospitalRequest]:
+        """The case's requests (to `hospital_ids` only, when given) as its crew sees them, oldest first;
+        404 for anyone but the case's crew."""
+        async with self.ctx.acquire() as conn:
+            rows = await conn.fetch(queries.CASE_REQUESTS, case_id, list(_crew_departments(caller)), hospital_ids)
+        if not rows:
+            raise NotFound()
+        return [from_row(HospitalRequest, r) for r in rows if r["request_id"] is not None]
 
     async def inbox(self, caller: Caller, limit: int) -> list[InboxItem]:
         async with self.ctx.acquire() as conn, conn.transaction():

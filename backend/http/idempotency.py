@@ -512,7 +512,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
     async def _reread(self, request: Request[Any, Any, Any], stored: dict[str, Any], send: Send) -> None:
         """Answer a replay by reading the stored reference through the app, as this caller now is."""
-        path: str = stored["response_ref"]
+        path, _, query = str(stored["response_ref"]).partition("?")
         scope = request.scope
         read_scope = cast(
             "HTTPScope",
@@ -525,7 +525,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 "path": path,
                 "raw_path": path.encode(),
                 "root_path": scope.get("root_path", ""),
-                "query_string": b"",
+                "query_string": query.encode(),
                 # The caller's credentials and language; not the body's headers, nor forwarding
                 # headers (the client address was settled for the original request).
                 "headers": [

@@ -182,6 +182,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/ems/incoming"): frozenset({"er_staff"}),
     ("POST", "/v1/ems/requests/{request_id:int}/response"): frozenset({"er_staff"}),
     ("GET", "/v1/ems/requests/{request_id:int}"): frozenset({"er_staff"}),
+    ("GET", "/v1/ems/cases/{case_id:int}/requests"): frozenset({"paramedic"}),
     ("POST", "/v1/ems/cases/{case_id:int}/destination"): frozenset({"paramedic"}),
     ("PUT", "/v1/hospitals/{hospital_id:int}/board/{department:str}"): frozenset({"er_staff"}),
     ("GET", "/v1/hospitals/board"): frozenset({"paramedic", "er_staff"}),
