@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
+from tests.support import Actors
+
 TOKYO_EVENING = datetime(2026, 12, 1, 14, 30, tzinfo=UTC)  # 23:30 on 1 December in Tokyo
 TOKYO_MORNING = datetime(2026, 12, 1, 0, 30, tzinfo=UTC)  # 09:30 on 1 December in Tokyo
 TOKYO_NEXT_DAY = datetime(2026, 12, 1, 15, 30, tzinfo=UTC)  # 00:30 on 2 December in Tokyo
@@ -63,3 +65,38 @@ async def test_the_residency_lookup_keeps_its_plan_per_connection(db: asyncpg.Po
         " WHERE p.proname = 'verified_municipality'"
     )
     assert language == "plpgsql"
+
+
+async def test_the_residency_lookup_answers_only_a_verified_residency(db: asyncpg.Pool, actors: Actors) -> None:
+    person = await actors.resident()
+    account = person.account_id
+    now = datetime.now(UTC)
+
+    async def looked_up() -> int | None:
+        municipality: int | None = await db.fetchval("SELECT verified_municipality($1)", account)
+        return municipality
+
+    await db.execute("DELETE FROM residencies WHERE account_id = $1", account)
+    assert await looked_up() is None
+    declared = await db.fetchval(
+        "INSERT INTO residencies (account_id, municipality_id, status, declared_at)"
+        " VALUES ($1, 9, 'pending', $2) RETURNING id",
+        account,
+        now,
+    )
+    assert await looked_up() is None  # declared, not yet verified
+    await db.execute(
+        "UPDATE residencies SET status = 'declined', decided_at = $2, decline_reason = 'no record' WHERE id = $1",
+        declared,
+        now,
+    )
+    assert await looked_up() is None
+    verified = await db.fetchval(
+        "INSERT INTO residencies (account_id, municipality_id, status, declared_at, decided_at)"
+        " VALUES ($1, 1, 'verified', $2, $2) RETURNING id",
+        account,
+        now,
+    )
+    assert await looked_up() == 1
+    await db.execute("UPDATE residencies SET status = 'ended', ended_at = $2 WHERE id = $1", verified, now)
+    assert await looked_up() is None  # moved away: no residency until the next one is verified
