@@ -67,7 +67,8 @@ SEND_REQUESTS = "SELECT * FROM send_ems_requests($1, $2, $3, $4, $5, $6, $7, $8)
 SEND_REQUESTS_WRITING_KEY = writing_key(SEND_REQUESTS, done="sent", created_id="request_id", first=9, at="$5")
 
 # A case's requests as its crew sees them (the send's answer, as send_ems_requests returns it), to the
-# hospitals $3 (NULL: every one); NULL columns when the case is not one of the crews' $2.
+# hospitals $3 (NULL: every one); no row when the case is not one of the crews' $2, and one with NULL
+# request columns for a case of theirs that has none (yet).
 CASE_REQUESTS = """
 SELECT c.id AS case_id, r.id AS request_id, r.hospital_id, r.status, r.sent_at, r.responded_at, r.reason, r.department
   FROM ems_cases c

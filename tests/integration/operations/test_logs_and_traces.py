@@ -36,6 +36,18 @@ def json_lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
+async def lines_once_logged(api: MusubiProcess, status: int) -> list[dict[str, object]]:
+    """The process's log lines once the request answered with `status` has its line (written after
+    the answer; up to 5 s)."""
+    lines: list[dict[str, object]] = []
+    for _ in range(100):
+        lines = json_lines(api.output())
+        if any(line.get("status") == status for line in lines):
+            break
+        await asyncio.sleep(0.05)
+    return lines
+
+
 async def test_api_logs_one_json_line_per_request_without_personal_data(
     database_url: str, redis_server: RedisServer, test_settings: Settings, actors: Actors
 ) -> None:
@@ -57,12 +69,7 @@ async def test_api_logs_one_json_line_per_request_without_personal_data(
             bad = await client.post("/v1/realtime/tickets", json={"topics": "nope"}, headers=headers)
             assert bad.status_code == 422, bad.text
             problem = bad.json()
-        lines: list[dict[str, object]] = []
-        for _ in range(100):  # the process writes its last line after answering
-            lines = json_lines(api.output())
-            if any(line.get("status") == 422 for line in lines):
-                break
-            await asyncio.sleep(0.05)
+        lines = await lines_once_logged(api, 422)
     finally:
         api.terminate()
     output = api.output()
@@ -94,12 +101,7 @@ async def test_worker_processes_log_one_line_per_request_and_no_concrete_path(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api.port}") as client:
             feed = await client.get(f"/v1/calendar/{feed_token}.ics", params={"who": email})
             assert feed.status_code == 404, feed.text
-        lines: list[dict[str, object]] = []
-        for _ in range(100):  # the worker writes its line after answering
-            lines = json_lines(api.output())
-            if any(line.get("status") == 404 for line in lines):
-                break
-            await asyncio.sleep(0.05)
+        lines = await lines_once_logged(api, 404)
     finally:
         api.terminate()
     output = api.output()
