@@ -45,10 +45,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id, media_type, size, created_at
 """
 
-REQUESTS = """
-SELECT id AS request_id, hospital_id, status, sent_at, responded_at, reason, department
-  FROM ems_requests WHERE case_id = $1 ORDER BY id
-"""
+# A request to a hospital as the API shows it (HospitalRequest), from ems_requests r.
+_REQUEST_COLUMNS = "r.id AS request_id, r.hospital_id, r.status, r.sent_at, r.responded_at, r.reason, r.department"
+
+REQUESTS = f"SELECT {_REQUEST_COLUMNS} FROM ems_requests r WHERE r.case_id = $1 ORDER BY r.id"
 
 REQUEST_PARTIES = """
 SELECT r.case_id, r.hospital_id, c.fire_department_id FROM ems_requests r JOIN ems_cases c ON c.id = r.case_id
@@ -69,8 +69,8 @@ SEND_REQUESTS_WRITING_KEY = writing_key(SEND_REQUESTS, done="sent", created_id="
 # A case's requests as its crew sees them (the send's answer, as send_ems_requests returns it), to the
 # hospitals $3 (NULL: every one); no row when the case is not one of the crews' $2, and one with NULL
 # request columns for a case of theirs that has none (yet).
-CASE_REQUESTS = """
-SELECT c.id AS case_id, r.id AS request_id, r.hospital_id, r.status, r.sent_at, r.responded_at, r.reason, r.department
+CASE_REQUESTS = f"""
+SELECT c.id AS case_id, {_REQUEST_COLUMNS}
   FROM ems_cases c
   LEFT JOIN ems_requests r ON r.case_id = c.id AND ($3::bigint[] IS NULL OR r.hospital_id = ANY($3))
  WHERE c.id = $1 AND c.fire_department_id = ANY($2)
@@ -85,10 +85,8 @@ ANSWER = "SELECT * FROM answer_ems_request($1, $2, $3, $4, $5, $6, $7, $8, $9, $
 # The same with the request's Idempotency-Key ($12–$16) written beside the answer, at $8.
 ANSWER_WRITING_KEY = writing_key(ANSWER, done="answered", created_id="request_id", first=12, at="$8")
 
-# One request to a hospital as its ER sees it (HospitalRequest).
-REQUEST_OF = """
-SELECT id AS request_id, hospital_id, status, sent_at, responded_at, reason, department FROM ems_requests WHERE id = $1
-"""
+# One request to a hospital.
+REQUEST_OF = f"SELECT {_REQUEST_COLUMNS} FROM ems_requests r WHERE r.id = $1"
 
 SELECT_DESTINATION = """
 UPDATE ems_requests SET status = 'selected' WHERE case_id = $1 AND hospital_id = $2 AND status = 'accepted'

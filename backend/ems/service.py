@@ -509,7 +509,7 @@ class EmsService:
                 for r in released
             ]
             await emit_all(conn, events, at=now)
-            row = next(r for r in await conn.fetch(queries.REQUESTS, case_id) if r["request_id"] == selected)
+            row = await conn.fetchrow(queries.REQUEST_OF, selected)
         return from_row(HospitalRequest, row)
 
     # -- acceptance board ----------------------------------------------------------------

@@ -75,20 +75,22 @@ APPLY = "SELECT * FROM apply_to_lottery($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 # The same with the request's Idempotency-Key ($10–$14) written beside the application, at $5.
 APPLY_WRITING_KEY = writing_key(APPLY, done="applied", created_id="id", first=10, at="$5")
 
+# An application's preferences, rank by rank, from lottery_preferences p grouped by application.
+_PREFERENCES = """jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id, 'start', lower(p.during),
+                                 'end', upper(p.during)) ORDER BY p.rank) AS preferences"""
+
 # One application with its preferences, as its applicant sees it (and a retry of its key re-reads it).
-APPLICATION_OF = """
+APPLICATION_OF = f"""
 SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_id,
-       jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
-                                    'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences
+       {_PREFERENCES}
   FROM lottery_applications a JOIN lottery_preferences p ON p.application_id = a.id
  WHERE a.id = $1
  GROUP BY a.id
 """
 
-PUBLISHED_APPLICATIONS = """
+PUBLISHED_APPLICATIONS = f"""
 SELECT a.id AS application_id, a.pseudonym, a.resident, a.account_id,
-       jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
-                                    'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences
+       {_PREFERENCES}
   FROM lottery_applications a JOIN lottery_preferences p ON p.application_id = a.id
  WHERE a.lottery_id = $1
  GROUP BY a.id
@@ -142,8 +144,7 @@ SELECT l.*, ids.resource_ids, named.resources
 
 MY_APPLICATIONS = f"""
 SELECT a.id AS application_id, a.lottery_id, a.pseudonym, a.resident, a.account_id,
-       jsonb_agg(jsonb_build_object('rank', p.rank, 'resourceId', p.resource_id,
-                                    'start', lower(p.during), 'end', upper(p.during)) ORDER BY p.rank) AS preferences,
+       {_PREFERENCES},
        l.month, l.drawn_at, l.opens_at, l.closes_at, l.cancelled_at, r.won_rank, r.booking_id, named.resources
   FROM lottery_applications a
   JOIN lottery_preferences p ON p.application_id = a.id

@@ -262,14 +262,7 @@ class LotteryService:
             row = await conn.fetchrow(queries.APPLICATION_OF, application_id)
         if row is None or row["account_id"] != caller.account_id:
             raise NotFound()
-        published = _published_application(row)
-        return Application(
-            id=published.application_id,
-            lottery_id=row["lottery_id"],
-            pseudonym=published.pseudonym,
-            resident=published.resident,
-            preferences=published.preferences,
-        )
+        return from_row(Application, row, id=row["application_id"], preferences=_published_application(row).preferences)
 
     @retry_transient
     async def run_draw(self, caller: Caller, lottery_id: int) -> Lottery:

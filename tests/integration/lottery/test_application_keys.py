@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import httpx
@@ -32,6 +33,12 @@ async def apply(
     )
 
 
+async def open_lottery(http: httpx.AsyncClient, actors: Actors, **overrides: Any) -> tuple[Venue, dict[str, Any]]:
+    """A venue's court and a lottery of it, open for applications."""
+    venue = await make_venue(http, actors)
+    return venue, await create_lottery(http, venue, **overrides)
+
+
 async def applications_of(db: asyncpg.Pool, lottery_id: int, person: Actor) -> int:
     count: int = await db.fetchval(
         "SELECT count(*) FROM lottery_applications WHERE lottery_id = $1 AND account_id = $2",
@@ -44,8 +51,7 @@ async def applications_of(db: asyncpg.Pool, lottery_id: int, person: Actor) -> i
 async def test_the_application_and_its_key_are_written_together_in_three_round_trips(
     counting: httpx.AsyncClient, http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
 ) -> None:
-    venue = await make_venue(http, actors)
-    lottery = await create_lottery(http, venue, perUserCap=3)
+    venue, lottery = await open_lottery(http, actors, perUserCap=3)
     person = await actors.resident()
     # Once, so each statement is prepared on the connection (a pool's cost, not an application's).
     assert (await apply(counting, lottery["id"], venue, keyed(person), (10, 10))).status_code == 201
@@ -70,8 +76,7 @@ async def test_the_application_and_its_key_are_written_together_in_three_round_t
 async def test_concurrent_duplicates_apply_once_and_all_get_the_application(
     http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
 ) -> None:
-    venue = await make_venue(http, actors)
-    lottery = await create_lottery(http, venue, perUserCap=3)
+    venue, lottery = await open_lottery(http, actors, perUserCap=3)
     person = await actors.resident()
     headers = keyed(person)
     answers = await asyncio.gather(*(apply(http, lottery["id"], venue, headers, (10, 10)) for _ in range(10)))
@@ -84,8 +89,7 @@ async def test_concurrent_duplicates_apply_once_and_all_get_the_application(
 async def test_a_retry_gets_the_same_application_and_another_body_is_refused(
     http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool
 ) -> None:
-    venue = await make_venue(http, actors)
-    lottery = await create_lottery(http, venue, perUserCap=3)
+    venue, lottery = await open_lottery(http, actors, perUserCap=3)
     person = await actors.resident()
     headers = keyed(person)
     applied = await apply(http, lottery["id"], venue, headers, (10, 10), (10, 11))
@@ -101,8 +105,7 @@ async def test_a_retry_gets_the_same_application_and_another_body_is_refused(
 
 
 async def test_a_refusal_is_replayed(http: httpx.AsyncClient, actors: Actors, db: asyncpg.Pool) -> None:
-    venue = await make_venue(http, actors)
-    lottery = await create_lottery(http, venue, perUserCap=1)
+    venue, lottery = await open_lottery(http, actors, perUserCap=1)
     person = await actors.resident()
     assert (await apply(http, lottery["id"], venue, keyed(person), (10, 10))).status_code == 201
     headers = keyed(person)
@@ -115,8 +118,7 @@ async def test_a_refusal_is_replayed(http: httpx.AsyncClient, actors: Actors, db
 
 
 async def test_an_application_is_read_by_its_applicant_only(http: httpx.AsyncClient, actors: Actors) -> None:
-    venue = await make_venue(http, actors)
-    lottery = await create_lottery(http, venue)
+    venue, lottery = await open_lottery(http, actors)
     person, stranger = await actors.resident(), await actors.resident()
     applied = await apply(http, lottery["id"], venue, person.headers, (10, 10))
     assert applied.status_code == 201, applied.text
